@@ -1,7 +1,200 @@
-"""The ``parley`` command line (filled in by the server work)."""
+"""The ``parley`` command: run the server, manage accounts.
+
+Every server flag can also be set with a ``PARLEY_*`` environment variable
+(``--max-frame`` is ``PARLEY_MAX_FRAME``); a flag wins over the variable.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
-def main(argv: list[str] | None = None) -> int:
+from server import names
+from server.app import ChatServer, serve
+from server.config import ServerConfig, default_data_dir, parse_networks
+from server.passwords import hash_password
+from server.store import AccountExists, Store, database_path
+
+from .addresses import connect_hints
+
+
+def _env(flag: str) -> str | None:
+    return os.environ.get("PARLEY_" + flag.lstrip("-").replace("-", "_").upper())
+
+
+def _add(parser: argparse.ArgumentParser, flag: str, *, type: Callable[[str], Any] = str,
+         default: Any = None, help: str, **kwargs: Any) -> None:
+    """Add a flag whose default comes from its PARLEY_* variable, then ``default``."""
+    from_env = _env(flag)
+    if from_env is not None and kwargs.get("action") != "append":
+        default = type(from_env)
+    elif from_env is not None:
+        default = [type(v) for v in from_env.split(",") if v]
+    parser.add_argument(flag, type=type, default=default, help=help, **kwargs)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text}")
+    return value
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    _add(parser, "--data-dir", type=Path, default=default_data_dir(),
+         help="folder holding the SQLite database (default: %(default)s)")
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    _add(parser, "--host", default="0.0.0.0", help="TCP address to listen on (default: %(default)s)")
+    _add(parser, "--port", type=int, default=6666, help="TCP port (default: %(default)s)")
+    _add_data_dir(parser)
+    _add(parser, "--history", type=_positive_int, default=100,
+         help="messages REF replays to a user (default: %(default)s)")
+    _add(parser, "--max-frame", type=_positive_int, default=8192,
+         help="longest frame accepted, in bytes (default: %(default)s)")
+    _add(parser, "--registration", default="open", choices=["open", "closed"],
+         help="whether guests may register with UPDATE password= (default: %(default)s)")
+    _add(parser, "--tls-cert", type=Path, help="PEM certificate: serve TCP clients over TLS")
+    _add(parser, "--tls-key", type=Path, help="PEM private key for --tls-cert")
+    _add(parser, "--login-timeout", type=float, default=30.0,
+         help="seconds a connection may take to log in (default: %(default)s)")
+    _add(parser, "--trusted-proxy", action="append",
+         help="address or network allowed to send a PROXY header (repeatable; default: loopback)")
+    _add(parser, "--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default: %(default)s)")
+
+
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        history=args.history,
+        max_frame=args.max_frame,
+        registration=args.registration,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        login_timeout=args.login_timeout,
+    )
+    if args.trusted_proxy:
+        config.trusted_proxies = parse_networks(args.trusted_proxy)
+    return config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    server = commands.add_parser("server", help="run the TCP chat server alone")
+    _add_server_flags(server)
+    serve_cmd = commands.add_parser("serve", help="run Parley (what a new user runs)")
+    _add_server_flags(serve_cmd)
+
+    user = commands.add_parser("user", help="manage accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="create an account (password asked for)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="make it an admin (default: member)")
+    passwd = user_commands.add_parser("passwd", help="change an account's password")
+    passwd.add_argument("name")
+    remove = user_commands.add_parser("remove", help="delete an account")
+    remove.add_argument("name")
+    listing = user_commands.add_parser("list", help="list accounts and roles")
+    for sub in (add, passwd, remove, listing):
+        _add_data_dir(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in ("server", "serve"):
+        return run_server(args)
+    return run_user_command(args)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = server_config(args)
+
+    def ready(server: ChatServer) -> None:
+        scheme = "TLS " if config.tls_cert else ""
+        print(f"Parley chat server is running ({scheme}TCP port {server.port}).", flush=True)
+        print("Desktop and original clients connect to:", flush=True)
+        for hint in connect_hints(config.host, server.port):
+            print(f"    {hint}", flush=True)
+        print(f"Data: {database_path(config.data_dir)}. Press Ctrl+C to stop.", flush=True)
+
+    try:
+        asyncio.run(serve(config, ready))
+    except OSError as error:
+        print(f"parley: cannot start the server: {error}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _read_password(prompt: str) -> str:
+    """Read a password from the terminal (asked twice) or one line of stdin."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Repeat it: ") != first:
+            raise SystemExit("parley: the passwords do not match")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _new_password(name: str) -> str:
+    password = _read_password(f"Password for {name}: ")
+    minimum = ServerConfig.min_password
+    if len(password) < minimum:
+        raise SystemExit(f"parley: a password needs at least {minimum} characters")
+    return password
+
+
+def run_user_command(args: argparse.Namespace) -> int:
+    store = Store(database_path(args.data_dir))
+    try:
+        if args.user_command == "list":
+            accounts = store.list_accounts()
+            for account in accounts:
+                print(f"{account.name}\t{account.role}")
+            if not accounts:
+                print("no accounts", file=sys.stderr)
+            return 0
+        if args.user_command == "add":
+            error = names.nickname_error(args.name)
+            if error:
+                print(f"parley: {error.removeprefix('Error: ')}", file=sys.stderr)
+                return 2
+            if store.get_account(args.name):
+                print(f"parley: an account named {args.name} exists", file=sys.stderr)
+                return 1
+            role = "admin" if args.admin else "member"
+            try:
+                store.add_account(args.name, role, hash_password(_new_password(args.name)))
+            except AccountExists:
+                print(f"parley: an account named {args.name} exists", file=sys.stderr)
+                return 1
+            print(f"added {args.name} ({role})")
+            return 0
+        account = store.get_account(args.name)
+        if account is None:
+            print(f"parley: no account named {args.name}", file=sys.stderr)
+            return 1
+        if args.user_command == "passwd":
+            store.set_password(account.id, hash_password(_new_password(account.name)))
+            print(f"password changed for {account.name}")
+        elif args.user_command == "remove":
+            store.remove_account(account.name)
+            print(f"removed {account.name}")
+        return 0
+    finally:
+        store.close()

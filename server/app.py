@@ -1,0 +1,176 @@
+"""The chat server: listening socket, sessions, shared state, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import signal
+import ssl
+from typing import Any, Callable, TypeVar
+
+from .config import ServerConfig
+from .database import Database
+from .hub import Hub, LocalHub
+from .outbox import Outbox, WriteBatcher
+from .protocol import Frame, messages, texts
+from .protocol.messages import Stamp
+from .proxy import is_trusted
+from .session import ClientSession, now
+from .store import Store, database_path
+
+log = logging.getLogger("parley.server")
+T = TypeVar("T")
+
+
+def tls_context(cert: Any, key: Any) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+class ChatServer:
+    def __init__(self, config: ServerConfig, hub: Hub | None = None) -> None:
+        self.config = config
+        self.hub: Hub = hub or LocalHub()
+        self.closing = False
+        self.admins: list[str] = []
+        self.sessions: set[ClientSession] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._hashing = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="parley-hash")
+        self._server: asyncio.Server | None = None
+        self._db: Database | None = None
+        self._batcher: WriteBatcher | None = None
+        self._user_list_pending = False
+
+    @property
+    def db(self) -> Database:
+        assert self._db is not None, "server not started"
+        return self._db
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None and self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        """Open the database and start listening."""
+        loop = asyncio.get_running_loop()
+        self._batcher = WriteBatcher(loop)
+        path = database_path(self.config.data_dir)
+        store = await loop.run_in_executor(None, functools.partial(Store, path, durable=self.config.durable))
+        self._db = Database(store)
+        self.admins = await self.db.call(store.admin_names)
+        context = None
+        if self.config.tls_cert:
+            context = tls_context(self.config.tls_cert, self.config.tls_key or self.config.tls_cert)
+        self._server = await asyncio.start_server(
+            self._accept,
+            self.config.host,
+            self.config.port,
+            ssl=context,
+            limit=self.config.max_frame + 1024,
+            reuse_address=True,
+        )
+        log.info(
+            "listening on %s port %d%s; database %s",
+            self.config.host, self.port, " (TLS)" if context else "", path,
+        )
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.closing:
+            writer.transport.abort()
+            return
+        session = ClientSession(self, reader, writer)
+        self.sessions.add(session)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        log.info("%s: connected", session.peer)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def close(self) -> None:
+        """WARN every client, close every connection, close the database."""
+        if self.closing:
+            return
+        self.closing = True
+        log.info("shutting down: %d connections", len(self.sessions))
+        if self._server is not None:
+            self._server.close()
+        warning = messages.warn(now(), texts.SHUTTING_DOWN)
+        for session in list(self.sessions):
+            session.send(warning)
+            session.outbox.close_when_sent()
+        if self._tasks:
+            done, pending = await asyncio.wait(list(self._tasks), timeout=2)
+            for session in list(self.sessions):
+                session.outbox.abort()
+            if pending:
+                await asyncio.wait(pending, timeout=1)
+        if self._db is not None:
+            await self._db.close()
+        self._hashing.shutdown(wait=False)
+        log.info("stopped")
+
+    # Shared services for sessions ----------------------------------------
+
+    def new_outbox(self, transport: asyncio.WriteTransport, on_overflow: Callable[[], None]) -> Outbox:
+        assert self._batcher is not None
+        return Outbox(
+            transport,
+            self._batcher,
+            max_buffer=self.config.max_outbuf,
+            legacy_pace=self.config.legacy_pace,
+            on_overflow=on_overflow,
+        )
+
+    def is_trusted_proxy(self, host: str) -> bool:
+        return is_trusted(host, self.config.trusted_proxies)
+
+    async def run_hashing(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a password hash off the event loop (at most two at a time)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._hashing, functools.partial(function, *args))
+
+    def user_list_frame(self, stamp: Stamp | None = None) -> Frame:
+        return messages.user_list(stamp or now(), self.hub.online(), self.admins)
+
+    async def broadcast_user_list(self, refresh_admins: bool = False) -> None:
+        if refresh_admins:
+            self.admins = await self.db.call(self.db.store.admin_names)
+        self.hub.broadcast(self.user_list_frame())
+
+    def schedule_user_list(self) -> None:
+        """Broadcast a user list soon (from code that cannot await)."""
+        if self._user_list_pending:
+            return
+        self._user_list_pending = True
+
+        def send() -> None:
+            self._user_list_pending = False
+            if not self.closing:
+                self.hub.broadcast(self.user_list_frame())
+
+        asyncio.get_running_loop().call_soon(send)
+
+
+async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:
+    """Run the server until SIGINT or SIGTERM, then shut down cleanly."""
+    server = ChatServer(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if on_ready is not None:
+        on_ready(server)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()

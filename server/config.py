@@ -1,0 +1,41 @@
+"""Server settings, with the defaults a new user gets."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("parley", appauthor=False))
+
+
+def parse_networks(values: list[str]) -> list[Network]:
+    """Parse addresses or CIDR networks. Raises ValueError."""
+    return [ipaddress.ip_network(v, strict=False) for v in values]
+
+
+@dataclass
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 6666
+    data_dir: Path = field(default_factory=default_data_dir)
+    history: int = 100  # messages replayed by REF
+    max_frame: int = 8192  # bytes, terminator excluded
+    registration: str = "open"  # or "closed": guests cannot register with UPDATE password=
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    login_timeout: float = 30.0  # seconds a connection may take to log in
+    legacy_grace: float = 0.15  # seconds to wait after an unterminated first CON
+    legacy_pace: float = 0.05  # seconds between frames sent to a legacy client
+    max_outbuf: int = 2 * 1024 * 1024  # unsent bytes allowed per connection
+    min_password: int = 4
+    trusted_proxies: list[Network] = field(
+        default_factory=lambda: parse_networks(["127.0.0.0/8", "::1/128"])
+    )
+    durable: bool = True  # fsync every commit (off only for throwaway benchmarks)

@@ -1,0 +1,54 @@
+"""Every text the server puts in frame content, as the original program sent it.
+
+Typos ("paramters", "recgnized", "preform") and trailing spaces are kept on
+purpose: clients written for the original compare some of these texts.
+"""
+
+OK = "OK"
+
+# CONVER (login) errors, checked in this order by the original.
+UNKNOWN_CONNECTION = "Error: Unknown connection attempt..."
+ALREADY_LOGGED_IN = "Error: User is already logged in"
+REGISTERED_USER = "Error: User is a registered user"
+MUST_START_WITH_LETTER = "Error: Username must start with a letter"
+BAD_LENGTH = "Error: Username must be between lengths 2 and 16"
+MISSING_CON_PARAMS = "Error: Incorrect paramters. nickname, password, and color are required"
+# Parley's own additions.
+BAD_CHARACTER = "Error: Username contains a character that is not allowed"
+LOGIN_FAILED = "Error: Login failed, please try again"
+
+# ERR texts.
+UNRECOGNIZED_RECIPIENT = "Error: {rec} Unrecognized recipient."
+REC_REQUIRED = "Error: rec parameter required."
+NOT_ADMIN = "Error: Must be an admin to preform that action."
+UNKNOWN_REASON = "Error: Unknown reason: {reason}."
+# Parley's own additions.
+USER_REQUIRED = "Error: user parameter required."
+NOT_ONLINE = "Error: {user} is not online."
+CANNOT_KICK_ADMIN = "Error: {user} is an admin and cannot be kicked."
+MALFORMED_FRAME = "Error: Malformed frame ({detail})."
+NOT_UTF8 = "Error: Frame is not valid UTF-8."
+FRAME_TOO_LONG = "Error: Frame longer than {limit} bytes; closing the connection."
+NOT_STORED = "Error: Your message could not be stored; it was not sent."
+
+# CONFIRM texts.
+UPDATE_BAD_COLOR = "Error: Color not recgnized as Hex color. "
+UPDATE_NAME_ERROR = "{error}. "  # a login rule's text followed by ". "
+UPDATE_REGISTRATION_CLOSED = "Error: Registration is closed. "
+UPDATE_PASSWORD_TOO_SHORT = "Error: Password must be at least {minimum} characters. "
+UPDATE_FAILED = "Error: Update failed, please try again. "
+REF_RESENDING = "Resending messages..."
+DISCONNECTED = "Disconnected Successfully."
+
+# INFO texts.
+JOINED = "{nick} has joined the chat!"
+DISCONNECTED_INFO = "{nick} has disconnected"
+KICKED_INFO = "{nick} has been kicked by {admin}"
+CHANGED_PREFIX = "{old}'s "
+NAME_CHANGED = "name changed to {nick} "
+COLOR_CHANGED = "color changed to {color} "
+
+# WARN texts.
+KICKED = "You have been kicked for reason: {reason}"
+SHUTTING_DOWN = "Server [shutting down] unexpectedly. Please close down the chat and try again later."
+LOGIN_TIMEOUT = "No login within {seconds:g} seconds; closing the connection."

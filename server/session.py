@@ -1,0 +1,463 @@
+"""One client connection: reads frames, runs the handler for each, answers.
+
+The session is a thin adapter between a socket and the codec (framing.py)
+and the chat rules. Every client frame gets a response; a remote protocol
+error becomes an ERR or CONVER frame and never an exception text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from . import names
+from .hub import OnlineUser
+from .passwords import hash_password, verify_password
+from .protocol import Frame, messages, texts
+from .protocol.framing import (
+    FrameDecoder,
+    FrameReceived,
+    FrameRejected,
+    Mode,
+    StreamEnded,
+    encode_frame,
+)
+from .protocol.messages import Stamp
+from .protocol.session import State, is_allowed
+from .proxy import MAX_LINE, SIGNATURE, ProxyHeaderError, parse_proxy_line
+from .store import AccountExists, Account, NewMessage
+
+if TYPE_CHECKING:
+    from .app import ChatServer
+
+log = logging.getLogger("parley.server")
+READ_SIZE = 65536
+ALL = "-ALL"
+
+
+def now() -> Stamp:
+    return Stamp.at(time.time())
+
+
+class ClientSession:
+    def __init__(self, server: "ChatServer", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.config = server.config
+        self.reader = reader
+        self.transport = writer.transport
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        self.peer = f"{peer[0]}:{peer[1]}"
+        self.peer_host = str(peer[0])
+        self.decoder = FrameDecoder(self.config.max_frame)
+        self.outbox = server.new_outbox(self.transport, self._overflowed)
+        self.state = State.AWAITING_LOGIN
+        self.nickname = ""
+        self.color = "#FFFFFF"
+        self.account: Account | None = None
+        self.guest_ident = f"g:{secrets.token_hex(8)}"
+        self.leave_text: str | None = texts.DISCONNECTED_INFO
+        self.login_deadline = asyncio.get_running_loop().time() + self.config.login_timeout
+        self._handlers: dict[str, Callable[[Frame], Awaitable[None]]] = {
+            "CON": self.on_con,
+            "CHAT": self.on_chat,
+            "UPDATE": self.on_update,
+            "DISCON": self.on_discon,
+            "REF": self.on_ref,
+            "USER": self.on_user,
+            "KICK": self.on_kick,
+            "PING": self.on_ping,
+        }
+
+    # Identity -----------------------------------------------------------
+
+    @property
+    def ident(self) -> str:
+        return self.account.ident if self.account else self.guest_ident
+
+    @property
+    def role(self) -> str:
+        return self.account.role if self.account else "guest"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.account is not None and self.account.is_admin
+
+    def online_user(self) -> OnlineUser:
+        return OnlineUser(self.nickname, self.ident, self.is_admin)
+
+    # Sending (the hub's Member interface included) ----------------------
+
+    def send(self, frame: Frame) -> None:
+        self.outbox.send(encode_frame(frame))
+
+    def deliver(self, payload: bytes) -> None:
+        self.outbox.send(payload)
+
+    def kicked(self, warning: bytes) -> None:
+        self.outbox.send(warning)
+        self.leave_text = None  # the kicker announces it
+        self.state = State.CLOSED
+        self.outbox.close_when_sent()
+
+    def _overflowed(self) -> None:
+        log.warning("%s %s: outgoing buffer overflowed; disconnected", self.peer, self.nickname or "-")
+        self.state = State.CLOSED
+
+    # Reading ------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the connection until it ends; always leaves the hub and closes."""
+        try:
+            await self._read_frames()
+        except (ConnectionError, OSError) as error:
+            log.info("%s %s: connection lost (%s)", self.peer, self.nickname or "-", error.__class__.__name__)
+        except Exception:
+            log.exception("%s %s: unexpected error", self.peer, self.nickname or "-")
+        finally:
+            self._leave()
+            self.outbox.close_when_sent()
+
+    async def _read(self) -> bytes:
+        """Read what the peer sent; enforce the login timeout and legacy grace."""
+        if self.state is State.AWAITING_LOGIN:
+            remaining = self.login_deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise LoginTimeout()
+            if self.decoder.awaiting_grace and self.config.legacy_grace < remaining:
+                try:
+                    return await asyncio.wait_for(self.reader.read(READ_SIZE), self.config.legacy_grace)
+                except asyncio.TimeoutError:
+                    raise GraceExpired() from None
+            try:
+                return await asyncio.wait_for(self.reader.read(READ_SIZE), remaining)
+            except asyncio.TimeoutError:
+                raise LoginTimeout() from None
+        return await self.reader.read(READ_SIZE)
+
+    async def _read_frames(self) -> None:
+        proxy_pending = self.server.is_trusted_proxy(self.peer_host)
+        header = b""
+        while True:
+            try:
+                data = await self._read()
+            except GraceExpired:
+                self.outbox.use_legacy_framing()
+                log.info("%s: legacy client (unterminated frames)", self.peer)
+                if not await self._handle_events(self.decoder.grace_expired()):
+                    return
+                continue
+            except LoginTimeout:
+                log.info("%s: no login within %gs; closing", self.peer, self.config.login_timeout)
+                self.send(messages.warn(now(), texts.LOGIN_TIMEOUT.format(seconds=self.config.login_timeout)))
+                return
+            if proxy_pending and data:
+                header += data
+                data, proxy_pending = self._take_proxy_header(header)
+                if self.state is State.CLOSED:
+                    return
+                if not data:
+                    continue
+            was_undecided = self.decoder.mode is Mode.UNDECIDED
+            events = self.decoder.receive_data(data)
+            if was_undecided and self.decoder.mode is Mode.LEGACY:
+                self.outbox.use_legacy_framing()
+            if not await self._handle_events(events):
+                return
+
+    def _take_proxy_header(self, header: bytes) -> tuple[bytes, bool]:
+        """Strip a PROXY v1 header a trusted proxy sent first.
+
+        Returns (the bytes after it, whether more bytes are needed to decide).
+        """
+        if len(header) < len(SIGNATURE) and SIGNATURE.startswith(header):
+            return b"", True
+        if not header.startswith(SIGNATURE):
+            return header, False
+        end = header.find(b"\r\n", 0, MAX_LINE)
+        if end < 0:
+            if len(header) < MAX_LINE:
+                return b"", True
+            error: Exception = ProxyHeaderError("PROXY header too long")
+        else:
+            try:
+                client = parse_proxy_line(header[:end])
+            except ProxyHeaderError as bad:
+                error = bad
+            else:
+                if client is not None:
+                    log.info("%s: proxied client %s:%d", self.peer, client[0], client[1])
+                    self.peer_host = client[0]
+                    self.peer = f"{client[0]}:{client[1]}"
+                return header[end + 2 :], False
+        log.warning("%s: bad PROXY header from a trusted proxy (%s); closing", self.peer, error)
+        self.state = State.CLOSED
+        return b"", False
+
+    async def _handle_events(self, events: list) -> bool:
+        """Handle decoded events; return False once the connection is over."""
+        for event in events:
+            if self.state is State.CLOSED:
+                return False
+            if isinstance(event, FrameReceived):
+                await self._dispatch(event.frame)
+            elif isinstance(event, FrameRejected):
+                self._rejected(event)
+                if event.fatal:
+                    return False
+            elif isinstance(event, StreamEnded):
+                if event.partial:
+                    log.info("%s %s: closed mid-frame (%d bytes unread)", self.peer, self.nickname or "-", event.partial)
+                else:
+                    log.info("%s %s: closed by peer", self.peer, self.nickname or "-")
+                return False
+        if self.outbox.closed:
+            self.state = State.CLOSED
+        return self.state is not State.CLOSED
+
+    def _rejected(self, event: FrameRejected) -> None:
+        code = event.error.code
+        if code == "too-long":
+            text = texts.FRAME_TOO_LONG.format(limit=self.config.max_frame)
+        elif code == "not-utf8":
+            text = texts.NOT_UTF8
+        else:
+            text = texts.MALFORMED_FRAME.format(detail=str(event.error))
+        log.info("%s %s: bad frame: %s", self.peer, self.nickname or "-", event.error)
+        if self.state is State.AWAITING_LOGIN and not event.fatal:
+            self.send(messages.conver(now(), text))
+        else:
+            self.send(messages.err(now(), text))
+
+    async def _dispatch(self, frame: Frame) -> None:
+        if not is_allowed(self.state, frame.reason):
+            if self.state is State.AWAITING_LOGIN:
+                self.send(messages.conver(now(), texts.UNKNOWN_CONNECTION))
+            else:
+                self.send(messages.err(now(), texts.UNKNOWN_REASON.format(reason=frame.reason)))
+            return
+        await self._handlers[frame.reason](frame)
+
+    # Handlers -----------------------------------------------------------
+
+    async def on_con(self, frame: Frame) -> None:
+        nickname, password, color = (frame.get(k) for k in ("nickname", "password", "color"))
+        if nickname is None or password is None or color is None:
+            self.send(messages.conver(now(), texts.MISSING_CON_PARAMS))
+            return
+        error, account = await self._check_login(nickname, password)
+        if error is None:
+            self.account = account
+            self.nickname = account.name if account else nickname
+            # "An invalid color at CON was silently replaced with #FFFFFF."
+            self.color = color if names.is_color(color) else "#FFFFFF"
+            if not self.server.hub.claim(self.online_user(), self):
+                error = texts.ALREADY_LOGGED_IN
+        if error is not None:
+            log.info("%s: login as %r refused: %s", self.peer, nickname[:32], error)
+            self.account, self.nickname = None, ""
+            self.send(messages.conver(now(), error))
+            return
+        self.state = State.CHATTING
+        log.info("%s %s: joined as %s", self.peer, self.nickname, self.role)
+        self.send(messages.conver(now(), texts.OK, role=self.role))
+        hub = self.server.hub
+        hub.broadcast(messages.info(now(), self.nickname, texts.JOINED.format(nick=self.nickname)))
+        await self.server.broadcast_user_list(refresh_admins=account is not None)
+
+    async def _check_login(self, nickname: str, password: str) -> tuple[str | None, Account | None]:
+        """Apply the original's login rules in its order; return (error, account)."""
+        if self.server.hub.lookup(nickname) is not None:
+            return texts.ALREADY_LOGGED_IN, None
+        account = await self.server.db.call(self.server.db.store.get_account, nickname)
+        if account is not None:
+            if await self.server.run_hashing(verify_password, password, account.password_hash):
+                return None, account
+            return texts.REGISTERED_USER, None
+        return names.nickname_error(nickname), None
+
+    async def on_chat(self, frame: Frame) -> None:
+        rec = frame.get("rec")
+        if not rec:
+            self.send(messages.err(now(), texts.REC_REQUIRED))
+            return
+        target: OnlineUser | None = None
+        if rec != ALL:
+            target = self.server.hub.lookup(rec)
+            if target is None:
+                self.send(messages.err(now(), texts.UNRECOGNIZED_RECIPIENT.format(rec=rec)))
+                return
+        stamp = now()
+        record = NewMessage(
+            ts_ms=stamp.ms,
+            time_text=stamp.text,
+            sender=self.nickname,
+            color=self.color,
+            rec=target.nickname if target else ALL,
+            content=frame.content,
+            sender_ident=self.ident,
+            rec_ident=target.ident if target else None,
+        )
+        try:
+            message_id = await self.server.db.append_message(record)
+        except Exception:
+            log.exception("%s %s: storing a message failed", self.peer, self.nickname)
+            self.send(messages.err(now(), texts.NOT_STORED))
+            return
+        chatr = messages.chatr(stamp, record.sender, record.rec, record.color, message_id, record.content)
+        if target is None:
+            self.server.hub.broadcast(chatr)
+        else:
+            # As the original: the recipient first, then the sender.
+            self.server.hub.send_to(target.nickname, chatr)
+            if target.ident != self.ident:
+                self.send(chatr)
+
+    async def on_update(self, frame: Frame) -> None:
+        # An empty value means "no change", as the customize screen sends it.
+        new_nick = frame.get("nickname") or None
+        color = frame.get("color") or None
+        password = frame.get("password") or None
+        old = self.nickname
+        error = self._update_error(new_nick, color, password)
+        if error is None and password is not None:
+            error = await self._set_password(password, new_nick)
+        elif error is None and new_nick is not None:
+            error = await self._rename(new_nick)
+        if error is not None:
+            self.send(messages.confirm(now(), "UPDATE", error))
+            return
+        parts = []
+        if new_nick is not None:
+            self.nickname = new_nick if self.account is None else self.account.name
+            parts.append(texts.NAME_CHANGED.format(nick=self.nickname))
+        if color is not None:
+            self.color = color
+            parts.append(texts.COLOR_CHANGED.format(color=color))
+        self.send(messages.confirm(now(), "UPDATE", texts.OK))
+        if parts:
+            log.info("%s %s: updated (%s)", self.peer, old, "".join(parts).strip())
+            text = texts.CHANGED_PREFIX.format(old=old) + "".join(parts)
+            self.server.hub.broadcast(messages.info(now(), self.nickname, text))
+            await self.server.broadcast_user_list(refresh_admins=self.is_admin)
+
+    def _update_error(self, new_nick: str | None, color: str | None, password: str | None) -> str | None:
+        if new_nick is not None and names.name_key(new_nick) != names.name_key(self.nickname):
+            if self.server.hub.lookup(new_nick) is not None:
+                return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
+            error = names.nickname_error(new_nick)
+            if error is not None:
+                return texts.UPDATE_NAME_ERROR.format(error=error)
+        if color is not None and not names.is_color(color):
+            return texts.UPDATE_BAD_COLOR
+        if password is not None:
+            if len(password) < self.config.min_password:
+                return texts.UPDATE_PASSWORD_TOO_SHORT.format(minimum=self.config.min_password)
+            if self.account is None and self.config.registration != "open":
+                return texts.UPDATE_REGISTRATION_CLOSED
+        return None
+
+    async def _rename(self, new_nick: str) -> str | None:
+        """Move the session (and its account, if any) to ``new_nick``."""
+        db = self.server.db
+        if names.name_key(new_nick) != names.name_key(self.nickname):
+            existing = await db.call(db.store.get_account, new_nick)
+            if existing is not None and (self.account is None or existing.id != self.account.id):
+                return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
+        old_user = self.online_user()
+        if not self.server.hub.rename(self, OnlineUser(new_nick, self.ident, self.is_admin)):
+            return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
+        if self.account is not None:
+            try:
+                await db.call(db.store.rename_account, self.account.id, new_nick)
+            except AccountExists:
+                self.server.hub.rename(self, old_user)
+                return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
+            self.account = Account(self.account.id, new_nick, self.account.role, self.account.password_hash)
+        return None
+
+    async def _set_password(self, password: str, new_nick: str | None) -> str | None:
+        """Rename first if asked, then change the password or register the guest."""
+        if new_nick is not None:
+            error = await self._rename(new_nick)
+            if error is not None:
+                return error
+            self.nickname = new_nick
+        password_hash = await self.server.run_hashing(hash_password, password)
+        db = self.server.db
+        if self.account is not None:
+            await db.call(db.store.set_password, self.account.id, password_hash)
+            self.account = Account(self.account.id, self.account.name, self.account.role, password_hash)
+            log.info("%s %s: password changed", self.peer, self.nickname)
+            return None
+        try:
+            account = await db.call(db.store.add_account, self.nickname, "member", password_hash)
+        except AccountExists:
+            return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
+        await db.call(db.store.move_private_messages, self.guest_ident, account.ident)
+        self.account = account
+        self.server.hub.rename(self, self.online_user())
+        log.info("%s %s: registered as a member", self.peer, self.nickname)
+        return None
+
+    async def on_discon(self, frame: Frame) -> None:
+        self.send(messages.confirm(now(), "DISCON", texts.DISCONNECTED))
+        self.state = State.CLOSED
+        log.info("%s %s: disconnected", self.peer, self.nickname or "-")
+
+    async def on_ref(self, frame: Frame) -> None:
+        self.send(messages.confirm(now(), "REF", texts.REF_RESENDING))
+        db = self.server.db
+        idents = {self.ident, self.guest_ident}
+        history = await db.call(db.store.recent_messages, sorted(idents), self.config.history)
+        for m in history:
+            self.send(messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content))
+
+    async def on_user(self, frame: Frame) -> None:
+        self.send(self.server.user_list_frame())
+
+    async def on_kick(self, frame: Frame) -> None:
+        if not self.is_admin:
+            self.send(messages.err(now(), texts.NOT_ADMIN))
+            return
+        nickname = frame.get("user")
+        if not nickname:
+            self.send(messages.err(now(), texts.USER_REQUIRED))
+            return
+        target = self.server.hub.lookup(nickname)
+        if target is None:
+            self.send(messages.err(now(), texts.NOT_ONLINE.format(user=nickname)))
+            return
+        if target.is_admin:
+            self.send(messages.err(now(), texts.CANNOT_KICK_ADMIN.format(user=target.nickname)))
+            return
+        warning = messages.warn(now(), texts.KICKED.format(reason=frame.content))
+        self.server.hub.kick(target.nickname, warning)
+        log.info("%s %s: kicked %s (%s)", self.peer, self.nickname, target.nickname, frame.content[:100])
+        text = texts.KICKED_INFO.format(nick=target.nickname, admin=self.nickname)
+        self.server.hub.broadcast(messages.info(now(), target.nickname, text))
+        await self.server.broadcast_user_list()
+
+    async def on_ping(self, frame: Frame) -> None:
+        self.send(messages.pong(now(), frame.content))
+
+    # Leaving ------------------------------------------------------------
+
+    def _leave(self) -> None:
+        hub = self.server.hub
+        if not hub.release(self):
+            return
+        log.info("%s %s: left", self.peer, self.nickname)
+        if self.leave_text is not None and not self.server.closing:
+            hub.broadcast(messages.info(now(), self.nickname, self.leave_text.format(nick=self.nickname)))
+            self.server.schedule_user_list()
+
+
+class LoginTimeout(Exception):
+    pass
+
+
+class GraceExpired(Exception):
+    pass

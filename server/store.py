@@ -1,0 +1,240 @@
+"""SQLite storage for accounts and message history. Synchronous, no asyncio.
+
+One ``Store`` is used from one thread at a time (the server gives it a thread
+of its own; the ``parley user`` commands use it directly). The schema carries
+its version in ``PRAGMA user_version`` and migrates forward on open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .names import name_key
+
+DATABASE_NAME = "parley.sqlite3"
+ROLES = ("admin", "member")
+
+_MIGRATIONS: list[str] = [
+    # Version 1.
+    """
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        password_hash TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        ts_ms INTEGER NOT NULL,
+        time_text TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        color TEXT NOT NULL,
+        rec TEXT NOT NULL,
+        content TEXT NOT NULL,
+        sender_ident TEXT NOT NULL,
+        rec_ident TEXT            -- NULL for a public message
+    );
+    CREATE INDEX messages_public ON messages (id) WHERE rec_ident IS NULL;
+    CREATE INDEX messages_by_sender ON messages (sender_ident, id) WHERE rec_ident IS NOT NULL;
+    CREATE INDEX messages_by_recipient ON messages (rec_ident, id);
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class AccountExists(Exception):
+    """An account with that name (compared case-insensitively) exists."""
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    name: str
+    role: str
+    password_hash: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def ident(self) -> str:
+        """Who this account is in message history, whatever its name becomes."""
+        return f"a:{self.id}"
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    ts_ms: int
+    time_text: str
+    sender: str
+    color: str
+    rec: str
+    content: str
+    sender_ident: str
+    rec_ident: str | None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    ts_ms: int
+    time_text: str
+    sender: str
+    color: str
+    rec: str
+    content: str
+
+
+def database_path(data_dir: Path) -> Path:
+    return Path(data_dir) / DATABASE_NAME
+
+
+class Store:
+    """Accounts and history in one SQLite file (WAL, fsync on every commit)."""
+
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before we deliver what it holds, so no
+        # message a client has seen can be lost, by a crash or a power cut.
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, SCHEMA_VERSION):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number + 1}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def integrity_check(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # Accounts -----------------------------------------------------------
+
+    def get_account(self, nickname: str) -> Account | None:
+        row = self._db.execute(
+            "SELECT id, name, role, password_hash FROM accounts WHERE name_key = ?",
+            (name_key(nickname),),
+        ).fetchone()
+        return Account(*row) if row else None
+
+    def add_account(self, name: str, role: str, password_hash: str) -> Account:
+        """Create an account. Raises AccountExists."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        try:
+            cursor = self._db.execute(
+                "INSERT INTO accounts (name, name_key, role, password_hash, created_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, name_key(name), role, password_hash, int(time.time() * 1000)),
+            )
+        except sqlite3.IntegrityError:
+            raise AccountExists(name) from None
+        return Account(int(cursor.lastrowid or 0), name, role, password_hash)
+
+    def set_password(self, account_id: int, password_hash: str) -> None:
+        self._db.execute(
+            "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
+        )
+
+    def set_role(self, account_id: int, role: str) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self._db.execute("UPDATE accounts SET role = ? WHERE id = ?", (role, account_id))
+
+    def rename_account(self, account_id: int, name: str) -> None:
+        """Give an account a new name. Raises AccountExists."""
+        try:
+            self._db.execute(
+                "UPDATE accounts SET name = ?, name_key = ? WHERE id = ?",
+                (name, name_key(name), account_id),
+            )
+        except sqlite3.IntegrityError:
+            raise AccountExists(name) from None
+
+    def remove_account(self, nickname: str) -> bool:
+        cursor = self._db.execute("DELETE FROM accounts WHERE name_key = ?", (name_key(nickname),))
+        return cursor.rowcount > 0
+
+    def list_accounts(self) -> list[Account]:
+        rows = self._db.execute("SELECT id, name, role, password_hash FROM accounts ORDER BY id")
+        return [Account(*row) for row in rows]
+
+    def admin_names(self) -> list[str]:
+        rows = self._db.execute("SELECT name FROM accounts WHERE role = 'admin' ORDER BY id")
+        return [row[0] for row in rows]
+
+    # History ------------------------------------------------------------
+
+    def append_messages(self, messages: Sequence[NewMessage]) -> list[int]:
+        """Store messages in one transaction (one fsync); return their ids in order."""
+        ids: list[int] = []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for m in messages:
+                cursor = self._db.execute(
+                    "INSERT INTO messages (ts_ms, time_text, sender, color, rec, content,"
+                    " sender_ident, rec_ident) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (m.ts_ms, m.time_text, m.sender, m.color, m.rec, m.content,
+                     m.sender_ident, m.rec_ident),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return ids
+
+    def recent_messages(self, viewer_idents: Iterable[str], limit: int) -> list[StoredMessage]:
+        """The last ``limit`` messages a viewer may see, oldest first.
+
+        A viewer sees every public message and the private ones it sent or
+        received under any of ``viewer_idents``.
+        """
+        idents = list(viewer_idents)
+        columns = "id, ts_ms, time_text, sender, color, rec, content"
+        parts = [f"SELECT {columns} FROM messages WHERE rec_ident IS NULL ORDER BY id DESC LIMIT :n"]
+        params: dict[str, object] = {"n": limit}
+        for i, ident in enumerate(idents):
+            params[f"i{i}"] = ident
+            parts.append(
+                f"SELECT {columns} FROM messages WHERE sender_ident = :i{i}"
+                f" AND rec_ident IS NOT NULL ORDER BY id DESC LIMIT :n"
+            )
+            parts.append(
+                f"SELECT {columns} FROM messages WHERE rec_ident = :i{i} ORDER BY id DESC LIMIT :n"
+            )
+        union = " UNION ".join(f"SELECT * FROM ({part})" for part in parts)
+        rows = self._db.execute(
+            f"SELECT * FROM ({union}) ORDER BY id DESC LIMIT :n", params
+        ).fetchall()
+        return [StoredMessage(*row) for row in reversed(rows)]
+
+    def move_private_messages(self, old_ident: str, new_ident: str) -> None:
+        """Re-tag a guest's private messages when the guest registers."""
+        self._db.execute(
+            "UPDATE messages SET sender_ident = ? WHERE sender_ident = ?", (new_ident, old_ident)
+        )
+        self._db.execute(
+            "UPDATE messages SET rec_ident = ? WHERE rec_ident = ?", (new_ident, old_ident)
+        )
