@@ -1,0 +1,76 @@
+"""Fixtures: a real Parley server on a free loopback port, with a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from server.app import ChatServer
+from server.config import ServerConfig
+from server.passwords import hash_password
+from server.store import Store, database_path
+from wire import Client
+
+ServerFactory = Callable[..., Awaitable[ChatServer]]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def add_account(data_dir: Path, name: str, password: str, role: str = "member") -> None:
+    """Create an account straight in the database (as `parley user add` does)."""
+    store = Store(database_path(data_dir))
+    try:
+        store.add_account(name, role, hash_password(password))
+    finally:
+        store.close()
+
+
+@pytest.fixture
+async def make_server(data_dir: Path) -> AsyncIterator[ServerFactory]:
+    """Start servers with chosen settings; all are closed at the end."""
+    started: list[ChatServer] = []
+
+    async def start(**settings: object) -> ChatServer:
+        config = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir)
+        for name, value in settings.items():
+            setattr(config, name, value)
+        server = ChatServer(config)
+        await server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.close()
+
+
+@pytest.fixture
+async def server(make_server: ServerFactory) -> ChatServer:
+    return await make_server()
+
+
+@pytest.fixture
+async def connect(server: ChatServer) -> AsyncIterator[Callable[[], Awaitable[Client]]]:
+    """Open framed clients to the ``server`` fixture; all closed at the end."""
+    clients: list[Client] = []
+
+    async def open_client() -> Client:
+        client = await Client.connect(server.port)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_asyncio_debug(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="parley")
