@@ -225,7 +225,8 @@ class ClientSession:
             text = texts.NOT_UTF8
         else:
             text = texts.MALFORMED_FRAME.format(detail=str(event.error))
-        log.info("%s %s: bad frame: %s", self.peer, self.nickname or "-", event.error)
+        # The code only: an error's text can quote a frame, and a frame can hold a password.
+        log.info("%s %s: bad frame (%s)", self.peer, self.nickname or "-", code)
         if self.state is State.AWAITING_LOGIN and not event.fatal:
             self.send(messages.conver(now(), text))
         else:

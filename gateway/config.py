@@ -1,0 +1,28 @@
+"""Gateway settings, with the defaults a new user gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.config import Network, parse_networks
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+
+
+@dataclass
+class GatewayConfig:
+    upstream_host: str = "127.0.0.1"
+    upstream_port: int = 6666
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    base_path: str = "/"  # e.g. "/chat/": the page at /chat/, the WebSocket at /chat/ws
+    web_root: Path = WEB_ROOT
+    max_frame: int = 8192  # bytes of one WebSocket text message (one frame)
+    ping_interval: float = 25.0  # seconds between WebSocket pings
+    trusted_proxies: list[Network] = field(
+        default_factory=lambda: parse_networks(["127.0.0.0/8", "::1/128"])
+    )
+    allowed_origins: list[str] = field(default_factory=list)  # besides the page's own origin
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
