@@ -6,6 +6,8 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+import math
+import socket
 import signal
 import ssl
 from typing import Any, Callable, TypeVar
@@ -13,6 +15,8 @@ from typing import Any, Callable, TypeVar
 from .config import ServerConfig
 from .database import Database
 from .hub import Hub, LocalHub
+from .limits import ConnectionCounter, FailureWindow
+from .names import name_key
 from .outbox import Outbox, WriteBatcher
 from .protocol import Frame, messages, texts
 from .protocol.messages import Stamp
@@ -43,6 +47,9 @@ class ChatServer:
         self._db: Database | None = None
         self._batcher: WriteBatcher | None = None
         self._user_list_pending = False
+        self.connections = ConnectionCounter(config.max_connections_per_address)
+        self._failures_by_address = FailureWindow(config.login_failures_per_address)
+        self._failures_by_nickname = FailureWindow(config.login_failures_per_nickname)
 
     @property
     def db(self) -> Database:
@@ -82,6 +89,7 @@ class ChatServer:
         if self.closing:
             writer.transport.abort()
             return
+        self._set_keepalive(writer.get_extra_info("socket"))
         session = ClientSession(self, reader, writer)
         self.sessions.add(session)
         task = asyncio.current_task()
@@ -94,6 +102,19 @@ class ChatServer:
             self.sessions.discard(session)
             if task is not None:
                 self._tasks.discard(task)
+
+    def _set_keepalive(self, sock: socket.socket | None) -> None:
+        """TCP keepalive, so a peer that vanished without a FIN is noticed."""
+        if sock is None or self.config.keepalive_idle <= 0:
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (
+            ("TCP_KEEPIDLE", self.config.keepalive_idle),
+            ("TCP_KEEPINTVL", self.config.keepalive_interval),
+            ("TCP_KEEPCNT", self.config.keepalive_count),
+        ):
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
     async def close(self) -> None:
         """WARN every client, close every connection, close the database."""
@@ -129,6 +150,20 @@ class ChatServer:
             legacy_pace=self.config.legacy_pace,
             on_overflow=on_overflow,
         )
+
+    def login_lockout(self, address: str, nickname: str) -> int:
+        """Whole seconds until this address may try this nickname again (0: now)."""
+        clock = asyncio.get_running_loop().time()
+        wait = max(
+            self._failures_by_address.locked_for(address, clock),
+            self._failures_by_nickname.locked_for(name_key(nickname), clock),
+        )
+        return math.ceil(wait)
+
+    def login_failed(self, address: str, nickname: str) -> None:
+        clock = asyncio.get_running_loop().time()
+        self._failures_by_address.fail(address, clock)
+        self._failures_by_nickname.fail(name_key(nickname), clock)
 
     def is_trusted_proxy(self, host: str) -> bool:
         return is_trusted(host, self.config.trusted_proxies)

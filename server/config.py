@@ -39,3 +39,14 @@ class ServerConfig:
         default_factory=lambda: parse_networks(["127.0.0.0/8", "::1/128"])
     )
     durable: bool = True  # fsync every commit (off only for throwaway benchmarks)
+    # Hostile conditions (RELIABILITY.md). 0 switches a limit off.
+    chat_rate: float = 5.0  # CHAT frames a second, sustained, per connection
+    chat_burst: int = 20  # CHAT frames allowed at once
+    flood_strikes: int = 10  # refused CHATs (refilling at 1/s) before a flooder is cut off
+    max_connections_per_address: int = 32
+    login_failures_per_address: int = 20  # wrong passwords a minute before a lockout
+    login_failures_per_nickname: int = 10
+    frame_timeout: float = 60.0  # seconds a started frame may take to end
+    keepalive_idle: int = 60  # TCP keepalive: a silent peer is probed after this many seconds,
+    keepalive_interval: int = 15  # then every this many,
+    keepalive_count: int = 4  # and dropped after this many unanswered probes

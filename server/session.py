@@ -28,6 +28,7 @@ from .protocol.framing import (
 from .protocol.messages import Stamp
 from .protocol.session import State, is_allowed
 from .proxy import MAX_LINE, SIGNATURE, ProxyHeaderError, parse_proxy_line
+from .limits import TokenBucket
 from .store import AccountExists, Account, NewMessage
 
 if TYPE_CHECKING:
@@ -60,6 +61,10 @@ class ClientSession:
         self.guest_ident = f"g:{secrets.token_hex(8)}"
         self.leave_text: str | None = texts.DISCONNECTED_INFO
         self.login_deadline = asyncio.get_running_loop().time() + self.config.login_timeout
+        self._frame_started = 0.0
+        self._admitted = False
+        self._chat_bucket = TokenBucket(self.config.chat_rate, self.config.chat_burst)
+        self._strikes = TokenBucket(1.0 if self.config.flood_strikes else 0, self.config.flood_strikes)
         self._handlers: dict[str, Callable[[Frame], Awaitable[None]]] = {
             "CON": self.on_con,
             "CHAT": self.on_chat,
@@ -118,27 +123,37 @@ class ClientSession:
             log.exception("%s %s: unexpected error", self.peer, self.nickname or "-")
         finally:
             self._leave()
+            if self._admitted:
+                self.server.connections.close(self.peer_host)
             self.outbox.close_when_sent()
 
     async def _read(self) -> bytes:
-        """Read what the peer sent; enforce the login timeout and legacy grace."""
+        """Read what the peer sent, within the earliest deadline that applies.
+
+        Raises LoginTimeout, FrameTimeout or GraceExpired when it passes.
+        """
+        deadlines: list[tuple[float, type[Exception]]] = []
         if self.state is State.AWAITING_LOGIN:
-            remaining = self.login_deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise LoginTimeout()
-            if self.decoder.awaiting_grace and self.config.legacy_grace < remaining:
-                try:
-                    return await asyncio.wait_for(self.reader.read(READ_SIZE), self.config.legacy_grace)
-                except asyncio.TimeoutError:
-                    raise GraceExpired() from None
-            try:
-                return await asyncio.wait_for(self.reader.read(READ_SIZE), remaining)
-            except asyncio.TimeoutError:
-                raise LoginTimeout() from None
-        return await self.reader.read(READ_SIZE)
+            deadlines.append((self.login_deadline, LoginTimeout))
+        if self.decoder.awaiting_grace:
+            deadlines.append((self._frame_started + self.config.legacy_grace, GraceExpired))
+        elif self.decoder.buffered and self.config.frame_timeout > 0:
+            deadlines.append((self._frame_started + self.config.frame_timeout, FrameTimeout))
+        if not deadlines:
+            return await self.reader.read(READ_SIZE)
+        deadline, timeout_error = min(deadlines, key=lambda d: d[0])
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise timeout_error()
+        try:
+            return await asyncio.wait_for(self.reader.read(READ_SIZE), remaining)
+        except asyncio.TimeoutError:
+            raise timeout_error() from None
 
     async def _read_frames(self) -> None:
         proxy_pending = self.server.is_trusted_proxy(self.peer_host)
+        if not proxy_pending and not self._admit():
+            return
         header = b""
         while True:
             try:
@@ -153,19 +168,37 @@ class ClientSession:
                 log.info("%s: no login within %gs; closing", self.peer, self.config.login_timeout)
                 self.send(messages.warn(now(), texts.LOGIN_TIMEOUT.format(seconds=self.config.login_timeout)))
                 return
+            except FrameTimeout:
+                log.info("%s %s: frame not completed in %gs; closing", self.peer, self.nickname or "-", self.config.frame_timeout)
+                self.send(messages.warn(now(), texts.FRAME_TIMEOUT.format(seconds=self.config.frame_timeout)))
+                return
             if proxy_pending and data:
                 header += data
                 data, proxy_pending = self._take_proxy_header(header)
-                if self.state is State.CLOSED:
+                if self.state is State.CLOSED or (not proxy_pending and not self._admit()):
                     return
                 if not data:
                     continue
             was_undecided = self.decoder.mode is Mode.UNDECIDED
+            had_partial = self.decoder.buffered > 0
             events = self.decoder.receive_data(data)
             if was_undecided and self.decoder.mode is Mode.LEGACY:
                 self.outbox.use_legacy_framing()
+            if not had_partial or events:
+                # A frame's clock starts with its first byte.
+                self._frame_started = asyncio.get_running_loop().time()
             if not await self._handle_events(events):
                 return
+
+    def _admit(self) -> bool:
+        """Count this connection against its address's limit; False if over it."""
+        if self.server.connections.open(self.peer_host):
+            self._admitted = True
+            return True
+        log.warning("%s: refused: too many connections from this address", self.peer)
+        self.send(messages.conver(now(), texts.TOO_MANY_CONNECTIONS))
+        self.state = State.CLOSED
+        return False
 
     def _take_proxy_header(self, header: bytes) -> tuple[bytes, bool]:
         """Strip a PROXY v1 header a trusted proxy sent first.
@@ -274,12 +307,18 @@ class ClientSession:
             return texts.ALREADY_LOGGED_IN, None
         account = await self.server.db.call(self.server.db.store.get_account, nickname)
         if account is not None:
+            locked = self.server.login_lockout(self.peer_host, account.name)
+            if locked:
+                return texts.LOCKED_OUT.format(seconds=locked), None
             if await self.server.run_hashing(verify_password, password, account.password_hash):
                 return None, account
+            self.server.login_failed(self.peer_host, account.name)
             return texts.REGISTERED_USER, None
         return names.nickname_error(nickname), None
 
     async def on_chat(self, frame: Frame) -> None:
+        if not self._chat_allowed():
+            return
         rec = frame.get("rec")
         if not rec:
             self.send(messages.err(now(), texts.REC_REQUIRED))
@@ -315,6 +354,19 @@ class ClientSession:
             self.server.hub.send_to(target.nickname, chatr)
             if target.ident != self.ident:
                 self.send(chatr)
+
+    def _chat_allowed(self) -> bool:
+        """Flood control: a token bucket per connection; persistent flooders are cut off."""
+        clock = asyncio.get_running_loop().time()
+        if self._chat_bucket.take(clock):
+            return True
+        if self._strikes.take(clock):
+            self.send(messages.err(now(), texts.FLOODING))
+            return False
+        log.warning("%s %s: disconnected for flooding", self.peer, self.nickname)
+        self.send(messages.warn(now(), texts.FLOOD_DISCONNECT))
+        self.state = State.CLOSED
+        return False
 
     async def on_update(self, frame: Frame) -> None:
         # An empty value means "no change", as the customize screen sends it.
@@ -461,4 +513,8 @@ class LoginTimeout(Exception):
 
 
 class GraceExpired(Exception):
+    pass
+
+
+class FrameTimeout(Exception):
     pass

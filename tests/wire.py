@@ -43,7 +43,10 @@ class Client:
         await self.send_raw(text.encode("utf-8") + b"\n")
 
     async def _fill(self, timeout: float) -> None:
-        data = await asyncio.wait_for(self.reader.read(65536), timeout)
+        try:
+            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+        except ConnectionError:
+            data = b""  # reset by the server: as good as closed
         for event in self.decoder.receive_data(data):
             if isinstance(event, FrameReceived):
                 self.frames.append(event.frame)
@@ -102,8 +105,8 @@ class Client:
             self.writer.close()
         try:
             await self.writer.wait_closed()
-        except (ConnectionError, ssl.SSLError):
-            pass
+        except (OSError, ssl.SSLError):
+            pass  # the server may have reset it first
 
 
 def users(frame: Frame) -> list[str]:

@@ -105,6 +105,11 @@ class FrameDecoder:
         self._scanned = 0  # bytes of _buffer already known to hold no b"\n"
         self._done = False
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of an unfinished frame held (a slow frame's progress)."""
+        return len(self._buffer)
+
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed received bytes (``b""`` means end of stream); return the events."""
         if self._done:

@@ -14,6 +14,8 @@ MUST_START_WITH_LETTER = "Error: Username must start with a letter"
 BAD_LENGTH = "Error: Username must be between lengths 2 and 16"
 MISSING_CON_PARAMS = "Error: Incorrect paramters. nickname, password, and color are required"
 # Parley's own additions.
+TOO_MANY_CONNECTIONS = "Error: Too many connections from your address."
+LOCKED_OUT = "Error: Too many failed logins. Try again in {seconds} seconds."
 BAD_CHARACTER = "Error: Username contains a character that is not allowed"
 LOGIN_FAILED = "Error: Login failed, please try again"
 
@@ -29,6 +31,7 @@ CANNOT_KICK_ADMIN = "Error: {user} is an admin and cannot be kicked."
 MALFORMED_FRAME = "Error: Malformed frame ({detail})."
 NOT_UTF8 = "Error: Frame is not valid UTF-8."
 FRAME_TOO_LONG = "Error: Frame longer than {limit} bytes; closing the connection."
+FLOODING = "Error: You are sending messages too fast. Please slow down."
 NOT_STORED = "Error: Your message could not be stored; it was not sent."
 
 # CONFIRM texts.
@@ -51,4 +54,6 @@ COLOR_CHANGED = "color changed to {color} "
 # WARN texts.
 KICKED = "You have been kicked for reason: {reason}"
 SHUTTING_DOWN = "Server [shutting down] unexpectedly. Please close down the chat and try again later."
+FLOOD_DISCONNECT = "You have been disconnected for flooding the chat."
+FRAME_TIMEOUT = "Frame not completed within {seconds:g} seconds; closing the connection."
 LOGIN_TIMEOUT = "No login within {seconds:g} seconds; closing the connection."

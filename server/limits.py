@@ -1,0 +1,100 @@
+"""Rate and count limits as small pure state machines; the clock is passed in."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TokenBucket:
+    """``rate`` tokens a second, holding at most ``burst``. A rate of 0 means unlimited."""
+
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    updated: float = 0.0
+
+    def take(self, now: float, cost: float = 1.0) -> bool:
+        """Spend ``cost`` tokens if there are enough; return whether it was allowed."""
+        if self.rate <= 0:
+            return True
+        if self.tokens < 0:
+            self.tokens, self.updated = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return True
+        return False
+
+
+@dataclass
+class FailureWindow:
+    """Counts failures per key over the last ``window`` seconds, for lockouts.
+
+    At most ``max_keys`` keys are tracked; the oldest are forgotten first, so
+    memory stays bounded whatever an attacker sends.
+    """
+
+    limit: int
+    window: float = 60.0
+    max_keys: int = 100_000
+    _failures: "collections.OrderedDict[str, collections.deque[float]]" = field(
+        default_factory=collections.OrderedDict
+    )
+
+    def _recent(self, key: str, now: float) -> "collections.deque[float] | None":
+        times = self._failures.get(key)
+        if times is None:
+            return None
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+            return None
+        return times
+
+    def locked_for(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may try again; 0 when it is not locked out."""
+        if self.limit <= 0:
+            return 0.0
+        times = self._recent(key, now)
+        if times is None or len(times) < self.limit:
+            return 0.0
+        return times[-self.limit] + self.window - now
+
+    def fail(self, key: str, now: float) -> None:
+        if self.limit <= 0:
+            return
+        times = self._recent(key, now)
+        if times is None:
+            times = self._failures[key] = collections.deque(maxlen=self.limit)
+            if len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+        else:
+            self._failures.move_to_end(key)
+        times.append(now)
+
+
+@dataclass
+class ConnectionCounter:
+    """Open connections per address, with a cap (0 means none)."""
+
+    limit: int
+    _open: "collections.Counter[str]" = field(default_factory=collections.Counter)
+
+    def open(self, address: str) -> bool:
+        """Count a new connection; False (and not counted) when over the cap."""
+        if self.limit > 0 and self._open[address] >= self.limit:
+            return False
+        self._open[address] += 1
+        return True
+
+    def close(self, address: str) -> None:
+        self._open[address] -= 1
+        if self._open[address] <= 0:
+            del self._open[address]
+
+    def count(self, address: str) -> int:
+        return self._open[address]
