@@ -67,6 +67,12 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
          help="seconds a connection may take to log in (default: %(default)s)")
     _add(parser, "--trusted-proxy", action="append",
          help="address or network allowed to send a PROXY header (repeatable; default: loopback)")
+    _add(parser, "--chat-rate", type=float, default=5.0,
+         help="CHAT frames a second per connection, sustained; 0 = unlimited (default: %(default)s)")
+    _add(parser, "--chat-burst", type=int, default=20,
+         help="CHAT frames allowed at once per connection (default: %(default)s)")
+    _add(parser, "--max-connections-per-address", type=int, default=32,
+         help="simultaneous connections from one address; 0 = unlimited (default: %(default)s)")
     _add(parser, "--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default: %(default)s)")
 
 
@@ -81,6 +87,9 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         login_timeout=args.login_timeout,
+        chat_rate=args.chat_rate,
+        chat_burst=args.chat_burst,
+        max_connections_per_address=args.max_connections_per_address,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)
@@ -164,8 +173,8 @@ def run_user_command(args: argparse.Namespace) -> int:
     try:
         if args.user_command == "list":
             accounts = store.list_accounts()
-            for account in accounts:
-                print(f"{account.name}\t{account.role}")
+            for listed in accounts:
+                print(f"{listed.name}\t{listed.role}")
             if not accounts:
                 print("no accounts", file=sys.stderr)
             return 0
