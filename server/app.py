@@ -46,7 +46,7 @@ class ChatServer:
         self._server: asyncio.Server | None = None
         self._db: Database | None = None
         self._batcher: WriteBatcher | None = None
-        self._user_list_pending = False
+        self._user_list_timer: asyncio.TimerHandle | None = None
         self.connections = ConnectionCounter(config.max_connections_per_address)
         self._failures_by_address = FailureWindow(config.login_failures_per_address)
         self._failures_by_nickname = FailureWindow(config.login_failures_per_nickname)
@@ -124,6 +124,8 @@ class ChatServer:
         log.info("shutting down: %d connections", len(self.sessions))
         if self._server is not None:
             self._server.close()
+        if self._user_list_timer is not None:
+            self._user_list_timer.cancel()
         warning = messages.warn(now(), texts.SHUTTING_DOWN)
         for session in list(self.sessions):
             session.send(warning)
@@ -177,22 +179,26 @@ class ChatServer:
         return messages.user_list(stamp or now(), self.hub.online(), self.admins)
 
     async def broadcast_user_list(self, refresh_admins: bool = False) -> None:
+        """Send everyone a fresh user list soon; re-read the admin accounts first if asked."""
         if refresh_admins:
             self.admins = await self.db.call(self.db.store.admin_names)
-        self.hub.broadcast(self.user_list_frame())
+        self.schedule_user_list()
 
     def schedule_user_list(self) -> None:
-        """Broadcast a user list soon (from code that cannot await)."""
-        if self._user_list_pending:
+        """Broadcast one user list for every change within ``user_list_delay``.
+
+        A list per join would cost N^2 bytes for N joins (the original sent one
+        per join); changes close together share one list.
+        """
+        if self._user_list_timer is not None:
             return
-        self._user_list_pending = True
+        loop = asyncio.get_running_loop()
+        self._user_list_timer = loop.call_later(self.config.user_list_delay, self._send_user_list)
 
-        def send() -> None:
-            self._user_list_pending = False
-            if not self.closing:
-                self.hub.broadcast(self.user_list_frame())
-
-        asyncio.get_running_loop().call_soon(send)
+    def _send_user_list(self) -> None:
+        self._user_list_timer = None
+        if not self.closing:
+            self.hub.broadcast(self.user_list_frame())
 
 
 async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:

@@ -35,6 +35,7 @@ class ServerConfig:
     legacy_pace: float = 0.05  # seconds between frames sent to a legacy client
     max_outbuf: int = 2 * 1024 * 1024  # unsent bytes allowed per connection
     min_password: int = 4
+    user_list_delay: float = 0.05  # seconds: user-list changes within it share one USER frame
     trusted_proxies: list[Network] = field(
         default_factory=lambda: parse_networks(["127.0.0.0/8", "::1/128"])
     )

@@ -353,3 +353,18 @@ async def test_bad_color_at_login_becomes_white(connect) -> None:
     await ann.login("ann", color="purple")
     await ann.send("CHAT,rec=-ALL,x")
     assert (await ann.expect("CHATR")).params["color"] == "#FFFFFF"
+
+
+async def test_joins_close_together_share_one_user_list(connect) -> None:
+    watcher = await connect()
+    await watcher.login("watcher")
+    joiners = [await connect() for _ in range(5)]
+    for i, joiner in enumerate(joiners):
+        await joiner.send(f"CON,nickname=joiner{i};password=;color=#FFF,")
+    frames = await watcher.drain()
+    assert [f.content for f in frames if f.reason == "INFO"] == [
+        f"joiner{i} has joined the chat!" for i in range(5)
+    ]
+    lists = [f for f in frames if f.reason == "USER"]
+    assert 1 <= len(lists) < 5
+    assert users(lists[-1]) == ["watcher"] + [f"joiner{i}" for i in range(5)]
