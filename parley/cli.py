@@ -73,6 +73,8 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
          help="CHAT frames allowed at once per connection (default: %(default)s)")
     _add(parser, "--max-connections-per-address", type=int, default=32,
          help="simultaneous connections from one address; 0 = unlimited (default: %(default)s)")
+    _add(parser, "--max-outbuf", type=_positive_int, default=2 * 1024 * 1024,
+         help="unsent bytes allowed per connection before it is cut off (default: %(default)s)")
     _add(parser, "--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default: %(default)s)")
 
 
@@ -90,6 +92,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         chat_rate=args.chat_rate,
         chat_burst=args.chat_burst,
         max_connections_per_address=args.max_connections_per_address,
+        max_outbuf=args.max_outbuf,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)

@@ -25,7 +25,6 @@ SPECIAL = ",;=/"
 ESCAPE = "/"
 _REASON_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
 _ESCAPE_RE = re.compile(r"([,;=/])")
-_LINE_BREAKS = ("\n", "\r")
 
 
 def escape(text: str) -> str:
@@ -64,7 +63,7 @@ class Frame:
             raise LocalProtocolError(f"invalid reason {self.reason!r}")
         params = dict(self.params)
         for name, value in params.items():
-            if not isinstance(name, str) or not isinstance(value, str) or not name:
+            if not (name and isinstance(name, str) and isinstance(value, str)):
                 raise LocalProtocolError(f"invalid parameter {name!r}={value!r}")
             if _has_line_break(name) or _has_line_break(value):
                 raise LocalProtocolError(f"line break in parameter {name!r}")
@@ -93,7 +92,7 @@ class Frame:
 
 
 def _has_line_break(text: str) -> bool:
-    return any(ch in text for ch in _LINE_BREAKS)
+    return "\n" in text or "\r" in text
 
 
 def format_frame(frame: Frame) -> str:
@@ -108,21 +107,26 @@ def make_frame(reason: str, params: Iterable[tuple[str, str]] | Mapping[str, str
 
 
 def _split_unescaped(text: str, separator: str, maxsplit: int = -1) -> list[str]:
-    """Split ``text`` on ``separator`` where it is not escaped; keep escapes."""
+    """Split ``text`` on ``separator`` where it is not escaped; keep escapes.
+
+    Jumps between separators and escapes with ``str.find`` rather than
+    stepping through characters: this runs for every frame received.
+    """
+    if ESCAPE not in text:
+        return text.split(separator, maxsplit)
     parts: list[str] = []
-    start = 0
-    i = 0
-    n = len(text)
-    while i < n and maxsplit != 0:
-        char = text[i]
-        if char == ESCAPE:
-            i += 2
+    start = scan = 0
+    while maxsplit != 0:
+        found = text.find(separator, scan)
+        if found < 0:
+            break
+        escape_at = text.find(ESCAPE, scan, found)
+        if escape_at >= 0:
+            scan = escape_at + 2  # skip the escape and the character it escapes
             continue
-        if char == separator:
-            parts.append(text[start:i])
-            start = i + 1
-            maxsplit -= 1
-        i += 1
+        parts.append(text[start:found])
+        start = scan = found + 1
+        maxsplit -= 1
     parts.append(text[start:])
     return parts
 
