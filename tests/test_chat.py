@@ -368,3 +368,21 @@ async def test_joins_close_together_share_one_user_list(connect) -> None:
     lists = [f for f in frames if f.reason == "USER"]
     assert 1 <= len(lists) < 5
     assert users(lists[-1]) == ["watcher"] + [f"joiner{i}" for i in range(5)]
+
+
+async def test_shutdown_warns_every_client_and_closes(make_server) -> None:
+    server = await make_server()
+    ann, bob = await Client.connect(server.port), await Client.connect(server.port)
+    try:
+        await ann.login("ann")
+        await bob.login("bob")
+        await ann.drain()
+        await server.close()
+        for client in (ann, bob):
+            warn = await client.expect("WARN")
+            assert warn.content == (
+                "Server [shutting down] unexpectedly. Please close down the chat and try again later."
+            )
+            assert await client.closed_by_server()
+    finally:
+        await ann.close(), await bob.close()
