@@ -7,7 +7,14 @@ from pathlib import Path
 
 from server.config import Network, parse_networks
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+
+def _web_root() -> Path:
+    """The page's folder: inside the installed package, else the repository's web/."""
+    installed = Path(__file__).resolve().parent / "web"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "web"
+
+
+WEB_ROOT = _web_root()
 
 
 @dataclass
