@@ -31,5 +31,8 @@ class GatewayConfig:
         default_factory=lambda: parse_networks(["127.0.0.0/8", "::1/128"])
     )
     allowed_origins: list[str] = field(default_factory=list)  # besides the page's own origin
-    tls_cert: Path | None = None
+    tls_cert: Path | None = None  # serve HTTPS with this certificate
     tls_key: Path | None = None
+    upstream_tls: bool = False  # the chat server speaks TLS
+    upstream_ca_file: Path | None = None  # trust this CA (or self-signed certificate) for it
+    upstream_verify: bool = True  # off only for the server in the same process

@@ -1,0 +1,202 @@
+"""The web gateway: serves the page and tunnels its WebSockets to the chat server.
+
+Routes, under the base path (``/`` by default, ``/chat/`` with ``--base-path /chat``):
+
+* the page: ``index.html`` at the base path and the other files of ``web/``;
+* ``ws``: the WebSocket endpoint (relay.py);
+* ``healthz``: 200 when the chat server answers a PING, 503 when not;
+* ``metrics``: Prometheus text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from pathlib import Path
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from server.app import tls_context
+
+from .config import GatewayConfig
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .relay import CONNECT_TIMEOUT, GatewayState, close_all, handle_websocket
+
+log = logging.getLogger("parley.gateway")
+STATE = web.AppKey("state", GatewayState)
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".webmanifest": "application/manifest+json",
+}
+# No inline script or style, nothing from elsewhere: the page needs only itself.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+HEALTH_TIMEOUT = 2.0
+HEALTH_CACHE = 1.0  # seconds a health answer is reused, so probes cannot flood the server
+
+
+def normalize_base_path(path: str) -> str:
+    """``chat``, ``/chat`` and ``/chat/`` all become ``/chat/``; empty becomes ``/``."""
+    inner = path.strip().strip("/")
+    return f"/{inner}/" if inner else "/"
+
+
+def page_files(web_root: Path) -> dict[str, Path]:
+    """The servable files of the page folder, by name (no subfolders, nothing hidden)."""
+    if not web_root.is_dir():
+        return {}
+    return {
+        p.name: p for p in sorted(web_root.iterdir())
+        if p.is_file() and not p.name.startswith(".") and p.suffix in CONTENT_TYPES
+    }
+
+
+def create_app(config: GatewayConfig) -> web.Application:
+    """Build the gateway's aiohttp application for ``config``."""
+    app = web.Application()
+    state = GatewayState(config)
+    app[STATE] = state
+    base = normalize_base_path(config.base_path)
+    files = page_files(config.web_root)
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        name = request.match_info.get("name", "index.html")
+        path = files.get(name)
+        if path is None:
+            raise web.HTTPNotFound(text="Not found\n")
+        return web.FileResponse(path, headers={
+            "Content-Type": CONTENT_TYPES[path.suffix],
+            # Names carry no version, so browsers must check back (a 304 is cheap).
+            "Cache-Control": "no-cache",
+        })
+
+    async def websocket(request: web.Request) -> web.StreamResponse:
+        return await handle_websocket(request, state)
+
+    async def healthz(request: web.Request) -> web.Response:
+        ok = await _server_health(state)
+        return web.Response(
+            status=200 if ok else 503,
+            text="ok\n" if ok else "chat server unavailable\n",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def metrics(request: web.Request) -> web.Response:
+        response = web.Response(body=state.metrics.render(), headers={"Cache-Control": "no-store"})
+        response.headers["Content-Type"] = METRICS_CONTENT_TYPE
+        return response
+
+    if base != "/":
+        # "/chat" -> "/chat/": relative, so it stays right under any outer prefix.
+        relative = base.rstrip("/").rsplit("/", 1)[-1] + "/"
+        app.router.add_get(base.rstrip("/"), _redirect_to(relative))
+    app.router.add_get(base, page)
+    app.router.add_get(base + "ws", websocket)
+    app.router.add_get(base + "healthz", healthz)
+    app.router.add_get(base + "metrics", metrics)
+    app.router.add_get(base + "{name}", page)
+    app.on_response_prepare.append(_add_security_headers)
+    app.cleanup_ctx.append(_upstream_tls)
+    app.on_shutdown.append(_close_websockets)
+    return app
+
+
+def _redirect_to(location: str):  # type: ignore[no-untyped-def]
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPPermanentRedirect(location)
+
+    return redirect
+
+
+async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+async def _upstream_tls(app: web.Application) -> AsyncIterator[None]:
+    """Make the client TLS context for the chat server (off the event loop: it reads files)."""
+    config = app[STATE].config
+    if config.upstream_tls:
+        loop = asyncio.get_running_loop()
+        app[STATE].upstream_ssl = await loop.run_in_executor(None, upstream_tls_context, config)
+    yield
+
+
+def upstream_tls_context(config: GatewayConfig) -> ssl.SSLContext:
+    """A context that verifies the chat server (against ``upstream_ca_file`` if given)."""
+    context = ssl.create_default_context(cafile=str(config.upstream_ca_file) if config.upstream_ca_file else None)
+    if not config.upstream_verify:
+        # Only for the server inside this same process, reached over loopback.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _close_websockets(app: web.Application) -> None:
+    await close_all(app[STATE])
+
+
+async def _server_health(state: GatewayState) -> bool:
+    """Whether the chat server answers a PING (answers are reused for a second)."""
+    loop = asyncio.get_running_loop()
+    checked_at, ok = state.health
+    if loop.time() - checked_at < HEALTH_CACHE:
+        return ok
+    ok = await _ping_server(state)
+    state.health = (loop.time(), ok)
+    return ok
+
+
+async def _ping_server(state: GatewayState) -> bool:
+    config = state.config
+    writer: asyncio.StreamWriter | None = None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(config.upstream_host, config.upstream_port, ssl=state.upstream_ssl),
+            min(CONNECT_TIMEOUT, HEALTH_TIMEOUT),
+        )
+        writer.write(b"PING,,healthz\n")
+        line = await asyncio.wait_for(reader.readline(), HEALTH_TIMEOUT)
+        return line.startswith(b"PONG,")
+    except (OSError, ssl.SSLError, asyncio.TimeoutError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+
+async def start_gateway(config: GatewayConfig) -> tuple[web.AppRunner, int]:
+    """Start serving HTTP; return the runner (call ``cleanup()`` to stop) and the port."""
+    runner = web.AppRunner(create_app(config), shutdown_timeout=3.0)
+    await runner.setup()
+    context = tls_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+    site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=context, reuse_address=True)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    port = int(runner.addresses[0][1])
+    log.info("web gateway on %s port %d%s, chat server %s:%d", config.http_host, port,
+             " (TLS)" if context else "", config.upstream_host, config.upstream_port)
+    return runner, port
