@@ -1,0 +1,96 @@
+"""`parley serve` and `parley gateway` as a user runs them: installed, in child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+from pathlib import Path
+
+import aiohttp
+
+from serverproc import GatewayProcess, ServeProcess, ServerProcess
+from server.protocol import parse_frame
+from wire import TIMEOUT, Client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def ws_login(http: aiohttp.ClientSession, url: str, nickname: str, **kwargs: object) -> aiohttp.ClientWebSocketResponse:
+    ws = await http.ws_connect(url, **kwargs)  # type: ignore[arg-type]
+    await ws.send_str(f"CON,nickname={nickname};password=;color=#123456,")
+    assert parse_frame((await ws.receive(TIMEOUT)).data).content == "OK"
+    return ws
+
+
+async def next_frame(ws: aiohttp.ClientWebSocketResponse, reason: str):  # type: ignore[no-untyped-def]
+    while True:
+        message = await ws.receive(TIMEOUT)
+        assert message.type is aiohttp.WSMsgType.TEXT, message
+        frame = parse_frame(message.data)
+        if frame.reason == reason:
+            return frame
+
+
+async def test_serve_runs_server_and_gateway_and_prints_the_browser_url(tmp_path: Path) -> None:
+    serve = ServeProcess(tmp_path / "data").start()
+    try:
+        assert serve.printed(f"Web chat is running (HTTP port {serve.http_port})")
+        assert serve.printed(f"    http://127.0.0.1:{serve.http_port}/\n")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(serve.url) as page:  # the page shipped inside the installed package
+                assert page.status == 200 and page.content_type == "text/html"
+                assert "<script" in await page.text()
+            ann = await ws_login(http, serve.url + "ws", "ann", headers={"X-Forwarded-For": "203.0.113.50"})
+            bob = await Client.connect(serve.port)
+            await bob.login("bob")
+            await bob.send("CHAT,rec=ann,hi from tcp")
+            assert (await next_frame(ann, "CHATR")).content == "hi from tcp"
+            serve.stop(signal.SIGTERM)
+            assert (await next_frame(ann, "WARN")).content.startswith("Server [shutting down]")
+            await bob.close()
+        # The server logged the browser's address from the gateway's PROXY header.
+        assert "203.0.113.50" in serve.log.read_text()
+    finally:
+        serve.stop()
+
+
+async def test_gateway_alone_follows_its_server_down_and_up(tmp_path: Path) -> None:
+    data, port = tmp_path / "data", free_port()
+    server = ServerProcess(data, port=port).start()
+    gateway = GatewayProcess(tmp_path, port, env={"PARLEY_BASE_PATH": "/chat"}).start()
+    base = f"http://127.0.0.1:{gateway.http_port}/chat/"
+    try:
+        assert gateway.printed(f"    {base}\n")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "healthz") as health:
+                assert health.status == 200
+            ann = await ws_login(http, base + "ws", "ann")
+            server.stop()
+            closed = await _closed(ann)
+            assert closed.data in (1000, 1011)
+            await asyncio.sleep(1.1)  # past the cached health answer
+            async with http.get(base + "healthz") as health:
+                assert health.status == 503
+            refused = await http.ws_connect(base + "ws")
+            assert (await _closed(refused)).data == 1013
+            server = ServerProcess(data, port=port).start()
+            await asyncio.sleep(1.1)  # past the cached health answer
+            async with http.get(base + "healthz") as health:
+                assert health.status == 200
+            again = await ws_login(http, base + "ws", "ann")
+            await again.close()
+    finally:
+        gateway.stop()
+        server.stop()
+
+
+async def _closed(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
+    while True:
+        message = await ws.receive(TIMEOUT)
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return message
