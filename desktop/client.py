@@ -1,0 +1,433 @@
+"""The desktop client's protocol logic, with no I/O, no threads and no Tk.
+
+Frames in, events out; calls in, frames out (the codec is server.protocol).
+`Session` is one login's state machine, kept across reconnects:
+
+    OFFLINE --connection_made()--> LOGGING_IN --CONVER OK--> CHATTING
+    LOGGING_IN --CONVER Error--> LOGGING_IN (the adapter decides: retry or give up)
+    any --connection_lost()--> OFFLINE
+
+Rules (PROTOCOL.md):
+* CHAT, UPDATE, REF, KICK and DISCON are sent only while CHATTING; building
+  one in another state raises LocalProtocolError.
+* The server answers UPDATEs in order, so pending UPDATEs are a FIFO and a
+  change (a new nickname, color, password) is applied only on its
+  ``CONFIRM,...;reason=UPDATE,OK``.
+* After "You have been kicked..." or "...disconnected for flooding...", or
+  after our own DISCON, the session never reconnects.
+
+`History` orders chat messages by their server ``id`` and drops duplicates
+("Clients de-duplicate by id"), so a REF after a reconnect fills gaps only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Union
+
+from server.protocol import Frame, LocalProtocolError, make_frame
+
+EVERYONE = "-ALL"
+MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
+COLOR_RE = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})\Z")
+
+KICKED_PREFIX = "You have been kicked"
+FLOODED_PREFIX = "You have been disconnected for flooding"
+# Refusals worth retrying on a reconnect: our previous connection may still be
+# online on the server until it notices it is gone.
+RETRYABLE_REFUSALS = ("Error: User is already logged in", "Error: Too many")
+
+
+def fold(nickname: str) -> str:
+    """Return the nickname as the server compares it (NFKC, casefolded)."""
+    return unicodedata.normalize("NFKC", nickname).casefold()
+
+
+def is_color(text: str) -> bool:
+    """True for ``#RGB`` or ``#RRGGBB``, the only colors the server keeps."""
+    return bool(COLOR_RE.match(text))
+
+
+@dataclass(frozen=True)
+class LoginDetails:
+    """What the connect screen gathers. The password is never shown or stored."""
+
+    host: str
+    port: int
+    nickname: str
+    color: str
+    password: str = field(default="", repr=False)
+    tls: bool = False
+    ca_file: str = ""
+
+    @property
+    def address(self) -> str:
+        """Return ``host:port`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+# ---- Events: what the session makes of the server's frames ---------------
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    nickname: str
+    role: str | None  # admin, member, guest; None from a server without roles
+    reconnected: bool
+
+
+@dataclass(frozen=True)
+class LoginRefused:
+    text: str
+    retry: bool  # True when trying again later may succeed (on a reconnect)
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    sender: str
+    rec: str
+    color: str
+    text: str
+    time: str
+    id: int | None
+    mine: bool  # sent by us
+    to_me: bool  # a private message addressed to us
+
+    @property
+    def private(self) -> bool:
+        """True when the message went to one user, not everyone."""
+        return self.rec != EVERYONE
+
+
+@dataclass(frozen=True)
+class InfoMessage:
+    time: str
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True)
+class UsersChanged:
+    users: tuple[str, ...]
+    admins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpdateAnswer:
+    ok: bool
+    text: str  # the server's answer as sent: "OK" or "Error: ..."
+    nickname: str  # ours after the answer
+    color: str
+
+
+@dataclass(frozen=True)
+class RefreshStarted:
+    text: str
+
+
+@dataclass(frozen=True)
+class DisconnectConfirmed:
+    text: str
+
+
+@dataclass(frozen=True)
+class ServerError:
+    text: str  # ERR content, or a frame we could not read
+
+
+@dataclass(frozen=True)
+class ServerWarning:
+    text: str
+    final: bool  # kicked or flooding: the server closes and we do not come back
+
+
+@dataclass(frozen=True)
+class Pong:
+    text: str
+
+
+@dataclass(frozen=True)
+class UnknownFrame:
+    frame: Frame
+
+
+Event = Union[
+    LoggedIn, LoginRefused, ChatMessage, InfoMessage, UsersChanged, UpdateAnswer,
+    RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
+]
+
+
+class State(enum.Enum):
+    OFFLINE = "offline"
+    LOGGING_IN = "logging in"
+    CHATTING = "chatting"
+
+
+@dataclass(frozen=True)
+class _PendingUpdate:
+    nickname: str
+    color: str
+    password: str = field(repr=False)
+
+
+def _to_int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def parse_user_list(frame: Frame) -> UsersChanged:
+    """Return the online users and admin accounts of a USER frame.
+
+    Keys are 0-based (``0``..``num-1``, ``admin0``..); missing keys are skipped
+    rather than trusted.
+    """
+    def listed(count: str | None, prefix: str) -> tuple[str, ...]:
+        names = (frame.params.get(f"{prefix}{i}") for i in range(_to_int(count) or 0))
+        return tuple(name for name in names if name)
+
+    return UsersChanged(listed(frame.get("num"), ""), listed(frame.get("admin"), "admin"))
+
+
+class Session:
+    """One user's protocol state across connections: feed frames, get events."""
+
+    def __init__(self, login: LoginDetails) -> None:
+        self.login = login
+        self.state = State.OFFLINE
+        self.role: str | None = None
+        self.users: tuple[str, ...] = ()
+        self.logged_in_once = False
+        self.final = False  # kicked, flooded, or we said DISCON: never reconnect
+        self.reconnecting = False
+        self._pending: list[_PendingUpdate] = []
+        self._handlers: dict[str, Callable[[Frame], list[Event]]] = {
+            "CONVER": self._conver, "CHATR": self._chatr, "INFO": self._info,
+            "USER": self._user, "CONFIRM": self._confirm, "ERR": self._err,
+            "WARN": self._warn, "PONG": self._pong,
+        }
+
+    @property
+    def nickname(self) -> str:
+        """Return our nickname as the server knows it."""
+        return self.login.nickname
+
+    @property
+    def may_reconnect(self) -> bool:
+        """True when a lost connection should be re-established."""
+        return self.logged_in_once and not self.final
+
+    def is_me(self, nickname: str) -> bool:
+        """True when ``nickname`` is ours (compared as the server does)."""
+        return fold(nickname) == fold(self.nickname)
+
+    # ---- the connection's life -----------------------------------------
+
+    def connection_made(self) -> Frame:
+        """A new connection is open: return the CON frame to send first."""
+        self.reconnecting = self.logged_in_once
+        self.state = State.LOGGING_IN
+        self._pending.clear()
+        login = self.login
+        return make_frame("CON", [("nickname", login.nickname), ("password", login.password),
+                                  ("color", login.color)])
+
+    def connection_lost(self) -> None:
+        """The connection is gone (for whatever reason)."""
+        self.state = State.OFFLINE
+        self._pending.clear()
+
+    def receive(self, frame: Frame) -> list[Event]:
+        """Return the events one server frame means. Never raises for a frame."""
+        handler = self._handlers.get(frame.reason)
+        if handler is None:
+            return [UnknownFrame(frame)]
+        return handler(frame)
+
+    # ---- frames to send --------------------------------------------------
+
+    def _require_chatting(self, what: str) -> None:
+        if self.state is not State.CHATTING:
+            raise LocalProtocolError(f"cannot send {what} while {self.state.value}")
+
+    def chat(self, rec: str, text: str) -> Frame:
+        """Return ``CHAT,rec=REC,text``. Raises LocalProtocolError when not logged in."""
+        self._require_chatting("CHAT")
+        return make_frame("CHAT", [("rec", rec)], text)
+
+    def update(self, nickname: str = "", color: str = "", password: str = "") -> Frame:
+        """Return an UPDATE with the non-empty fields; remember it until answered."""
+        self._require_chatting("UPDATE")
+        params = [(k, v) for k, v in (("nickname", nickname), ("color", color),
+                                      ("password", password)) if v]
+        self._pending.append(_PendingUpdate(nickname, color, password))
+        return make_frame("UPDATE", params)
+
+    def refresh(self) -> Frame:
+        """Return ``REF,,``."""
+        self._require_chatting("REF")
+        return make_frame("REF")
+
+    def kick(self, user: str, reason: str) -> Frame:
+        """Return ``KICK,user=NICK,reason``."""
+        self._require_chatting("KICK")
+        return make_frame("KICK", [("user", user)], reason)
+
+    def disconnect(self) -> Frame:
+        """Return ``DISCON,,``; the session will not reconnect after it."""
+        self.final = True
+        return make_frame("DISCON")
+
+    # ---- handlers, one per server reason ----------------------------------
+
+    def _conver(self, frame: Frame) -> list[Event]:
+        if self.state is not State.LOGGING_IN:
+            return [ServerError(frame.content)]
+        if frame.content != "OK":
+            retry = self.reconnecting and frame.content.startswith(RETRYABLE_REFUSALS)
+            return [LoginRefused(frame.content, retry)]
+        self.state = State.CHATTING
+        self.role = frame.get("role")
+        reconnected, self.logged_in_once = self.logged_in_once, True
+        return [LoggedIn(self.nickname, self.role, reconnected)]
+
+    def _chatr(self, frame: Frame) -> list[Event]:
+        sender, rec = frame.get("sender", ""), frame.get("rec", EVERYONE)
+        assert sender is not None and rec is not None
+        return [ChatMessage(
+            sender=sender, rec=rec, color=frame.get("color") or "", text=frame.content,
+            time=frame.get("time", "") or "", id=_to_int(frame.get("id")),
+            mine=self.is_me(sender), to_me=rec != EVERYONE and self.is_me(rec),
+        )]
+
+    def _info(self, frame: Frame) -> list[Event]:
+        sender = frame.get("sender", "") or ""
+        if frame.content.endswith(" has joined the chat!") and self.is_me(sender):
+            # A registered nickname logs in under "the account's own spelling".
+            self.login = replace(self.login, nickname=sender)
+        return [InfoMessage(frame.get("time", "") or "", sender, frame.content)]
+
+    def _user(self, frame: Frame) -> list[Event]:
+        event = parse_user_list(frame)
+        self.users = event.users
+        return [event]
+
+    def _confirm(self, frame: Frame) -> list[Event]:
+        reason = frame.get("reason")
+        if reason == "UPDATE":
+            return [self._update_answered(frame.content)]
+        if reason == "REF":
+            return [RefreshStarted(frame.content)]
+        if reason == "DISCON":
+            return [DisconnectConfirmed(frame.content)]
+        return [UnknownFrame(frame)]
+
+    def _update_answered(self, text: str) -> UpdateAnswer:
+        pending = self._pending.pop(0) if self._pending else _PendingUpdate("", "", "")
+        ok = text == "OK"
+        if ok:
+            self.login = replace(
+                self.login,
+                nickname=pending.nickname or self.login.nickname,
+                color=pending.color or self.login.color,
+                password=pending.password or self.login.password,
+            )
+        return UpdateAnswer(ok, text, self.login.nickname, self.login.color)
+
+    def _err(self, frame: Frame) -> list[Event]:
+        return [ServerError(frame.content)]
+
+    def _warn(self, frame: Frame) -> list[Event]:
+        final = frame.content.startswith((KICKED_PREFIX, FLOODED_PREFIX))
+        self.final = self.final or final
+        return [ServerWarning(frame.content, final)]
+
+    def _pong(self, frame: Frame) -> list[Event]:
+        return [Pong(frame.content)]
+
+
+# ---- helpers the UI uses, kept here to be testable without a window ------
+
+
+def recipient_choices(users: Iterable[str], me: str) -> list[str]:
+    """Return ``-ALL`` then every online nickname but ours, once each, in order."""
+    choices = [EVERYONE]
+    seen = {fold(me)}
+    for user in users:
+        if fold(user) not in seen:
+            seen.add(fold(user))
+            choices.append(user)
+    return choices
+
+
+def check_message(text: str) -> str | None:
+    """Return why ``text`` cannot be sent, or None when it can."""
+    if not text.strip():
+        return "Type a message first."
+    if len(text) > MAX_MESSAGE:
+        return f"Message too long: {len(text)} characters, the limit is {MAX_MESSAGE}."
+    if "\n" in text or "\r" in text:
+        return "A message cannot hold a line break."
+    return None
+
+
+def check_update(nickname: str, color: str, password: str) -> str | None:
+    """Return why this customize request cannot be sent, or None when it can."""
+    if not (nickname or color or password):
+        return "You must change at least one thing."
+    if color and not is_color(color):
+        return "The color must look like #RRGGBB or #RGB."
+    if any(c in ",;=/" for c in nickname):
+        return "A nickname cannot hold , ; = or /."
+    return None
+
+
+def chat_heading(message: ChatMessage) -> str:
+    """Return the text after the sender's name: `` TIME (To everyone).``."""
+    target = "everyone" if not message.private else message.rec
+    return f" {message.time} (To {target})."
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a message goes in the log: before message ``before``, or at the end."""
+
+    before: int | None
+
+
+class History:
+    """The ids of the chat messages shown, in order: de-duplicates and orders."""
+
+    def __init__(self) -> None:
+        self._ids: list[int] = []
+        self._seen: set[int] = set()
+
+    def place(self, message_id: int | None) -> Placement | None:
+        """Return where a message goes, or None when it is already shown.
+
+        Messages without an id (from a server that sends none) always go at
+        the end. A late one (a replay after a reconnect) goes before the
+        first shown message with a larger id.
+        """
+        if message_id is None:
+            return Placement(None)
+        if message_id in self._seen:
+            return None
+        at = bisect.bisect(self._ids, message_id)
+        self._ids.insert(at, message_id)
+        self._seen.add(message_id)
+        return Placement(self._ids[at + 1] if at + 1 < len(self._ids) else None)
+
+    def clear(self) -> None:
+        """Forget every message (the log was emptied)."""
+        self._ids.clear()
+        self._seen.clear()
+
+    def __len__(self) -> int:
+        return len(self._ids)
