@@ -1,0 +1,94 @@
+"""Parley behind a real nginx running the shipped deploy/nginx.conf (TLS, prefix /chat/).
+
+The browser side connects over IPv6 loopback (::1) and nginx reaches the
+gateway over IPv4 (127.0.0.1), which is the only trusted proxy: so the
+address the chat server records tells the browser's (::1) from nginx's.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from pathlib import Path
+from typing import Iterator
+
+import aiohttp
+import pytest
+
+from nginxproc import Nginx
+from serverproc import ServeProcess
+from server.protocol import parse_frame
+from wire import TIMEOUT, Client
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[tuple[ServeProcess, Nginx]]:
+    serve = ServeProcess(tmp_path / "data", "--trusted-proxy", "127.0.0.1/32").start()
+    nginx = Nginx(tmp_path / "nginx", serve.http_port)
+    try:
+        nginx.start()
+        yield serve, nginx
+    finally:
+        nginx.stop()
+        serve.stop()
+
+
+def insecure() -> ssl.SSLContext:
+    """The test's self-signed certificate is not worth verifying."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def joined_from(serve: ServeProcess, nickname: str) -> str:
+    """The client address the chat server logged for ``nickname``'s login."""
+    found = re.findall(rf"(\S+):\d+ {re.escape(nickname)}: joined as", serve.log.read_text())
+    assert found, serve.log.read_text()
+    return str(found[-1])
+
+
+async def test_chat_through_nginx_records_the_browsers_address_not_nginxs(deployment) -> None:
+    serve, nginx = deployment
+    origin = f"https://[::1]:{nginx.https_port}"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=insecure())) as http:
+        async with http.get(nginx.url) as page:
+            assert page.status == 200 and page.content_type == "text/html"
+            assert page.headers["Content-Security-Policy"]
+        # A client that claims to be someone else: nginx appends what it saw.
+        ws = await http.ws_connect(nginx.url + "ws", origin=origin, headers={"X-Forwarded-For": "6.6.6.6"})
+        await ws.send_str("CON,nickname=ann;password=;color=#123456,")
+        assert parse_frame((await ws.receive(TIMEOUT)).data).content == "OK"
+        bob = await Client.connect(serve.port)
+        await bob.login("bob")
+        await ws.send_str("CHAT,rec=bob,hello through nginx")
+        while (frame := await bob.recv()).reason != "CHATR":
+            pass
+        assert (frame.params["sender"], frame.content) == ("ann", "hello through nginx")
+        await bob.send("CHAT,rec=ann,and back")
+        while (message := parse_frame((await ws.receive(TIMEOUT)).data)).content != "and back":
+            pass
+        assert (message.reason, message.params["sender"]) == ("CHATR", "bob")
+        await ws.close()
+        await bob.close()
+    assert joined_from(serve, "ann") == "::1"
+    assert joined_from(serve, "bob") == "127.0.0.1"
+
+
+async def test_nginx_refuses_a_foreign_origin_and_hides_metrics(deployment) -> None:
+    serve, nginx = deployment
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=insecure())) as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(nginx.url + "ws", origin="https://evil.example")
+        assert refused.value.status == 403
+        # The page's own origin, as the browser used it (https, nginx's port), is fine.
+        ok = await http.ws_connect(nginx.url + "ws", origin=f"https://[::1]:{nginx.https_port}")
+        await ok.close()
+        async with http.get(nginx.url + "metrics") as metrics:
+            assert metrics.status == 404
+        async with http.get(nginx.url + "healthz") as health:
+            assert health.status == 200
+        async with http.get(f"https://[::1]:{nginx.https_port}/chat", allow_redirects=False) as bare:
+            assert bare.status == 301 and bare.headers["Location"].endswith("/chat/")
+        async with http.get(f"http://[::1]:{nginx.http_port}/chat/", allow_redirects=False) as plain:
+            assert plain.status == 301 and plain.headers["Location"].startswith("https://")
