@@ -195,10 +195,11 @@ async def test_per_address_limits_apply_to_the_browsers_address(make_server, web
         (lambda ws: ws.send_bytes(b"CHAT,rec=-ALL,hi"), 1003, "Binary messages are not accepted"),
         (lambda ws: ws.send_str("CHAT,rec=-ALL,one\nCHAT,rec=-ALL,two"), 1007, "without line breaks"),
         (lambda ws: ws.send_str("CHAT,rec=-ALL,a\rb"), 1007, "without line breaks"),
+        (lambda ws: ws.send_frame(b"CHAT,rec=-ALL,\xff", aiohttp.WSMsgType.TEXT), 1007, ""),
         (lambda ws: ws.send_str("CHAT,rec=-ALL," + "é" * 4100), 1009, "Frame longer than 8192 bytes"),
         (lambda ws: ws.send_str("CHAT,rec=-ALL," + "x" * 200_000), 1009, ""),
     ],
-    ids=["binary", "line-feed", "carriage-return", "over-the-limit", "far-over-the-limit"],
+    ids=["binary", "line-feed", "carriage-return", "not-utf8", "over-the-limit", "far-over-the-limit"],
 )
 async def test_bad_messages_close_the_websocket_and_its_upstream(make_gateway, browser, server, send, code, reason) -> None:
     base = await make_gateway()
