@@ -412,3 +412,37 @@ async def test_plain_http_to_the_websocket_endpoint_is_a_clear_400(make_gateway,
     async with http.get(base + "ws") as response:
         assert response.status == 400
         assert "WebSocket" in await response.text()
+
+
+async def test_no_tasks_or_sockets_leak_while_the_server_comes_and_goes(make_server, web_root, http) -> None:
+    import psutil
+
+    server = await make_server()
+    port = server.port
+    runner, http_port = await start_gateway(GatewayConfig(
+        upstream_port=port, http_host="127.0.0.1", http_port=0, web_root=web_root))
+    me = psutil.Process()
+    url = f"http://127.0.0.1:{http_port}/ws"
+    try:
+        async def round_trip(expect_up: bool) -> None:
+            ws = await http.ws_connect(url)
+            if expect_up:
+                await ws.send_str("PING,,x")
+                assert parse_frame((await ws.receive(TIMEOUT)).data).reason == "PONG"
+                await ws.close()
+            else:
+                assert (await ws.receive(TIMEOUT)).data == 1013
+
+        await round_trip(True)
+        await asyncio.sleep(0.1)
+        tasks, fds = len(asyncio.all_tasks()), me.num_fds()
+        for _ in range(3):
+            await server.close()
+            for _ in range(10):
+                await round_trip(False)
+            server = await make_server(port=port)
+            for _ in range(10):
+                await round_trip(True)
+        await eventually(lambda: len(asyncio.all_tasks()) <= tasks and me.num_fds() <= fds)
+    finally:
+        await runner.cleanup()
