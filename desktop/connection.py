@@ -115,11 +115,13 @@ class Connection:
     """One login's network thread. Methods are called from the Tk thread."""
 
     def __init__(self, events: "queue.Queue[tuple[Connection, object]]", login: LoginDetails,
-                 backoff: Backoff | None = None, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+                 backoff: Backoff | None = None, connect_timeout: float = CONNECT_TIMEOUT,
+                 discon_grace: float = DISCON_GRACE) -> None:
         self.events = events
         self.session = Session(login)
         self.backoff = backoff or Backoff()
         self.connect_timeout = connect_timeout
+        self.discon_grace = discon_grace
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._thread_main, name="parley-network", daemon=True)
         self._writer: asyncio.StreamWriter | None = None
@@ -156,14 +158,14 @@ class Connection:
         """Say DISCON and end the session (no reconnect); Closed follows."""
         self._call(self._leave)
 
-    def close(self, timeout: float = DISCON_GRACE + 1.0) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Say DISCON if logged in, stop the thread and wait for it (bounded)."""
         if not self._started:
             self._loop.close()
             return
         self._call(self._leave)
         if self._thread.is_alive():
-            self._thread.join(timeout)
+            self._thread.join(self.discon_grace + 1.0 if timeout is None else timeout)
 
     @property
     def alive(self) -> bool:
@@ -219,7 +221,7 @@ class Connection:
         self._stop.set()
         if self._writer is not None and self.session.state is State.CHATTING:
             self._write(self.session.disconnect())
-            self._loop.call_later(DISCON_GRACE, self._abort)
+            self._loop.call_later(self.discon_grace, self._abort)
         else:
             self._abort()
 
