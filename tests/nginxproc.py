@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from certs import self_signed
+
 SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
 
 
@@ -22,17 +24,6 @@ def nginx_binary() -> str:
     if not Path(found).exists():
         raise RuntimeError("nginx is missing: scripts/install-system-deps installs it")
     return found
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for localhost, 127.0.0.1 and ::1, and its key."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    return cert, key
 
 
 def site_config(gateway_port: int, http_port: int, https_port: int, cert: Path, key: Path) -> str:

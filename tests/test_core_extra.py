@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from certs import self_signed
 from conftest import add_account
 from serverproc import PARLEY, ServerProcess
 from server.protocol import parse_frame
@@ -160,17 +161,6 @@ async def test_framed_login_pays_no_legacy_delay(server) -> None:
     await client.expect("CONVER")
     assert time.perf_counter() - started < server.config.legacy_grace
     await client.close()
-
-
-def self_signed(tmp: Path) -> tuple[Path, Path]:
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
-    return cert, key
 
 
 async def test_tls_clients_chat_and_untrusting_clients_are_refused(make_server, tmp_path) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 import socket
 from pathlib import Path
 
 import aiohttp
 
+from certs import self_signed
 from serverproc import GatewayProcess, ServeProcess, ServerProcess
 from server.protocol import parse_frame
 from wire import TIMEOUT, Client
@@ -94,3 +96,26 @@ async def _closed(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
         message = await ws.receive(TIMEOUT)
         if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
             return message
+
+
+async def test_serve_with_a_certificate_puts_the_page_and_the_tcp_port_on_tls(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    serve = ServeProcess(tmp_path / "data", "--tls-cert", str(cert), "--tls-key", str(key)).start()
+    trust = ssl.create_default_context(cafile=str(cert))
+    try:
+        assert serve.printed(f"    https://127.0.0.1:{serve.http_port}/\n")
+        base = f"https://127.0.0.1:{serve.http_port}/"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trust)) as http:
+            async with http.get(base) as page:
+                assert page.status == 200
+            async with http.get(base + "healthz") as health:
+                assert health.status == 200  # the gateway reaches its own server over TLS
+            ann = await ws_login(http, base + "ws", "ann")
+            bob = await Client.connect(serve.port, tls=trust)
+            await bob.login("bob")
+            await bob.send("CHAT,rec=-ALL,over tls both ways")
+            assert (await next_frame(ann, "CHATR")).content == "over tls both ways"
+            await ann.close()
+            await bob.close()
+    finally:
+        serve.stop()
