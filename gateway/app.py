@@ -167,22 +167,23 @@ async def _server_health(state: GatewayState) -> bool:
 
 async def _ping_server(state: GatewayState) -> bool:
     config = state.config
-    writer: asyncio.StreamWriter | None = None
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(config.upstream_host, config.upstream_port, ssl=state.upstream_ssl),
             min(CONNECT_TIMEOUT, HEALTH_TIMEOUT),
         )
+    except (OSError, ssl.SSLError, asyncio.TimeoutError):
+        return False
+    try:
         writer.write(b"PING,,healthz\n")
         line = await asyncio.wait_for(reader.readline(), HEALTH_TIMEOUT)
         return line.startswith(b"PONG,")
     except (OSError, ssl.SSLError, asyncio.TimeoutError):
         return False
     finally:
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await writer.wait_closed()
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
 
 
 async def start_gateway(config: GatewayConfig) -> tuple[web.AppRunner, int]:
