@@ -1,0 +1,211 @@
+"""Helpers for the browser tests: Parley child processes, Chromium, page watching.
+
+The gateway runs as ``python -m parley`` from the repository (not the
+installed script), so it serves this working tree's ``web/`` folder: an
+installed copy of the page would be whatever was there at install time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, Playwright, Response, expect
+
+from wire import TIMEOUT
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+MS = int(TIMEOUT * 1000)  # Playwright waits in milliseconds, scaled like every other wait
+RECONNECT_MS = 6 * MS  # a reconnect waits out a backoff (0.5 s doubling) first
+
+# Recorded before any page script runs; init scripts are not subject to the page's CSP.
+WATCH_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+});
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Parley:
+    """``python -m parley ARGS`` as a child process; its ports read from what it prints."""
+
+    def __init__(self, log_dir: Path, *args: str) -> None:
+        self.args = [sys.executable, "-m", "parley", *args]
+        log_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.monotonic_ns()
+        self.out = log_dir / f"parley-{args[0]}-{stamp}.out"
+        self.err = log_dir / f"parley-{args[0]}-{stamp}.err"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.tcp_port = 0
+        self.http_port = 0
+
+    def start(self, wants: tuple[str, ...]) -> "Parley":
+        """Start and wait until it prints each of ``wants`` ("TCP", "HTTP") with a port."""
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            self.process = subprocess.Popen(self.args, stdout=out, stderr=err, cwd=REPO, env=env)
+        deadline = time.monotonic() + 3 * TIMEOUT
+        while time.monotonic() < deadline:
+            text = self.out.read_text("utf-8", "replace")
+            ports = {kind: re.search(rf"{kind} port (\d+)", text) for kind in wants}
+            if all(ports.values()):
+                self.tcp_port = int(ports["TCP"].group(1)) if "TCP" in ports else 0  # type: ignore[union-attr]
+                self.http_port = int(ports["HTTP"].group(1)) if "HTTP" in ports else 0  # type: ignore[union-attr]
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"parley {self.args[3:]} did not start:\n{self.err.read_text('utf-8', 'replace')}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/"
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(3 * TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(TIMEOUT)
+
+
+def serve(log_dir: Path, data_dir: Path, *flags: str) -> Parley:
+    """``parley serve``: the chat server and the gateway in one process, on free ports."""
+    return Parley(log_dir, "serve", "--host", "127.0.0.1", "--port", "0", "--http-host", "127.0.0.1",
+                  "--http-port", "0", "--data-dir", str(data_dir), *flags).start(("TCP", "HTTP"))
+
+
+def server(log_dir: Path, data_dir: Path, port: int) -> Parley:
+    """``parley server`` alone on ``port``."""
+    return Parley(log_dir, "server", "--host", "127.0.0.1", "--port", str(port),
+                  "--data-dir", str(data_dir)).start(("TCP",))
+
+
+def gateway(log_dir: Path, upstream_port: int) -> Parley:
+    """``parley gateway`` alone, in front of the server on ``upstream_port``."""
+    return Parley(log_dir, "gateway", "--upstream", f"127.0.0.1:{upstream_port}", "--http-host", "127.0.0.1",
+                  "--http-port", "0").start(("HTTP",))
+
+
+async def launch(playwright: Playwright) -> Browser:
+    return await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+@dataclass
+class Watched:
+    """A page with everything that went wrong in it recorded."""
+
+    page: Page
+    name: str
+    problems: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    async def assert_clean(self) -> None:
+        """No console error, page error, failed response, dialog or CSP violation so far."""
+        if not self.page.is_closed():
+            violations = await self.page.evaluate("window.__cspViolations || []")
+            self.problems += [f"CSP violation: {v}" for v in violations]
+        assert not self.problems, f"{self.name}: {self.problems}"
+        assert not self.dialogs, f"{self.name}: dialogs opened: {self.dialogs}"
+
+
+async def open_page(browser: Browser, url: str, name: str, **context: Any) -> Watched:
+    """A new page in its own context (own storage), watched, loaded from ``url``."""
+    ctx = await browser.new_context(**context)
+    page = await ctx.new_page()
+    page.set_default_timeout(MS)
+    watched = Watched(page, name)
+    await page.add_init_script(WATCH_CSP)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            watched.problems.append(f"console {message.type}: {message.text}")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            watched.problems.append(f"HTTP {response.status} for {response.url}")
+
+    async def on_dialog(dialog: Any) -> None:
+        watched.dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: watched.problems.append(f"page error: {error}"))
+    page.on("response", on_response)
+    page.on("dialog", on_dialog)
+    await page.goto(url)
+    return watched
+
+
+async def login(page: Page, nickname: str, password: str = "", color: str = "") -> None:
+    """Fill the login form, join, and wait until online."""
+    await page.fill("#login-nickname", nickname)
+    await page.fill("#login-password", password)
+    if color:
+        await page.fill("#login-color", color)
+    await page.click("#login-submit")
+    await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+    await expect(page.locator("#message-input")).to_be_focused()
+
+
+async def say(page: Page, text: str, to: str = "") -> None:
+    """Send ``text`` from the composer (to ``to``, else to everyone) with Enter."""
+    await page.select_option("#recipient", to or "-ALL")
+    await page.fill("#message-input", text)
+    await page.press("#message-input", "Enter")
+    await expect(page.locator("#message-input")).to_have_value("")
+    await expect(page.locator("#message-input")).to_be_focused()
+
+
+async def texts(page: Page) -> list[str]:
+    """The text of every chat message shown, in order."""
+    return await page.locator("#messages .msg .msg-text").all_inner_texts()
+
+
+async def online(page: Page) -> list[str]:
+    return await page.locator("#user-list .user-name").all_inner_texts()
+
+
+async def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / name))
+
+
+async def eventually(check: Any, timeout: float = TIMEOUT) -> None:
+    """Retry an async assertion until it passes or ``timeout`` seconds pass."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await check()
+            return
+        except (AssertionError, Error):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)

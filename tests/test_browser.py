@@ -1,0 +1,390 @@
+"""The web page in real Chromium, through a real gateway and chat server.
+
+Every test asserts what people see in the DOM, and that no page logged a
+console error or warning, threw, opened a dialog or broke the CSP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import AsyncIterator, Callable, Iterator
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from browser import (
+    MS, RECONNECT_MS, REPO, Parley, Watched, eventually, free_port, gateway, launch, login, online,
+    open_page, say, screenshot, serve, server, texts,
+)
+from conftest import add_account
+from wire import Client, users
+
+expect.set_options(timeout=MS)
+WEB = REPO / "web"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1200, "height": 800}
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Parley]]:
+    """Parley processes a test started; all stopped at the end."""
+    started: list[Parley] = []
+    yield started
+    for process in reversed(started):
+        process.stop()
+
+
+@pytest.fixture
+def start_serve(tmp_path: Path, data_dir: Path, processes: list[Parley]) -> Callable[[], Parley]:
+    def start() -> Parley:
+        processes.append(serve(tmp_path / "logs", data_dir))
+        return processes[-1]
+
+    return start
+
+
+@pytest.fixture
+async def tcp() -> AsyncIterator[Callable[[int], object]]:
+    clients: list[Client] = []
+
+    async def connect(port: int) -> Client:
+        clients.append(await Client.connect(port))
+        return clients[-1]
+
+    yield connect
+    for client in clients:
+        await client.close()
+
+
+async def chat_frames(client: Client) -> list[tuple[str, str, str]]:
+    """(sender, rec, content) of the CHATR frames that arrive until things go quiet."""
+    return [(f.params["sender"], f.params["rec"], f.content) for f in await client.drain() if f.reason == "CHATR"]
+
+
+def message(page: Page, text: str):  # type: ignore[no-untyped-def]
+    return page.locator("#messages .msg").filter(has=page.locator(".msg-text", has_text=re.compile(f"^{re.escape(text)}$")))
+
+
+async def hide(page: Page, hidden: bool) -> None:
+    """Make the page believe its tab is hidden (or visible again)."""
+    await page.evaluate(
+        """(hidden) => {
+            Object.defineProperty(document, "hidden", { get: () => hidden, configurable: true });
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+async def test_two_pages_and_a_tcp_client_chat_publicly_and_privately(chromium, start_serve, tcp) -> None:
+    parley = start_serve()
+    ann = await open_page(chromium, parley.url, "ann", viewport=DESKTOP)
+    await login(ann.page, "ann", color="#cc3300")
+    await expect(ann.page.locator("#user-list .user-me .user-name")).to_have_text("ann")
+    bob = await open_page(chromium, parley.url, "bob", viewport=DESKTOP)
+    await login(bob.page, "bob")
+    await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann", "bob"])
+    carl = await tcp(parley.tcp_port)
+    await carl.login("carl")
+    for page in (ann.page, bob.page):
+        await expect(page.locator("#user-list .user-name")).to_have_text(["ann", "bob", "carl"])
+    await expect(bob.page.locator("#recipient option")).to_have_text(["Everyone", "ann", "carl"])
+
+    await say(ann.page, "hello everyone")
+    # Bob picks Ann as the recipient by clicking her name in the user list.
+    await expect(message(bob.page, "hello everyone")).to_have_count(1)
+    await bob.page.click("#user-list .user-name >> text=ann")
+    await expect(bob.page.locator("#recipient")).to_have_value("ann")
+    await say(bob.page, "hi ann, privately", to="ann")
+    await expect(message(bob.page, "hi ann, privately")).to_have_count(1)
+    await carl.send("CHAT,rec=bob,psst bob, from carl")
+    await expect(message(bob.page, "psst bob, from carl")).to_have_count(1)
+    await say(ann.page, "for carl only", to="carl")
+
+    await expect(ann.page.locator("#messages .msg-text")).to_have_text(
+        ["hello everyone", "hi ann, privately", "for carl only"])
+    await expect(bob.page.locator("#messages .msg-text")).to_have_text(
+        ["hello everyone", "hi ann, privately", "psst bob, from carl"])
+    assert await chat_frames(carl) == [
+        ("ann", "-ALL", "hello everyone"), ("carl", "bob", "psst bob, from carl"), ("ann", "carl", "for carl only"),
+    ]
+    # Public, private, own: each told apart.
+    own_public = message(ann.page, "hello everyone")
+    await expect(own_public).to_have_class(re.compile(r"\bmsg-public\b.*\bmsg-own\b"))
+    await expect(own_public.locator(".msg-to")).to_have_text("to everyone")
+    await expect(own_public.locator(".sender")).to_have_attribute("data-color", "#cc3300")
+    to_ann = message(ann.page, "hi ann, privately")
+    await expect(to_ann).to_have_class(re.compile(r"\bmsg-private\b.*\bmsg-to-me\b"))
+    await expect(to_ann.locator(".msg-to")).to_have_text("to you")
+    await expect(to_ann.locator(".sender")).to_have_text("bob")
+    own_private = message(ann.page, "for carl only")
+    await expect(own_private).to_have_class(re.compile(r"\bmsg-private\b.*\bmsg-own\b"))
+    await expect(own_private.locator(".msg-to")).to_have_text("to carl")
+    await expect(message(bob.page, "hello everyone")).not_to_have_class(re.compile(r"\bmsg-own\b"))
+
+    # Hidden tab: unread count in the title, cleared when visible again.
+    await hide(bob.page, True)
+    await carl.send("CHAT,rec=-ALL,one")
+    await carl.send("CHAT,rec=-ALL,two")
+    await expect(bob.page).to_have_title("(2) Parley")
+    await hide(bob.page, False)
+    await expect(bob.page).to_have_title("Parley")
+    await expect(ann.page).to_have_title("Parley")
+
+    # Leaving: the TCP client goes, then Bob presses Leave.
+    await carl.close()
+    for page in (ann.page, bob.page):
+        await expect(page.locator("#user-list .user-name")).to_have_text(["ann", "bob"])
+        await expect(page.locator("#messages .line-info").last).to_have_text(re.compile("carl has disconnected$"))
+    await screenshot(ann.page, "chat-desktop.png")
+    await bob.page.click("#leave")
+    await expect(bob.page.locator("#status")).to_have_attribute("data-state", "offline")
+    await expect(bob.page.locator("#login-panel")).to_be_visible()
+    await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann"])
+    await expect(ann.page.locator("#recipient option")).to_have_text(["Everyone"])
+    await asyncio.sleep(1.0)  # longer than the first reconnect delay: Leave must not come back
+    await expect(bob.page.locator("#status")).to_have_attribute("data-state", "offline")
+    await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann"])
+    await ann.assert_clean()
+    await bob.assert_clean()
+
+
+async def test_an_admin_kicks_a_user_who_stays_out(chromium, data_dir, start_serve, tcp) -> None:
+    add_account(data_dir, "boss", "boss-secret", "admin")
+    parley = start_serve()
+    boss = await open_page(chromium, parley.url, "boss")
+    await login(boss.page, "boss", password="boss-secret")
+    bob = await open_page(chromium, parley.url, "bob")
+    sockets: list[object] = []
+    bob.page.on("websocket", lambda ws: sockets.append(ws))
+    await login(bob.page, "bob")
+    carl = await tcp(parley.tcp_port)
+    await carl.login("carl")
+    await expect(boss.page.locator("#user-list .user-name")).to_have_text(["boss", "bob", "carl"])
+    # Admins are marked; only an admin gets kick buttons, and never for an admin.
+    await expect(bob.page.locator("#user-list li[data-nick='boss'] .badge-admin")).to_have_count(1)
+    await expect(bob.page.locator("#user-list .kick")).to_have_count(0)
+    await expect(boss.page.locator("#user-list .kick")).to_have_count(2)
+    await expect(boss.page.locator("#user-list li[data-nick='boss'] .kick")).to_have_count(0)
+
+    await boss.page.click("#user-list li[data-nick='bob'] .kick")
+    await expect(boss.page.locator("#kick-title")).to_have_text("Kick bob")
+    await expect(boss.page.locator("#kick-reason")).to_be_focused()
+    await boss.page.fill("#kick-reason", "spamming")
+    await boss.page.click("#kick-confirm")
+
+    kicked = "You have been kicked for reason: spamming"
+    await expect(bob.page.locator("#messages .line-warn")).to_have_text(re.compile(re.escape(kicked)))
+    await expect(bob.page.locator("#status")).to_have_attribute("data-state", "offline")
+    await expect(bob.page.locator("#status")).to_contain_text(kicked)
+    await expect(bob.page.locator("#login-notice")).to_have_text(kicked)
+    await expect(boss.page.locator("#messages .line-info").last).to_have_text(re.compile("bob has been kicked by boss$"))
+    await expect(boss.page.locator("#user-list .user-name")).to_have_text(["boss", "carl"])
+    await expect(boss.page.locator("#kick-form")).to_be_hidden()
+    infos = [f for f in await carl.drain() if f.reason in ("INFO", "USER")]
+    assert infos[0].content == "bob has been kicked by boss"
+    assert users(infos[-1]) == ["boss", "carl"]
+    await asyncio.sleep(1.5)  # several first reconnect delays: a kicked page must not come back
+    assert len(sockets) == 1
+    await expect(bob.page.locator("#status")).to_have_attribute("data-state", "offline")
+    await expect(boss.page.locator("#user-list .user-name")).to_have_text(["boss", "carl"])
+    await boss.assert_clean()
+    await bob.assert_clean()
+
+
+async def test_nickname_and_color_changes_show_in_the_list_and_new_messages(chromium, start_serve) -> None:
+    parley = start_serve()
+    ann = await open_page(chromium, parley.url, "ann")
+    await login(ann.page, "ann", color="#3366cc")
+    bob = await open_page(chromium, parley.url, "bob")
+    await login(bob.page, "bob")
+    await say(ann.page, "in blue")
+
+    await ann.page.click("#settings-toggle")
+    await expect(ann.page.locator("#set-nickname")).to_be_focused()
+    await ann.page.fill("#set-nickname", "b")
+    await ann.page.click("#settings-save")
+    await expect(ann.page.locator("#settings-result")).to_have_text("Error: Username must be between lengths 2 and 16.")
+    await expect(ann.page.locator("#settings-result")).to_have_attribute("data-ok", "false")
+    await ann.page.fill("#set-nickname", "anna")
+    await ann.page.fill("#set-color", "#00aa00")
+    await ann.page.click("#settings-save")
+    await expect(ann.page.locator("#settings-result")).to_have_text("Saved.")
+    await expect(ann.page.locator("#settings-result")).to_have_attribute("data-ok", "true")
+
+    await expect(bob.page.locator("#user-list .user-name")).to_have_text(["anna", "bob"])
+    await expect(bob.page.locator("#recipient option")).to_have_text(["Everyone", "anna"])
+    await expect(bob.page.locator("#messages .line-info .line-text").last).to_have_text(
+        "ann's name changed to anna color changed to #00aa00 ")
+    await expect(ann.page.locator("#status")).to_have_text("Online as anna")
+    await expect(ann.page.locator("#user-list .user-me .user-name")).to_have_text("anna")
+    await ann.page.click("#settings-close")
+    await say(ann.page, "in green")
+    old, new = message(bob.page, "in blue").locator(".sender"), message(bob.page, "in green").locator(".sender")
+    await expect(new).to_have_attribute("data-color", "#00aa00")
+    await expect(new).to_have_text("anna")
+    await expect(new.locator(".swatch")).to_have_css("background-color", "rgb(0, 170, 0)")
+    await expect(old).to_have_attribute("data-color", "#3366cc")
+    await expect(old).to_have_text("ann")
+    await expect(message(ann.page, "in green")).to_have_class(re.compile(r"\bmsg-own\b"))
+    await ann.assert_clean()
+    await bob.assert_clean()
+
+
+async def test_history_after_a_reload_has_no_duplicates(chromium, start_serve) -> None:
+    parley = start_serve()
+    ann = await open_page(chromium, parley.url, "ann")
+    await login(ann.page, "ann", color="#aa5500")
+    for text in ("first", "second", "third"):
+        await say(ann.page, text)
+    bob = await open_page(chromium, parley.url, "bob")
+    await login(bob.page, "bob")
+    await expect(bob.page.locator("#messages .msg-text")).to_have_text(["first", "second", "third"])
+
+    await ann.page.reload()
+    await expect(bob.page.locator("#user-list .user-name")).to_have_text(["bob"])
+    # Nickname and color come back from localStorage; the password never does.
+    await expect(ann.page.locator("#login-nickname")).to_have_value("ann")
+    await expect(ann.page.locator("#login-color")).to_have_value("#aa5500")
+    await ann.page.click("#login-submit")
+    await expect(ann.page.locator("#status")).to_have_attribute("data-state", "online")
+    await expect(ann.page.locator("#messages .msg-text")).to_have_text(["first", "second", "third"])
+    await say(ann.page, "fourth")
+    for page in (ann.page, bob.page):
+        await expect(page.locator("#messages .msg-text")).to_have_text(["first", "second", "third", "fourth"])
+    await asyncio.sleep(0.3)  # nothing late may duplicate them
+    assert await texts(ann.page) == ["first", "second", "third", "fourth"]
+    await ann.assert_clean()
+    await bob.assert_clean()
+
+
+async def test_the_page_reconnects_by_itself_after_the_chat_server_restarts(chromium, tmp_path, data_dir, processes, tcp) -> None:
+    port = free_port()
+    processes.append(server(tmp_path / "logs", data_dir, port))
+    processes.append(gateway(tmp_path / "logs", port))
+    ann = await open_page(chromium, processes[1].url, "ann")
+    await login(ann.page, "ann")
+    await say(ann.page, "before the restart")
+
+    processes[0].stop()
+    status = ann.page.locator("#status")
+    await expect(ann.page.locator("#messages .line-warn")).to_contain_text("shutting down")
+    await expect(status).to_have_attribute("data-state", re.compile("reconnecting|connecting"))
+    await expect(status).to_contain_text("Chat server unavailable; try again later", timeout=RECONNECT_MS)
+    await expect(status).to_contain_text(re.compile(r"Reconnecting in \d+ s"))
+    await expect(ann.page.locator("#message-input")).to_be_disabled()
+    await screenshot(ann.page, "chat-reconnecting.png")
+
+    processes[0] = server(tmp_path / "logs", data_dir, port)
+    await expect(status).to_have_attribute("data-state", "online", timeout=RECONNECT_MS)
+    await expect(ann.page.locator("#messages .msg-text")).to_have_text(["before the restart"])
+    carl = await tcp(port)
+    await carl.login("carl")
+    await say(ann.page, "after the restart")
+    assert await chat_frames(carl) == [("ann", "-ALL", "after the restart")]
+    await expect(ann.page.locator("#messages .msg-text")).to_have_text(["before the restart", "after the restart"])
+    await ann.assert_clean()
+
+
+async def test_markup_in_nicknames_and_messages_shows_literally(chromium, start_serve, tcp) -> None:
+    parley = start_serve()
+    evil_nick = "x<img onerror>"
+    ann = await open_page(chromium, parley.url, "ann")
+    await login(ann.page, evil_nick)
+    mallory = await tcp(parley.tcp_port)
+    await mallory.login("m<script>")
+    await mallory.send(f"CHAT,rec=-ALL,{XSS}")
+    await mallory.send("CHAT,rec=-ALL,go https://example.com/a?b=1 or javascript:alert(1) now")
+    await say(ann.page, XSS)
+
+    page = ann.page
+    await expect(page.locator("#messages .msg-text")).to_have_text(
+        [XSS, "go https://example.com/a?b=1 or javascript:alert(1) now", XSS])
+    await expect(page.locator("#messages .sender")).to_have_text(["m<script>", "m<script>", evil_nick])
+    await expect(page.locator("#user-list .user-name")).to_have_text([evil_nick, "m<script>"])
+    await expect(page.locator("#status")).to_have_text(f"Online as {evil_nick}")
+    await expect(page.locator("#recipient option")).to_have_text(["Everyone", "m<script>"])
+    # Only the page's own icon is an image; no script element came from the network.
+    assert await page.evaluate("document.querySelectorAll('img').length") == 1
+    assert await page.evaluate("document.querySelectorAll('script').length") == 1
+    assert await page.locator("#messages [onerror], #user-list [onerror]").count() == 0
+    link = page.locator("#messages a")
+    await expect(link).to_have_count(1)
+    await expect(link).to_have_attribute("href", "https://example.com/a?b=1")
+    await expect(link).to_have_attribute("target", "_blank")
+    await expect(link).to_have_attribute("rel", "noopener noreferrer")
+    await asyncio.sleep(0.2)
+    await ann.assert_clean()
+
+
+async def test_phone_layout_has_no_horizontal_scroll_and_the_composer_in_view(chromium, start_serve, tcp) -> None:
+    parley = start_serve()
+    phone = await open_page(chromium, parley.url, "phone", viewport=PHONE, device_scale_factor=2,
+                            is_mobile=True, has_touch=True)
+    page = phone.page
+    await expect(page.locator("#login-nickname")).to_be_in_viewport()
+    assert await page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth")
+    await login(page, "pat")
+    carl = await tcp(parley.tcp_port)
+    await carl.login("carl_with_a_name")
+    await carl.send("CHAT,rec=-ALL," + "x" * 300)
+    await carl.send("CHAT,rec=pat,see https://example.com/" + "long/" * 40 + " ok")
+    await expect(page.locator("#messages .msg")).to_have_count(2)
+    for selector in ("#message-input", "#send", "#recipient", "#status"):
+        await expect(page.locator(selector)).to_be_in_viewport()
+    no_sideways = """() => [document.scrollingElement, document.getElementById("messages")]
+        .every((e) => e.scrollWidth <= e.clientWidth)"""
+    assert await page.evaluate(no_sideways)
+    # The user list folds away behind a button; a name picked there becomes the recipient.
+    await expect(page.locator("#users-panel")).to_be_hidden()
+    await page.click("#users-toggle")
+    await expect(page.locator("#users-panel")).to_be_visible()
+    assert await page.evaluate(no_sideways)
+    await screenshot(page, "chat-phone-users.png")
+    await page.click("#user-list .user-name >> text=carl_with_a_name")
+    await expect(page.locator("#users-panel")).to_be_hidden()
+    await expect(page.locator("#recipient")).to_have_value("carl_with_a_name")
+    await expect(page.locator("#message-input")).to_be_focused()
+    await screenshot(page, "chat-phone.png")
+    await page.click("#settings-toggle")
+    await expect(page.locator("#settings-panel")).to_be_visible()
+    assert await page.evaluate(no_sideways)
+    await phone.assert_clean()
+
+
+async def test_the_gateway_serves_this_working_trees_page_with_its_csp(chromium, start_serve) -> None:
+    parley = start_serve()
+    watched = await open_page(chromium, parley.url, "page")
+    for name in ("index.html", "app.js", "codec.js", "style.css", "icon.svg"):
+        response = await watched.page.request.get(parley.url + name)
+        assert response.ok, name
+        assert await response.body() == (WEB / name).read_bytes(), f"{name} served is not web/{name}"
+    response = await watched.page.request.get(parley.url)
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    await watched.assert_clean()
+
+
+def test_the_page_never_inserts_html_and_has_no_inline_script_or_style() -> None:
+    for path in WEB.glob("*.js"):
+        source = path.read_text("utf-8")
+        for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
+                       "setAttribute(\"style\"", ".cssText"):
+            assert banned not in source, f"{path.name} uses {banned}"
+    html = (WEB / "index.html").read_text("utf-8")
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline script"
+    assert not re.search(r"<style|\sstyle=|\son[a-z]+=", html, re.IGNORECASE), "inline style or handler"
+    assert not re.search(r"(src|href)=\"(https?:)?//", html), "an absolute URL"
+    assert '<script type="module" src="app.js"></script>' in html
