@@ -1,8 +1,8 @@
-"""Parley behind a real nginx running the shipped deploy/nginx.conf (TLS, prefix /chat/).
+"""Parley behind a real nginx and a real Caddy running the shipped deploy/ configs (TLS, prefix /chat/).
 
-The browser side connects over IPv6 loopback (::1) and nginx reaches the
+The client side connects over IPv6 loopback (::1) and the proxy reaches the
 gateway over IPv4 (127.0.0.1), which is the only trusted proxy: so the
-address the chat server records tells the browser's (::1) from nginx's.
+address the chat server records tells the browser's (::1) from the proxy's.
 """
 
 from __future__ import annotations
@@ -15,21 +15,21 @@ from typing import Iterator
 import aiohttp
 import pytest
 
-from nginxproc import Nginx
+from proxies import Caddy, Nginx, ReverseProxy
 from serverproc import ServeProcess
 from server.protocol import parse_frame
 from wire import TIMEOUT, Client
 
 
-@pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[tuple[ServeProcess, Nginx]]:
+@pytest.fixture(params=[Nginx, Caddy], ids=["nginx", "caddy"])
+def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ServeProcess, ReverseProxy]]:
     serve = ServeProcess(tmp_path / "data", "--trusted-proxy", "127.0.0.1/32").start()
-    nginx = Nginx(tmp_path / "nginx", serve.http_port)
+    proxy = request.param(tmp_path / "proxy", serve.http_port)
     try:
-        nginx.start()
-        yield serve, nginx
+        proxy.start()
+        yield serve, proxy
     finally:
-        nginx.stop()
+        proxy.stop()
         serve.stop()
 
 
@@ -48,23 +48,23 @@ def joined_from(serve: ServeProcess, nickname: str) -> str:
     return str(found[-1])
 
 
-async def test_chat_through_nginx_records_the_browsers_address_not_nginxs(deployment) -> None:
-    serve, nginx = deployment
-    origin = f"https://[::1]:{nginx.https_port}"
+async def test_chat_through_the_proxy_records_the_browsers_address_not_the_proxys(deployment) -> None:
+    serve, proxy = deployment
+    origin = f"https://[::1]:{proxy.https_port}"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=insecure())) as http:
-        async with http.get(nginx.url) as page:
+        async with http.get(proxy.url) as page:
             assert page.status == 200 and page.content_type == "text/html"
             assert page.headers["Content-Security-Policy"]
-        # A client that claims to be someone else: nginx appends what it saw.
-        ws = await http.ws_connect(nginx.url + "ws", origin=origin, headers={"X-Forwarded-For": "6.6.6.6"})
+        # A client that claims to be someone else: the proxy adds what it saw.
+        ws = await http.ws_connect(proxy.url + "ws", origin=origin, headers={"X-Forwarded-For": "6.6.6.6"})
         await ws.send_str("CON,nickname=ann;password=;color=#123456,")
         assert parse_frame((await ws.receive(TIMEOUT)).data).content == "OK"
         bob = await Client.connect(serve.port)
         await bob.login("bob")
-        await ws.send_str("CHAT,rec=bob,hello through nginx")
+        await ws.send_str("CHAT,rec=bob,hello through proxy")
         while (frame := await bob.recv()).reason != "CHATR":
             pass
-        assert (frame.params["sender"], frame.content) == ("ann", "hello through nginx")
+        assert (frame.params["sender"], frame.content) == ("ann", "hello through proxy")
         await bob.send("CHAT,rec=ann,and back")
         while (message := parse_frame((await ws.receive(TIMEOUT)).data)).content != "and back":
             pass
@@ -75,20 +75,20 @@ async def test_chat_through_nginx_records_the_browsers_address_not_nginxs(deploy
     assert joined_from(serve, "bob") == "127.0.0.1"
 
 
-async def test_nginx_refuses_a_foreign_origin_and_hides_metrics(deployment) -> None:
-    serve, nginx = deployment
+async def test_the_proxy_passes_origin_refusal_and_hides_metrics(deployment) -> None:
+    serve, proxy = deployment
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=insecure())) as http:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await http.ws_connect(nginx.url + "ws", origin="https://evil.example")
+            await http.ws_connect(proxy.url + "ws", origin="https://evil.example")
         assert refused.value.status == 403
-        # The page's own origin, as the browser used it (https, nginx's port), is fine.
-        ok = await http.ws_connect(nginx.url + "ws", origin=f"https://[::1]:{nginx.https_port}")
+        # The page's own origin, as the browser used it (https, proxy's port), is fine.
+        ok = await http.ws_connect(proxy.url + "ws", origin=f"https://[::1]:{proxy.https_port}")
         await ok.close()
-        async with http.get(nginx.url + "metrics") as metrics:
+        async with http.get(proxy.url + "metrics") as metrics:
             assert metrics.status == 404
-        async with http.get(nginx.url + "healthz") as health:
+        async with http.get(proxy.url + "healthz") as health:
             assert health.status == 200
-        async with http.get(f"https://[::1]:{nginx.https_port}/chat", allow_redirects=False) as bare:
-            assert bare.status == 301 and bare.headers["Location"].endswith("/chat/")
-        async with http.get(f"http://[::1]:{nginx.http_port}/chat/", allow_redirects=False) as plain:
-            assert plain.status == 301 and plain.headers["Location"].startswith("https://")
+        async with http.get(f"https://[::1]:{proxy.https_port}/chat", allow_redirects=False) as bare:
+            assert bare.status in (301, 308) and bare.headers["Location"].endswith("/chat/")
+        async with http.get(f"http://[::1]:{proxy.http_port}/chat/", allow_redirects=False) as plain:
+            assert plain.status in (301, 308) and plain.headers["Location"].startswith("https://")
