@@ -72,12 +72,11 @@ class ParleyApp:
         self.users: tuple[str, ...] = ()
         self.online = False
         self.unread = 0
-        self.focused = True
-        self._focus_check: str | None = None
         self._setup_root()
         self.connect_view = ConnectView(root, self.theme, self.connect)
         self.chat_view = ChatView(root, self.theme, self)
         self.customize_view = CustomizeView(root, self.theme, self)
+        self.current: tk.Frame = self.connect_view
         self.chat_log = ChatLog(self.chat_view.log, self.theme)
         self.connect_view.fill(preferences)
         self._bind_keys()
@@ -104,8 +103,6 @@ class ParleyApp:
 
     def _bind_keys(self) -> None:
         root, view = self.root, self.chat_view
-        root.bind("<FocusIn>", self._focus_in)
-        root.bind("<FocusOut>", self._focus_out)
         root.bind("<Control-Home>", lambda _e: self._if_chatting(self.chat_log.top))
         root.bind("<Control-End>", lambda _e: self._if_chatting(self.chat_log.bottom))
         root.bind("<F5>", lambda _e: self._if_chatting(self.refresh))
@@ -120,7 +117,7 @@ class ParleyApp:
         root.bind("<Alt-g>", lambda _e: self._if_shown(self.customize_view, self.close_customize))
 
     def _if_shown(self, view: tk.Frame, action: Callable[[], Any]) -> None:
-        if view.winfo_ismapped():
+        if self.current is view:
             action()
 
     def _if_chatting(self, action: Callable[[], Any]) -> None:
@@ -142,6 +139,7 @@ class ParleyApp:
             if other is not view:
                 other.pack_forget()
         view.pack(fill="both", expand=True)
+        self.current = view
 
     # ---- the queue -------------------------------------------------------------
 
@@ -156,6 +154,8 @@ class ParleyApp:
             pass
         finally:
             self._poll_id = self.root.after(POLL_MS, self.poll)
+        if self.unread and self.focused():
+            self.set_unread(0)
 
     def handle(self, event: object) -> None:
         """Show one event from the current connection."""
@@ -215,7 +215,7 @@ class ParleyApp:
     def _on_status(self, event: Status) -> None:
         self.online = event.state == "online"
         self.chat_view.set_status(event.text, event.state)
-        if not self.chat_view.winfo_ismapped() and event.state == "connecting":
+        if self.current is self.connect_view and event.state == "connecting":
             self.connect_view.show_progress(event.text)
 
     def _on_logged_in(self, event: LoggedIn) -> None:
@@ -239,7 +239,7 @@ class ParleyApp:
         if placement is None:
             return  # already shown (a REF replay after a reconnect)
         self.chat_log.add_chat(message, placement.before)
-        if message.to_me and not message.mine and not self.focused and placement.before is None:
+        if message.to_me and not message.mine and placement.before is None and not self.focused():
             self.set_unread(self.unread + 1)
 
     def _on_info(self, event: InfoMessage) -> None:
@@ -253,7 +253,7 @@ class ParleyApp:
         self.chat_view.set_kick_choices([u for u in event.users if fold(u) != fold(self.nickname)])
 
     def _on_error(self, event: ServerError) -> None:
-        if self.chat_view.winfo_ismapped() or self.customize_view.winfo_ismapped():
+        if self.current is not self.connect_view:
             self.chat_view.warn(f"ERR: {event.text}")
         else:
             self.connect_view.show_error(event.text)
@@ -352,21 +352,17 @@ class ParleyApp:
 
     # ---- focus and the unread marker ----------------------------------------
 
-    def _focus_in(self, _event: tk.Event) -> None:  # type: ignore[type-arg]
-        self.focused = True
-        self.set_unread(0)
+    def focused(self) -> bool:
+        """Return True when one of this window's widgets has the keyboard focus.
 
-    def _focus_out(self, _event: tk.Event) -> None:  # type: ignore[type-arg]
-        # Focus moving between our own widgets also sends FocusOut: look once idle.
-        if self._focus_check is None:
-            self._focus_check = self.root.after_idle(self._check_focus)
-
-    def _check_focus(self) -> None:
-        self._focus_check = None
+        Asked of Tk each time rather than tracked from FocusIn/FocusOut
+        events, which Tk does not always deliver when another application
+        takes the focus (no window manager, for one).
+        """
         try:
-            self.focused = self.root.focus_get() is not None
-        except (KeyError, tk.TclError):  # a popdown list without a Python widget
-            self.focused = True
+            return self.root.focus_get() is not None
+        except KeyError:  # the focus is in a widget Tk made itself (a combobox's list)
+            return True
 
     def set_unread(self, count: int) -> None:
         """Show ``count`` unread private messages in the chat header and the title."""
@@ -385,17 +381,16 @@ class ParleyApp:
         """A bug in a callback: log it, show one line in the window, carry on."""
         log.error("error in the user interface", exc_info=(kind, error, trace))
         text = f"Something went wrong: {error}"
-        if self.chat_view.winfo_ismapped():
+        if self.current is not self.connect_view:
             self.chat_view.warn(text)
         else:
             self.connect_view.show_error(text)
 
     def close(self) -> None:
         """Say DISCON if connected, stop the network thread and destroy the window."""
-        for after_id in (self._poll_id, self._focus_check):
-            if after_id is not None:
-                self.root.after_cancel(after_id)
-        self._poll_id = self._focus_check = None
+        if self._poll_id is not None:
+            self.root.after_cancel(self._poll_id)
+            self._poll_id = None
         if self.connection is not None:
             self.connection.close()
             self.connection = None

@@ -1,0 +1,465 @@
+"""The desktop client's real widgets on a real X display (Xvfb), against a real
+`parley server` child process, beside a raw TCP client.
+
+Every wait is bounded by wire.TIMEOUT. The Tk windows are driven as a user
+would: text typed into entries, buttons invoked, Return pressed; the network
+threads run for real and the Tk side is pumped with update().
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import time
+import tkinter as tk
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from certs import self_signed
+from conftest import add_account
+from desktop import prefs as prefs_module
+from desktop.app import ParleyApp
+from desktop.chatlog import ChatLog
+from desktop.client import ChatMessage, LoginDetails
+from desktop.connection import Backoff, Connection
+from server.protocol import Frame, format_frame, make_frame
+from server.protocol.framing import FrameDecoder, FrameReceived
+from serverproc import ServerProcess
+from wire import TIMEOUT
+from xdisplay import Xvfb, screenshot
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[Xvfb]:
+    with Xvfb() as xvfb:
+        yield xvfb
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("desktop") / "data"
+    add_account(data, "boss", "bosspass", role="admin")
+    server = ServerProcess(data, "--chat-rate", "0").start()
+    yield server
+    server.stop()
+
+
+# ---- a raw TCP client, polled alongside the windows ----------------------------
+
+
+class Raw:
+    """A framed TCP client on a plain socket, read without blocking."""
+
+    def __init__(self, port: int, nickname: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.sock.setblocking(False)
+        self.decoder = FrameDecoder(max_frame=1 << 20, detect_legacy=False)
+        self.frames: list[Frame] = []
+        self.closed = False
+        self.send(make_frame("CON", [("nickname", nickname), ("password", ""), ("color", "#00AAFF")]))
+
+    def send(self, frame: Frame) -> None:
+        self.sock.setblocking(True)
+        self.sock.sendall(format_frame(frame).encode() + b"\n")
+        self.sock.setblocking(False)
+
+    def chat(self, rec: str, text: str) -> None:
+        self.send(make_frame("CHAT", [("rec", rec)], text))
+
+    def poll(self) -> None:
+        while not self.closed:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                return
+            except ConnectionError:
+                data = b""
+            self.closed = not data
+            for event in self.decoder.receive_data(data):
+                if isinstance(event, FrameReceived):
+                    self.frames.append(event.frame)
+
+    def contents(self, reason: str) -> list[str]:
+        return [f.content for f in self.frames if f.reason == reason]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# ---- windows ----------------------------------------------------------------------------
+
+
+class Desktops:
+    """Opens desktop windows (one Tk interpreter each) and pumps them all."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.apps: list[ParleyApp] = []
+        self.raws: list[Raw] = []
+
+    def open(self, name: str) -> ParleyApp:
+        path = self.config / f"{name}.json"
+
+        def connection(events, login: LoginDetails) -> Connection:  # type: ignore[no-untyped-def]
+            return Connection(events, login, Backoff(base=0.2, cap=1.0), discon_grace=1.0)
+
+        root = tk.Tk(className="Parley")
+        app = ParleyApp(root, prefs_module.load(path), lambda p: prefs_module.save(p, path), connection)
+        root.geometry(f"850x700+{len(self.apps) * 430}+0")
+        self.apps.append(app)
+        self.pump_for(0.05)
+        return app
+
+    def raw(self, port: int, nickname: str) -> Raw:
+        raw = Raw(port, nickname)
+        self.raws.append(raw)
+        self.until(lambda: "USER" in [f.reason for f in raw.frames], f"{nickname} logged in")
+        return raw
+
+    def _tick(self) -> None:
+        for app in self.apps:
+            if app._poll_id is not None:
+                app.root.update()
+        for raw in self.raws:
+            raw.poll()
+        time.sleep(0.01)
+
+    def until(self, condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                logs = "\n---\n".join(a.chat_log.content()[-600:] for a in self.apps)
+                raise AssertionError(f"timed out waiting for: {what}\n{logs}")
+            self._tick()
+
+    def pump_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._tick()
+
+    def close(self) -> None:
+        for app in self.apps:
+            if app._poll_id is not None:
+                app.close()
+        for raw in self.raws:
+            raw.close()
+
+
+@pytest.fixture
+def desktops(display: Xvfb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             caplog: pytest.LogCaptureFixture) -> Iterator[Desktops]:
+    monkeypatch.setenv("PARLEY_CONFIG_DIR", str(tmp_path / "config"))
+    opened = Desktops(tmp_path / "config")
+    try:
+        yield opened
+    finally:
+        opened.close()
+    errors = [r for r in caplog.records if r.name == "parley.desktop" and r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+
+
+def fill(entry: tk.Entry, text: str) -> None:
+    entry.delete(0, "end")
+    entry.insert(0, text)
+
+
+def connect(desktops: Desktops, app: ParleyApp, port: int, nickname: str, password: str = "",
+            color: str = "#FF8800") -> None:
+    view = app.connect_view
+    fill(view.host_entry, "127.0.0.1")
+    fill(view.port_entry, str(port))
+    fill(view.nick_entry, nickname)
+    fill(view.password_entry, password)
+    fill(view.color_entry, color)
+    view.connect_button.invoke()
+    desktops.until(lambda: app.chat_view.winfo_ismapped() and app.online, f"{nickname} in the chat")
+
+
+def press_return(desktops: Desktops, widget: tk.Widget) -> None:
+    widget.focus_force()
+    desktops.pump_for(0.05)
+    widget.event_generate("<Return>")
+
+
+def say(desktops: Desktops, app: ParleyApp, text: str) -> None:
+    fill(app.chat_view.entry, text)
+    press_return(desktops, app.chat_view.entry)
+
+
+def shown(app: ParleyApp, text: str) -> Callable[[], bool]:
+    return lambda: text in app.chat_log.content()
+
+
+# ---- the tests -------------------------------------------------------------------------
+
+
+def test_connect_screen_shows_refusals_and_remembers_the_address(desktops: Desktops,
+                                                                 chat_server: ServerProcess) -> None:
+    app = desktops.open("dora")
+    view = app.connect_view
+    assert (view.host.get(), view.port.get()) == ("localhost", "6666")  # nothing remembered yet
+    fill(view.port_entry, "70000")
+    view.connect_button.invoke()
+    assert "port" in view.error_label.cget("text") and app.connection is None
+
+    connect_refused = [0]
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        connect_refused[0] = probe.getsockname()[1]
+    fill(view.host_entry, "127.0.0.1")
+    fill(view.port_entry, str(connect_refused[0]))
+    fill(view.nick_entry, "dora")
+    press_return(desktops, view.nick_entry)  # Enter in a field connects
+    desktops.until(lambda: "Is the server running?" in view.error_label.cget("text"), "refused")
+
+    fill(view.port_entry, str(chat_server.port))
+    fill(view.nick_entry, "1dora")
+    view.connect_button.invoke()
+    desktops.until(lambda: "must start with a letter" in view.error_label.cget("text"), "CONVER error")
+    assert view.winfo_ismapped() and not app.chat_view.winfo_ismapped()
+
+    # The color picker: the Tk color dialog, answered as a user would.
+    def answer_dialog() -> None:
+        app.root.tk.call("set", "::tk::dialog::color::__tk__color(selection)", "#12ab34")
+        app.root.tk.call("tk::dialog::color::HandleSelEntry", ".__tk__color")
+        app.root.tk.call(".__tk__color.bot.ok", "invoke")
+    app.root.after(300, answer_dialog)
+    view.color_button.invoke()
+    assert view.color.get() == "#12AB34"
+
+    connect(desktops, app, chat_server.port, "dora", password="not-stored", color=view.color.get())
+    saved = json.loads((desktops.config / "dora.json").read_text())
+    assert (saved["server-address"], saved["server-port"], saved["nickname"], saved["message-color"]) == (
+        "127.0.0.1", chat_server.port, "dora", "#12AB34")
+    assert "not-stored" not in json.dumps(saved) and "password" not in saved
+    assert saved["send-button-bg"] == prefs_module.THEME_DEFAULTS["send-button-bg"]  # the original's keys
+    app.close()
+
+    again = desktops.open("dora")
+    assert (again.connect_view.host.get(), again.connect_view.port.get(), again.connect_view.nickname.get(),
+            again.connect_view.password.get()) == ("127.0.0.1", str(chat_server.port), "dora", "")
+
+
+def test_public_and_private_messages_between_desktops_and_a_raw_client(
+        desktops: Desktops, chat_server: ServerProcess) -> None:
+    ann, boss = desktops.open("ann"), desktops.open("boss")
+    connect(desktops, ann, chat_server.port, "ann", color="#FF8800")
+    connect(desktops, boss, chat_server.port, "boss", password="bosspass", color="#3366FF")
+    carl = desktops.raw(chat_server.port, "carl")
+    desktops.until(lambda: ann.chat_view.recipient_labels() == ["(everyone)", "boss", "carl"],
+                   "ann's dropdown lists the others")
+    assert boss.chat_view.kick_bar.winfo_ismapped() and not ann.chat_view.kick_bar.winfo_ismapped()
+
+    say(desktops, ann, "hello, everyone/all")
+    line = "(To everyone).\n - hello, everyone/all\n"
+    desktops.until(lambda: line in ann.chat_log.content() and line in boss.chat_log.content()
+                   and "hello, everyone/all" in carl.contents("CHATR"), "the public message everywhere")
+    log = ann.chat_view.log
+    start, end = log.tag_ranges("color:#FF8800")[:2]
+    assert log.get(start, end) == "ann" and log.tag_cget("color:#FF8800", "foreground") == "#FF8800"
+    assert ann.chat_view.entry.get() == ""
+
+    carl.chat("ann", "psst, ann")
+    desktops.until(shown(ann, "(To ann).\n - psst, ann"), "carl's private message to ann")
+
+    ann.chat_view.recipient.set("boss")
+    say(desktops, ann, "for boss only")
+    desktops.until(shown(boss, "(To boss).\n - for boss only"), "ann's private message to boss")
+    carl.chat("-ALL", "carl again")
+    desktops.until(shown(boss, "carl again"), "a later public message")
+    assert "psst" not in boss.chat_log.content()
+    assert "for boss only" not in carl.contents("CHATR")
+
+    # An unread marker while the window is not focused, cleared when it is.
+    boss.chat_view.entry.focus_force()
+    desktops.until(lambda: not ann.focused(), "ann's window loses the focus")
+    carl.chat("ann", "are you there?")
+    desktops.until(lambda: ann.root.title().startswith("(1) "), "unread marker in the title")
+    assert "1 unread private" in ann.chat_view.unread_label.cget("text")
+    screenshot(ARTIFACTS / "desktop-chat.png")
+    ann.chat_view.entry.focus_force()
+    desktops.until(lambda: ann.unread == 0 and not ann.root.title().startswith("("), "marker cleared")
+
+    # Top and bottom buttons scroll the log.
+    for n in range(30):
+        carl.chat("-ALL", f"filler {n}")
+    desktops.until(shown(ann, "filler 29"), "fillers")
+    ann.chat_view.top_button.invoke()
+    assert ann.chat_view.log.yview()[0] == 0.0
+    ann.chat_view.bottom_button.invoke()
+    assert ann.chat_view.log.yview()[1] == 1.0
+
+
+def test_length_limit_and_customize_screen(desktops: Desktops, chat_server: ServerProcess) -> None:
+    eve, fay = desktops.open("eve"), desktops.open("fay")
+    connect(desktops, eve, chat_server.port, "eve")
+    connect(desktops, fay, chat_server.port, "fay")
+    view = eve.chat_view
+
+    say(desktops, eve, "x" * 301)
+    assert "301 characters, the limit is 300" in view.warning_label.cget("text")
+    assert view.counter_label.cget("text") == "301/300" and len(view.entry.get()) == 301
+    fill(view.entry, "y" * 300)
+    view.send_button.invoke()
+    desktops.until(shown(fay, "y" * 300), "a 300-character message")
+    assert "x" * 301 not in fay.chat_log.content()
+
+    view.customize_button.invoke()
+    custom = eve.customize_view
+    desktops.until(custom.winfo_ismapped, "the customize screen")
+    custom.save_button.invoke()
+    assert custom.answer_label.cget("text") == "You must change at least one thing."
+    fill(custom.nick_entry, "fay")
+    press_return(desktops, custom.nick_entry)
+    desktops.until(lambda: custom.answer_label.cget("text") == "Server: Error: User is already logged in. ",
+                   "the server's UPDATE error")
+    fill(custom.nick_entry, "evelyn")
+    fill(custom.color_entry, "#00AA00")
+    custom.save_button.invoke()
+    desktops.until(lambda: custom.answer_label.cget("text") == "Server: OK", "the server's UPDATE OK")
+    assert view.name_label.cget("text") == "evelyn" and eve.root.title() == "Parley \u2014 evelyn"
+    desktops.until(lambda: "evelyn" in fay.chat_view.recipient_labels(), "fay's dropdown renamed")
+    assert "eve" not in fay.chat_view.recipient_labels()
+    desktops.until(shown(fay, "eve's name changed to evelyn color changed to #00AA00"), "rename INFO")
+    saved = json.loads((desktops.config / "eve.json").read_text())
+    assert (saved["nickname"], saved["message-color"]) == ("evelyn", "#00AA00")
+
+    custom.back_button.invoke()
+    say(desktops, eve, "green now")
+    desktops.until(shown(fay, "green now"), "message under the new name")
+    log = fay.chat_view.log
+    start, end = log.tag_ranges("color:#00AA00")[:2]
+    assert log.get(start, end) == "evelyn"
+
+
+def test_admin_kicks_a_raw_client_and_a_desktop_that_stays_out(desktops: Desktops,
+                                                              chat_server: ServerProcess) -> None:
+    boss, gus = desktops.open("boss"), desktops.open("gus")
+    connect(desktops, boss, chat_server.port, "boss", password="bosspass")
+    connect(desktops, gus, chat_server.port, "gus")
+    hal = desktops.raw(chat_server.port, "hal")
+    desktops.until(lambda: set(boss.chat_view.kick_user.cget("values")) == {"gus", "hal"}, "kick choices")
+
+    boss.chat_view.kick_user.set("hal")
+    fill(boss.chat_view.kick_reason, "spamming")
+    boss.chat_view.kick_button.invoke()
+    desktops.until(lambda: hal.closed, "hal is disconnected")
+    assert "You have been kicked for reason: spamming" in hal.contents("WARN")
+    desktops.until(shown(gus, "hal has been kicked by boss"), "the kick INFO")
+    desktops.until(lambda: "hal" not in gus.chat_view.recipient_labels(), "hal leaves the dropdown")
+
+    gus.chat_view.recipient.set("boss")
+    boss.chat_view.kick_user.set("gus")
+    fill(boss.chat_view.kick_reason, "bye")
+    press_return(desktops, boss.chat_view.kick_reason)
+    desktops.until(lambda: gus.connect_view.winfo_ismapped(), "gus back on the connect screen")
+    assert gus.connect_view.error_label.cget("text") == "You have been kicked for reason: bye"
+    desktops.pump_for(1.5)  # longer than the test backoff's longest delay: no reconnect
+    assert gus.connection is None and "gus" not in boss.chat_view.recipient_labels()
+
+
+def test_refresh_replays_history_and_disconnect_leaves(desktops: Desktops,
+                                                       chat_server: ServerProcess) -> None:
+    ivy = desktops.open("ivy")
+    connect(desktops, ivy, chat_server.port, "ivy")
+    jon = desktops.raw(chat_server.port, "jon")
+    say(desktops, ivy, "remember me")
+    desktops.until(shown(ivy, "remember me"), "ivy's message")
+    ivy.chat_view.refresh_button.invoke()
+    assert ivy.chat_log.content() == ""
+    desktops.until(shown(ivy, "remember me"), "the replayed history")
+    desktops.pump_for(0.3)
+    assert ivy.chat_log.content().count(" - remember me\n") == 1
+    assert "has joined the chat!" not in ivy.chat_log.content()  # INFO is not history
+
+    ivy.chat_view.disconnect_button.invoke()
+    desktops.until(lambda: ivy.connect_view.winfo_ismapped(), "ivy back on the connect screen")
+    desktops.until(lambda: "ivy has disconnected" in jon.contents("INFO"), "jon sees ivy leave")
+    assert ivy.connect_view.error_label.cget("text") == ""
+    connect(desktops, ivy, chat_server.port, "ivy")  # and in again, with the history shown
+    desktops.until(shown(ivy, "remember me"), "history after logging in again")
+
+
+def test_server_restart_reconnects_and_history_is_not_duplicated(desktops: Desktops,
+                                                                  tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "restart-data").start()
+    try:
+        kim = desktops.open("kim")
+        connect(desktops, kim, server.port, "kim")
+        lou = desktops.raw(server.port, "lou")
+        lou.chat("-ALL", "before the restart")
+        desktops.until(shown(kim, "before the restart"), "a message before the restart")
+
+        server.stop(signal.SIGTERM)
+        desktops.until(lambda: "Server [shutting down]" in kim.chat_view.warning_label.cget("text"),
+                       "the shutdown warning")
+        desktops.until(lambda: "Reconnecting" in kim.chat_view.status_label.cget("text"),
+                       "a visible reconnecting status")
+        assert kim.chat_view.winfo_ismapped() and not kim.online
+        fill(kim.chat_view.entry, "while away")
+        kim.chat_view.send_button.invoke()
+        assert "Not connected" in kim.chat_view.warning_label.cget("text")
+
+        server = ServerProcess(tmp_path / "restart-data", port=server.port).start()
+        desktops.until(lambda: kim.online, "kim reconnects", timeout=2 * TIMEOUT)
+        desktops.until(shown(kim, "Reconnected."), "the reconnect noted in the log")
+        desktops.pump_for(0.3)  # the REF replay
+        assert kim.chat_log.content().count(" - before the restart\n") == 1
+        mia = desktops.raw(server.port, "mia")
+        mia.chat("-ALL", "after the restart")
+        desktops.until(shown(kim, "after the restart"), "a message after the reconnect")
+        say(desktops, kim, "still here")
+        desktops.until(lambda: "still here" in mia.contents("CHATR"), "kim can send again")
+    finally:
+        server.stop()
+
+
+def test_tls_needs_the_ca_file_of_a_self_signed_server(desktops: Desktops, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    server = ServerProcess(tmp_path / "tls-data", "--tls-cert", str(cert), "--tls-key", str(key)).start()
+    try:
+        nia = desktops.open("nia")
+        view = nia.connect_view
+        fill(view.host_entry, "127.0.0.1")
+        fill(view.port_entry, str(server.port))
+        fill(view.nick_entry, "nia")
+        view.tls_check.invoke()
+        view.connect_button.invoke()
+        desktops.until(lambda: "not trusted" in view.error_label.cget("text"), "an untrusted certificate")
+        assert view.winfo_ismapped() and nia.connection is None
+
+        fill(view.ca_entry, str(cert))
+        view.connect_button.invoke()
+        desktops.until(lambda: nia.online, "logged in over TLS")
+        assert "(TLS)" in nia.chat_view.status_label.cget("text")
+        say(desktops, nia, "over tls")
+        desktops.until(shown(nia, " - over tls\n"), "a message over TLS")
+        saved = json.loads((desktops.config / "nia.json").read_text())
+        assert (saved["tls"], saved["ca-file"]) == (True, str(cert))
+    finally:
+        server.stop()
+
+
+def test_a_late_message_is_placed_by_id(display: Xvfb) -> None:
+    root = tk.Tk()
+    try:
+        text = tk.Text(root)
+        log = ChatLog(text, dict(prefs_module.THEME_DEFAULTS))
+
+        def message(n: int) -> ChatMessage:
+            return ChatMessage("ann", "-ALL", "#F80", f"m{n}", "t", n, mine=False, to_me=False)
+
+        log.add_chat(message(5))
+        log.add_chat(message(9))
+        log.add_info("t", "someone joined")
+        log.add_chat(message(7), before=9)
+        log.add_chat(message(1), before=5)
+        bodies = [line for line in log.content().splitlines() if line.startswith(" - ")]
+        assert bodies == [" - m1", " - m5", " - m7", " - m9"]
+    finally:
+        root.destroy()
