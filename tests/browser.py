@@ -136,13 +136,13 @@ class Watched:
         assert not self.dialogs, f"{self.name}: dialogs opened: {self.dialogs}"
 
 
-async def open_page(browser: Browser, url: str, name: str, **context: Any) -> Watched:
+async def open_page(browser: Browser, url: str, name: str, init_script: str = "", **context: Any) -> Watched:
     """A new page in its own context (own storage), watched, loaded from ``url``."""
     ctx = await browser.new_context(**context)
     page = await ctx.new_page()
     page.set_default_timeout(MS)
     watched = Watched(page, name)
-    await page.add_init_script(WATCH_CSP)
+    await page.add_init_script(WATCH_CSP + init_script)
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type in ("error", "warning"):

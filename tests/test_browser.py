@@ -26,6 +26,15 @@ WEB = REPO / "web"
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1200, "height": 800}
 XSS = "<img src=x onerror=alert(1)>"
+# Records notifications instead of showing them; permission is granted on request.
+FAKE_NOTIFICATION = """
+window.__notifications = [];
+window.Notification = class {
+  static permission = "default";
+  static requestPermission() { this.permission = "granted"; return Promise.resolve("granted"); }
+  constructor(title, options) { window.__notifications.push([title, options.body]); }
+};
+"""
 
 
 @pytest.fixture
@@ -94,9 +103,11 @@ async def test_two_pages_and_a_tcp_client_chat_publicly_and_privately(chromium, 
     ann = await open_page(chromium, parley.url, "ann", viewport=DESKTOP)
     await login(ann.page, "ann", color="#cc3300")
     await expect(ann.page.locator("#user-list .user-me .user-name")).to_have_text("ann")
-    bob = await open_page(chromium, parley.url, "bob", viewport=DESKTOP)
+    bob = await open_page(chromium, parley.url, "bob", viewport=DESKTOP, init_script=FAKE_NOTIFICATION)
     await login(bob.page, "bob")
     await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann", "bob"])
+    await bob.page.click("#notify-button")
+    await expect(bob.page.locator("#notify-button")).to_have_text("Notifying")
     carl = await tcp(parley.tcp_port)
     await carl.login("carl")
     for page in (ann.page, bob.page):
@@ -136,10 +147,14 @@ async def test_two_pages_and_a_tcp_client_chat_publicly_and_privately(chromium, 
     await expect(message(bob.page, "hello everyone")).not_to_have_class(re.compile(r"\bmsg-own\b"))
 
     # Hidden tab: unread count in the title, cleared when visible again.
+    # Private messages and mentions notify (permission was asked on a click).
     await hide(bob.page, True)
     await carl.send("CHAT,rec=-ALL,one")
-    await carl.send("CHAT,rec=-ALL,two")
-    await expect(bob.page).to_have_title("(2) Parley")
+    await carl.send("CHAT,rec=-ALL,two for Bob!")
+    await carl.send("CHAT,rec=bob,three")
+    await expect(bob.page).to_have_title("(3) Parley")
+    assert await bob.page.evaluate("window.__notifications") == [
+        ["carl mentioned you", "two for Bob!"], ["Private message from carl", "three"]]
     await hide(bob.page, False)
     await expect(bob.page).to_have_title("Parley")
     await expect(ann.page).to_have_title("Parley")
@@ -326,7 +341,15 @@ async def test_markup_in_nicknames_and_messages_shows_literally(chromium, start_
     await expect(link).to_have_attribute("href", "https://example.com/a?b=1")
     await expect(link).to_have_attribute("target", "_blank")
     await expect(link).to_have_attribute("rel", "noopener noreferrer")
-    await asyncio.sleep(0.2)
+    # The message box warns before a frame would pass 8192 bytes, and sends nothing.
+    await page.fill("#message-input", "é" * 4100)
+    await expect(page.locator("#composer-warning")).to_contain_text("Too long")
+    await expect(page.locator("#send")).to_be_disabled()
+    await page.press("#message-input", "Enter")
+    await page.fill("#message-input", "é" * 4000)
+    await expect(page.locator("#composer-warning")).to_be_hidden()
+    await page.press("#message-input", "Enter")
+    await expect(page.locator("#messages .msg")).to_have_count(4)
     await ann.assert_clean()
 
 
@@ -359,6 +382,10 @@ async def test_phone_layout_has_no_horizontal_scroll_and_the_composer_in_view(ch
     await expect(page.locator("#recipient")).to_have_value("carl_with_a_name")
     await expect(page.locator("#message-input")).to_be_focused()
     await screenshot(page, "chat-phone.png")
+    await page.emulate_media(color_scheme="dark")
+    # Carl's #FFFFFF was darkened to read on white; on the dark theme it is white again.
+    await expect(page.locator("#messages .sender").first).to_have_css("color", "rgb(255, 255, 255)")
+    await screenshot(page, "chat-phone-dark.png")
     await page.click("#settings-toggle")
     await expect(page.locator("#settings-panel")).to_be_visible()
     assert await page.evaluate(no_sideways)

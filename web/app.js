@@ -4,6 +4,7 @@ import { ChatClient, socketUrl } from "./client.js";
 import { EVERYONE, MAX_FRAME_BYTES, chatBytes, sameNick, safeColor } from "./protocol.js";
 import { fillRecipients, messageItem, noticeItem, pageBackground, userItem } from "./render.js";
 import { Unread } from "./state.js";
+import { readableColor } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE_NICK = "parley.nickname";
@@ -68,6 +69,14 @@ function onChat(event) {
   if (event.live && !event.own) attention(event);
 }
 
+/** Senders' colors were made readable on the old theme's background: redo them. */
+function recolor() {
+  const background = pageBackground();
+  for (const sender of document.querySelectorAll("#messages .sender")) {
+    sender.style.color = readableColor(sender.dataset.color, background);
+  }
+}
+
 function onNotice(notice) {
   addToLog(noticeItem(notice));
 }
@@ -101,7 +110,7 @@ function setupNotifications() {
   if (!("Notification" in window)) return;
   const refresh = () => {
     notificationsOn = Notification.permission === "granted";
-    button.textContent = notificationsOn ? "Notifications on" : "Enable notifications";
+    button.textContent = notificationsOn ? "Notifying" : "Notify me";
     button.disabled = notificationsOn || Notification.permission === "denied";
     button.hidden = false;
   };
@@ -136,6 +145,7 @@ function onStatus({ state }) {
   renderStatus();
   const inSession = state === "online" || state === "reconnecting" || (state === "connecting" && client.wantOnline);
   document.body.dataset.session = inSession ? "in" : "out";
+  document.body.dataset.state = state;
   $("composer-fields").disabled = state !== "online";
   for (const id of ["leave", "settings-toggle"]) $(id).hidden = !inSession;
   $("login-panel").hidden = inSession;
@@ -329,6 +339,7 @@ function wire() {
   $("users-toggle").addEventListener("click", () =>
     showUsersPanel(!document.body.classList.contains("users-open")));
   document.addEventListener("visibilitychange", onVisibility);
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", recolor);
   client
     .on("status", onStatus)
     .on("login-error", onLoginError)
