@@ -1,0 +1,147 @@
+"""The gateway under abuse through WebSockets: the server's limits hold, the gateway stays bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import socket
+from pathlib import Path
+
+import aiohttp
+
+from serverproc import GatewayProcess
+from server.protocol import parse_frame
+from wire import TIMEOUT
+
+
+async def login(http: aiohttp.ClientSession, url: str, nickname: str, **kwargs: object) -> aiohttp.ClientWebSocketResponse:
+    ws = await http.ws_connect(url, **kwargs)  # type: ignore[arg-type]
+    await ws.send_str(f"CON,nickname={nickname};password=;color=#123456,")
+    assert parse_frame((await ws.receive(TIMEOUT)).data).content == "OK"
+    return ws
+
+
+async def frames_until_closed(ws: aiohttp.ClientWebSocketResponse) -> tuple[list, aiohttp.WSMessage]:
+    got = []
+    while True:
+        message = await ws.receive(TIMEOUT)
+        if message.type is not aiohttp.WSMsgType.TEXT:
+            return got, message
+        got.append(parse_frame(message.data))
+
+
+async def test_a_websocket_flood_is_refused_then_cut_off_and_others_notice_nothing(make_server, tmp_path: Path) -> None:
+    server = await make_server(chat_rate=1.0, chat_burst=3, flood_strikes=2)
+    gateway = GatewayProcess(tmp_path, server.port).start()
+    url = gateway.url + "ws"
+    try:
+        async with aiohttp.ClientSession() as http:
+            flooder, calm = await login(http, url, "flooder"), await login(http, url, "calm")
+            for i in range(10):
+                await flooder.send_str(f"CHAT,rec=-ALL,spam {i}")
+            got, closed = await frames_until_closed(flooder)
+            assert [f.content for f in got if f.reason == "CHATR"] == ["spam 0", "spam 1", "spam 2"]
+            assert [f.content for f in got if f.reason == "WARN"] == ["You have been disconnected for flooding the chat."]
+            assert (closed.data, closed.extra) == (1000, "Chat server closed the connection")
+            await calm.send_str("CHAT,rec=-ALL,fine")
+            seen = []
+            while (frame := parse_frame((await calm.receive(TIMEOUT)).data)).content != "fine":
+                seen.append(frame.reason)
+            assert "ERR" not in seen and "WARN" not in seen
+            await calm.close()
+    finally:
+        gateway.stop()
+
+
+async def test_many_websockets_from_one_address_meet_the_servers_cap(make_server, tmp_path: Path) -> None:
+    server = await make_server(max_connections_per_address=3)
+    gateway = GatewayProcess(tmp_path, server.port).start()
+    url = gateway.url + "ws"
+    try:
+        async with aiohttp.ClientSession() as http:
+            crowd = {"X-Forwarded-For": "203.0.113.77"}
+            sockets = []
+            for _ in range(8):
+                ws = await http.ws_connect(url, headers=crowd)
+                with contextlib.suppress(ConnectionError):  # a refused one may be closing already
+                    await ws.send_str("PING,,x")
+                sockets.append(ws)
+            answers = [parse_frame((await ws.receive(TIMEOUT)).data) for ws in sockets]
+            assert [f.reason for f in answers] == ["PONG"] * 3 + ["CONVER"] * 5
+            assert {f.content for f in answers[3:]} == {"Error: Too many connections from your address."}
+            for ws in sockets[3:]:
+                assert (await ws.receive(TIMEOUT)).data == 1000  # closed with its upstream
+            other = await login(http, url, "elsewhere", headers={"X-Forwarded-For": "198.51.100.2"})
+            await other.close()
+            for ws in sockets:
+                await ws.close()
+    finally:
+        gateway.stop()
+
+
+def masked_text_frame(text: str) -> bytes:
+    """One client-to-server WebSocket text frame (RFC 6455: clients mask)."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def stalled_websocket(port: int, nickname: str) -> socket.socket:
+    """A browser that logs in and then never reads again (tiny receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.settimeout(TIMEOUT)
+    assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+    sock.sendall(masked_text_frame(f"CON,nickname={nickname};password=;color=#123456,"))
+    return sock
+
+
+async def test_a_browser_that_never_reads_is_cut_off_and_the_gateway_stays_small(make_server, tmp_path: Path) -> None:
+    server = await make_server(chat_rate=0, max_outbuf=256 * 1024)
+    gateway = GatewayProcess(tmp_path, server.port, "--ping-interval", "2").start()
+    url = gateway.url + "ws"
+    stalled = stalled_websocket(gateway.http_port, "sleepy")
+    try:
+        async with aiohttp.ClientSession() as http:
+            talker, listener = await login(http, url, "talker"), await login(http, url, "listener")
+            rss_before = gateway.rss()
+            line = "x" * 4000
+            received = 0
+
+            async def listen() -> None:
+                nonlocal received
+                while received < 2000:
+                    frame = parse_frame((await listener.receive(TIMEOUT)).data)
+                    received += frame.reason == "CHATR"
+
+            listening = asyncio.create_task(listen())
+            for i in range(2000):  # 8 MB that the stalled browser never takes
+                await talker.send_str(f"CHAT,rec=-ALL,{i} {line}")
+            await asyncio.wait_for(listening, 6 * TIMEOUT)
+            grown = gateway.rss() - rss_before
+            print(f"gateway RSS grew {grown / 1e6:.1f} MB while 8 MB went to a browser that never reads")
+            # The gateway buffers a bounded amount for it, not the 8 MB it was sent.
+            assert grown < 4 * 1024 * 1024, grown
+            # The server cut its upstream; the gateway then closes the WebSocket.
+            await _until(lambda: "sleepy" not in server.hub.online())
+            stalled.settimeout(3 * TIMEOUT)
+            while stalled.recv(65536):
+                pass  # whatever was buffered, then the end
+            await talker.close(), await listener.close()
+    finally:
+        stalled.close()
+        gateway.stop()
+
+
+async def _until(condition, timeout: float = 3 * TIMEOUT) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
