@@ -53,19 +53,23 @@ function nearBottom(list) {
   return list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
 }
 
-/** Add a log item, before `before` when given, keeping the view at the bottom if it was there. */
-function addToLog(item, before = null) {
+/**
+ * Add a log item, before `before` when given. The view follows new items
+ * only if it was at the bottom (or `follow`): someone reading back is not
+ * pulled away.
+ */
+function addToLog(item, before = null, follow = false) {
   const list = $("messages");
-  const stick = nearBottom(list);
+  const stick = follow || nearBottom(list);
   list.insertBefore(item, before);
-  if (stick || !before) list.scrollTop = list.scrollHeight;
+  if (stick) list.scrollTop = list.scrollHeight;
 }
 
 function onChat(event) {
   const item = messageItem(event, pageBackground());
   const { message } = event;
   if (message.id !== null) shown.set(message.id, item);
-  addToLog(item, event.beforeId === null ? null : shown.get(event.beforeId) ?? null);
+  addToLog(item, event.beforeId === null ? null : shown.get(event.beforeId) ?? null, event.own && event.live);
   if (event.live && !event.own) attention(event);
 }
 

@@ -78,7 +78,7 @@ export class ChatClient {
 
   /** Log in with {nickname, password, color}, opening a socket if none is open. */
   login(credentials) {
-    if (this.online) return;
+    if (this.online || this.loginPending) return; // a double click must not send CON twice
     this.cancelRetry();
     this.credentials = { ...credentials };
     this.ending = null;

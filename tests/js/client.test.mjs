@@ -292,3 +292,11 @@ test("a failed connection before any login is shown by the form", () => {
   client.login(ANN);
   assert.equal(FakeSocket.made.length, 2);
 });
+
+test("a second Join while CON is unanswered sends nothing more", () => {
+  const { client, socket } = setup();
+  client.login(ANN);
+  socket().accept();
+  client.login(ANN);
+  assert.equal(socket().sent.length, 1);
+});
