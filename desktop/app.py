@@ -103,6 +103,9 @@ class ParleyApp:
 
     def _bind_keys(self) -> None:
         root, view = self.root, self.chat_view
+        # Keyboard users: Return presses the focused button (Space already does).
+        root.bind_class("Button", "<Return>", lambda e: e.widget.invoke())
+        root.bind_class("Button", "<KP_Enter>", lambda e: e.widget.invoke())
         root.bind("<Control-Home>", lambda _e: self._if_chatting(self.chat_log.top))
         root.bind("<Control-End>", lambda _e: self._if_chatting(self.chat_log.bottom))
         root.bind("<F5>", lambda _e: self._if_chatting(self.refresh))
@@ -386,8 +389,15 @@ class ParleyApp:
         else:
             self.connect_view.show_error(text)
 
+    @property
+    def closed(self) -> bool:
+        """True once the window has been closed."""
+        return self._poll_id is None
+
     def close(self) -> None:
         """Say DISCON if connected, stop the network thread and destroy the window."""
+        if self.closed:
+            return
         if self._poll_id is not None:
             self.root.after_cancel(self._poll_id)
             self._poll_id = None

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+from typing import TYPE_CHECKING, Callable
 
 from . import prefs as prefs_module
 from .client import is_color
 from .prefs import Preferences
+
+if TYPE_CHECKING:
+    import tkinter
 
 
 def parse_address(text: str) -> tuple[str, int | None]:
@@ -99,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     except tk.TclError as error:
         print(f"parley desktop needs a graphical display: {error}", file=sys.stderr)
         return 1
-    ParleyApp(root, prefs)
+    app = ParleyApp(root, prefs)
+    _close_on_signals(root, app.close)
     root.mainloop()
     return 0
+
+
+def _close_on_signals(root: "tkinter.Tk", close: Callable[[], None]) -> None:
+    """Ctrl+C or SIGTERM close the window as its close button does (DISCON first)."""
+    def handler(_signum: int, _frame: object) -> None:
+        root.after(0, close)  # on the Tk thread, between events, never mid-callback
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

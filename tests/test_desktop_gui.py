@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import tkinter as tk
 from pathlib import Path
@@ -32,7 +35,8 @@ from serverproc import ServerProcess
 from wire import TIMEOUT
 from xdisplay import Xvfb, screenshot
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +115,7 @@ class Desktops:
 
         root = tk.Tk(className="Parley")
         app = ParleyApp(root, prefs_module.load(path), lambda p: prefs_module.save(p, path), connection)
-        root.geometry(f"850x700+{len(self.apps) * 430}+0")
+        root.geometry(f"640x700+{len(self.apps) % 2 * 640}+0")
         self.apps.append(app)
         self.pump_for(0.05)
         return app
@@ -124,7 +128,7 @@ class Desktops:
 
     def _tick(self) -> None:
         for app in self.apps:
-            if app._poll_id is not None:
+            if not app.closed:
                 app.root.update()
         for raw in self.raws:
             raw.poll()
@@ -145,7 +149,7 @@ class Desktops:
 
     def close(self) -> None:
         for app in self.apps:
-            if app._poll_id is not None:
+            if not app.closed:
                 app.close()
         for raw in self.raws:
             raw.close()
@@ -463,3 +467,65 @@ def test_a_late_message_is_placed_by_id(display: Xvfb) -> None:
         assert bodies == [" - m1", " - m5", " - m7", " - m9"]
     finally:
         root.destroy()
+
+
+def test_keyboard_alone_connects_chats_and_customizes(desktops: Desktops, chat_server: ServerProcess) -> None:
+    app = desktops.open("olga")
+    view = app.connect_view
+    fill(view.host_entry, "127.0.0.1")
+    fill(view.port_entry, str(chat_server.port))
+    fill(view.nick_entry, "olga")
+    view.nick_entry.focus_force()
+    desktops.pump_for(0.05)
+    view.nick_entry.event_generate("<Tab>")
+    desktops.until(lambda: app.root.focus_get() is view.password_entry, "Tab to the password")
+    view.password_entry.event_generate("<Return>")
+    desktops.until(lambda: app.online and app.root.focus_get() is app.chat_view.entry,
+                   "in the chat, typing into the message entry")
+
+    chat = app.chat_view
+    chat.entry.insert(0, "by keyboard")
+    chat.entry.event_generate("<Tab>")
+    desktops.until(lambda: app.root.focus_get() is chat.send_button, "Tab to the Send button")
+    chat.send_button.event_generate("<Return>")
+    desktops.until(shown(app, " - by keyboard\n"), "sent with Return on the button")
+
+    chat.send_button.event_generate("<Alt-u>")
+    desktops.until(lambda: app.current is app.customize_view, "Alt+U opens customize")
+    desktops.until(lambda: app.root.focus_get() is app.customize_view.nick_entry, "focus in customize")
+    app.customize_view.nick_entry.event_generate("<Escape>")
+    desktops.until(lambda: app.current is chat and app.root.focus_get() is chat.entry, "Escape goes back")
+
+
+def xdotool(*args: str) -> str:
+    done = subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=2 * TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_python_m_desktop_connects_with_real_keystrokes_and_closes_with_discon(
+        desktops: Desktops, chat_server: ServerProcess, tmp_path: Path) -> None:
+    env = dict(os.environ, PARLEY_CONFIG_DIR=str(tmp_path / "cli-config"))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "desktop", f"127.0.0.1:{chat_server.port}", "--nickname", "zed",
+         "--color", "#AA00AA"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        window = xdotool("search", "--sync", "--name", "^Parley$").split()[0]
+        yul = desktops.raw(chat_server.port, "yul")
+        xdotool("windowfocus", "--sync", window)
+        xdotool("key", "Return")  # the focus starts in the empty password field: Enter connects
+        desktops.until(lambda: "zed has joined the chat!" in yul.contents("INFO"), "zed logs in")
+        desktops.until(lambda: "zed" in xdotool("getwindowname", window), "the title names zed")
+        xdotool("type", "--delay", "5", "typed, for real")
+        xdotool("key", "Return")
+        desktops.until(lambda: "typed, for real" in yul.contents("CHATR"), "zed's message")
+        child.send_signal(signal.SIGTERM)  # closes as the window's close button does
+        _, stderr = child.communicate(timeout=TIMEOUT)
+        assert child.returncode == 0 and "Traceback" not in stderr, stderr
+        desktops.until(lambda: "zed has disconnected" in yul.contents("INFO"), "zed leaves")
+        saved = json.loads((tmp_path / "cli-config" / "preferences.json").read_text())
+        assert (saved["nickname"], saved["message-color"]) == ("zed", "#AA00AA")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
