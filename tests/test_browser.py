@@ -57,9 +57,9 @@ def processes() -> Iterator[list[Parley]]:
 
 
 @pytest.fixture
-def start_serve(tmp_path: Path, data_dir: Path, processes: list[Parley]) -> Callable[[], Parley]:
-    def start() -> Parley:
-        processes.append(serve(tmp_path / "logs", data_dir))
+def start_serve(tmp_path: Path, data_dir: Path, processes: list[Parley]) -> Callable[..., Parley]:
+    def start(*flags: str) -> Parley:
+        processes.append(serve(tmp_path / "logs", data_dir, *flags))
         return processes[-1]
 
     return start
@@ -392,15 +392,22 @@ async def test_phone_layout_has_no_horizontal_scroll_and_the_composer_in_view(ch
     await phone.assert_clean()
 
 
-async def test_the_gateway_serves_this_working_trees_page_with_its_csp(chromium, start_serve) -> None:
-    parley = start_serve()
-    watched = await open_page(chromium, parley.url, "page")
-    for name in ("index.html", "app.js", "codec.js", "style.css", "icon.svg"):
-        response = await watched.page.request.get(parley.url + name)
+async def test_the_page_works_under_a_base_path_and_is_this_working_trees_page(chromium, start_serve) -> None:
+    parley = start_serve("--base-path", "/chat")
+    base = parley.url + "chat/"
+    watched = await open_page(chromium, base, "page")
+    for name in sorted(p.name for p in WEB.iterdir()):
+        response = await watched.page.request.get(base + name)
         assert response.ok, name
         assert await response.body() == (WEB / name).read_bytes(), f"{name} served is not web/{name}"
-    response = await watched.page.request.get(parley.url)
+    response = await watched.page.request.get(base)
     assert "script-src 'self'" in response.headers["content-security-policy"]
+    sockets: list[str] = []
+    watched.page.on("websocket", lambda ws: sockets.append(ws.url))
+    await login(watched.page, "ann")
+    await say(watched.page, "under /chat/")
+    await expect(watched.page.locator("#messages .msg-text")).to_have_text(["under /chat/"])
+    assert sockets == [f"ws://127.0.0.1:{parley.http_port}/chat/ws"]
     await watched.assert_clean()
 
 
