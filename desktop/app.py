@@ -13,7 +13,7 @@ import queue
 import tkinter as tk
 from tkinter import ttk
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from . import prefs as prefs_module
 from .chatlog import ChatLog
@@ -94,7 +94,7 @@ class ParleyApp:
         root.minsize(640, 480)
         root.configure(bg=self.theme["bg-color"])
         root.protocol("WM_DELETE_WINDOW", self.close)
-        root.report_callback_exception = self._report_error  # type: ignore[method-assign]
+        root.report_callback_exception = self._report_error
         style = ttk.Style(root)
         style.configure("Parley.TCombobox", fieldbackground=self.theme["dropdown-bg"],
                         foreground=self.theme["dropdown-fg"], background=self.theme["active-dropdown-bg"])
@@ -104,8 +104,8 @@ class ParleyApp:
     def _bind_keys(self) -> None:
         root, view = self.root, self.chat_view
         # Keyboard users: Return presses the focused button (Space already does).
-        root.bind_class("Button", "<Return>", lambda e: e.widget.invoke())
-        root.bind_class("Button", "<KP_Enter>", lambda e: e.widget.invoke())
+        for key in ("<Return>", "<KP_Enter>"):
+            root.bind_class("Button", key, lambda e: cast(tk.Button, e.widget).invoke())
         root.bind("<Control-Home>", lambda _e: self._if_chatting(self.chat_log.top))
         root.bind("<Control-End>", lambda _e: self._if_chatting(self.chat_log.bottom))
         root.bind("<F5>", lambda _e: self._if_chatting(self.refresh))

@@ -33,21 +33,21 @@ class ChatLog:
         extra = ("private",) if message.private else ()
         at = self._index_before(before)
         start = self.text.index(at)
-        self._insert(at, (
-            message.sender, ("name", self._color_tag(message.color), *extra),
-            chat_heading(message), ("stamp", *extra),
-            f"\n - {message.text}\n", ("body", *extra),
-        ), follow=before is None)
+        self._insert(at, [
+            (message.sender, ("name", self._color_tag(message.color), *extra)),
+            (chat_heading(message), ("stamp", *extra)),
+            (f"\n - {message.text}\n", ("body", *extra)),
+        ], follow=before is None)
         if message.id is not None:
             self.text.mark_set(_MARK.format(message.id), start)
 
     def add_info(self, time: str, text: str) -> None:
         """Write an INFO line: ``TIME text``."""
-        self._insert("end", (f"{time} {text}\n", ("info",)))
+        self._insert("end", [(f"{time} {text}\n", ("info",))])
 
     def add_notice(self, text: str) -> None:
         """Write a line of our own (a warning, a reconnect) in the log."""
-        self._insert("end", (f"{text}\n", ("notice",)))
+        self._insert("end", [(f"{text}\n", ("notice",))])
 
     def clear(self) -> None:
         """Empty the log."""
@@ -75,10 +75,15 @@ class ChatLog:
             return _MARK.format(before)
         return "end-1c"
 
-    def _insert(self, at: str, chunks: tuple[object, ...], follow: bool = True) -> None:
+    def _insert(self, at: str, chunks: list[tuple[str, tuple[str, ...]]], follow: bool = True) -> None:
+        """Insert (text, tags) chunks at ``at`` in one call; keep the view at the bottom."""
         at_bottom = self.text.yview()[1] >= 0.999
+        (first, first_tags), rest = chunks[0], chunks[1:]
+        args: list[str | tuple[str, ...]] = [first_tags]
+        for chars, tags in rest:
+            args += [chars, tags]
         self.text.configure(state="normal")
-        self.text.insert(at, *chunks)
+        self.text.insert(at, first, *args)
         self.text.configure(state="disabled")
         if follow and at_bottom:
             self.text.see("end")
@@ -94,9 +99,9 @@ class ChatLog:
         return tag
 
 
-def _bold(font: str) -> tuple[str, ...] | str:
+def _bold(font: str) -> str:
     """Return ``font`` in bold, when it is a simple ``Family size`` spec."""
     parts = font.rsplit(" ", 1)
-    if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-        return (parts[0], parts[1], "bold")
+    if len(parts) == 2 and parts[1].lstrip("-").isdigit() and "{" not in font:
+        return f"{{{parts[0]}}} {parts[1]} bold"
     return font

@@ -16,29 +16,11 @@ import sys
 from typing import TYPE_CHECKING, Callable
 
 from . import prefs as prefs_module
-from .client import is_color
+from .client import is_color, parse_address
 from .prefs import Preferences
 
 if TYPE_CHECKING:
     import tkinter
-
-
-def parse_address(text: str) -> tuple[str, int | None]:
-    """Return (host, port or None) from ``HOST``, ``HOST:PORT``, ``[V6]`` or ``[V6]:PORT``.
-
-    Raises ValueError for a port that is not a number from 1 to 65535.
-    """
-    host, port = text.strip(), ""
-    if host.startswith("["):
-        inside, _, rest = host[1:].partition("]")
-        host, port = inside, rest.removeprefix(":")
-    elif host.count(":") == 1:
-        host, port = host.split(":")
-    if not port:
-        return host, None
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"not a port: {port!r}")
-    return host, int(port)
 
 
 def build_parser() -> argparse.ArgumentParser:

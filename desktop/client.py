@@ -355,6 +355,24 @@ class Session:
 # ---- helpers the UI uses, kept here to be testable without a window ------
 
 
+def parse_address(text: str) -> tuple[str, int | None]:
+    """Return (host, port or None) from ``HOST``, ``HOST:PORT``, ``[V6]`` or ``[V6]:PORT``.
+
+    Raises ValueError for a port that is not a number from 1 to 65535.
+    """
+    host, port = text.strip(), ""
+    if host.startswith("["):
+        inside, _, rest = host[1:].partition("]")
+        host, port = inside, rest.removeprefix(":")
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not port:
+        return host, None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not a port: {port!r}")
+    return host, int(port)
+
+
 def recipient_choices(users: Iterable[str], me: str) -> list[str]:
     """Return ``-ALL`` then every online nickname but ours, once each, in order."""
     choices = [EVERYONE]

@@ -71,7 +71,7 @@ class Backoff:
     def next(self) -> float:
         """Return the delay before the next attempt, and count it."""
         self.attempt += 1
-        delay = min(self.cap, self.base * 2 ** (self.attempt - 1))
+        delay = min(self.cap, self.base * 2.0 ** (self.attempt - 1))
         return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
 
     def reset(self) -> None:

@@ -12,7 +12,7 @@ import tkinter as tk
 from tkinter import colorchooser, filedialog, ttk
 from typing import Callable, Protocol
 
-from .client import EVERYONE, MAX_MESSAGE, LoginDetails, is_color
+from .client import EVERYONE, MAX_MESSAGE, LoginDetails, is_color, parse_address
 from .prefs import Preferences
 
 EVERYONE_LABEL = "(everyone)"  # no nickname starts with "("
@@ -127,25 +127,20 @@ class ConnectView(tk.Frame):
 
     def entry_ok(self) -> LoginDetails | None:
         """Return the login the fields describe, or None with the reason shown."""
-        host, nickname, color = self.host.get().strip(), self.nickname.get(), self.color.get().strip()
-        ca_file = self.ca_file.get().strip()
-        port = self.port.get().strip()
-        problem = None
-        if not host:
-            problem = "Enter the server's address."
-        elif not port.isdigit() or not 0 < int(port) < 65536:
-            problem = "The port must be a number from 1 to 65535."
-        elif not nickname.strip():
-            problem = "Enter a nickname."
-        elif not is_color(color):
-            problem = "The color must look like #RRGGBB (or use Pick...)."
-        elif ca_file and not os.path.isfile(ca_file):
-            problem = f"There is no CA file at {ca_file}."
+        try:  # "host:port" typed in the address field wins over the port field
+            host, typed_port = parse_address(self.host.get())
+        except ValueError:
+            self.show_error("The port after the address must be a number from 1 to 65535.")
+            return None
+        if typed_port:
+            self.host.set(host)
+            self.port.set(str(typed_port))
+        port, color, ca_file = self.port.get().strip(), self.color.get().strip(), self.ca_file.get().strip()
+        problem = _login_problem(host, port, self.nickname.get(), color, ca_file)
         if problem:
             self.show_error(problem)
             return None
-        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-        return LoginDetails(host=host, port=int(port), nickname=nickname, color=color,
+        return LoginDetails(host=host, port=int(port), nickname=self.nickname.get(), color=color,
                             password=self.password.get(), tls=self.tls.get() or bool(ca_file),
                             ca_file=ca_file)
 
@@ -169,6 +164,21 @@ class ConnectView(tk.Frame):
                 entry.focus_set()
                 return
         self.password_entry.focus_set() if self.password.get() == "" else self.connect_button.focus_set()
+
+
+def _login_problem(host: str, port: str, nickname: str, color: str, ca_file: str) -> str | None:
+    """Return what is wrong with the connect screen's fields, or None."""
+    if not host:
+        return "Enter the server's address."
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return "The port must be a number from 1 to 65535."
+    if not nickname.strip():
+        return "Enter a nickname."
+    if not is_color(color):
+        return "The color must look like #RRGGBB (or use Pick...)."
+    if ca_file and not os.path.isfile(ca_file):
+        return f"There is no CA file at {ca_file}."
+    return None
 
 
 class ChatView(tk.Frame):

@@ -15,11 +15,12 @@ from typing import Any, Iterator
 import pytest
 
 from desktop import prefs as prefs_module
-from desktop.cli import apply_arguments, build_parser, parse_address
+from desktop.cli import apply_arguments, build_parser
 from desktop.client import (EVERYONE, MAX_MESSAGE, ChatMessage, DisconnectConfirmed, History, InfoMessage,
                             LoggedIn, LoginDetails, LoginRefused, Placement, Pong, RefreshStarted,
                             ServerError, ServerWarning, Session, State, UnknownFrame, UpdateAnswer,
-                            UsersChanged, check_message, check_update, chat_heading, recipient_choices)
+                            UsersChanged, check_message, check_update, chat_heading, parse_address,
+                            recipient_choices)
 from desktop.connection import Backoff, Closed, ConnectFailed, Connection, Status
 from server.protocol import LocalProtocolError, format_frame, parse_frame
 from server.protocol.framing import FrameDecoder, FrameReceived

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -31,7 +32,7 @@ from desktop.client import ChatMessage, LoginDetails
 from desktop.connection import Backoff, Connection
 from server.protocol import Frame, format_frame, make_frame
 from server.protocol.framing import FrameDecoder, FrameReceived
-from serverproc import ServerProcess
+from serverproc import ParleyProcess, ServerProcess
 from wire import TIMEOUT
 from xdisplay import Xvfb, screenshot
 
@@ -49,7 +50,8 @@ def display() -> Iterator[Xvfb]:
 def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data = tmp_path_factory.mktemp("desktop") / "data"
     add_account(data, "boss", "bosspass", role="admin")
-    server = ServerProcess(data, "--chat-rate", "0").start()
+    server = ServerProcess(data, "--chat-rate", "0")
+    server.start()
     yield server
     server.stop()
 
@@ -421,6 +423,27 @@ def test_server_restart_reconnects_and_history_is_not_duplicated(desktops: Deskt
         desktops.until(lambda: "still here" in mia.contents("CHATR"), "kim can send again")
     finally:
         server.stop()
+
+
+def test_connects_to_the_lan_address_parley_serve_prints(desktops: Desktops, tmp_path: Path) -> None:
+    serve = ParleyProcess(tmp_path, "serve", "--host", "0.0.0.0", "--port", "0", "--http-host", "127.0.0.1",
+                          "--http-port", "0", "--data-dir", str(tmp_path / "serve-data"))
+    serve.start()
+    try:
+        printed = re.findall(rf"^\s+(\S+):{serve.port}$", "".join(serve.output), re.M)
+        # The machine's LAN address when it has one (a machine with none prints loopback only).
+        address = next((a for a in printed if a != "127.0.0.1"), printed[0])
+        pat = desktops.open("pat")
+        fill(pat.connect_view.host_entry, f"{address}:{serve.port}")  # pasted as printed, port and all
+        fill(pat.connect_view.nick_entry, "pat")
+        pat.connect_view.connect_button.invoke()
+        desktops.until(lambda: pat.online, f"pat logged in at {address}")
+        assert pat.connect_view.port.get() == str(serve.port)
+        quin = desktops.raw(serve.port, "quin")
+        say(desktops, pat, "hello over the LAN")
+        desktops.until(lambda: "hello over the LAN" in quin.contents("CHATR"), "the message arrives")
+    finally:
+        serve.stop()
 
 
 def test_tls_needs_the_ca_file_of_a_self_signed_server(desktops: Desktops, tmp_path: Path) -> None:
