@@ -389,6 +389,10 @@ def test_refresh_replays_history_and_disconnect_leaves(desktops: Desktops,
     assert ivy.connect_view.error_label.cget("text") == ""
     connect(desktops, ivy, chat_server.port, "ivy")  # and in again, with the history shown
     desktops.until(shown(ivy, "remember me"), "history after logging in again")
+    jon.frames.clear()
+    ivy.root.tk.call(ivy.root.protocol("WM_DELETE_WINDOW"))  # what the window manager's close does
+    assert ivy.closed
+    desktops.until(lambda: "ivy has disconnected" in jon.contents("INFO"), "jon sees ivy leave again")
 
 
 def test_server_restart_reconnects_and_history_is_not_duplicated(desktops: Desktops,
@@ -397,6 +401,12 @@ def test_server_restart_reconnects_and_history_is_not_duplicated(desktops: Deskt
     try:
         kim = desktops.open("kim")
         connect(desktops, kim, server.port, "kim")
+        kim.chat_view.customize_button.invoke()
+        fill(kim.customize_view.password_entry, "kims-secret")  # kim registers: a reconnect needs it
+        kim.customize_view.save_button.invoke()
+        desktops.until(lambda: kim.customize_view.answer_label.cget("text") == "Server: OK", "registered")
+        assert kim.customize_view.password.get() == ""
+        kim.customize_view.back_button.invoke()
         lou = desktops.raw(server.port, "lou")
         lou.chat("-ALL", "before the restart")
         desktops.until(shown(kim, "before the restart"), "a message before the restart")
@@ -552,3 +562,26 @@ def test_python_m_desktop_connects_with_real_keystrokes_and_closes_with_discon(
         if child.poll() is None:
             child.kill()
             child.communicate()
+
+
+def test_theme_comes_from_the_preferences_file(desktops: Desktops) -> None:
+    desktops.config.mkdir(parents=True, exist_ok=True)
+    (desktops.config / "rae.json").write_text(json.dumps({
+        "text-background": "#102030", "send-button-bg": "#ABCDEF", "bg-color": "not a color",
+        "text-font": "Courier 11", "server-address": "chat.example", "server-port": 7000}))
+    rae = desktops.open("rae")
+    assert rae.chat_view.log.cget("bg") == "#102030" and rae.chat_view.log.cget("font") == "Courier 11"
+    assert rae.chat_view.send_button.cget("bg") == "#ABCDEF"
+    assert rae.chat_view.cget("bg") == prefs_module.THEME_DEFAULTS["bg-color"]  # unusable: the default
+    assert (rae.connect_view.host.get(), rae.connect_view.port.get()) == ("chat.example", "7000")
+
+
+def test_a_failing_callback_is_one_line_in_the_window_not_a_traceback(
+        desktops: Desktops, caplog: pytest.LogCaptureFixture) -> None:
+    sam = desktops.open("sam")
+    sam.root.after(0, lambda: 1 / 0)
+    desktops.until(lambda: "Something went wrong: division by zero" in sam.connect_view.error_label.cget("text"),
+                   "the error shown")
+    assert any(r.exc_info for r in caplog.records if r.name == "parley.desktop")  # the trace is logged
+    caplog.clear()
+    assert not sam.closed  # and the window carries on
