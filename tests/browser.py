@@ -7,7 +7,6 @@ installed copy of the page would be whatever was there at install time.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, Playwright, Response, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, Response, expect
 
 from wire import TIMEOUT
 
@@ -69,10 +68,10 @@ class Parley:
         deadline = time.monotonic() + 3 * TIMEOUT
         while time.monotonic() < deadline:
             text = self.out.read_text("utf-8", "replace")
-            ports = {kind: re.search(rf"{kind} port (\d+)", text) for kind in wants}
-            if all(ports.values()):
-                self.tcp_port = int(ports["TCP"].group(1)) if "TCP" in ports else 0  # type: ignore[union-attr]
-                self.http_port = int(ports["HTTP"].group(1)) if "HTTP" in ports else 0  # type: ignore[union-attr]
+            ports = {kind: int(m.group(1)) for kind in wants if (m := re.search(rf"{kind} port (\d+)", text))}
+            if len(ports) == len(wants):
+                self.tcp_port = ports.get("TCP", 0)
+                self.http_port = ports.get("HTTP", 0)
                 return self
             if self.process.poll() is not None:
                 break
@@ -189,23 +188,6 @@ async def texts(page: Page) -> list[str]:
     return await page.locator("#messages .msg .msg-text").all_inner_texts()
 
 
-async def online(page: Page) -> list[str]:
-    return await page.locator("#user-list .user-name").all_inner_texts()
-
-
 async def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name))
-
-
-async def eventually(check: Any, timeout: float = TIMEOUT) -> None:
-    """Retry an async assertion until it passes or ``timeout`` seconds pass."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            await check()
-            return
-        except (AssertionError, Error):
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.05)

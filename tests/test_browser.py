@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator
+from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from browser import (
-    MS, RECONNECT_MS, REPO, Parley, Watched, eventually, free_port, gateway, launch, login, online,
-    open_page, say, screenshot, serve, server, texts,
+    MS, RECONNECT_MS, REPO, Parley, free_port, gateway, launch, login, open_page, say, screenshot, serve,
+    server, texts,
 )
 from conftest import add_account
 from wire import Client, users
@@ -66,7 +66,7 @@ def start_serve(tmp_path: Path, data_dir: Path, processes: list[Parley]) -> Call
 
 
 @pytest.fixture
-async def tcp() -> AsyncIterator[Callable[[int], object]]:
+async def tcp() -> AsyncIterator[Callable[[int], Awaitable[Client]]]:
     clients: list[Client] = []
 
     async def connect(port: int) -> Client:
@@ -83,7 +83,8 @@ async def chat_frames(client: Client) -> list[tuple[str, str, str]]:
     return [(f.params["sender"], f.params["rec"], f.content) for f in await client.drain() if f.reason == "CHATR"]
 
 
-def message(page: Page, text: str):  # type: ignore[no-untyped-def]
+def message(page: Page, text: str) -> Locator:
+    """The chat message whose text is exactly ``text``."""
     return page.locator("#messages .msg").filter(has=page.locator(".msg-text", has_text=re.compile(f"^{re.escape(text)}$")))
 
 
