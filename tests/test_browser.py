@@ -226,7 +226,16 @@ async def test_nickname_and_color_changes_show_in_the_list_and_new_messages(chro
     ann = await open_page(chromium, parley.url, "ann")
     await login(ann.page, "ann", color="#3366cc")
     bob = await open_page(chromium, parley.url, "bob")
+    sockets: list[str] = []
+    bob.page.on("websocket", lambda ws: sockets.append(ws.url))
+    # A refused login is shown by the form; the next try goes over the same socket.
+    await bob.page.fill("#login-nickname", "ANN")
+    await bob.page.click("#login-submit")
+    await expect(bob.page.locator("#login-error")).to_have_text("Error: User is already logged in")
+    await expect(bob.page.locator("#login-nickname")).to_be_focused()
     await login(bob.page, "bob")
+    assert len(sockets) == 1
+    await expect(bob.page.locator("#login-error")).to_be_hidden()
     await say(ann.page, "in blue")
 
     await ann.page.click("#settings-toggle")
