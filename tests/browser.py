@@ -1,28 +1,20 @@
 """Helpers for the browser tests: Parley child processes, Chromium, page watching.
 
-The gateway runs as ``python -m parley`` from the repository (not the
-installed script), so it serves this working tree's ``web/`` folder: an
-installed copy of the page would be whatever was there at install time.
+Parley runs from this working tree (``python -m parley``, see serverproc),
+so the page served is the tree's ``web/``, not a copy made at install time.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, Response, expect
 
+from serverproc import REPO, GatewayProcess, ParleyProcess, ServeProcess, ServerProcess
 from wire import TIMEOUT
 
-REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,76 +33,19 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Parley:
-    """``python -m parley ARGS`` as a child process; its ports read from what it prints."""
-
-    def __init__(self, log_dir: Path, *args: str) -> None:
-        self.args = [sys.executable, "-m", "parley", *args]
-        log_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.monotonic_ns()
-        self.out = log_dir / f"parley-{args[0]}-{stamp}.out"
-        self.err = log_dir / f"parley-{args[0]}-{stamp}.err"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.tcp_port = 0
-        self.http_port = 0
-
-    def start(self, wants: tuple[str, ...]) -> "Parley":
-        """Start and wait until it prints each of ``wants`` ("TCP", "HTTP") with a port."""
-        with self.out.open("wb") as out, self.err.open("wb") as err:
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            self.process = subprocess.Popen(self.args, stdout=out, stderr=err, cwd=REPO, env=env)
-        deadline = time.monotonic() + 3 * TIMEOUT
-        while time.monotonic() < deadline:
-            text = self.out.read_text("utf-8", "replace")
-            ports = {kind: int(m.group(1)) for kind in wants if (m := re.search(rf"{kind} port (\d+)", text))}
-            if len(ports) == len(wants):
-                self.tcp_port = ports.get("TCP", 0)
-                self.http_port = ports.get("HTTP", 0)
-                return self
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"parley {self.args[3:]} did not start:\n{self.err.read_text('utf-8', 'replace')}")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/"
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(3 * TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(TIMEOUT)
-
-
-def serve(log_dir: Path, data_dir: Path, *flags: str) -> Parley:
+def serve(log_dir: Path, data_dir: Path, *flags: str) -> ParleyProcess:
     """``parley serve``: the chat server and the gateway in one process, on free ports."""
-    return Parley(log_dir, "serve", "--host", "127.0.0.1", "--port", "0", "--http-host", "127.0.0.1",
-                  "--http-port", "0", "--data-dir", str(data_dir), *flags).start(("TCP", "HTTP"))
+    return ServeProcess(data_dir, *flags, source=True).start()
 
 
-def server(log_dir: Path, data_dir: Path, port: int) -> Parley:
+def server(log_dir: Path, data_dir: Path, port: int) -> ParleyProcess:
     """``parley server`` alone on ``port``."""
-    return Parley(log_dir, "server", "--host", "127.0.0.1", "--port", str(port),
-                  "--data-dir", str(data_dir)).start(("TCP",))
+    return ServerProcess(data_dir, port=port, source=True).start()
 
 
-def gateway(log_dir: Path, upstream_port: int) -> Parley:
+def gateway(log_dir: Path, upstream_port: int) -> ParleyProcess:
     """``parley gateway`` alone, in front of the server on ``upstream_port``."""
-    return Parley(log_dir, "gateway", "--upstream", f"127.0.0.1:{upstream_port}", "--http-host", "127.0.0.1",
-                  "--http-port", "0").start(("HTTP",))
+    return GatewayProcess(log_dir, upstream_port, source=True).start()
 
 
 async def launch(playwright: Playwright) -> Browser:

@@ -5,26 +5,41 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 PARLEY = str(Path(sys.executable).parent / "parley")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a process that must restart on it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class ParleyProcess:
     """`parley COMMAND ...` as a child; ``start()`` waits until it prints its ports.
 
     ``port`` is the TCP chat port (server, serve), ``http_port`` the web port
-    (serve, gateway). The child's standard error goes to ``log``.
+    (serve, gateway). The child's standard error goes to ``log``. By default
+    the installed ``parley`` script runs; ``source=True`` runs this working
+    tree's code and ``web/`` instead (``python -m parley`` from the repository).
     """
 
-    def __init__(self, log_dir: Path, command: str, *args: str, env: dict[str, str] | None = None) -> None:
-        self.args = [PARLEY, command, *args]
+    def __init__(self, log_dir: Path, command: str, *args: str, env: dict[str, str] | None = None,
+                 source: bool = False) -> None:
+        program = [sys.executable, "-m", "parley"] if source else [PARLEY]
+        self.args = [*program, command, *args]
+        self.cwd = REPO if source else None
         self.env = {**os.environ, **(env or {})}
         self.wanted = {"server": ("TCP",), "serve": ("TCP", "HTTP"), "gateway": ("HTTP",)}[command]
         self.process: subprocess.Popen[str] | None = None
@@ -36,7 +51,8 @@ class ParleyProcess:
     def start(self, timeout: float = 15) -> "ParleyProcess":
         self.log.parent.mkdir(parents=True, exist_ok=True)
         log = self.log.open("w")
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=log, text=True, env=self.env)
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=log, text=True, env=self.env,
+                                        cwd=self.cwd)
         log.close()
         self._ready = threading.Event()
         # Read standard output to its end on a thread: the child never blocks on a full pipe.
@@ -100,24 +116,23 @@ class ParleyProcess:
 class ServerProcess(ParleyProcess):
     """`parley server` on loopback with its data in ``data_dir``."""
 
-    def __init__(self, data_dir: Path, *flags: str, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, *flags: str, port: int = 0, **options: Any) -> None:
         super().__init__(data_dir.parent, "server", "--host", "127.0.0.1", "--port", str(port),
-                         "--data-dir", str(data_dir), *flags)
+                         "--data-dir", str(data_dir), *flags, **options)
 
 
 class ServeProcess(ParleyProcess):
     """`parley serve` (chat server and web gateway) on loopback."""
 
-    def __init__(self, data_dir: Path, *flags: str, port: int = 0, http_port: int = 0) -> None:
+    def __init__(self, data_dir: Path, *flags: str, port: int = 0, http_port: int = 0, **options: Any) -> None:
         super().__init__(data_dir.parent, "serve", "--host", "127.0.0.1", "--port", str(port),
                          "--http-host", "127.0.0.1", "--http-port", str(http_port),
-                         "--data-dir", str(data_dir), *flags)
+                         "--data-dir", str(data_dir), *flags, **options)
 
 
 class GatewayProcess(ParleyProcess):
     """`parley gateway` on loopback in front of the chat server at ``upstream_port``."""
 
-    def __init__(self, log_dir: Path, upstream_port: int, *flags: str, http_port: int = 0,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(self, log_dir: Path, upstream_port: int, *flags: str, http_port: int = 0, **options: Any) -> None:
         super().__init__(log_dir, "gateway", "--upstream", f"127.0.0.1:{upstream_port}",
-                         "--http-host", "127.0.0.1", "--http-port", str(http_port), *flags, env=env)
+                         "--http-host", "127.0.0.1", "--http-port", str(http_port), *flags, **options)

@@ -14,10 +14,8 @@ from typing import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
-from browser import (
-    MS, RECONNECT_MS, REPO, Parley, free_port, gateway, launch, login, open_page, say, screenshot, serve,
-    server, texts,
-)
+from browser import MS, RECONNECT_MS, gateway, launch, login, open_page, say, screenshot, serve, server, texts
+from serverproc import REPO, ParleyProcess, free_port
 from conftest import add_account
 from wire import Client, users
 
@@ -48,17 +46,17 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-def processes() -> Iterator[list[Parley]]:
+def processes() -> Iterator[list[ParleyProcess]]:
     """Parley processes a test started; all stopped at the end."""
-    started: list[Parley] = []
+    started: list[ParleyProcess] = []
     yield started
     for process in reversed(started):
         process.stop()
 
 
 @pytest.fixture
-def start_serve(tmp_path: Path, data_dir: Path, processes: list[Parley]) -> Callable[..., Parley]:
-    def start(*flags: str) -> Parley:
+def start_serve(tmp_path: Path, data_dir: Path, processes: list[ParleyProcess]) -> Callable[..., ParleyProcess]:
+    def start(*flags: str) -> ParleyProcess:
         processes.append(serve(tmp_path / "logs", data_dir, *flags))
         return processes[-1]
 
@@ -109,7 +107,7 @@ async def test_two_pages_and_a_tcp_client_chat_publicly_and_privately(chromium, 
     await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann", "bob"])
     await bob.page.click("#notify-button")
     await expect(bob.page.locator("#notify-button")).to_have_text("Notifying")
-    carl = await tcp(parley.tcp_port)
+    carl = await tcp(parley.port)
     await carl.login("carl")
     for page in (ann.page, bob.page):
         await expect(page.locator("#user-list .user-name")).to_have_text(["ann", "bob", "carl"])
@@ -187,7 +185,7 @@ async def test_an_admin_kicks_a_user_who_stays_out(chromium, data_dir, start_ser
     sockets: list[object] = []
     bob.page.on("websocket", lambda ws: sockets.append(ws))
     await login(bob.page, "bob")
-    carl = await tcp(parley.tcp_port)
+    carl = await tcp(parley.port)
     await carl.login("carl")
     await expect(boss.page.locator("#user-list .user-name")).to_have_text(["boss", "bob", "carl"])
     # Admins are marked; only an admin gets kick buttons, and never for an admin.
@@ -329,7 +327,7 @@ async def test_markup_in_nicknames_and_messages_shows_literally(chromium, start_
     evil_nick = "x<img onerror>"
     ann = await open_page(chromium, parley.url, "ann")
     await login(ann.page, evil_nick)
-    mallory = await tcp(parley.tcp_port)
+    mallory = await tcp(parley.port)
     await mallory.login("m<script>")
     await mallory.send(f"CHAT,rec=-ALL,{XSS}")
     await mallory.send("CHAT,rec=-ALL,go https://example.com/a?b=1 or javascript:alert(1) now")
@@ -371,7 +369,7 @@ async def test_phone_layout_has_no_horizontal_scroll_and_the_composer_in_view(ch
     await expect(page.locator("#login-nickname")).to_be_in_viewport()
     assert await page.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth")
     await login(page, "pat")
-    carl = await tcp(parley.tcp_port)
+    carl = await tcp(parley.port)
     await carl.login("carl_with_a_name")
     await carl.send("CHAT,rec=-ALL," + "x" * 300)
     await carl.send("CHAT,rec=pat,see https://example.com/" + "long/" * 40 + " ok")
