@@ -110,16 +110,20 @@ def _split_unescaped(text: str, separator: str, maxsplit: int = -1) -> list[str]
     """Split ``text`` on ``separator`` where it is not escaped; keep escapes.
 
     Jumps between separators and escapes with ``str.find`` rather than
-    stepping through characters: this runs for every frame received.
+    stepping through characters: this runs for every frame received. Each
+    character is looked at a bounded number of times, so a long run of
+    escapes before a distant separator stays linear.
     """
     if ESCAPE not in text:
         return text.split(separator, maxsplit)
     parts: list[str] = []
     start = scan = 0
+    found = -1
     while maxsplit != 0:
-        found = text.find(separator, scan)
-        if found < 0:
-            break
+        if found < scan:  # only look again once an escape has swallowed the last one found
+            found = text.find(separator, scan)
+            if found < 0:
+                break
         escape_at = text.find(ESCAPE, scan, found)
         if escape_at >= 0:
             scan = escape_at + 2  # skip the escape and the character it escapes
