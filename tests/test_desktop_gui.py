@@ -140,8 +140,9 @@ class Desktops:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                logs = "\n---\n".join(a.chat_log.content()[-600:] for a in self.apps)
-                raise AssertionError(f"timed out waiting for: {what}\n{logs}")
+                logs = "\n---\n".join(a.chat_log.content()[-600:] for a in self.apps if not a.closed)
+                frames = [[format_frame(f) for f in raw.frames[-5:]] for raw in self.raws]
+                raise AssertionError(f"timed out waiting for: {what}\n{logs}\nraw clients: {frames}")
             self._tick()
 
     def pump_for(self, seconds: float) -> None:
