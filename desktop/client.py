@@ -298,8 +298,7 @@ class Session:
         return [LoggedIn(self.nickname, self.role, reconnected)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
-        sender, rec = frame.get("sender", ""), frame.get("rec", EVERYONE)
-        assert sender is not None and rec is not None
+        sender, rec = frame.get("sender") or "", frame.get("rec") or EVERYONE
         return [ChatMessage(
             sender=sender, rec=rec, color=frame.get("color") or "", text=frame.content,
             time=frame.get("time", "") or "", id=_to_int(frame.get("id")),

@@ -36,6 +36,7 @@ log = logging.getLogger("parley.desktop")
 MAX_FRAME = 1 << 20  # what we accept from the server; its own limit is on what it accepts
 CONNECT_TIMEOUT = 10.0
 DISCON_GRACE = 1.5  # how long DISCON waits for the server to close the connection
+CLOSE_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -286,10 +287,10 @@ class Connection:
             self._writer = None
             self.session.connection_lost()
             writer.close()
-            try:
-                await writer.wait_closed()
-            except (OSError, ssl.SSLError):
-                pass  # already reset by the peer
+            try:  # bounded: a vanished TLS peer never answers the close_notify
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
+            except (OSError, ssl.SSLError, asyncio.TimeoutError):
+                pass  # already reset by the peer, or gone
 
     async def _converse(self, reader: asyncio.StreamReader) -> ConnectFailed | Closed | None:
         """Log in and relay frames until the stream ends; return as `_attempt` does."""

@@ -158,12 +158,13 @@ class ConnectView(tk.Frame):
                                       text="Connecting..." if busy else "Connect")
 
     def focus_first(self) -> None:
-        """Focus the first empty field (the nickname, usually)."""
-        for entry, variable in ((self.host_entry, self.host), (self.nick_entry, self.nickname)):
+        """Focus the first empty field (the password, when the rest is remembered)."""
+        for entry, variable in ((self.host_entry, self.host), (self.nick_entry, self.nickname),
+                                (self.password_entry, self.password)):
             if not variable.get():
                 entry.focus_set()
                 return
-        self.password_entry.focus_set() if self.password.get() == "" else self.connect_button.focus_set()
+        self.connect_button.focus_set()
 
 
 def _login_problem(host: str, port: str, nickname: str, color: str, ca_file: str) -> str | None:
