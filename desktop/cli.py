@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "certificate on a LAN); implies --tls")
     parser.add_argument("--nickname", help="nickname to show on the connect screen")
     parser.add_argument("--color", help="your chat color, #RRGGBB")
-    parser.add_argument("--log-level", default="WARNING", help="logging level (default: %(default)s)")
+    parser.add_argument("--log-level", default="WARNING", type=str.upper,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging level (default: %(default)s)")
     return parser
 
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the desktop client until its window closes; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         prefs = apply_arguments(prefs_module.load(), args)
     except ValueError as error:

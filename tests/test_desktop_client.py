@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from desktop import prefs as prefs_module
-from desktop.cli import apply_arguments, build_parser
+from desktop.cli import apply_arguments, build_parser, main
 from desktop.client import (EVERYONE, MAX_MESSAGE, ChatMessage, DisconnectConfirmed, History, InfoMessage,
                             LoggedIn, LoginDetails, LoginRefused, Placement, Pong, RefreshStarted,
                             ServerError, ServerWarning, Session, State, UnknownFrame, UpdateAnswer,
@@ -340,6 +340,13 @@ def test_command_line_fills_the_connect_screen() -> None:
 def test_command_line_refuses_bad_values(argv: list[str]) -> None:
     with pytest.raises(ValueError):
         apply_arguments(prefs_module.Preferences(), build_parser().parse_args(argv))
+
+
+def test_without_a_display_the_command_says_so(config_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert main(["127.0.0.1:7000"]) == 1
+    assert "needs a graphical display" in capsys.readouterr().err
 
 
 # ---- the network thread against a scripted server ------------------------------------
