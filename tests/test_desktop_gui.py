@@ -215,11 +215,10 @@ def test_connect_screen_shows_refusals_and_remembers_the_address(desktops: Deskt
     view.connect_button.invoke()
     assert "port" in view.error_label.cget("text") and app.connection is None
 
-    connect_refused = [0]
     with socket.create_server(("127.0.0.1", 0)) as probe:
-        connect_refused[0] = probe.getsockname()[1]
+        nothing_listens = probe.getsockname()[1]
     fill(view.host_entry, "127.0.0.1")
-    fill(view.port_entry, str(connect_refused[0]))
+    fill(view.port_entry, str(nothing_listens))
     fill(view.nick_entry, "dora")
     press_return(desktops, view.nick_entry)  # Enter in a field connects
     desktops.until(lambda: "Is the server running?" in view.error_label.cget("text"), "refused")
