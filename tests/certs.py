@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ssl
 import subprocess
 from pathlib import Path
+from typing import AsyncIterator
+
+import aiohttp
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -15,3 +21,27 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         check=True, capture_output=True,
     )
     return cert, key
+
+
+def unverified() -> ssl.SSLContext:
+    """A client context that accepts any certificate (a test's self-signed one)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@contextlib.asynccontextmanager
+async def https_session(context: ssl.SSLContext) -> AsyncIterator[aiohttp.ClientSession]:
+    """An aiohttp session over TLS that is fully closed when the block ends.
+
+    Closing a TLS connection finishes in the background (the TLS goodbye); a
+    test that ends first leaves a transport to be collected with a
+    ResourceWarning. aiohttp's docs advise a short wait after closing.
+    """
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, force_close=True))
+    try:
+        yield session
+    finally:
+        await session.close()
+        await asyncio.sleep(0.25)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -69,6 +68,21 @@ async def connect(server: ChatServer) -> AsyncIterator[Callable[[], Awaitable[Cl
     yield open_client
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (see tests/browser.py)."""
+    from playwright.async_api import async_playwright
+
+    from browser import launch
+
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, Page, expect
 
-from browser import MS, RECONNECT_MS, gateway, launch, login, open_page, say, screenshot, serve, server, texts
+from browser import MS, RECONNECT_MS, gateway, login, open_page, say, screenshot, serve, server, texts
 from serverproc import REPO, ParleyProcess, free_port
 from conftest import add_account
 from wire import Client, users
@@ -33,16 +33,6 @@ window.Notification = class {
   constructor(title, options) { window.__notifications.push([title, options.body]); }
 };
 """
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await launch(playwright)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture

@@ -512,3 +512,14 @@ def test_nothing_listening_is_said_plainly() -> None:
         assert "Is the server running?" in events.wait_for(ConnectFailed).text
     finally:
         connection.close()
+
+
+def test_parley_desktop_is_the_installed_commands_way_in() -> None:
+    import subprocess
+
+    from serverproc import PARLEY
+
+    shown = subprocess.run([PARLEY, "desktop", "--help"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("usage: parley desktop")
+    assert "--ca-file" in shown.stdout

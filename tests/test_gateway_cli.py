@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from certs import self_signed
+from certs import https_session, self_signed
 from serverproc import GatewayProcess, ServeProcess, ServerProcess
 from server.protocol import parse_frame
 from wire import TIMEOUT, Client
@@ -105,7 +105,7 @@ async def test_serve_with_a_certificate_puts_the_page_and_the_tcp_port_on_tls(tm
     try:
         assert serve.printed(f"    https://127.0.0.1:{serve.http_port}/\n")
         base = f"https://127.0.0.1:{serve.http_port}/"
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trust)) as http:
+        async with https_session(trust) as http:
             async with http.get(base) as page:
                 assert page.status == 200
             async with http.get(base + "healthz") as health:

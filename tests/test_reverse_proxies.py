@@ -8,13 +8,16 @@ address the chat server records tells the browser's (::1) from the proxy's.
 from __future__ import annotations
 
 import re
-import ssl
 from pathlib import Path
 from typing import Iterator
 
 import aiohttp
 import pytest
 
+from playwright.async_api import expect
+
+from browser import login, open_page, say
+from certs import https_session, unverified
 from proxies import Caddy, Nginx, ReverseProxy
 from serverproc import ServeProcess
 from server.protocol import parse_frame
@@ -33,14 +36,6 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
         serve.stop()
 
 
-def insecure() -> ssl.SSLContext:
-    """The test's self-signed certificate is not worth verifying."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 def joined_from(serve: ServeProcess, nickname: str) -> str:
     """The client address the chat server logged for ``nickname``'s login."""
     found = re.findall(rf"(\S+):\d+ {re.escape(nickname)}: joined as", serve.log.read_text())
@@ -51,7 +46,7 @@ def joined_from(serve: ServeProcess, nickname: str) -> str:
 async def test_chat_through_the_proxy_records_the_browsers_address_not_the_proxys(deployment) -> None:
     serve, proxy = deployment
     origin = f"https://[::1]:{proxy.https_port}"
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=insecure())) as http:
+    async with https_session(unverified()) as http:
         async with http.get(proxy.url) as page:
             assert page.status == 200 and page.content_type == "text/html"
             assert page.headers["Content-Security-Policy"]
@@ -77,7 +72,7 @@ async def test_chat_through_the_proxy_records_the_browsers_address_not_the_proxy
 
 async def test_the_proxy_passes_origin_refusal_and_hides_metrics(deployment) -> None:
     serve, proxy = deployment
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=insecure())) as http:
+    async with https_session(unverified()) as http:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await http.ws_connect(proxy.url + "ws", origin="https://evil.example")
         assert refused.value.status == 403
@@ -92,3 +87,24 @@ async def test_the_proxy_passes_origin_refusal_and_hides_metrics(deployment) -> 
             assert bare.status in (301, 308) and bare.headers["Location"].endswith("/chat/")
         async with http.get(f"http://[::1]:{proxy.http_port}/chat/", allow_redirects=False) as plain:
             assert plain.status in (301, 308) and plain.headers["Location"].startswith("https://")
+
+
+async def test_the_page_in_chromium_through_the_proxy(deployment, chromium) -> None:
+    """The real page over https://[::1]/chat/: it loads, finds its WebSocket, chats."""
+    serve, proxy = deployment
+    ann = await open_page(chromium, proxy.url, "ann", ignore_https_errors=True)
+    await login(ann.page, "ann")
+    bob = await Client.connect(serve.port)
+    try:
+        await bob.login("bob")
+        await say(ann.page, "hello from a browser behind a proxy")
+        while (frame := await bob.recv()).reason != "CHATR":
+            pass
+        assert (frame.params["sender"], frame.content) == ("ann", "hello from a browser behind a proxy")
+        await bob.send("CHAT,rec=ann,seen it")
+        await expect(ann.page.locator("#messages .msg-text", has_text="seen it")).to_be_visible()
+        await ann.assert_clean()  # no CSP violation, console error or failed request through the proxy
+    finally:
+        await bob.close()
+        await ann.page.context.close()
+    assert joined_from(serve, "ann") == "::1"
