@@ -75,7 +75,9 @@ async def test_many_websockets_from_one_address_meet_the_servers_cap(make_server
             assert {f.content for f in answers if f.reason == "CONVER"} == {
                 "Error: Too many connections from your address."}
             for ws in refused:
-                assert (await ws.receive(TIMEOUT)).data == 1000  # closed with its upstream
+                # Closed with its upstream: 1000, or 1011 when our PING met the
+                # server's closed socket and came back as a reset.
+                assert (await ws.receive(TIMEOUT)).data in (1000, 1011)
             other = await login(http, url, "elsewhere", headers={"X-Forwarded-For": "198.51.100.2"})
             await other.close()
             for ws in sockets:
