@@ -205,19 +205,21 @@ class ChatView(tk.Frame):
         bg = theme["bg-color"]
         bar = tk.Frame(self, bg=bg)
         bar.grid(row=0, column=0, columnspan=2, sticky="ew", padx=8, pady=6)
-        self.name_label = tk.Label(bar, text="", bg=theme["message-label-bg"],
-                                   fg=theme["message-color"], font="TkHeadingFont 12", padx=6)
-        self.name_label.pack(side="left")
-        self.status_label = tk.Label(bar, text="", bg=bg, fg="#9fe39f", padx=8)
-        self.status_label.pack(side="left")
-        self.unread_label = tk.Label(bar, text="", bg=bg, fg="#ffd24d")
-        self.unread_label.pack(side="left")
+        # The buttons are packed first: in a narrow window the labels are cut, never the buttons.
         self.disconnect_button = _button(bar, theme, "Disconnect", self.actions.disconnect, underline=0)
         self.disconnect_button.pack(side="right", padx=2)
         self.customize_button = _button(bar, theme, "Customize", self.actions.open_customize, underline=1)
         self.customize_button.pack(side="right", padx=2)
         self.refresh_button = _button(bar, theme, "\u27f3 Refresh", self.actions.refresh, underline=2)
         self.refresh_button.pack(side="right", padx=2)
+        self.name_label = tk.Label(bar, text="", bg=theme["message-label-bg"],
+                                   fg=theme["message-color"], font="TkHeadingFont 12", padx=6)
+        self.name_label.pack(side="left")
+        self.unread_label = tk.Label(bar, text="", bg=bg, fg="#ffd24d")
+        self.unread_label.pack(side="left")
+        # Last, so it is what a narrow window cuts, at its end.
+        self.status_label = tk.Label(bar, text="", bg=bg, fg="#9fe39f", padx=8, anchor="w")
+        self.status_label.pack(side="left", fill="x", expand=True)
 
     def _build_log(self, theme: dict[str, str]) -> None:
         box = tk.Frame(self, bg=theme["bg-color"])
@@ -263,6 +265,9 @@ class ChatView(tk.Frame):
     def _build_kick_bar(self, theme: dict[str, str]) -> None:
         bg = theme["bg-color"]
         self.kick_bar = tk.Frame(self, bg=bg)
+        self.kick_button = tk.Button(self.kick_bar, text="Kick", bg="#d9534f", fg="#000000",
+                                     command=self.actions.kick)
+        self.kick_button.pack(side="right", padx=4)  # first, so a narrow window never hides it
         tk.Label(self.kick_bar, text="Admin: kick", bg=bg, fg=theme["default-text-color"]).pack(side="left")
         self.kick_user = ttk.Combobox(self.kick_bar, state="readonly", width=16, values=[],
                                       style="Parley.TCombobox")
@@ -271,9 +276,6 @@ class ChatView(tk.Frame):
         self.kick_reason = _entry(self.kick_bar, theme, width=30)
         self.kick_reason.pack(side="left", fill="x", expand=True, padx=4)
         self.kick_reason.bind("<Return>", lambda _event: self.actions.kick())
-        self.kick_button = tk.Button(self.kick_bar, text="Kick", bg="#d9534f", fg="#000000",
-                                     command=self.actions.kick)
-        self.kick_button.pack(side="left", padx=4)
 
     def _count(self) -> None:
         count = len(self.message.get())
@@ -339,9 +341,8 @@ class ChatView(tk.Frame):
             self.name_label.configure(text=nickname)
 
     def set_unread(self, count: int) -> None:
-        """Show the unread private messages marker (nothing for zero)."""
-        plural = "s" if count != 1 else ""
-        self.unread_label.configure(text=f"\u25cf {count} unread private message{plural}" if count else "")
+        """Show the unread private messages marker (nothing for zero); short, to fit a narrow window."""
+        self.unread_label.configure(text=f"\u25cf {count} unread private" if count else "")
 
 
 class CustomizeView(tk.Frame):

@@ -585,3 +585,21 @@ def test_a_failing_callback_is_one_line_in_the_window_not_a_traceback(
     assert any(r.exc_info for r in caplog.records if r.name == "parley.desktop")  # the trace is logged
     caplog.clear()
     assert not sam.closed  # and the window carries on
+
+
+def test_at_the_smallest_window_size_every_button_stays_in_view(desktops: Desktops,
+                                                                chat_server: ServerProcess) -> None:
+    """A narrow window cuts the status text, never a button or the unread marker."""
+    ann = desktops.open("narrow")
+    connect(desktops, ann, chat_server.port, "Annabelle")
+    ann.root.geometry("640x480")
+    ann.chat_view.set_unread(12)
+    ann.chat_view.status_label.configure(text="Connected to a-very-long-host-name.example.org:6666 as Annabelle.")
+    desktops.pump_for(0.2)
+    view = ann.chat_view
+    right_edge = view.winfo_rootx() + view.winfo_width()
+    for widget in (view.refresh_button, view.customize_button, view.disconnect_button, view.send_button,
+                   view.unread_label):
+        assert widget.winfo_ismapped(), widget
+        assert widget.winfo_rootx() + widget.winfo_width() <= right_edge, widget
+        assert widget.winfo_width() >= widget.winfo_reqwidth(), f"{widget} is squeezed"
