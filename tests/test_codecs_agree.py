@@ -14,7 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from server.protocol import RemoteProtocolError, format_frame, parse_frame
+from test_codec_properties import frames
 
 HERE = Path(__file__).parent
 ALPHABET = [",", ",", ";", ";", "=", "=", "/", "/", "/", "a", "b", "X", "1", " ", "\n", "\r", "é", "世", "😀", "_"]
@@ -75,3 +79,29 @@ def test_python_and_javascript_codecs_agree_on_random_and_mutated_frames() -> No
     assert not disagreements, disagreements[:5]
     parsed = sum("reason" in python_result(t) for t in texts)
     assert 500 < parsed < len(texts) - 500  # both outcomes well exercised
+
+
+# The same property with hypothesis choosing the inputs (and shrinking any
+# disagreement to a small example): one Node run per batch of texts.
+
+separator_heavy = st.text(st.sampled_from(ALPHABET), max_size=60)
+reasons_and_bodies = st.builds(lambda reason, body: f"{reason},{body}",
+                               st.sampled_from(["CHAT", "X", "x9", "9x", ""]), separator_heavy)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.one_of(separator_heavy, reasons_and_bodies, st.text(max_size=40)), min_size=1, max_size=300))
+def test_both_codecs_agree_on_any_text(texts: list[str]) -> None:
+    for text, js in zip(texts, javascript_results(texts), strict=True):
+        assert "crash" not in js, (text, js)
+        assert js == python_result(text), text
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(frames, min_size=1, max_size=100))
+def test_javascript_parses_what_python_formats(batch: list) -> None:
+    texts = [format_frame(frame) for frame in batch]
+    for frame, js in zip(batch, javascript_results(texts), strict=True):
+        assert (js["reason"], js["params"], js["content"]) == (
+            frame.reason, [list(item) for item in frame.params.items()], frame.content)
+        assert js["formatted"] == format_frame(frame)
