@@ -82,6 +82,9 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
          help="CHAT frames allowed at once per connection (default: %(default)s)")
     _add(parser, "--max-connections-per-address", type=int, default=32,
          help="simultaneous connections from one address; 0 = unlimited (default: %(default)s)")
+    _add(parser, "--fsync", default="on", choices=["on", "off"],
+         help="off: skip fsync on commits, for throwaway benchmark data only; a crash may lose "
+              "messages clients saw (default: %(default)s)")
     _add(parser, "--max-outbuf", type=_positive_int, default=2 * 1024 * 1024,
          help="unsent bytes allowed per connection before it is cut off (default: %(default)s)")
     _add_log_level(parser)
@@ -159,6 +162,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         chat_burst=args.chat_burst,
         max_connections_per_address=args.max_connections_per_address,
         max_outbuf=args.max_outbuf,
+        durable=args.fsync == "on",
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)

@@ -81,8 +81,9 @@ class ChatServer:
             reuse_address=True,
         )
         log.info(
-            "listening on %s port %d%s; database %s",
+            "listening on %s port %d%s; database %s (fsync %s)",
             self.config.host, self.port, " (TLS)" if context else "", path,
+            "on" if self.config.durable else "off",
         )
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

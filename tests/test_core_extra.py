@@ -216,3 +216,12 @@ async def test_user_cli_adds_lists_changes_and_removes_accounts(tmp_path) -> Non
     assert "first-pw" not in server.log.read_text() and "second-pw" not in server.log.read_text()
     assert parley("user", "remove", "Bob", "--data-dir", data).returncode == 0
     assert parley("user", "list", "--data-dir", data).stdout == "Ann\tadmin\n"
+
+
+
+def test_fsync_flag_is_honoured_and_logged(tmp_path: Path) -> None:
+    for flag in ("on", "off"):
+        data = tmp_path / flag
+        server = ServerProcess(data, "--fsync", flag).start()
+        server.stop()
+        assert f"(fsync {flag})" in server.log.read_text()
