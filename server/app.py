@@ -37,7 +37,8 @@ def tls_context(cert: Any, key: Any) -> ssl.SSLContext:
 class ChatServer:
     def __init__(self, config: ServerConfig, hub: Hub | None = None) -> None:
         self.config = config
-        self.hub: Hub = hub or LocalHub()
+        self._batcher = WriteBatcher()
+        self.hub: Hub = hub or LocalHub(self._batcher)
         self.closing = False
         self.admins: list[str] = []
         self.sessions: set[ClientSession] = set()
@@ -45,7 +46,6 @@ class ChatServer:
         self._hashing = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="parley-hash")
         self._server: asyncio.Server | None = None
         self._db: Database | None = None
-        self._batcher: WriteBatcher | None = None
         self._user_list_timer: asyncio.TimerHandle | None = None
         self.connections = ConnectionCounter(config.max_connections_per_address)
         self._failures_by_address = FailureWindow(config.login_failures_per_address)
@@ -64,7 +64,6 @@ class ChatServer:
     async def start(self) -> None:
         """Open the database and start listening."""
         loop = asyncio.get_running_loop()
-        self._batcher = WriteBatcher(loop)
         path = database_path(self.config.data_dir)
         store = await loop.run_in_executor(None, functools.partial(Store, path, durable=self.config.durable))
         self._db = Database(store)
@@ -145,7 +144,6 @@ class ChatServer:
     # Shared services for sessions ----------------------------------------
 
     def new_outbox(self, transport: asyncio.WriteTransport, on_overflow: Callable[[], None]) -> Outbox:
-        assert self._batcher is not None
         return Outbox(
             transport,
             self._batcher,

@@ -32,11 +32,19 @@ class Database:
 
     async def append_message(self, message: NewMessage) -> int:
         """Store ``message`` durably; return its id. Raises what SQLite raised."""
+        return await self.submit_message(message)
+
+    def submit_message(self, message: NewMessage) -> "asyncio.Future[int]":
+        """Queue ``message`` for the next commit; the future gets its id once it is durable.
+
+        Messages submitted before anyone awaits share one commit: a client's
+        burst of messages costs one fsync, not one each.
+        """
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting.append((message, future))
         if not self._committing:
             self._commit_waiting()
-        return await future
+        return future
 
     def _commit_waiting(self) -> None:
         batch, self._waiting = self._waiting, []

@@ -5,8 +5,10 @@ interface the chat logic uses, ``LocalHub`` the in-process implementation.
 A distributed hub (Redis, say) implements the same methods; nothing in the
 protocol code needs to change.
 
-Fan-out formats and encodes a frame once and hands the bytes to each member,
-which only queues them (see outbox.py): no client is ever awaited.
+Fan-out formats and encodes a frame once and hands the bytes to the write
+batcher, which keeps them once for every logged-in member and writes them
+joined at the end of the loop iteration (see outbox.py): no client is ever
+awaited, and a broadcast costs nothing per member until that write.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .names import name_key
+from .outbox import Outbox, WriteBatcher
 from .protocol import Frame
 from .protocol.framing import encode_frame
 
 
 class Member(Protocol):
     """What the hub needs of a connected, logged-in client."""
+
+    outbox: Outbox
 
     def deliver(self, payload: bytes) -> None: ...
 
@@ -63,7 +68,8 @@ class Hub(Protocol):
 class LocalHub:
     """The hub for a single server process."""
 
-    def __init__(self) -> None:
+    def __init__(self, batcher: WriteBatcher) -> None:
+        self._batcher = batcher
         self._users: dict[str, tuple[OnlineUser, Member]] = {}
         self._keys: dict[int, str] = {}  # id(member) -> name key
 
@@ -73,6 +79,7 @@ class LocalHub:
             return False
         self._users[key] = (user, member)
         self._keys[id(member)] = key
+        self._batcher.subscribe(member.outbox)
         return True
 
     def rename(self, member: Member, user: OnlineUser) -> bool:
@@ -93,6 +100,7 @@ class LocalHub:
         if key is None:
             return False
         del self._users[key]
+        self._batcher.unsubscribe(member.outbox)
         return True
 
     def lookup(self, nickname: str) -> OnlineUser | None:
@@ -103,9 +111,7 @@ class LocalHub:
         return [user.nickname for user, _ in self._users.values()]
 
     def broadcast(self, frame: Frame) -> None:
-        payload = encode_frame(frame)
-        for _, member in list(self._users.values()):
-            member.deliver(payload)
+        self._batcher.broadcast(encode_frame(frame))
 
     def send_to(self, nickname: str, frame: Frame) -> bool:
         entry = self._users.get(name_key(nickname))

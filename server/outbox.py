@@ -1,9 +1,18 @@
 """What one connection has still to send, and how it goes out.
 
-Framed peers: frames queue up and go out joined in one ``write`` per event
-loop iteration, whichever number of broadcasts produced them (one write per
-frame per client costs about 30x more at a thousand clients). A shared
-``WriteBatcher`` flushes every outbox that has something, once per iteration.
+Framed peers: frames go out joined in one ``write`` per event loop iteration,
+whichever number of frames produced them (one write per frame per client
+costs about 30x more at a thousand clients). A shared ``WriteBatcher`` does
+the writing, once per iteration:
+
+* a broadcast is kept once, in the batcher, not once per member: at the end
+  of the iteration the iteration's broadcasts are joined into one bytes
+  object, and each subscribed (logged-in) member gets it in a single write.
+  A broadcast then costs nothing per member in Python until that write.
+* a frame for one connection (an answer, a private message) is queued in
+  that connection's outbox. To keep each connection's frames in the order
+  they were sent, a member that is sent a frame of its own first takes the
+  broadcasts of this iteration it has not taken yet into its queue.
 
 Legacy peers (clients of the original program): one frame per write, with at
 least ``legacy_pace`` seconds between writes so that two frames never arrive
@@ -21,18 +30,60 @@ from typing import Callable
 
 
 class WriteBatcher:
-    """Flushes every marked outbox once, at the next loop iteration."""
+    """Writes, once per loop iteration, every marked outbox and the iteration's broadcasts."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
         self._marked: list[Outbox] = []
+        self._scheduled = False
+        self._shared: list[bytes] = []  # this iteration's broadcasts, without terminators
+        self._subscribers: dict[Outbox, None] = {}  # logged-in members, in join order
 
     def mark(self, outbox: "Outbox") -> None:
-        if not self._marked:
-            self._loop.call_soon(self._flush)
+        """Have ``outbox`` written at the end of this iteration."""
         self._marked.append(outbox)
+        self._schedule()
+
+    def broadcast(self, payload: bytes) -> None:
+        """Send one frame's bytes to every subscriber."""
+        self._shared.append(payload)
+        self._schedule()
+
+    def subscribe(self, outbox: "Outbox") -> None:
+        """``outbox`` receives broadcasts from now on (not those already made this iteration)."""
+        outbox.shared_from = len(self._shared)
+        outbox.subscribed = True
+        self._subscribers[outbox] = None
+
+    def unsubscribe(self, outbox: "Outbox") -> None:
+        """No more broadcasts for ``outbox``; it keeps those it was due."""
+        if self._subscribers.pop(outbox, 0) is None:
+            outbox.take_shared(self.shared_since(outbox.shared_from))
+            outbox.subscribed = False
+
+    def shared_since(self, offset: int) -> list[bytes]:
+        """The broadcasts of this iteration from index ``offset`` on."""
+        return self._shared[offset:] if offset < len(self._shared) else []
+
+    @property
+    def shared_count(self) -> int:
+        return len(self._shared)
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
+        self._scheduled = False
+        shared, self._shared = self._shared, []
+        if shared:
+            joined = b"\n".join(shared) + b"\n"
+            suffixes: dict[int, bytes] = {0: joined}  # one join per distinct offset
+            for outbox in list(self._subscribers):
+                offset = outbox.shared_from
+                if offset not in suffixes:
+                    suffixes[offset] = b"".join(p + b"\n" for p in shared[offset:])
+                outbox.flush(shared, offset, suffixes[offset])
         marked, self._marked = self._marked, []
         for outbox in marked:
             outbox.flush()
@@ -53,8 +104,10 @@ class Outbox:
         self._max_buffer = max_buffer
         self._legacy_pace = legacy_pace
         self._on_overflow = on_overflow
-        self._pending: list[bytes] = []
+        self._pending: list[bytes] = []  # terminated frames of this connection's own
         self._pending_size = 0
+        self.subscribed = False  # receives broadcasts (a logged-in member)
+        self.shared_from = 0  # the first broadcast of this iteration not yet taken
         self._legacy = False
         self._legacy_queue: collections.deque[bytes] = collections.deque()
         self._legacy_timer: asyncio.TimerHandle | None = None
@@ -67,8 +120,23 @@ class Outbox:
         self._legacy = True
 
     def send(self, payload: bytes) -> None:
-        """Queue one frame's bytes (without terminator)."""
+        """Queue one frame's bytes (without terminator) for this connection alone."""
         if self.closed or self._close_when_sent:
+            return
+        if self.subscribed and self.shared_from < self._batcher.shared_count:
+            # Broadcasts made before this frame go out before it.
+            self.take_shared(self._batcher.shared_since(self.shared_from))
+        self._queue(payload)
+        self._check_overflow(0)
+
+    def take_shared(self, payloads: list[bytes]) -> None:
+        """Queue broadcasts as this connection's own (keeping their order)."""
+        self.shared_from += len(payloads)
+        for payload in payloads:
+            self._queue(payload)
+
+    def _queue(self, payload: bytes) -> None:
+        if self.closed:
             return
         self._pending_size += len(payload) + 1
         if self._legacy:
@@ -78,16 +146,39 @@ class Outbox:
         else:
             if not self._pending:
                 self._batcher.mark(self)
-            self._pending.append(payload)
-            self._pending.append(b"\n")
-        if self._pending_size + self._transport.get_write_buffer_size() > self._max_buffer:
+            self._pending.append(payload + b"\n")
+
+    def _check_overflow(self, extra: int) -> bool:
+        """Cut the connection off if too much is unsent; return whether it was."""
+        if self.closed:
+            return True
+        if self._pending_size + extra + self._transport.get_write_buffer_size() > self._max_buffer:
             self.abort()
             self._on_overflow()
+            return True
+        return False
 
-    def flush(self) -> None:
-        if not self._pending or self.closed:
+    def flush(self, shared: list[bytes] | None = None, offset: int = 0, joined: bytes = b"") -> None:
+        """Write what is queued, then the broadcasts ``shared[offset:]`` (``joined``, ready made)."""
+        self.shared_from = 0
+        if self.closed:
             return
-        data = b"".join(self._pending)
+        if self._legacy:
+            if shared and offset < len(shared):
+                self.take_shared(shared[offset:])
+                self.shared_from = 0
+                self._check_overflow(0)
+            return
+        if shared and offset < len(shared):
+            # What the peer has not taken from earlier writes counts, not this
+            # iteration's batch: a burst to a reader that keeps up is no overflow.
+            if self._check_overflow(0):
+                return
+            data = b"".join(self._pending) + joined if self._pending else joined
+        elif self._pending:
+            data = b"".join(self._pending)
+        else:
+            return
         self._pending.clear()
         self._pending_size = 0
         if not self._transport.is_closing():
@@ -120,6 +211,7 @@ class Outbox:
         if self.closed:
             return
         self._close_when_sent = True
+        self._batcher.unsubscribe(self)  # takes the broadcasts it is already due
         if self._legacy:
             if self._legacy_timer is None and not self._legacy_queue:
                 self._close_now()
@@ -128,11 +220,13 @@ class Outbox:
 
     def _close_now(self) -> None:
         self.closed = True
+        self._batcher.unsubscribe(self)
         self._transport.close()
 
     def abort(self) -> None:
         """Drop everything and reset the connection."""
         self.closed = True
+        self._batcher.unsubscribe(self)
         self._pending.clear()
         self._legacy_queue.clear()
         if self._legacy_timer is not None:

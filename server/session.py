@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from . import names
@@ -230,22 +231,37 @@ class ClientSession:
         return b"", False
 
     async def _handle_events(self, events: list) -> bool:
-        """Handle decoded events; return False once the connection is over."""
-        for event in events:
-            if self.state is State.CLOSED:
-                return False
-            if isinstance(event, FrameReceived):
-                await self._dispatch(event.frame)
-            elif isinstance(event, FrameRejected):
-                self._rejected(event)
-                if event.fatal:
+        """Handle decoded events; return False once the connection is over.
+
+        Valid CHATs in a row are stored together (one commit) and delivered in
+        order once stored; anything else first waits for the CHATs before it,
+        so every answer keeps the order of the frames that caused it.
+        """
+        staged: list[StagedChat] = []
+        try:
+            for event in events:
+                if self.state is State.CLOSED:
                     return False
-            elif isinstance(event, StreamEnded):
-                if event.partial:
-                    log.info("%s %s: closed mid-frame (%d bytes unread)", self.peer, self.nickname or "-", event.partial)
-                else:
-                    log.info("%s %s: closed by peer", self.peer, self.nickname or "-")
-                return False
+                if isinstance(event, FrameReceived):
+                    chat = self._stage_chat(event.frame)
+                    if chat is not None:
+                        staged.append(chat)
+                        continue
+                    await self._deliver_chats(staged)
+                    await self._dispatch(event.frame)
+                elif isinstance(event, FrameRejected):
+                    await self._deliver_chats(staged)
+                    self._rejected(event)
+                    if event.fatal:
+                        return False
+                elif isinstance(event, StreamEnded):
+                    if event.partial:
+                        log.info("%s %s: closed mid-frame (%d bytes unread)", self.peer, self.nickname or "-", event.partial)
+                    else:
+                        log.info("%s %s: closed by peer", self.peer, self.nickname or "-")
+                    return False
+        finally:
+            await self._deliver_chats(staged)  # stored messages always go out
         if self.outbox.closed:
             self.state = State.CLOSED
         return self.state is not State.CLOSED
@@ -319,16 +335,34 @@ class ClientSession:
     async def on_chat(self, frame: Frame) -> None:
         if not self._chat_allowed():
             return
+        error, target = self._chat_target(frame)
+        if error is not None:
+            self.send(messages.err(now(), error))
+            return
+        await self._deliver_chats([self._store_chat(frame, target)])
+
+    def _stage_chat(self, frame: Frame) -> "StagedChat | None":
+        """Start storing a CHAT that needs no answer of its own; None for any other frame."""
+        if frame.reason != "CHAT" or self.state is not State.CHATTING:
+            return None
+        error, target = self._chat_target(frame)
+        if error is not None or not self._chat_bucket.take(asyncio.get_running_loop().time()):
+            return None  # on_chat answers it (a refused take spends nothing)
+        return self._store_chat(frame, target)
+
+    def _chat_target(self, frame: Frame) -> tuple[str | None, OnlineUser | None]:
+        """(the ERR text, None) for a CHAT that cannot be sent, else (None, recipient or None for all)."""
         rec = frame.get("rec")
         if not rec:
-            self.send(messages.err(now(), texts.REC_REQUIRED))
-            return
-        target: OnlineUser | None = None
-        if rec != ALL:
-            target = self.server.hub.lookup(rec)
-            if target is None:
-                self.send(messages.err(now(), texts.UNRECOGNIZED_RECIPIENT.format(rec=rec)))
-                return
+            return texts.REC_REQUIRED, None
+        if rec == ALL:
+            return None, None
+        target = self.server.hub.lookup(rec)
+        if target is None:
+            return texts.UNRECOGNIZED_RECIPIENT.format(rec=rec), None
+        return None, target
+
+    def _store_chat(self, frame: Frame, target: OnlineUser | None) -> "StagedChat":
         stamp = now()
         record = NewMessage(
             ts_ms=stamp.ms,
@@ -340,20 +374,28 @@ class ClientSession:
             sender_ident=self.ident,
             rec_ident=target.ident if target else None,
         )
-        try:
-            message_id = await self.server.db.append_message(record)
-        except Exception:
-            log.exception("%s %s: storing a message failed", self.peer, self.nickname)
-            self.send(messages.err(now(), texts.NOT_STORED))
-            return
-        chatr = messages.chatr(stamp, record.sender, record.rec, record.color, message_id, record.content)
-        if target is None:
-            self.server.hub.broadcast(chatr)
-        else:
-            # As the original: the recipient first, then the sender.
-            self.server.hub.send_to(target.nickname, chatr)
-            if target.ident != self.ident:
-                self.send(chatr)
+        return StagedChat(stamp, record, target, self.server.db.submit_message(record))
+
+    async def _deliver_chats(self, staged: "list[StagedChat]") -> None:
+        """Send each stored message, in order, once its commit is done (emptying ``staged``)."""
+        hub = self.server.hub
+        for chat in staged:
+            try:
+                message_id = await chat.stored
+            except Exception:
+                log.exception("%s %s: storing a message failed", self.peer, self.nickname)
+                self.send(messages.err(now(), texts.NOT_STORED))
+                continue
+            record = chat.record
+            chatr = messages.chatr(chat.stamp, record.sender, record.rec, record.color, message_id, record.content)
+            if chat.target is None:
+                hub.broadcast(chatr)
+            else:
+                # As the original: the recipient first, then the sender.
+                hub.send_to(chat.target.nickname, chatr)
+                if chat.target.ident != self.ident:
+                    self.send(chatr)
+        staged.clear()
 
     def _chat_allowed(self) -> bool:
         """Flood control: a token bucket per connection; persistent flooders are cut off."""
@@ -506,6 +548,16 @@ class ClientSession:
         if self.leave_text is not None and not self.server.closing:
             hub.broadcast(messages.info(now(), self.nickname, self.leave_text.format(nick=self.nickname)))
             self.server.schedule_user_list()
+
+
+@dataclass(frozen=True)
+class StagedChat:
+    """A CHAT being stored; it is delivered once ``stored`` gives its id."""
+
+    stamp: Stamp
+    record: NewMessage
+    target: OnlineUser | None
+    stored: "asyncio.Future[int]"
 
 
 class LoginTimeout(Exception):

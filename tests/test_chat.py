@@ -397,3 +397,23 @@ async def test_shutdown_warns_every_client_and_closes(make_server) -> None:
             assert await client.closed_by_server()
     finally:
         await ann.close(), await bob.close()
+
+
+async def test_a_burst_in_one_write_is_answered_in_order(connect) -> None:
+    ann, bob = await connect(), await connect()
+    await ann.login("ann")
+    await bob.login("bob")
+    await ann.drain()
+    await ann.send_raw(
+        b"CHAT,rec=-ALL,a\nCHAT,rec=bob,b\nCHAT,rec=nobody,c\nPING,,p\nCHAT,rec=-ALL,d\nCHAT,,e\nCHAT,rec=-ALL,f\n"
+    )
+    got = [(f.reason, f.content) for f in [await ann.recv() for _ in range(7)]]
+    assert got == [
+        ("CHATR", "a"), ("CHATR", "b"), ("ERR", "Error: nobody Unrecognized recipient."), ("PONG", "p"),
+        ("CHATR", "d"), ("ERR", "Error: rec parameter required."), ("CHATR", "f"),
+    ]
+    assert await chats_until(bob, "f") == ["a", "b", "d", "f"]
+    await bob.send("REF,,")
+    await bob.expect("CONFIRM")
+    ids = [int(f.params["id"]) for f in await bob.drain() if f.reason == "CHATR"]
+    assert ids == sorted(ids) and len(ids) == 4
