@@ -310,6 +310,7 @@ class Worker:
         self.rbuf = bytearray(READ_BUFFER)
         self.rview = memoryview(self.rbuf)
         self.groups: dict[str, Group] = {}
+        self.group_numbers: dict[str, int] = {}
         self.endpoint_of: dict[int, dict[str, Any]] = {}
         self.latencies = array.array("q")
         self.reads = 0
@@ -370,7 +371,11 @@ class Worker:
     async def connect(self, group: str, endpoints: list[tuple[dict[str, Any], int]], first: int,
                       login: bool = True, timeout: float = 120.0) -> dict[str, Any]:
         """Open connections (and log them in); return {"connected", "failed", "error", "seconds"}."""
-        room = self.groups.setdefault(group, Group())
+        if group not in self.groups:
+            self.groups[group] = Group()
+            self.group_numbers[group] = len(self.group_numbers)
+        room = self.groups[group]
+        prefix = f"u{self.index}g{self.group_numbers[group]}x"
         limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
         started = time.monotonic()
         deadline = started + timeout
@@ -378,7 +383,7 @@ class Worker:
         specs = [endpoint for endpoint, count in endpoints for _ in range(count)]
 
         async def one(number: int, endpoint: dict[str, Any]) -> bool:
-            nickname = f"u{self.index}x{number}"
+            nickname = f"{prefix}{number}"
             async with limit:
                 conn = Conn(self, endpoint, nickname)
                 self.endpoint_of[id(conn)] = endpoint
@@ -389,7 +394,10 @@ class Worker:
                         raise ConnectionError("WebSocket upgrade refused")
                     room.conns.append(conn)
                     if login and conn.parley:
-                        return await self._login_one(conn, deadline)
+                        if await self._login_one(conn, deadline):
+                            return True
+                        errors.append(f"login of {nickname} refused")
+                        return False
                     if not conn.parley:
                         conn.line_mode = False
                     return True

@@ -1,0 +1,126 @@
+"""``python -m bench SCENARIO [options]``: run one benchmark scenario, or ``all`` of them.
+
+Scenarios (the numbers of issue 6): 1 ``fanout``, 2 ``gateway``,
+3 ``overhead``, 4 ``capacity``, 5 ``persistence``, 6 ``yardstick``. Each
+prints one summary line on standard output (progress goes to standard
+error) and writes every figure as JSON with ``--json PATH``. ``all`` runs
+every scenario and rewrites the generated table of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from .common import Result
+from .pool import BenchError
+from .report import update_benchmarks, write_json
+
+Runner = Callable[[argparse.Namespace], Result]
+
+
+def _runners() -> dict[str, Runner]:
+    from .capacity import run_capacity
+    from .fanout import run_fanout, run_persistence, run_yardstick
+    from .gateway import run_gateway, run_overhead
+
+    return {"yardstick": run_yardstick, "fanout": run_fanout, "persistence": run_persistence,
+            "capacity": run_capacity, "overhead": run_overhead, "gateway": run_gateway}
+
+
+NUMBERS = {"1": "fanout", "2": "gateway", "3": "overhead", "4": "capacity", "5": "persistence", "6": "yardstick"}
+ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway"]
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the command line parser."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|all, or 1-6")
+    p.add_argument("--quick", action="store_true", help="smaller rooms, fewer and shorter rounds")
+    p.add_argument("--rounds", type=int, help="rounds per measure (default 3; --quick 2)")
+    p.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
+    p.add_argument("--clients", type=_int_list, help="room sizes, comma-separated (fanout, gateway, persistence, "
+                                                     "yardstick)")
+    p.add_argument("--seconds", type=float, help="length of each max-throughput run (default 3; --quick 2)")
+    p.add_argument("--latency-seconds", type=float, help="length of each fixed-rate run (default 4; --quick 2)")
+    p.add_argument("--senders", type=int, default=32, help="closed-loop senders (default 32)")
+    p.add_argument("--window", type=int, default=8, help="broadcasts each sender keeps in flight (default 8)")
+    p.add_argument("--size", type=int, default=100, help="bytes of each client line (default 100)")
+    p.add_argument("--no-high-rate", dest="high_rate", action="store_false",
+                   help="fanout: skip the 800 broadcasts/s run at N=1000")
+    p.add_argument("--mixed-clients", type=int, help="gateway: the half-TCP half-WebSocket room (default 1000; "
+                                                     "--quick 100)")
+    p.add_argument("--rtt-clients", type=int, default=100, help="overhead: concurrent clients (default 100)")
+    p.add_argument("--rtt-rate", type=float, default=1000.0, help="overhead: fixed round trips/s in total "
+                                                                  "(default 1000)")
+    p.add_argument("--idle-tcp", type=int, help="capacity: idle TCP clients (default 5000; --quick 1000)")
+    p.add_argument("--idle-ws", type=int, help="capacity: idle WebSocket clients (default 2000; --quick 500)")
+    p.add_argument("--logins", type=int, default=1000, help="capacity: guests logging in at once (default 1000)")
+    p.add_argument("--json", type=Path, help="write every figure to this JSON file")
+    p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
+    p.add_argument("--installed", action="store_true",
+                   help="run the installed `parley` script instead of this working tree's code")
+    p.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, databases)")
+    p.add_argument("-q", "--quiet", dest="verbose", action="store_false", help="no progress on standard error")
+    return p
+
+
+def defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the options whose default depends on ``--quick``; return ``args``."""
+    quick = args.quick
+    if args.rounds is None:
+        args.rounds = 2 if quick else 3
+    if args.seconds is None:
+        args.seconds = 2.0 if quick else 3.0
+    if args.latency_seconds is None:
+        args.latency_seconds = 2.0 if quick else 4.0
+    if args.mixed_clients is None:
+        args.mixed_clients = 100 if quick else 1000
+    if args.idle_tcp is None:
+        args.idle_tcp = 1000 if quick else 5000
+    if args.idle_ws is None:
+        args.idle_ws = 500 if quick else 2000
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scenario(s); return the exit code (1 if a scenario failed)."""
+    args = defaults(parser().parse_args(argv))
+    name = NUMBERS.get(args.scenario, args.scenario)
+    runners = _runners()
+    if name != "all" and name not in runners:
+        print(f"unknown scenario {args.scenario!r}; choose from {', '.join(ORDER)}, all", file=sys.stderr)
+        return 2
+    names = ORDER if name == "all" else [name]
+    results: list[Result] = []
+    failed = False
+    for scenario in names:
+        started = time.monotonic()
+        try:
+            result = runners[scenario](args)
+        except (BenchError, RuntimeError, OSError) as error:
+            print(f"{scenario}: FAILED: {error}", flush=True)
+            failed = True
+            continue
+        result.seconds = time.monotonic() - started
+        results.append(result)
+        print(result.summary, flush=True)
+    if args.json and results:
+        write_json(args.json, results, {"argv": sys.argv[1:] if argv is None else argv})
+    if name == "all" and args.write and results:
+        header = (f"Generated by `python -m bench all{' --quick' if args.quick else ''}` "
+                  f"({sum(r.seconds for r in results) / 60:.1f} min); medians of {args.rounds} rounds with min..max, "
+                  f"ratios taken per round between systems measured in alternating order.")
+        update_benchmarks(results, header)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

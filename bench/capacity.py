@@ -1,0 +1,96 @@
+"""Scenario 4, capacity: memory per idle connection, and the time for many guests to log in.
+
+Memory: a fresh system's resident memory is taken, then N clients connect
+(and log in, on Parley), the room falls quiet, and the memory is taken again;
+the difference over N is the cost of one idle client. The system is stopped
+before its clients close, so no leave storm is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .common import Bench, Result, Row, Series, System, alternate, ratios, times, verdict, with_range
+from .pool import Room
+from .stats import median
+
+
+def _kb(value: float) -> str:
+    return f"{value:,.1f} KB"
+
+
+def _idle_cost(bench: Bench, system: System, endpoint: str, clients: int) -> dict[str, float]:
+    """Connect ``clients`` idle clients to a fresh system; return {"total", and per child name} KB per client."""
+    time.sleep(0.5)
+    before = {child.name: child.rss() for child in system.children}
+    room = Room(bench.pool, f"idle-{system.name}", [(system.endpoints[endpoint], clients)])
+    try:
+        done = room.connect(timeout=300)
+        room.quiet(1.0, timeout=180)
+        time.sleep(0.5)
+        after = {child.name: child.rss() for child in system.children}
+    finally:
+        bench.stop(system)
+        room.close()
+    costs = {name: (after[name] - before[name]) / clients / 1024 for name in before}
+    costs["total"] = sum(costs.values())
+    costs["connect_seconds"] = done["seconds"]
+    return costs
+
+
+def run_capacity(args: argparse.Namespace) -> Result:
+    """Scenario 4: KB per idle TCP client (Parley and the yardstick), KB per idle WebSocket client (gateway
+    plus server), and seconds for ``--logins`` guests to log in at once."""
+    series = Series()
+    tcp_n, ws_n, logins = args.idle_tcp, args.idle_ws, args.logins
+    with Bench(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose) as bench:
+        for number in range(args.rounds):
+            for name in alternate(["yardstick", "parley"], number):
+                system = bench.yardstick(f"yardstick-{number}") if name == "yardstick" else bench.parley(f"parley-{number}")
+                cost = _idle_cost(bench, system, "tcp", tcp_n)
+                series.add(name, "tcp-kb", cost["total"], {"round": number, **cost})
+                bench.log(f"round {number + 1}/{args.rounds} {name}: {cost['total']:.1f} KB per idle TCP client "
+                          f"({tcp_n} connected in {cost['connect_seconds']:.1f} s)")
+            system = bench.parley(f"parley-ws-{number}", gateway=True)
+            server_name, gateway_name = (child.name for child in system.children)
+            cost = _idle_cost(bench, system, "ws", ws_n)
+            series.add("parley", "ws-kb", cost["total"], {"round": number, **cost})
+            series.add("parley", "ws-kb-server", cost[server_name])
+            series.add("parley", "ws-kb-gateway", cost[gateway_name])
+            bench.log(f"round {number + 1}/{args.rounds}: {cost['total']:.1f} KB per idle WebSocket client "
+                      f"(server {cost[server_name]:.1f}, gateway {cost[gateway_name]:.1f})")
+            system = bench.parley(f"parley-logins-{number}")
+            room = Room(bench.pool, f"logins-{number}", [(system.endpoints["tcp"], logins)])
+            try:
+                room.connect(login=False)
+                room.quiet(0.3)
+                result = room.login_all(timeout=120)
+            finally:
+                bench.stop(system)
+                room.close()
+            seconds = result["seconds"] if not result["failed"] else float("nan")
+            series.add("parley", "login-seconds", seconds, {"round": number, **result})
+            bench.log(f"round {number + 1}/{args.rounds}: {logins} guests logged in in {result['seconds']:.2f} s"
+                      + (f" ({result['failed']} FAILED)" if result["failed"] else ""))
+    parley_tcp, yard_tcp = series.get("parley", "tcp-kb"), series.get("yardstick", "tcp-kb")
+    ws = series.get("parley", "ws-kb")
+    login = series.get("parley", "login-seconds")
+    s = "4 capacity"
+    rows = [
+        Row(s, f"memory per idle TCP client ({tcp_n:,} logged in)", with_range(parley_tcp, _kb),
+            with_range(yard_tcp, _kb), with_range(ratios(parley_tcp, yard_tcp), times), "<= 12 KB",
+            verdict(median(parley_tcp), lambda v: v <= 12)),
+        Row(s, f"memory per idle WebSocket client ({ws_n:,}; gateway + server)",
+            f"{with_range(ws, _kb)} (server {_kb(median(series.get('parley', 'ws-kb-server')))}, gateway "
+            f"{_kb(median(series.get('parley', 'ws-kb-gateway')))})", "", "", "<= 40 KB",
+            verdict(median(ws), lambda v: v <= 40)),
+        Row(s, f"{logins:,} guests logging in at once, first CON to last CONVER",
+            with_range(login, lambda v: f"{v:.2f} s"), "", "", "< 2 s", verdict(median(login), lambda v: v < 2)),
+    ]
+    summary = (f"capacity: idle TCP {_kb(median(parley_tcp))}/client (yardstick {_kb(median(yard_tcp))}) at {tcp_n}; "
+               f"idle WebSocket {_kb(median(ws))}/client at {ws_n}; {logins} logins in {median(login):.2f} s")
+    command = (f"python -m bench capacity --idle-tcp {tcp_n} --idle-ws {ws_n} --logins {logins} "
+               f"--rounds {args.rounds}")
+    return Result("capacity", command, summary, rows,
+                  {"series": series.data, "summary": series.summary(), "runs": series.raw})
