@@ -153,6 +153,8 @@ async def _browser_to_server(ws: web.WebSocketResponse, writer: asyncio.StreamWr
             refusal = frames.check_browser_frame(payload, limit)
             if refusal is not None:
                 return refusal
+            if writer.transport.is_closing():  # uvloop raises on a write to a closing transport
+                return _lost(state)
             writer.write(payload + b"\n")
             state.metrics.frames_to_server.inc()
             try:

@@ -27,6 +27,7 @@ from server.passwords import hash_password
 from server.store import AccountExists, Store, database_path
 
 from .addresses import connect_hints
+from .loops import CHOICES, loop_factory
 
 
 def _env(flag: str) -> str | None:
@@ -92,6 +93,8 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_log_level(parser: argparse.ArgumentParser) -> None:
     _add(parser, "--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default: %(default)s)")
+    _add(parser, "--loop", default="auto", choices=list(CHOICES),
+         help="event loop: uvloop when installed (auto), or asyncio's own (default: %(default)s)")
 
 
 def _upstream(text: str) -> tuple[str, int]:
@@ -221,7 +224,14 @@ def _run(args: argparse.Namespace, main_coroutine: Callable[[], Any]) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        asyncio.run(main_coroutine())
+        factory, name = loop_factory(args.loop)
+    except RuntimeError as error:
+        print(f"parley: {error}", file=sys.stderr)
+        return 2
+    logging.getLogger("parley").info("event loop: %s", name)
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(main_coroutine())
     except OSError as error:
         print(f"parley: cannot start: {error}", file=sys.stderr)
         return 1

@@ -543,11 +543,18 @@ def test_python_m_desktop_connects_with_real_keystrokes_and_closes_with_discon(
         [sys.executable, "-m", "desktop", f"127.0.0.1:{chat_server.port}", "--nickname", "zed",
          "--color", "#AA00AA"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        window = xdotool("search", "--sync", "--name", "^Parley$").split()[0]
+        window = xdotool("search", "--sync", "--onlyvisible", "--name", "^Parley$").split()[0]
         yul = desktops.raw(chat_server.port, "yul")
-        xdotool("windowfocus", "--sync", window)
-        xdotool("key", "Return")  # the focus starts in the empty password field: Enter connects
-        desktops.until(lambda: "zed has joined the chat!" in yul.contents("INFO"), "zed logs in")
+
+        def press_return_to_connect() -> bool:
+            # The focus starts in the empty password field: Enter connects. A
+            # loaded machine may map the window before Tk takes the key: retry.
+            xdotool("windowfocus", "--sync", window)
+            xdotool("key", "Return")
+            desktops.pump_for(1.0)
+            return "zed has joined the chat!" in yul.contents("INFO")
+
+        desktops.until(press_return_to_connect, "zed logs in")
         desktops.until(lambda: "zed" in xdotool("getwindowname", window), "the title names zed")
         xdotool("type", "--delay", "5", "typed, for real")
         xdotool("key", "Return")

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from certs import https_session, self_signed
 from serverproc import GatewayProcess, ServeProcess, ServerProcess
@@ -119,3 +120,23 @@ async def test_serve_with_a_certificate_puts_the_page_and_the_tcp_port_on_tls(tm
             await bob.close()
     finally:
         serve.stop()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_serve_runs_on_either_event_loop(tmp_path: Path, loop: str) -> None:
+    serve = ServeProcess(tmp_path / "data", "--loop", loop).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            ann = await ws_login(http, serve.url + "ws", "ann")
+            bob = await Client.connect(serve.port)
+            await bob.login("bob")
+            await ann.send_str("CHAT,rec=-ALL," + "x" * 3000)
+            assert len((await next_frame(ann, "CHATR")).content) == 3000
+            while (frame := await bob.recv()).reason != "CHATR":
+                pass
+            assert len(frame.content) == 3000
+            await ann.close()
+            await bob.close()
+    finally:
+        serve.stop()
+    assert f"event loop: {loop}" in serve.log.read_text()
