@@ -12,7 +12,7 @@ import argparse
 import time
 
 from .common import Bench, Result, Row, Series, System, alternate, ratios, times, verdict, with_range
-from .pool import Room
+from .pool import BenchError, Room
 from .stats import median
 
 
@@ -73,6 +73,21 @@ def run_capacity(args: argparse.Namespace) -> Result:
             series.add("parley", "login-seconds", seconds, {"round": number, **result})
             bench.log(f"round {number + 1}/{args.rounds}: {logins} guests logged in in {result['seconds']:.2f} s"
                       + (f" ({result['failed']} FAILED)" if result["failed"] else ""))
+            for name in alternate(["yardstick", "parley"], number):
+                system = (bench.yardstick(f"yardstick-burst-{number}") if name == "yardstick"
+                          else bench.parley(f"parley-burst-{number}"))
+                room = Room(bench.pool, f"burst-{name}-{number}", [(system.endpoints["tcp"], logins)])
+                try:
+                    seconds = room.connect(burst=True, timeout=120)["seconds"]
+                except BenchError as error:
+                    bench.log(f"round {number + 1}/{args.rounds}: {name} burst failed: {error}")
+                    seconds = float("nan")
+                finally:
+                    bench.stop(system)
+                    room.close()
+                series.add(name, "burst-seconds", seconds, {"round": number, "seconds": seconds})
+                bench.log(f"round {number + 1}/{args.rounds}: {logins} clients connecting (and logging in) at once "
+                          f"to {name}: {seconds:.2f} s")
     parley_tcp, yard_tcp = series.get("parley", "tcp-kb"), series.get("yardstick", "tcp-kb")
     ws = series.get("parley", "ws-kb")
     login = series.get("parley", "login-seconds")
@@ -85,11 +100,16 @@ def run_capacity(args: argparse.Namespace) -> Result:
             f"{with_range(ws, _kb)} (server {_kb(median(series.get('parley', 'ws-kb-server')))}, gateway "
             f"{_kb(median(series.get('parley', 'ws-kb-gateway')))})", "", "", "<= 40 KB",
             verdict(median(ws), lambda v: v <= 40)),
-        Row(s, f"{logins:,} guests logging in at once, first CON to last CONVER",
+        Row(s, f"{logins:,} guests logging in at once, first CON to last CONVER (connected beforehand)",
             with_range(login, lambda v: f"{v:.2f} s"), "", "", "< 2 s", verdict(median(login), lambda v: v < 2)),
+        Row(s, f"{logins:,} clients connecting and logging in at once, from nothing (yardstick: connecting)",
+            with_range(series.get("parley", "burst-seconds"), lambda v: f"{v:.2f} s"),
+            with_range(series.get("yardstick", "burst-seconds"), lambda v: f"{v:.2f} s"),
+            with_range(ratios(series.get("parley", "burst-seconds"), series.get("yardstick", "burst-seconds")), times)),
     ]
     summary = (f"capacity: idle TCP {_kb(median(parley_tcp))}/client (yardstick {_kb(median(yard_tcp))}) at {tcp_n}; "
-               f"idle WebSocket {_kb(median(ws))}/client at {ws_n}; {logins} logins in {median(login):.2f} s")
+               f"idle WebSocket {_kb(median(ws))}/client at {ws_n}; {logins} logins in {median(login):.2f} s "
+               f"({median(series.get('parley', 'burst-seconds')):.2f} s connecting too)")
     command = (f"python -m bench capacity --idle-tcp {tcp_n} --idle-ws {ws_n} --logins {logins} "
                f"--rounds {args.rounds}")
     return Result("capacity", command, summary, rows,

@@ -139,18 +139,29 @@ class Room:
         self.parts = list(parts)
         self.size = sum(count for _, count in parts)
 
-    def connect(self, login: bool = True, timeout: float = 180.0) -> dict[str, Any]:
-        """Connect (and log in) every client; return {"connected", "seconds"}. Raises BenchError if any failed."""
+    def connect(self, login: bool = True, timeout: float = 180.0, burst: bool = False) -> dict[str, Any]:
+        """Connect (and log in) every client; return {"connected", "seconds"}. Raises BenchError if any failed.
+
+        Normally clients connect a few at a time, each until Parley answers a PING, then all log in at
+        once. With ``burst`` every client connects and logs in at once, as a crowd arriving would."""
         shares = [split(count, self.pool.size) for _, count in self.parts]
         per_worker = [{"endpoints": [(endpoint.spec(), share[w]) for (endpoint, _), share in zip(self.parts, shares)],
-                       "first": 0, "login": login} for w in range(self.pool.size)]
+                       "first": 0, "login": burst and login, "probe": not burst,
+                       "concurrency": 1 << 20 if burst else worker.CONNECT_CONCURRENCY} for w in range(self.pool.size)]
         started = time.monotonic()
         results = self.pool.each("connect", timeout, per_worker=per_worker, group=self.name)
         failed = sum(r["failed"] for r in results)
         if failed:
             errors = [e for r in results for e in r["error"]]
             raise BenchError(f"{self.name}: {failed} of {self.size} clients could not connect: {errors[:3]}")
-        return {"connected": sum(r["connected"] for r in results), "seconds": time.monotonic() - started}
+        connected = time.monotonic() - started
+        if login and not burst and any(endpoint.parley for endpoint, _ in self.parts):
+            # All at once: joins close together share the server's user-list broadcasts.
+            done = self.login_all(timeout)
+            if done["failed"]:
+                raise BenchError(f"{self.name}: {done['failed']} of {self.size} clients could not log in")
+        return {"connected": sum(r["connected"] for r in results), "seconds": time.monotonic() - started,
+                "connect_seconds": connected}
 
     def quiet(self, idle: float = 0.3, timeout: float = 60.0) -> bool:
         """Wait until no client has read anything for ``idle`` seconds; return whether that happened in time."""

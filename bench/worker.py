@@ -70,6 +70,7 @@ class Conn(asyncio.BufferedProtocol):
         loop = worker.loop
         self.opened: asyncio.Future[bool] = loop.create_future()
         self.logged_in: asyncio.Future[bool] | None = None
+        self.probe: asyncio.Future[bool] | None = None  # answered by the first PONG
         self.closed = False
         self.sampled = False
         self.tag: bytes | None = None
@@ -101,7 +102,7 @@ class Conn(asyncio.BufferedProtocol):
         if counting.get(self.fd) is self:
             del counting[self.fd]
         self.worker.lost += 1
-        for future in (self.opened, self.logged_in):
+        for future in (self.opened, self.logged_in, self.probe):
             if future is not None and not future.done():
                 future.set_result(False)
 
@@ -153,6 +154,8 @@ class Conn(asyncio.BufferedProtocol):
             if i >= 0:
                 j = acc.find(b"\n", i, cut)
                 self._login_answer(bytes(acc[i:j]).rstrip(b"\r").endswith(b",OK"))
+        if self.probe is not None and not self.probe.done() and acc.find(b"PONG,", 0, cut) >= 0:
+            self.probe.set_result(True)
         if self.rtt:
             i = acc.find(b"PONG,", 0, cut)
             while i >= 0:
@@ -237,6 +240,8 @@ class Conn(asyncio.BufferedProtocol):
                             self.worker.latencies.append(now - int(b[i + 1:j]))
                         if self.tag is not None and b.find(self.tag, s, q) >= 0:
                             self.own += 1
+                elif b[s] == 80 and self.probe is not None and not self.probe.done():
+                    self.probe.set_result(True)
                 elif self.rtt and b[s] == 80:  # "P": PONG
                     now = now or time.monotonic_ns()
                     k = b.find(b",", s + 5, q)
@@ -369,14 +374,16 @@ class Worker:
     # Commands -------------------------------------------------------------------
 
     async def connect(self, group: str, endpoints: list[tuple[dict[str, Any], int]], first: int,
-                      login: bool = True, timeout: float = 120.0) -> dict[str, Any]:
-        """Open connections (and log them in); return {"connected", "failed", "error", "seconds"}."""
+                      login: bool = True, concurrency: int = CONNECT_CONCURRENCY, probe: bool = True,
+                      timeout: float = 120.0) -> dict[str, Any]:
+        """Open connections, at most ``concurrency`` at a time, each until Parley answers a PING (with
+        ``probe``) and logged in (with ``login``); return {"connected", "failed", "error", "seconds"}."""
         if group not in self.groups:
             self.groups[group] = Group()
             self.group_numbers[group] = len(self.group_numbers)
         room = self.groups[group]
         prefix = f"u{self.index}g{self.group_numbers[group]}x"
-        limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        limit = asyncio.Semaphore(concurrency)
         started = time.monotonic()
         deadline = started + timeout
         errors: list[str] = []
@@ -393,6 +400,13 @@ class Worker:
                     if not await asyncio.wait_for(conn.opened, max(0.1, deadline - time.monotonic())):
                         raise ConnectionError("WebSocket upgrade refused")
                     room.conns.append(conn)
+                    if conn.parley and probe:
+                        # Wait until the server serves this connection: connect() returns once the
+                        # kernel queued it, and a server that accepts slowly overflows its backlog.
+                        conn.probe = self.loop.create_future()
+                        conn.send([b"PING,,probe"])
+                        if not await asyncio.wait_for(conn.probe, max(0.1, deadline - time.monotonic())):
+                            raise ConnectionError("no PONG")
                     if login and conn.parley:
                         if await self._login_one(conn, deadline):
                             return True
