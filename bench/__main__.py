@@ -67,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",
                    help="run the installed `parley` script instead of this working tree's code")
+    p.add_argument("--server-arg", action="append", metavar="ARG",
+                   help="one more argument for every `parley server` (repeatable; e.g. --server-arg=--loop=asyncio)")
+    p.add_argument("--gateway-arg", action="append", metavar="ARG", help="one more argument for every `parley gateway`")
+    p.add_argument("--yardstick-loop", choices=("asyncio", "uvloop"), default="asyncio",
+                   help="the yardstick's event loop (default asyncio's own, as in the issue's figures)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, databases)")
     p.add_argument("-q", "--quiet", dest="verbose", action="store_false", help="no progress on standard error")
     return p

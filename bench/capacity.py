@@ -44,7 +44,7 @@ def run_capacity(args: argparse.Namespace) -> Result:
     plus server), and seconds for ``--logins`` guests to log in at once."""
     series = Series()
     tcp_n, ws_n, logins = args.idle_tcp, args.idle_ws, args.logins
-    with Bench(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose) as bench:
+    with Bench.from_args(args) as bench:
         for number in range(args.rounds):
             for name in alternate(["yardstick", "parley"], number):
                 system = bench.yardstick(f"yardstick-{number}") if name == "yardstick" else bench.parley(f"parley-{number}")

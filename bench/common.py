@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -71,8 +72,14 @@ class Bench:
     or the run failed (its path is then printed).
     """
 
-    def __init__(self, procs_count: int, *, installed: bool = False, keep: bool = False, verbose: bool = True) -> None:
+    def __init__(self, procs_count: int, *, installed: bool = False, keep: bool = False, verbose: bool = True,
+                 server_args: Sequence[str] = (), gateway_args: Sequence[str] = (),
+                 yardstick_loop: str = "asyncio") -> None:
         procs.raise_nofile()
+        self.server_args = list(server_args)
+        self.gateway_args = list(gateway_args)
+        self.yardstick_loop = yardstick_loop
+        self.parley_loop = ""  # as Parley's server logs it
         self.dir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
         self.procs_count = procs_count
         self.installed = installed
@@ -93,6 +100,13 @@ class Bench:
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
             print(f"bench: logs kept in {self.dir}", file=sys.stderr)
+
+    @classmethod
+    def from_args(cls, args: Any) -> "Bench":
+        """Return a Bench set up from the command line's options."""
+        return cls(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose,
+                   server_args=args.server_arg or (), gateway_args=args.gateway_arg or (),
+                   yardstick_loop=args.yardstick_loop)
 
     @property
     def pool(self) -> Pool:
@@ -125,19 +139,23 @@ class Bench:
 
     # Systems ------------------------------------------------------------
 
-    def yardstick(self, name: str, naive: bool = False) -> System:
-        """Start the yardstick; return it as a system with a "tcp" endpoint."""
-        child = self.start(procs.yardstick(self.dir, name, naive=naive))
+    def yardstick(self, name: str, naive: bool = False, loop: str | None = None) -> System:
+        """Start the yardstick (on ``--yardstick-loop`` unless ``loop`` is given); return it as a system
+        with a "tcp" endpoint."""
+        child = self.start(procs.yardstick(self.dir, name, naive=naive, loop=loop or self.yardstick_loop))
         return System(name, [child], {"tcp": Endpoint("tcp", child.port, parley=False)})
 
     def parley(self, name: str, *, fsync: bool = True, gateway: bool = False, extra: Sequence[str] = ()) -> System:
         """Start ``parley server`` (and ``parley gateway`` in front of it) on a throwaway data dir; return
         the system with a "tcp" endpoint (and a "ws" one)."""
         server = self.start(procs.parley_server(self.dir, name, self.dir / f"{name}-data", fsync=fsync,
-                                                installed=self.installed, extra=extra))
+                                                installed=self.installed, extra=[*self.server_args, *extra]))
         system = System(name, [server], {"tcp": Endpoint("tcp", server.port)})
+        found = re.search(r"event loop: (\w+)", server.log.read_text(errors="replace"))
+        self.parley_loop = found.group(1) if found else "asyncio (not logged)"
         if gateway:
-            gw = self.start(procs.parley_gateway(self.dir, f"{name}-gateway", server.port, installed=self.installed))
+            gw = self.start(procs.parley_gateway(self.dir, f"{name}-gateway", server.port, installed=self.installed,
+                                                 extra=self.gateway_args))
             system.children.append(gw)
             system.endpoints["ws"] = Endpoint("ws", gw.http_port, path="/ws")
         return system

@@ -16,6 +16,7 @@ send time. Every client must again receive every message.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -156,7 +157,7 @@ def run_fanout(args: argparse.Namespace) -> Result:
     series = Series()
     rows: list[Row] = []
     summary = []
-    with Bench(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose) as bench:
+    with Bench.from_args(args) as bench:
         for clients in sizes:
             yard = bench.yardstick(f"yardstick-{clients}")
             parley = bench.parley(f"parley-{clients}")
@@ -200,7 +201,7 @@ def run_persistence(args: argparse.Namespace) -> Result:
     rows: list[Row] = []
     summary = []
     all_series = Series()
-    with Bench(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose) as bench:
+    with Bench.from_args(args) as bench:
         for clients in sizes:
             yard = bench.yardstick(f"yardstick-{clients}")
             on = bench.parley(f"parley-fsync-on-{clients}", fsync=True)
@@ -248,20 +249,25 @@ def run_yardstick(args: argparse.Namespace) -> Result:
     rows: list[Row] = []
     summary = []
     all_series = Series()
-    with Bench(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose) as bench:
+    with Bench.from_args(args) as bench:
         for clients in sizes:
-            joined = bench.yardstick(f"yardstick-{clients}")
-            naive = bench.yardstick(f"yardstick-naive-{clients}", naive=True)
-            rooms = open_rooms(bench, {"joined": [(joined.endpoints["tcp"], clients)],
-                                       "naive": [(naive.endpoints["tcp"], clients)]})
+            systems = {"joined": bench.yardstick(f"yardstick-{clients}"),
+                       "naive": bench.yardstick(f"yardstick-naive-{clients}", naive=True)}
+            other = "uvloop" if bench.yardstick_loop == "asyncio" else "asyncio"
+            if other == "asyncio" or importlib.util.find_spec("uvloop"):
+                systems[f"joined-{other}"] = bench.yardstick(f"yardstick-{other}-{clients}", loop=other)
+            rooms = open_rooms(bench, {name: [(system.endpoints["tcp"], clients)] for name, system in systems.items()})
             series = Series()
             measure(bench, rooms, plan, args.rounds, series, clients)
             for room in rooms.values():
                 room.close()
-            bench.stop(naive)
-            bench.stop(joined)
+            for system in systems.values():
+                bench.stop(system)
             rows += fanout_rows("6 yardstick", series, "joined", "naive", clients, plan.rates_for(clients),
-                                label="joined vs naive: ")
+                                label=f"joined vs naive ({bench.yardstick_loop} loop): ")
+            if f"joined-{other}" in systems:
+                rows += fanout_rows("6 yardstick", series, f"joined-{other}", "joined", clients, plan.rates_for(clients),
+                                    label=f"joined, {other} vs {bench.yardstick_loop} loop: ")
             r = ratios(series.get("joined", "max"), series.get("naive", "max"))
             summary.append(f"N={clients} joined {human(median(series.get('joined', 'max')))} naive "
                            f"{human(median(series.get('naive', 'max')))} ({times(median(r))}) p99@50/s "

@@ -19,7 +19,7 @@ def run_gateway(args: argparse.Namespace) -> Result:
     rows: list[Row] = []
     summary = []
     all_series = Series()
-    with Bench(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose) as bench:
+    with Bench.from_args(args) as bench:
         for clients in sizes:
             systems = [bench.yardstick(f"yardstick-{clients}"), bench.parley(f"parley-tcp-{clients}"),
                        bench.parley(f"parley-ws-{clients}", gateway=True)]
@@ -72,7 +72,7 @@ def run_overhead(args: argparse.Namespace) -> Result:
     clients = args.rtt_clients
     rate = args.rtt_rate
     series = Series()
-    with Bench(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose) as bench:
+    with Bench.from_args(args) as bench:
         parley = bench.parley("parley", gateway=True)
         wsfy = bench.websockify("websockify", parley.endpoints["tcp"].port)
         wsfy_before = wsfy.rss()

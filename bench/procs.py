@@ -199,9 +199,9 @@ def parley_gateway(log_dir: Path, name: str, upstream_port: int, *, installed: b
     return Child(name, args, log_dir, wanted=("HTTP",))
 
 
-def yardstick(log_dir: Path, name: str, *, naive: bool = False) -> Child:
+def yardstick(log_dir: Path, name: str, *, naive: bool = False, loop: str = "asyncio") -> Child:
     """Return (not started) the yardstick fan-out server (``python -m bench.yardstick``)."""
-    args = [sys.executable, "-m", "bench.yardstick", "--host", "127.0.0.1", "--port", "0"]
+    args = [sys.executable, "-m", "bench.yardstick", "--host", "127.0.0.1", "--port", "0", "--loop", loop]
     if naive:
         args.append("--naive")
     return Child(name, args, log_dir)

@@ -56,9 +56,8 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.room.clients.append(transport)
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio's class
+        self.room.clients.append(self.transport)  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         if self.partial:
@@ -73,12 +72,13 @@ class Client(asyncio.Protocol):
             self.room.clients.remove(self.transport)
 
 
-async def serve(host: str, port: int, naive: bool) -> None:
+async def serve(host: str, port: int, naive: bool, loop_name: str = "asyncio") -> None:
     """Listen until SIGTERM or SIGINT; print ``TCP port N`` once listening."""
     loop = asyncio.get_running_loop()
     room = Room(loop, naive)
     server = await loop.create_server(lambda: Client(room), host, port, backlog=4096, reuse_address=True)
-    print(f"yardstick ({'naive' if naive else 'joined'}) TCP port {server.sockets[0].getsockname()[1]}", flush=True)
+    print(f"yardstick ({'naive' if naive else 'joined'}, {loop_name} loop) TCP port "
+          f"{server.sockets[0].getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -94,11 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--naive", action="store_true", help="write every line to every socket separately")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                        help="event loop (default asyncio's own)")
     args = parser.parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    asyncio.run(serve(args.host, args.port, args.naive))
+    factory = None
+    if args.loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve(args.host, args.port, args.naive, args.loop))
     return 0
 
 
