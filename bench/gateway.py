@@ -75,11 +75,16 @@ def run_overhead(args: argparse.Namespace) -> Result:
     with Bench.from_args(args) as bench:
         parley = bench.parley("parley", gateway=True)
         wsfy = bench.websockify("websockify", parley.endpoints["tcp"].port)
-        wsfy_before = wsfy.rss()
-        rooms = open_rooms(bench, {"gateway": [(parley.endpoints["ws"], clients)],
-                                   "tcp": [(parley.endpoints["tcp"], clients)],
-                                   "websockify": [(wsfy.endpoints["ws"], clients)]})
-        wsfy_after = wsfy.rss()
+        # Memory per connection of each path: what its processes grew by while its clients connected.
+        server, gateway = parley.children
+        memory: dict[str, float] = {}
+        rooms = {}
+        for name, endpoint, parts in (("gateway", parley.endpoints["ws"], [(server, False), (gateway, False)]),
+                                      ("tcp", parley.endpoints["tcp"], [(server, False)]),
+                                      ("websockify", wsfy.endpoints["ws"], [(server, False), (wsfy.children[0], True)])):
+            before = sum(child.rss(pss) for child, pss in parts)
+            rooms.update(open_rooms(bench, {name: [(endpoint, clients)]}))
+            memory[name] = (sum(child.rss(pss) for child, pss in parts) - before) / clients / 1024
         names = list(rooms)
         for number in range(args.rounds):
             order = alternate(names, number)
@@ -109,7 +114,6 @@ def run_overhead(args: argparse.Namespace) -> Result:
     p99 = ratios(series.get("gateway", f"p99{tag}"), series.get("tcp", f"p99{tag}"))
     p99w = ratios(series.get("gateway", f"p99{tag}"), series.get("websockify", f"p99{tag}"))
     s = "3 gateway overhead"
-    wsfy_kb = (wsfy_after - wsfy_before) / clients / 1024
     rows = [
         Row(s, f"round trips/s, {clients} clients: gateway vs straight TCP", with_range(gw, human),
             with_range(tcp, human), with_range(vs_tcp, times), ">= 0.40x", verdict(median(vs_tcp), lambda v: v >= 0.4)),
@@ -126,8 +130,9 @@ def run_overhead(args: argparse.Namespace) -> Result:
         Row(s, f"p99 at {rate:g} round trips/s in total: gateway vs websockify",
             with_range(series.get("gateway", f"p99{tag}"), ms), with_range(series.get("websockify", f"p99{tag}"), ms),
             with_range(p99w, times)),
-        Row(s, f"websockify memory per connection ({clients}, PSS of its processes)", "",
-            f"{wsfy_kb:,.0f} KB"),
+        Row(s, f"memory per connection ({clients} clients): gateway + server vs websockify (PSS) + server",
+            f"{memory['gateway']:,.0f} KB", f"{memory['websockify']:,.0f} KB",
+            times(memory["gateway"] / memory["websockify"]) if memory["websockify"] > 0 else "-"),
     ]
     summary = (f"overhead: {clients} clients, gateway {human(median(gw))} round trips ({times(median(vs_tcp))} TCP "
                f"{human(median(tcp))}, {times(median(vs_wsfy))} websockify {human(median(wsfy_rt))}); p99 at "
@@ -136,5 +141,5 @@ def run_overhead(args: argparse.Namespace) -> Result:
                f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
     return Result("overhead", command, summary, rows,
                   {"series": series.data, "summary": series.summary(), "runs": series.raw,
-                   "websockify_pss_per_connection_bytes": (wsfy_after - wsfy_before) / clients})
+                   "memory_kb_per_connection": memory})
 

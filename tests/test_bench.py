@@ -1,0 +1,106 @@
+"""Smoke test of the benchmark suite: every scenario of ``python -m bench`` in a tiny, bounded setup.
+
+Real processes on loopback (Parley from this working tree, the yardstick,
+websockify, the load generators), no mocks: each command must print exactly
+one sane summary line and write JSON holding its figures, with nothing lost.
+The six commands run three at a time to stay well under half a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = ["--rounds", "1", "--procs", "1", "--seconds", "0.3", "--latency-seconds", "0.3", "--quiet"]
+SCENARIOS: dict[str, list[str]] = {
+    "yardstick": ["--clients", "10"],
+    "fanout": ["--clients", "10"],
+    "persistence": ["--clients", "10"],
+    "gateway": ["--clients", "10", "--mixed-clients", "10"],
+    "overhead": ["--rtt-clients", "10", "--rtt-rate", "200"],
+    "capacity": ["--idle-tcp", "40", "--idle-ws", "20", "--logins", "40"],
+}
+
+
+def _run(name: str, tmp: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp / f"{name}.json"
+    command = [sys.executable, "-m", "bench", name, *SCENARIOS[name], *TINY, "--json", str(out)]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120), out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[subprocess.CompletedProcess[str], Path]]:
+    tmp = tmp_path_factory.mktemp("bench")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(_run, name, tmp) for name in SCENARIOS}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_each_scenario_prints_one_summary_line_and_writes_its_figures(
+        runs: dict[str, tuple[subprocess.CompletedProcess[str], Path]], name: str) -> None:
+    done, out = runs[name]
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{name}: "), done.stdout
+    assert "LOST" not in lines[0] and "FAILED" not in lines[0] and " - " not in lines[0], lines[0]
+    document = json.loads(out.read_text())
+    assert document["scenario"] == name and document["summary"] == lines[0]
+    assert document["machine"]["cores"] >= 1 and document["command"].startswith(f"python -m bench {name}")
+    assert document["rows"] and all(row["measure"] and row["parley"] for row in document["rows"]
+                                    if row["scenario"][0] != "6")
+    series = document["figures"]["series"]
+    for system, measures in series.items():
+        for measure, values in measures.items():
+            if measure.startswith("lost"):
+                assert all(v == 0 for v in values), (system, measure, values)
+            elif not measure.startswith(("ws-kb", "tcp-kb")):  # memory deltas may be noise at this size
+                assert all(_positive(v) for v in values), (system, measure, values)
+
+
+def test_fanout_measures_both_systems_with_every_message_delivered(
+        runs: dict[str, tuple[subprocess.CompletedProcess[str], Path]]) -> None:
+    document = json.loads(runs["fanout"][1].read_text())
+    series = document["figures"]["series"]
+    assert set(series) == {"yardstick-10", "parley-10"}
+    for system in series.values():
+        assert _positive(system["max"][0]) and _positive(system["p99@50"][0])
+    for run in document["figures"]["runs"]:
+        assert run["complete"] and run["receivers"] == 10 and run["sent"] > 0
+
+
+def test_overhead_and_capacity_measure_every_system(
+        runs: dict[str, tuple[subprocess.CompletedProcess[str], Path]]) -> None:
+    overhead = json.loads(runs["overhead"][1].read_text())["figures"]["series"]
+    assert set(overhead) == {"gateway", "tcp", "websockify"}
+    assert all(_positive(s["rtt"][0]) and _positive(s["p99@200"][0]) for s in overhead.values())
+    capacity = json.loads(runs["capacity"][1].read_text())["figures"]["series"]
+    assert _positive(capacity["parley"]["login-seconds"][0]) and _positive(capacity["parley"]["burst-seconds"][0])
+    assert "tcp-kb" in capacity["yardstick"] and "ws-kb" in capacity["parley"]
+
+
+def test_the_generated_table_replaces_only_the_text_between_the_markers(tmp_path: Path) -> None:
+    from bench.common import Result, Row
+    from bench.report import BEGIN, END, update_benchmarks
+
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text(f"# Benchmarks\n\nProse before.\n\n{BEGIN}\nold figures\n{END}\n\nProse after.\n")
+    result = Result("fanout", "python -m bench fanout", "fanout: N=10 ...",
+                    [Row("1 fan-out TCP", "max fan-out, N=10", "1M/s", "2M/s", "0.50x", ">= 0.50x", "pass")], {})
+    update_benchmarks([result], "Generated.", path)
+    text = path.read_text()
+    assert "Prose before." in text and "Prose after." in text and "old figures" not in text
+    assert "| 1 fan-out TCP | max fan-out, N=10 | 1M/s | 2M/s | 0.50x | >= 0.50x | pass |" in text
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
