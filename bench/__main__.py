@@ -72,6 +72,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gateway-arg", action="append", metavar="ARG", help="one more argument for every `parley gateway`")
     p.add_argument("--yardstick-loop", choices=("asyncio", "uvloop"), default="asyncio",
                    help="the yardstick's event loop (default asyncio's own, as in the issue's figures)")
+    p.add_argument("--parley-source", type=Path, metavar="DIR",
+                   help="run Parley's code from DIR (another checkout, e.g. `git archive COMMIT | tar -x -C DIR`)")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, databases)")
     p.add_argument("-q", "--quiet", dest="verbose", action="store_false", help="no progress on standard error")
     return p

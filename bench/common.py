@@ -74,8 +74,9 @@ class Bench:
 
     def __init__(self, procs_count: int, *, installed: bool = False, keep: bool = False, verbose: bool = True,
                  server_args: Sequence[str] = (), gateway_args: Sequence[str] = (),
-                 yardstick_loop: str = "asyncio") -> None:
+                 yardstick_loop: str = "asyncio", parley_source: Path | None = None) -> None:
         procs.raise_nofile()
+        self.parley_source = Path(parley_source).resolve() if parley_source else procs.REPO
         self.server_args = list(server_args)
         self.gateway_args = list(gateway_args)
         self.yardstick_loop = yardstick_loop
@@ -106,7 +107,7 @@ class Bench:
         """Return a Bench set up from the command line's options."""
         return cls(args.procs, installed=args.installed, keep=args.keep, verbose=args.verbose,
                    server_args=args.server_arg or (), gateway_args=args.gateway_arg or (),
-                   yardstick_loop=args.yardstick_loop)
+                   yardstick_loop=args.yardstick_loop, parley_source=args.parley_source)
 
     @property
     def pool(self) -> Pool:
@@ -149,13 +150,14 @@ class Bench:
         """Start ``parley server`` (and ``parley gateway`` in front of it) on a throwaway data dir; return
         the system with a "tcp" endpoint (and a "ws" one)."""
         server = self.start(procs.parley_server(self.dir, name, self.dir / f"{name}-data", fsync=fsync,
-                                                installed=self.installed, extra=[*self.server_args, *extra]))
+                                                installed=self.installed, extra=[*self.server_args, *extra],
+                                                source=self.parley_source))
         system = System(name, [server], {"tcp": Endpoint("tcp", server.port)})
         found = re.search(r"event loop: (\w+)", server.log.read_text(errors="replace"))
         self.parley_loop = found.group(1) if found else "asyncio (not logged)"
         if gateway:
             gw = self.start(procs.parley_gateway(self.dir, f"{name}-gateway", server.port, installed=self.installed,
-                                                 extra=self.gateway_args))
+                                                 extra=self.gateway_args, source=self.parley_source))
             system.children.append(gw)
             system.endpoints["ws"] = Endpoint("ws", gw.http_port, path="/ws")
         return system
@@ -208,7 +210,11 @@ def with_range(values: Sequence[float], fmt: Callable[[float], str]) -> str:
         return "-"
     if len([v for v in values if not math.isnan(v)]) < 2:
         return fmt(s["median"])
-    return f"{fmt(s['median'])} ({fmt(s['min'])}..{fmt(s['max'])})"
+    low, high = fmt(s["min"]), fmt(s["max"])
+    unit = re.search(r"[^\d.,]*$", high)
+    if unit and unit.group() and low.endswith(unit.group()):
+        low = low[:len(low) - len(unit.group())].rstrip()
+    return f"{fmt(s['median'])} ({low}..{high})"
 
 
 def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
@@ -256,6 +262,10 @@ def machine() -> dict[str, Any]:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=procs.REPO, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "server", "gateway", "parley"],
+                               capture_output=True, text=True, cwd=procs.REPO, timeout=10).stdout.strip()
+        if commit and dirty:
+            commit += " with uncommitted changes to server/, gateway/ or parley/"
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory / 2**30, 1),

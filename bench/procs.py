@@ -55,10 +55,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def child_env() -> dict[str, str]:
-    """Return the environment for children: this one, with the repository first on PYTHONPATH."""
+def child_env(source: Path = REPO) -> dict[str, str]:
+    """Return the environment for children: this one, with ``source`` (the repository) first on PYTHONPATH."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(source), env.get("PYTHONPATH", "")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -67,8 +67,9 @@ class Child:
     """One child process; ``start()`` returns once it is ready to accept connections."""
 
     def __init__(self, name: str, args: Sequence[str], log_dir: Path, *, wanted: Sequence[str] = ("TCP",),
-                 port: int = 0) -> None:
+                 port: int = 0, source: Path = REPO) -> None:
         self.name = name
+        self.source = source  # the directory the child runs in, first on its PYTHONPATH
         self.args = list(args)
         self.log = log_dir / f"{name}.log"
         self.wanted = tuple(wanted)
@@ -84,7 +85,8 @@ class Child:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as log:
             self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                            text=True, env=child_env(), cwd=REPO, start_new_session=True,
+                                            text=True, env=child_env(self.source), cwd=self.source,
+                                            start_new_session=True,
                                             preexec_fn=_die_with_parent)
         self._reader = threading.Thread(target=self._read_output, daemon=True)
         self._reader.start()
@@ -183,20 +185,21 @@ def parley_program(installed: bool) -> list[str]:
 
 
 def parley_server(log_dir: Path, name: str, data_dir: Path, *, fsync: bool = True, installed: bool = False,
-                  extra: Sequence[str] = ()) -> Child:
-    """Return (not started) ``parley server`` on loopback with flood and per-address limits lifted."""
+                  extra: Sequence[str] = (), source: Path = REPO) -> Child:
+    """Return (not started) ``parley server`` on loopback with flood and per-address limits lifted,
+    from the code in ``source`` (unless ``installed``)."""
     args = [*parley_program(installed), "server", "--host", "127.0.0.1", "--port", "0",
             "--data-dir", str(data_dir), "--chat-rate", "0", "--max-connections-per-address", "0",
             "--login-timeout", "3600", "--fsync", "on" if fsync else "off", *extra]
-    return Child(name, args, log_dir)
+    return Child(name, args, log_dir, source=source)
 
 
 def parley_gateway(log_dir: Path, name: str, upstream_port: int, *, installed: bool = False,
-                   extra: Sequence[str] = ()) -> Child:
+                   extra: Sequence[str] = (), source: Path = REPO) -> Child:
     """Return (not started) ``parley gateway`` on loopback in front of the server at ``upstream_port``."""
     args = [*parley_program(installed), "gateway", "--upstream", f"127.0.0.1:{upstream_port}",
             "--http-host", "127.0.0.1", "--http-port", "0", *extra]
-    return Child(name, args, log_dir, wanted=("HTTP",))
+    return Child(name, args, log_dir, wanted=("HTTP",), source=source)
 
 
 def yardstick(log_dir: Path, name: str, *, naive: bool = False, loop: str = "asyncio") -> Child:
