@@ -6,7 +6,7 @@ import collections
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     """``rate`` tokens a second, holding at most ``burst``. A rate of 0 means unlimited."""
 

@@ -90,6 +90,12 @@ class WriteBatcher:
 
 
 class Outbox:
+    __slots__ = (
+        "_transport", "_batcher", "_max_buffer", "_legacy_pace", "_on_overflow", "_pending",
+        "_pending_size", "subscribed", "shared_from", "_legacy_queue", "_legacy_timer",
+        "_last_legacy_write", "_close_when_sent", "closed",
+    )
+
     def __init__(
         self,
         transport: asyncio.WriteTransport,
@@ -108,8 +114,7 @@ class Outbox:
         self._pending_size = 0
         self.subscribed = False  # receives broadcasts (a logged-in member)
         self.shared_from = 0  # the first broadcast of this iteration not yet taken
-        self._legacy = False
-        self._legacy_queue: collections.deque[bytes] = collections.deque()
+        self._legacy_queue: collections.deque[bytes] | None = None  # made for legacy peers only
         self._legacy_timer: asyncio.TimerHandle | None = None
         self._last_legacy_write = float("-inf")
         self._close_when_sent = False
@@ -117,7 +122,7 @@ class Outbox:
 
     def use_legacy_framing(self) -> None:
         """From now on send one unterminated frame per write, paced."""
-        self._legacy = True
+        self._legacy_queue = collections.deque()
 
     def send(self, payload: bytes) -> None:
         """Queue one frame's bytes (without terminator) for this connection alone."""
@@ -139,7 +144,7 @@ class Outbox:
         if self.closed:
             return
         self._pending_size += len(payload) + 1
-        if self._legacy:
+        if self._legacy_queue is not None:
             self._legacy_queue.append(payload)
             if self._legacy_timer is None:
                 self._write_legacy()
@@ -163,7 +168,7 @@ class Outbox:
         self.shared_from = 0
         if self.closed:
             return
-        if self._legacy:
+        if self._legacy_queue is not None:
             if shared and offset < len(shared):
                 self.take_shared(shared[offset:])
                 self.shared_from = 0
@@ -195,13 +200,14 @@ class Outbox:
         if wait > 0:
             self._legacy_timer = loop.call_later(wait, self._write_legacy)
             return
-        if self._legacy_queue:
-            payload = self._legacy_queue.popleft()
+        queue = self._legacy_queue
+        if queue:
+            payload = queue.popleft()
             self._pending_size -= len(payload) + 1
             if not self._transport.is_closing():
                 self._transport.write(payload)
             self._last_legacy_write = loop.time()
-        if self._legacy_queue:
+        if queue:
             self._legacy_timer = loop.call_later(self._legacy_pace, self._write_legacy)
         elif self._close_when_sent:
             self._close_now()
@@ -212,7 +218,7 @@ class Outbox:
             return
         self._close_when_sent = True
         self._batcher.unsubscribe(self)  # takes the broadcasts it is already due
-        if self._legacy:
+        if self._legacy_queue is not None:
             if self._legacy_timer is None and not self._legacy_queue:
                 self._close_now()
         elif not self._pending:
@@ -228,7 +234,8 @@ class Outbox:
         self.closed = True
         self._batcher.unsubscribe(self)
         self._pending.clear()
-        self._legacy_queue.clear()
+        if self._legacy_queue is not None:
+            self._legacy_queue.clear()
         if self._legacy_timer is not None:
             self._legacy_timer.cancel()
             self._legacy_timer = None

@@ -45,6 +45,13 @@ def now() -> Stamp:
 
 
 class ClientSession:
+    # Slots: a thousand idle connections should cost little memory each.
+    __slots__ = (
+        "server", "config", "reader", "transport", "peer", "peer_host", "decoder", "outbox", "state",
+        "nickname", "color", "account", "guest_ident", "leave_text", "login_deadline", "_frame_started",
+        "_admitted", "_chat_bucket", "_strikes",
+    )
+
     def __init__(self, server: "ChatServer", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server = server
         self.config = server.config
@@ -66,16 +73,6 @@ class ClientSession:
         self._admitted = False
         self._chat_bucket = TokenBucket(self.config.chat_rate, self.config.chat_burst)
         self._strikes = TokenBucket(1.0 if self.config.flood_strikes else 0, self.config.flood_strikes)
-        self._handlers: dict[str, Callable[[Frame], Awaitable[None]]] = {
-            "CON": self.on_con,
-            "CHAT": self.on_chat,
-            "UPDATE": self.on_update,
-            "DISCON": self.on_discon,
-            "REF": self.on_ref,
-            "USER": self.on_user,
-            "KICK": self.on_kick,
-            "PING": self.on_ping,
-        }
 
     # Identity -----------------------------------------------------------
 
@@ -176,6 +173,8 @@ class ClientSession:
             if proxy_pending and data:
                 header += data
                 data, proxy_pending = self._take_proxy_header(header)
+                if not proxy_pending:
+                    header = b""
                 if self.state is State.CLOSED or (not proxy_pending and not self._admit()):
                     return
                 if not data:
@@ -190,6 +189,8 @@ class ClientSession:
                 self._frame_started = asyncio.get_running_loop().time()
             if not await self._handle_events(events):
                 return
+            # Nothing of this read stays alive while an idle connection waits for the next.
+            data, events = b"", []
 
     def _admit(self) -> bool:
         """Count this connection against its address's limit; False if over it."""
@@ -288,7 +289,7 @@ class ClientSession:
             else:
                 self.send(messages.err(now(), texts.UNKNOWN_REASON.format(reason=frame.reason)))
             return
-        await self._handlers[frame.reason](frame)
+        await HANDLERS[frame.reason](self, frame)
 
     # Handlers -----------------------------------------------------------
 
@@ -548,6 +549,19 @@ class ClientSession:
         if self.leave_text is not None and not self.server.closing:
             hub.broadcast(messages.info(now(), self.nickname, self.leave_text.format(nick=self.nickname)))
             self.server.schedule_user_list()
+
+
+# What each client reason runs (the session state table says when each is allowed).
+HANDLERS: dict[str, Callable[[ClientSession, Frame], Awaitable[None]]] = {
+    "CON": ClientSession.on_con,
+    "CHAT": ClientSession.on_chat,
+    "UPDATE": ClientSession.on_update,
+    "DISCON": ClientSession.on_discon,
+    "REF": ClientSession.on_ref,
+    "USER": ClientSession.on_user,
+    "KICK": ClientSession.on_kick,
+    "PING": ClientSession.on_ping,
+}
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,8 @@ def _is_legacy_login(data: bytes) -> bool:
 class FrameDecoder:
     """Incremental decoder for one connection: feed bytes, get events."""
 
+    __slots__ = ("max_frame", "mode", "awaiting_grace", "_buffer", "_scanned", "_done")
+
     def __init__(self, max_frame: int = 8192, detect_legacy: bool = True) -> None:
         self.max_frame = max_frame
         self.mode = Mode.UNDECIDED if detect_legacy else Mode.FRAMED
