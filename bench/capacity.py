@@ -21,12 +21,17 @@ def _kb(value: float) -> str:
 
 
 def _idle_cost(bench: Bench, system: System, endpoint: str, clients: int) -> dict[str, float]:
-    """Connect ``clients`` idle clients to a fresh system; return {"total", and per child name} KB per client."""
+    """Connect ``clients`` idle clients to a fresh system, then log them in; return KB per client:
+    "total" and per child name once logged in and quiet, "connected" (total) before logging in."""
     time.sleep(0.5)
     before = {child.name: child.rss() for child in system.children}
     room = Room(bench.pool, f"idle-{system.name}", [(system.endpoints[endpoint], clients)])
     try:
-        done = room.connect(timeout=300)
+        done = room.connect(login=False, timeout=300)
+        room.quiet(0.5, timeout=60)
+        connected = sum(child.rss() for child in system.children)
+        if system.endpoints[endpoint].parley:
+            room.login_all(timeout=300)
         room.quiet(1.0, timeout=180)
         time.sleep(0.5)
         after = {child.name: child.rss() for child in system.children}
@@ -35,6 +40,7 @@ def _idle_cost(bench: Bench, system: System, endpoint: str, clients: int) -> dic
         room.close()
     costs = {name: (after[name] - before[name]) / clients / 1024 for name in before}
     costs["total"] = sum(costs.values())
+    costs["connected"] = (connected - sum(before.values())) / clients / 1024
     costs["connect_seconds"] = done["seconds"]
     return costs
 
@@ -50,12 +56,14 @@ def run_capacity(args: argparse.Namespace) -> Result:
                 system = bench.yardstick(f"yardstick-{number}") if name == "yardstick" else bench.parley(f"parley-{number}")
                 cost = _idle_cost(bench, system, "tcp", tcp_n)
                 series.add(name, "tcp-kb", cost["total"], {"round": number, **cost})
+                series.add(name, "tcp-kb-connected", cost["connected"])
                 bench.log(f"round {number + 1}/{args.rounds} {name}: {cost['total']:.1f} KB per idle TCP client "
                           f"({tcp_n} connected in {cost['connect_seconds']:.1f} s)")
             system = bench.parley(f"parley-ws-{number}", gateway=True)
             server_name, gateway_name = (child.name for child in system.children)
             cost = _idle_cost(bench, system, "ws", ws_n)
             series.add("parley", "ws-kb", cost["total"], {"round": number, **cost})
+            series.add("parley", "ws-kb-connected", cost["connected"])
             series.add("parley", "ws-kb-server", cost[server_name])
             series.add("parley", "ws-kb-gateway", cost[gateway_name])
             bench.log(f"round {number + 1}/{args.rounds}: {cost['total']:.1f} KB per idle WebSocket client "
@@ -96,10 +104,14 @@ def run_capacity(args: argparse.Namespace) -> Result:
         Row(s, f"memory per idle TCP client ({tcp_n:,} logged in)", with_range(parley_tcp, _kb),
             with_range(yard_tcp, _kb), with_range(ratios(parley_tcp, yard_tcp), times), "<= 12 KB",
             verdict(median(parley_tcp), lambda v: v <= 12)),
-        Row(s, f"memory per idle WebSocket client ({ws_n:,}; gateway + server)",
+        Row(s, "  the same, connected but not yet logged in",
+            with_range(series.get("parley", "tcp-kb-connected"), _kb), "", "", "", ""),
+        Row(s, f"memory per idle WebSocket client ({ws_n:,} logged in; gateway + server)",
             f"{with_range(ws, _kb)} (server {_kb(median(series.get('parley', 'ws-kb-server')))}, gateway "
             f"{_kb(median(series.get('parley', 'ws-kb-gateway')))})", "", "", "<= 40 KB",
             verdict(median(ws), lambda v: v <= 40)),
+        Row(s, "  the same, connected but not yet logged in",
+            with_range(series.get("parley", "ws-kb-connected"), _kb), "", "", "", ""),
         Row(s, f"{logins:,} guests logging in at once, first CON to last CONVER (connected beforehand)",
             with_range(login, lambda v: f"{v:.2f} s"), "", "", "< 2 s", verdict(median(login), lambda v: v < 2)),
         Row(s, f"{logins:,} clients connecting and logging in at once, from nothing (yardstick: connecting)",
