@@ -63,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-tcp", type=int, help="capacity: idle TCP clients (default 5000; --quick 1000)")
     p.add_argument("--idle-ws", type=int, help="capacity: idle WebSocket clients (default 2000; --quick 500)")
     p.add_argument("--logins", type=int, default=1000, help="capacity: guests logging in at once (default 1000)")
+    p.add_argument("--syscalls", action="store_true",
+                   help="count the servers' write system calls during max fan-out (needs perf): deliveries "
+                        "per write")
     p.add_argument("--json", type=Path, help="write every figure to this JSON file")
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",

@@ -183,7 +183,7 @@ def human(value: float, unit: str = "/s") -> str:
     """Return a count with a k/M suffix and ``unit`` (``3.41M/s``); ``-`` for NaN."""
     if value is None or math.isnan(value):
         return "-"
-    for size, suffix in ((1e6, "M"), (1e3, "k")):
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}{unit}"
     return f"{value:.3g}{unit}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .common import Bench, Result, Row, Series, alternate, human, ms, ratios, times, verdict, with_range
+from . import syscalls
 from .pool import Room
 from .stats import median
 
@@ -39,6 +40,7 @@ class Plan:
     paced_senders: int = 20
     sample: int = 50
     measure_max: bool = True
+    syscalls: bool = False  # count the servers' write system calls during max fan-out (perf)
     timeout: float = 90.0
     extra_rates: dict[int, Sequence[float]] = field(default_factory=dict)  # room size -> more rates
 
@@ -50,26 +52,40 @@ class Plan:
 def plan_from(args: argparse.Namespace, **overrides: Any) -> Plan:
     """Return the plan given by the command line's options."""
     plan = Plan(senders=args.senders, window=args.window, seconds=args.seconds, size=args.size,
-                latency_seconds=args.latency_seconds)
+                latency_seconds=args.latency_seconds, syscalls=args.syscalls)
     for key, value in overrides.items():
         setattr(plan, key, value)
     return plan
 
 
-def measure(bench: Bench, rooms: dict[str, Room], plan: Plan, rounds: int, series: Series, clients: int) -> None:
+def measure(bench: Bench, rooms: dict[str, Room], plan: Plan, rounds: int, series: Series, clients: int,
+            pids: dict[str, list[int]] | None = None) -> None:
     """Measure every room ``rounds`` times, alternating the order (A B, B A...); add the figures to
-    ``series`` as measures "max" and "p50@R", "p99@R", "max@R" (ms) per paced rate R, and "lost..."."""
+    ``series`` as measures "max" and "p50@R", "p99@R", "max@R" (ms) per paced rate R, and "lost...";
+    with ``plan.syscalls``, also "per-write": deliveries per write system call of the processes in
+    ``pids[room]``."""
     names = list(rooms)
+    count_writes = plan.syscalls and pids is not None and syscalls.available()
     for number in range(rounds):
         order = alternate(names, number)
         if plan.measure_max:
             for name in order:
                 room = rooms[name]
                 room.quiet(0.2)
+                counter = syscalls.WriteCounter(pids[name]) if count_writes and pids and name in pids else None
+                if counter:
+                    counter.start()
                 result = room.closed_loop(plan.senders, plan.window, plan.seconds, plan.limit, plan.size,
                                           timeout=plan.timeout)
+                if counter:
+                    writes = counter.stop()
+                    result["write_syscalls"] = writes
+                    per_write = result["sent"] * result["receivers"] / writes if writes else float("nan")
+                    series.add(name, "per-write", per_write)
                 detail = {"round": number, "clients": clients, **result}
                 series.add(name, "max", result["deliveries_per_s"], detail)
+                series.add(name, "max-bytes", result["bytes_per_s"] if result["complete"] else float("nan"))
+                series.add(name, "frame-bytes", result["bytes_per_delivery"])
                 series.add(name, "lost-max", float(result["lost"]))
                 bench.log(f"round {number + 1}/{rounds} {name} N={clients}: max fan-out "
                           f"{human(result['deliveries_per_s'])}"
@@ -123,6 +139,17 @@ def fanout_rows(scenario: str, series: Series, system: str, reference: str, clie
         rows.append(Row(scenario, f"{label}max fan-out, N={clients:,}" + (f" (LOST {lost:.0f})" if lost else ""),
                         with_range(a, human), with_range(b, human), with_range(r, times), target,
                         verdict(median(r), ok) if ok else ""))
+    a, b = series.get(system, "max-bytes"), series.get(reference, "max-bytes")
+    if a and b:
+        size_a, size_b = median(series.get(system, "frame-bytes")), median(series.get(reference, "frame-bytes"))
+        rows.append(Row(scenario, f"{label}max fan-out in bytes (bytes a frame received), N={clients:,}",
+                        f"{with_range(a, lambda v: human(v, 'B/s'))} ({size_a:.0f} B)",
+                        f"{with_range(b, lambda v: human(v, 'B/s'))} ({size_b:.0f} B)", with_range(ratios(a, b), times)))
+    a, b = series.get(system, "per-write"), series.get(reference, "per-write")
+    if a and b:
+        rows.append(Row(scenario, f"{label}deliveries per write system call during max fan-out, N={clients:,}",
+                        with_range(a, lambda v: f"{v:,.1f}"), with_range(b, lambda v: f"{v:,.1f}"),
+                        with_range(ratios(a, b), times)))
     for rate in rates:
         tag = f"@{rate:g}"
         p99a, p99b = series.get(system, f"p99{tag}"), series.get(reference, f"p99{tag}")
@@ -164,7 +191,8 @@ def run_fanout(args: argparse.Namespace) -> Result:
             rooms = open_rooms(bench, {"yardstick": [(yard.endpoints["tcp"], clients)],
                                        "parley": [(parley.endpoints["tcp"], clients)]})
             local = Series()
-            measure(bench, rooms, plan, args.rounds, local, clients)
+            measure(bench, rooms, plan, args.rounds, local, clients,
+                    pids={"yardstick": [yard.children[0].pid], "parley": [parley.children[0].pid]})
             for room in rooms.values():
                 room.close()
             bench.stop(parley)
@@ -210,7 +238,9 @@ def run_persistence(args: argparse.Namespace) -> Result:
                                        "fsync-off": [(off.endpoints["tcp"], clients)],
                                        "yardstick": [(yard.endpoints["tcp"], clients)]})
             series = Series()
-            measure(bench, rooms, plan, args.rounds, series, clients)
+            measure(bench, rooms, plan, args.rounds, series, clients,
+                    pids={"fsync-on": [on.children[0].pid], "fsync-off": [off.children[0].pid],
+                          "yardstick": [yard.children[0].pid]})
             for room in rooms.values():
                 room.close()
             for system in (off, on, yard):
@@ -258,7 +288,8 @@ def run_yardstick(args: argparse.Namespace) -> Result:
                 systems[f"joined-{other}"] = bench.yardstick(f"yardstick-{other}-{clients}", loop=other)
             rooms = open_rooms(bench, {name: [(system.endpoints["tcp"], clients)] for name, system in systems.items()})
             series = Series()
-            measure(bench, rooms, plan, args.rounds, series, clients)
+            measure(bench, rooms, plan, args.rounds, series, clients,
+                    pids={name: [system.children[0].pid] for name, system in systems.items()})
             for room in rooms.values():
                 room.close()
             for system in systems.values():

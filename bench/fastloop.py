@@ -35,6 +35,7 @@ class CountingLoop(asyncio.SelectorEventLoop):
         self.counting: dict[int, Counter] = {}
         self.buffer = bytearray(256 * 1024)
         self.reads = 0
+        self.bytes = 0
 
     def _process_events(self, event_list: list[tuple[Any, int]]) -> None:
         counting = self.counting
@@ -45,6 +46,7 @@ class CountingLoop(asyncio.SelectorEventLoop):
         now = time.monotonic_ns()
         buffer = self.buffer
         reads = 0
+        received = 0
         for key, mask in event_list:
             conn = counting.get(key.fd)
             if conn is None or not mask & selectors.EVENT_READ:
@@ -63,10 +65,12 @@ class CountingLoop(asyncio.SelectorEventLoop):
                 rest.append((key, selectors.EVENT_READ))  # the transport reads the end of stream
                 continue
             reads += 1
+            received += size
             found = buffer.count(MARK_BYTE, 0, size)
             if found:
                 conn.marks += found
                 conn.t_mark = now
         self.reads += reads
+        self.bytes += received
         if rest:
             super()._process_events(rest)  # type: ignore[misc]

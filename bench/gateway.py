@@ -35,7 +35,9 @@ def run_gateway(args: argparse.Namespace) -> Result:
                                          (mixed.endpoints["ws"], clients // 2)]
             rooms = open_rooms(bench, parts)
             series = Series()
-            measure(bench, rooms, plan, args.rounds, series, clients)
+            names = ["yardstick", "parley-tcp", "parley-ws", "parley-mixed"]
+            measure(bench, rooms, plan, args.rounds, series, clients,
+                    pids={name: [child.pid for child in system.children] for name, system in zip(names, systems)})
             for room in rooms.values():
                 room.close()
             for system in reversed(systems):

@@ -200,6 +200,8 @@ class Room:
             "sent": sent, "receivers": receivers, "complete": complete,
             "lost": 0 if complete else max(0, sent - min(r["min"] for r in results)) + sum(r["closed"] for r in results),
             "seconds": seconds, "min_received": delivered,
+            "bytes_per_s": sum(r["bytes"] for r in results) / seconds,
+            "bytes_per_delivery": sum(r["bytes"] for r in results) / max(1, sent * receivers),
             "latency": latency_summary(_latencies(results)),
         }
 

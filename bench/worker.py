@@ -112,6 +112,7 @@ class Conn(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         worker = self.worker
         worker.reads += 1
+        worker.rx_bytes += nbytes
         if self.ws:
             self._ws_data(nbytes)
             return
@@ -319,6 +320,7 @@ class Worker:
         self.endpoint_of: dict[int, dict[str, Any]] = {}
         self.latencies = array.array("q")
         self.reads = 0
+        self.rx_bytes = 0
         self.lost = 0
         self.run: Run | None = None
         self.done = asyncio.Event()
@@ -461,6 +463,7 @@ class Worker:
         room = self.groups[group]
         conns = [c for c in room.conns if not c.closed]
         self.latencies = array.array("q")
+        self.rx_bytes = self.loop.bytes = 0
         for c in conns:
             c.marks = c.t_mark = c.sent = c.own = 0
             c.sampled, c.tag, c.rtt = False, None, rtt
@@ -543,6 +546,7 @@ class Worker:
             "receivers": len(live), "min": min(marks), "max": max(marks), "closed": len(conns) - len(live),
             "complete": len(live) == len(conns) and min(marks) >= count and max(marks) == count,
             "t_done": max((c.t_mark for c in live), default=0), "latencies": self.latencies.tobytes(),
+            "bytes": self.rx_bytes + self.loop.bytes,
         }
 
     async def rtt(self, group: str, duration: float, size: int, rate: float = 0.0,
