@@ -51,6 +51,24 @@ def check_browser_frame(payload: bytes, limit: int) -> Refusal | None:
     return None
 
 
+def text_frames(payloads: list[bytes]) -> bytes:
+    """The WebSocket text frames (server to client: final, unmasked) for ``payloads``, joined.
+
+    RFC 6455 section 5.2: the length is 7 bits, or 126 and 16 bits, or 127 and 64 bits.
+    """
+    parts: list[bytes] = []
+    for payload in payloads:
+        size = len(payload)
+        if size < 126:
+            parts.append(bytes((0x81, size)))
+        elif size < 65536:
+            parts.append(b"\x81\x7e" + size.to_bytes(2, "big"))
+        else:
+            parts.append(b"\x81\x7f" + size.to_bytes(8, "big"))
+        parts.append(payload)
+    return b"".join(parts)
+
+
 class LineTooLong(Exception):
     pass
 

@@ -1,8 +1,9 @@
 """One browser WebSocket tunnelled to its own TCP connection to the chat server.
 
-One task reads the WebSocket and writes to the server; a second reads the
-server and writes to the WebSocket, and is cancelled in ``finally``: whichever
-side ends, the other is closed with it, and nothing outlives the handler.
+The handler's task reads the WebSocket and writes to the server; the
+server's bytes are handled as they arrive, by the ``Upstream`` protocol.
+Whichever side ends, the other is closed with it, and nothing outlives the
+handler.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import logging
 import ssl
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from weakref import WeakSet
 
 from aiohttp import WSMsgType, web
@@ -29,9 +30,10 @@ if TYPE_CHECKING:
     from aiohttp.web_ws import WebSocketResponse
 
 log = logging.getLogger("parley.gateway")
-READ_SIZE = 65536
 CONNECT_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0  # seconds a browser has to answer our close frame
+WRITE_HIGH_WATER = 64 * 1024  # unsent bytes for one browser before the relay waits for it
+DRAIN_POLL = 0.01  # seconds between looks at a full browser buffer
 # Longest line accepted from the server: a user list of thousands of nicknames
 # is far longer than any frame a client may send.
 MAX_SERVER_LINE = 4 * 1024 * 1024
@@ -99,68 +101,147 @@ async def handle_websocket(request: web.Request, state: GatewayState) -> web.Str
     return ws
 
 
-async def _connect(state: GatewayState, client: Client, request: web.Request) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+class Upstream(asyncio.Protocol):
+    """The browser's TCP connection to the chat server.
+
+    The server's bytes are cut into lines right where they arrive and go to
+    the browser as text frames, all the lines of one read in one write: no
+    task and no stream buffer per WebSocket. A browser that stops reading
+    pauses the reading here, so the server's output cap takes the strain,
+    not this process's memory.
+    """
+
+    def __init__(self, browser: asyncio.WriteTransport, state: GatewayState) -> None:
+        self._browser = browser
+        self._state = state
+        self._splitter = LineSplitter(MAX_SERVER_LINE)
+        self.transport: asyncio.Transport | None = None
+        self.ended: asyncio.Future[Refusal] = asyncio.get_running_loop().create_future()
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            lines = self._splitter.feed(data)
+        except LineTooLong:
+            self._end(frames.SERVER_FRAME_TOO_LONG)
+            return
+        if not lines or self._browser.is_closing():
+            return  # nothing whole yet, or the browser is gone (the other side ends the tunnel)
+        self._browser.write(frames.text_frames(lines))
+        self._state.metrics.frames_to_browser.inc(len(lines))
+        if self._browser.get_write_buffer_size() > WRITE_HIGH_WATER:
+            self._pause_for_browser()
+
+    def _pause_for_browser(self) -> None:
+        assert self.transport is not None
+        self.transport.pause_reading()
+        asyncio.get_running_loop().call_later(DRAIN_POLL, self._resume_when_drained)
+
+    def _resume_when_drained(self) -> None:
+        if self.transport is None or self.transport.is_closing() or self._browser.is_closing():
+            return
+        if self._browser.get_write_buffer_size() > WRITE_HIGH_WATER // 4:
+            asyncio.get_running_loop().call_later(DRAIN_POLL, self._resume_when_drained)
+        else:
+            self.transport.resume_reading()
+
+    def eof_received(self) -> bool:
+        self._end(frames.SERVER_CLOSED)
+        return False
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if not self.ended.done():
+            self._end(_lost(self._state) if error is not None else frames.SERVER_CLOSED)
+        self._writable.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    async def drain(self) -> None:
+        """Wait until the server takes more (its transport's buffer is below its high water)."""
+        await self._writable.wait()
+
+    def _end(self, refusal: Refusal) -> None:
+        if not self.ended.done():
+            self.ended.set_result(refusal)
+        if self.transport is not None and refusal is frames.SERVER_FRAME_TOO_LONG:
+            self.transport.abort()
+
+
+async def _connect(state: GatewayState, client: Client, request: web.Request) -> Upstream:
     """Open the browser's connection to the server and send its PROXY header."""
     config = state.config
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(
-            config.upstream_host, config.upstream_port, ssl=state.upstream_ssl,
-            server_hostname=config.upstream_host if state.upstream_ssl else None,
+    # uvloop's transports are not asyncio.Transport subclasses: no isinstance here.
+    browser = cast(asyncio.WriteTransport, request.transport)
+    if browser is None:
+        raise ConnectionResetError("the browser is gone")
+    loop = asyncio.get_running_loop()
+    transport, upstream = await asyncio.wait_for(
+        loop.create_connection(
+            lambda: Upstream(browser, state), config.upstream_host, config.upstream_port,
+            ssl=state.upstream_ssl, server_hostname=config.upstream_host if state.upstream_ssl else None,
         ),
         CONNECT_TIMEOUT,
     )
-    peer = request.transport.get_extra_info("peername") if request.transport else None
+    peer = browser.get_extra_info("peername")
     client_port = int(peer[1]) if peer and str(peer[0]) == client.address else 0
-    server = writer.get_extra_info("peername")
-    writer.write(format_proxy_line((client.address, client_port), (str(server[0]), int(server[1]))))
-    return reader, writer
+    server = transport.get_extra_info("peername")
+    transport.write(format_proxy_line((client.address, client_port), (str(server[0]), int(server[1]))))
+    return upstream
 
 
 async def _tunnel(ws: web.WebSocketResponse, client: Client, request: web.Request, state: GatewayState) -> None:
     try:
-        reader, writer = await _connect(state, client, request)
+        upstream = await _connect(state, client, request)
     except (OSError, asyncio.TimeoutError, ssl.SSLError) as error:
         state.metrics.upstream_failures.labels("connect").inc()
         log.warning("%s: cannot reach the chat server (%s)", client.address, error.__class__.__name__)
         await _close(ws, frames.SERVER_UNAVAILABLE, state)
         return
-    server_ended = asyncio.Event()
-    to_browser = asyncio.create_task(_server_to_browser(reader, ws, state, server_ended))
+    # When the server ends first, closing the WebSocket also ends the reading below.
+    closing = asyncio.ensure_future(_close_when_ended(ws, upstream, state))
     try:
-        refusal = await _browser_to_server(ws, writer, state)
+        refusal = await _browser_to_server(ws, upstream, state)
         if refusal is not None:
             await _close(ws, refusal, state)
     finally:
-        if server_ended.is_set():
-            # The server ended it and the WebSocket is closing: let the close
-            # handshake finish (bounded by the WebSocket's close timeout).
-            await asyncio.wait({to_browser})
+        if upstream.ended.done():
+            await closing  # let the close handshake finish (bounded by the close timeout)
         else:
-            to_browser.cancel()
+            closing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await to_browser
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError, asyncio.TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
+                await closing
+        assert upstream.transport is not None
+        upstream.transport.close()
 
 
-async def _browser_to_server(ws: web.WebSocketResponse, writer: asyncio.StreamWriter, state: GatewayState) -> Refusal | None:
+async def _close_when_ended(ws: web.WebSocketResponse, upstream: Upstream, state: GatewayState) -> None:
+    await _close(ws, await upstream.ended, state)
+
+
+async def _browser_to_server(ws: web.WebSocketResponse, upstream: Upstream, state: GatewayState) -> Refusal | None:
     """Relay the browser's frames until the WebSocket closes; return why to close it, if we must."""
     limit = state.config.max_frame
+    transport = upstream.transport
+    assert transport is not None
     async for message in ws:
         if message.type is WSMsgType.TEXT:
             payload = message.data.encode("utf-8")
             refusal = frames.check_browser_frame(payload, limit)
             if refusal is not None:
                 return refusal
-            if writer.transport.is_closing():  # uvloop raises on a write to a closing transport
-                return _lost(state)
-            writer.write(payload + b"\n")
+            if transport.is_closing():  # uvloop raises on a write to a closing transport
+                return None if upstream.ended.done() else _lost(state)
+            transport.write(payload + b"\n")
             state.metrics.frames_to_server.inc()
-            try:
-                await writer.drain()
-            except (OSError, ssl.SSLError):
-                return _lost(state)
+            await upstream.drain()
         elif message.type is WSMsgType.BINARY:
             return frames.BINARY
         elif message.type is WSMsgType.ERROR:
@@ -168,35 +249,6 @@ async def _browser_to_server(ws: web.WebSocketResponse, writer: asyncio.StreamWr
             state.metrics.closed_by_gateway.labels(str(ws.close_code)).inc()
             return None
     return None
-
-
-async def _server_to_browser(
-    reader: asyncio.StreamReader, ws: web.WebSocketResponse, state: GatewayState, ended: asyncio.Event
-) -> None:
-    """Relay the server's lines as text messages; close the WebSocket when the server ends."""
-    splitter = LineSplitter(MAX_SERVER_LINE)
-    sent = state.metrics.frames_to_browser
-    while True:
-        try:
-            data = await reader.read(READ_SIZE)
-            lines = splitter.feed(data)
-        except (OSError, ssl.SSLError):
-            refusal = _lost(state)
-            break
-        except LineTooLong:
-            refusal = frames.SERVER_FRAME_TOO_LONG
-            break
-        if not data:
-            refusal = frames.SERVER_CLOSED
-            break
-        try:
-            for line in lines:
-                await ws.send_frame(line, WSMsgType.TEXT)
-        except ConnectionError:
-            return  # the browser is gone: the other task notices and ends the tunnel
-        sent.inc(len(lines))
-    ended.set()
-    await _close(ws, refusal, state)
 
 
 def _lost(state: GatewayState) -> Refusal:

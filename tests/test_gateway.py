@@ -446,3 +446,19 @@ async def test_no_tasks_or_sockets_leak_while_the_server_comes_and_goes(make_ser
         await eventually(lambda: len(asyncio.all_tasks()) <= tasks and me.num_fds() <= fds)
     finally:
         await runner.cleanup()
+
+
+async def test_a_burst_of_server_lines_reaches_the_browser_one_message_each_in_order(make_gateway, browser, server) -> None:
+    base = await make_gateway()
+    ann = await browser(base)
+    await ann.login("ann")
+    talker = await Client.connect(server.port)
+    try:
+        await talker.login("talker")
+        sizes = [1, 125, 126, 3000, 7000] * 4  # within the flood limit's burst of 20
+        await talker.send_raw(b"".join(b"CHAT,rec=-ALL,%d %s\n" % (i, b"z" * n) for i, n in enumerate(sizes)))
+        for i, n in enumerate(sizes):
+            frame = await _next(ann, "CHATR")
+            assert frame.content == f"{i} " + "z" * n
+    finally:
+        await talker.close()

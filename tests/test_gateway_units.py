@@ -106,3 +106,14 @@ def test_line_splitter_cuts_lines_across_reads_and_caps_them() -> None:
 @pytest.mark.parametrize(("given", "expected"), [("", "/"), ("/", "/"), ("chat", "/chat/"), ("/chat/", "/chat/"), ("/a/b", "/a/b/")])
 def test_base_path_is_normalized(given: str, expected: str) -> None:
     assert normalize_base_path(given) == expected
+
+
+def test_text_frames_follow_rfc_6455_lengths() -> None:
+    from gateway.frames import text_frames
+
+    assert text_frames([b""]) == b"\x81\x00"
+    assert text_frames([b"a" * 125]) == b"\x81\x7d" + b"a" * 125
+    assert text_frames([b"a" * 126]) == b"\x81\x7e\x00\x7e" + b"a" * 126
+    assert text_frames([b"a" * 65535]) == b"\x81\x7e\xff\xff" + b"a" * 65535
+    assert text_frames([b"a" * 65536]) == b"\x81\x7f" + (65536).to_bytes(8, "big") + b"a" * 65536
+    assert text_frames([b"x", b"yz"]) == b"\x81\x01x\x81\x02yz"
