@@ -293,6 +293,13 @@ class Series:
             for measure, values in measures.items():
                 yield system, measure, values
 
+    def merge(self, other: "Series", suffix: str) -> None:
+        """Add every series of ``other`` under its system's name followed by ``suffix``, and its raw runs."""
+        for system, measure, values in other.iter():
+            for value in values:
+                self.add(f"{system}{suffix}", measure, value)
+        self.raw.extend(other.raw)
+
     def summary(self) -> dict[str, dict[str, dict[str, float]]]:
         """Return median/min/max of every series."""
         return {system: {measure: spread(values) for measure, values in measures.items()}

@@ -197,10 +197,7 @@ def run_fanout(args: argparse.Namespace) -> Result:
                 room.close()
             bench.stop(parley)
             bench.stop(yard)
-            for system, measure_name, values in local.iter():
-                for value in values:
-                    series.add(f"{system}-{clients}", measure_name, value)
-            series.raw.extend(local.raw)
+            series.merge(local, f"-{clients}")
             targets: dict[str, tuple[str, Any]] = {}
             if clients == 1000:
                 targets = {"max": (">= 0.50x", lambda v: v >= 0.5), "p99@50": ("<= 1.5x", lambda v: v <= 1.5),
@@ -261,10 +258,7 @@ def run_persistence(args: argparse.Namespace) -> Result:
             summary.append(f"N={clients} fsync on {human(median(on_v))} off {human(median(off_v))} "
                            f"durability costs {median(cost) * 100:.0f}% (on = {times(median(ratios(on_v, yard_v)))} "
                            f"yardstick)")
-            for system, measure_name, values in series.iter():
-                for value in values:
-                    all_series.add(f"{system}-{clients}", measure_name, value)
-            all_series.raw.extend(series.raw)
+            all_series.merge(series, f"-{clients}")
     command = f"python -m bench persistence --clients {','.join(map(str, sizes))} --rounds {args.rounds} " \
               f"--seconds {args.seconds:g}"
     return Result("persistence", command, "persistence: " + "; ".join(summary), rows,
@@ -303,10 +297,7 @@ def run_yardstick(args: argparse.Namespace) -> Result:
             summary.append(f"N={clients} joined {human(median(series.get('joined', 'max')))} naive "
                            f"{human(median(series.get('naive', 'max')))} ({times(median(r))}) p99@50/s "
                            f"{ms(median(series.get('joined', 'p99@50')))}")
-            for system, measure_name, values in series.iter():
-                for value in values:
-                    all_series.add(f"{system}-{clients}", measure_name, value)
-            all_series.raw.extend(series.raw)
+            all_series.merge(series, f"-{clients}")
     command = f"python -m bench yardstick --clients {','.join(map(str, sizes))} --rounds {args.rounds} " \
               f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}"
     return Result("yardstick", command, "yardstick: " + "; ".join(summary), rows,

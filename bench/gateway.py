@@ -56,10 +56,7 @@ def run_gateway(args: argparse.Namespace) -> Result:
                 summary.append(f"{name} N={clients} max {human(median(series.get(name, 'max')))} "
                                f"({times(median(r))} yardstick, {times(median(rt))} Parley TCP) p99@50/s "
                                f"{ms(median(series.get(name, 'p99@50')))}" + (f" LOST {lost}" if lost else ""))
-            for system, measure_name, values in series.iter():
-                for value in values:
-                    all_series.add(f"{system}-{clients}", measure_name, value)
-            all_series.raw.extend(series.raw)
+            all_series.merge(series, f"-{clients}")
     command = (f"python -m bench gateway --clients {','.join(map(str, sizes))} --mixed-clients {args.mixed_clients} "
                f"--rounds {args.rounds} --seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
     return Result("gateway", command, "gateway: " + "; ".join(summary), rows,
@@ -122,7 +119,7 @@ def run_overhead(args: argparse.Namespace) -> Result:
         Row(s, f"round trips/s, {clients} clients: gateway vs websockify", with_range(gw, human),
             with_range(wsfy_rt, human), with_range(vs_wsfy, times), ">= 2.5x",
             verdict(median(vs_wsfy), lambda v: v >= 2.5)),
-        Row(s, f"p99 of those closed-loop round trips: gateway vs straight TCP",
+        Row(s, "p99 of those closed-loop round trips: gateway vs straight TCP",
             with_range(series.get("gateway", "closed-p99"), ms), with_range(series.get("tcp", "closed-p99"), ms),
             with_range(ratios(series.get("gateway", "closed-p99"), series.get("tcp", "closed-p99")), times)),
         Row(s, f"p99 at {rate:g} round trips/s in total: gateway vs straight TCP (p50)",
