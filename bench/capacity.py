@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .common import Bench, Result, Row, Series, System, alternate, ratios, times, verdict, with_range
+from .common import Bench, Result, shared_flags, Row, Series, System, alternate, ratios, times, verdict, with_range
 from .pool import BenchError, Room
 from .stats import median
 
@@ -124,5 +124,6 @@ def run_capacity(args: argparse.Namespace) -> Result:
                f"({median(series.get('parley', 'burst-seconds')):.2f} s connecting too)")
     command = (f"python -m bench capacity --idle-tcp {tcp_n} --idle-ws {ws_n} --logins {logins} "
                f"--rounds {args.rounds}")
+    command += shared_flags(args)
     return Result("capacity", command, summary, rows,
                   {"series": series.data, "summary": series.summary(), "runs": series.raw})

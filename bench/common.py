@@ -171,6 +171,25 @@ class Bench:
                       rss_with_children=True)
 
 
+def shared_flags(args: Any) -> str:
+    """Return the options every scenario shares that differ from their defaults, as command-line text."""
+    flags = []
+    for name, default in (("procs", 2), ("senders", 32), ("window", 8), ("size", 100)):
+        if getattr(args, name, default) != default:
+            flags.append(f"--{name} {getattr(args, name)}")
+    if getattr(args, "syscalls", False):
+        flags.append("--syscalls")
+    if getattr(args, "yardstick_loop", "asyncio") != "asyncio":
+        flags.append(f"--yardstick-loop {args.yardstick_loop}")
+    if getattr(args, "installed", False):
+        flags.append("--installed")
+    if getattr(args, "parley_source", None):
+        flags.append(f"--parley-source {args.parley_source}")
+    flags += [f"--server-arg={a}" for a in getattr(args, "server_arg", None) or ()]
+    flags += [f"--gateway-arg={a}" for a in getattr(args, "gateway_arg", None) or ()]
+    return "".join(" " + f for f in flags)
+
+
 def alternate(names: Sequence[str], round_number: int) -> list[str]:
     """Return the systems' order for a round: as given on even rounds, reversed on odd ones (A B, B A...)."""
     return list(names) if round_number % 2 == 0 else list(reversed(names))

@@ -20,7 +20,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .common import Bench, Result, Row, Series, alternate, human, ms, ratios, times, verdict, with_range
+from .common import Bench, Result, shared_flags, Row, Series, alternate, human, ms, ratios, times, verdict, with_range
 from . import syscalls
 from .pool import Room
 from .stats import median
@@ -215,6 +215,7 @@ def run_fanout(args: argparse.Namespace) -> Result:
                 summary[-1] += f" p99@800/s {ms(median(local.get('parley', 'p99@800')))} ({times(median(p99h))})"
     command = (f"python -m bench fanout --clients {','.join(map(str, sizes))} --rounds {args.rounds} "
                f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
+    command += shared_flags(args) + ("" if args.high_rate else " --no-high-rate")
     return Result("fanout", command, "fanout: " + "; ".join(summary), rows,
                   {"plan": vars(plan), "series": series.data, "summary": series.summary(), "runs": series.raw})
 
@@ -261,6 +262,7 @@ def run_persistence(args: argparse.Namespace) -> Result:
             all_series.merge(series, f"-{clients}")
     command = f"python -m bench persistence --clients {','.join(map(str, sizes))} --rounds {args.rounds} " \
               f"--seconds {args.seconds:g}"
+    command += shared_flags(args)
     return Result("persistence", command, "persistence: " + "; ".join(summary), rows,
                   {"plan": vars(plan), "series": all_series.data, "summary": all_series.summary(),
                    "runs": all_series.raw})
@@ -300,6 +302,7 @@ def run_yardstick(args: argparse.Namespace) -> Result:
             all_series.merge(series, f"-{clients}")
     command = f"python -m bench yardstick --clients {','.join(map(str, sizes))} --rounds {args.rounds} " \
               f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}"
+    command += shared_flags(args)
     return Result("yardstick", command, "yardstick: " + "; ".join(summary), rows,
                   {"plan": vars(plan), "series": all_series.data, "summary": all_series.summary(),
                    "runs": all_series.raw})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import Bench, Result, Row, Series, alternate, human, ms, ratios, times, verdict, with_range
+from .common import Bench, Result, shared_flags, Row, Series, alternate, human, ms, ratios, times, verdict, with_range
 from .fanout import clients_list, fanout_rows, lost_total, measure, open_rooms, plan_from
 from .stats import median
 
@@ -59,6 +59,7 @@ def run_gateway(args: argparse.Namespace) -> Result:
             all_series.merge(series, f"-{clients}")
     command = (f"python -m bench gateway --clients {','.join(map(str, sizes))} --mixed-clients {args.mixed_clients} "
                f"--rounds {args.rounds} --seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
+    command += shared_flags(args)
     return Result("gateway", command, "gateway: " + "; ".join(summary), rows,
                   {"plan": vars(plan), "series": all_series.data, "summary": all_series.summary(),
                    "runs": all_series.raw})
@@ -138,6 +139,7 @@ def run_overhead(args: argparse.Namespace) -> Result:
                f"{rate:g}/s {ms(median(series.get('gateway', f'p99{tag}')))} ({times(median(p99))} TCP)")
     command = (f"python -m bench overhead --rtt-clients {clients} --rtt-rate {rate:g} --rounds {args.rounds} "
                f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
+    command += shared_flags(args)
     return Result("overhead", command, summary, rows,
                   {"series": series.data, "summary": series.summary(), "runs": series.raw,
                    "memory_kb_per_connection": memory})
