@@ -57,6 +57,7 @@ class Conn(asyncio.BufferedProtocol):
 
     def __init__(self, worker: "Worker", endpoint: dict[str, Any], nickname: str) -> None:
         self.worker = worker
+        self.endpoint = endpoint
         self.ws = endpoint["kind"] == "ws"
         self.binary = bool(endpoint.get("binary"))
         self.parley = bool(endpoint.get("parley", True))
@@ -90,7 +91,7 @@ class Conn(asyncio.BufferedProtocol):
         self.sock = transport.get_extra_info("socket")._sock  # the raw socket, for CountingLoop
         self.fd = self.sock.fileno()
         if self.ws:
-            endpoint = self.worker.endpoint_of[id(self)]
+            endpoint = self.endpoint
             transport.write(wire.ws_handshake("127.0.0.1", endpoint["port"], endpoint.get("path", "/ws"),
                                               endpoint.get("subprotocol")))
         elif not self.opened.done():
@@ -317,7 +318,6 @@ class Worker:
         self.rview = memoryview(self.rbuf)
         self.groups: dict[str, Group] = {}
         self.group_numbers: dict[str, int] = {}
-        self.endpoint_of: dict[int, dict[str, Any]] = {}
         self.latencies = array.array("q")
         self.reads = 0
         self.rx_bytes = 0
@@ -395,7 +395,6 @@ class Worker:
             nickname = f"{prefix}{number}"
             async with limit:
                 conn = Conn(self, endpoint, nickname)
-                self.endpoint_of[id(conn)] = endpoint
                 try:
                     await asyncio.wait_for(self.loop.create_connection(lambda: conn, "127.0.0.1", endpoint["port"]),
                                            max(0.1, deadline - time.monotonic()))
@@ -420,8 +419,6 @@ class Worker:
                 except (OSError, asyncio.TimeoutError, ConnectionError) as error:
                     errors.append(f"{error.__class__.__name__}: {error}")
                     return False
-                finally:
-                    self.endpoint_of.pop(id(conn), None)
 
         results = await asyncio.gather(*(one(first + i, spec) for i, spec in enumerate(specs)))
         return {"connected": sum(results), "failed": len(results) - sum(results), "error": errors[:3],
