@@ -28,6 +28,7 @@ from .procs import raise_nofile
 
 READ_BUFFER = 256 * 1024
 CONNECT_CONCURRENCY = 32  # the server's listen backlog may be 100
+PER_CONNECTION_WAIT = 30.0  # seconds one connection may wait for its upgrade or first PONG
 LOGIN = 0
 READY = 1
 
@@ -398,7 +399,7 @@ class Worker:
                 try:
                     await asyncio.wait_for(self.loop.create_connection(lambda: conn, "127.0.0.1", endpoint["port"]),
                                            max(0.1, deadline - time.monotonic()))
-                    if not await asyncio.wait_for(conn.opened, max(0.1, deadline - time.monotonic())):
+                    if not await asyncio.wait_for(conn.opened, _within(deadline)):
                         raise ConnectionError("WebSocket upgrade refused")
                     room.conns.append(conn)
                     if conn.parley and probe:
@@ -406,7 +407,7 @@ class Worker:
                         # kernel queued it, and a server that accepts slowly overflows its backlog.
                         conn.probe = self.loop.create_future()
                         conn.send([b"PING,,probe"])
-                        if not await asyncio.wait_for(conn.probe, max(0.1, deadline - time.monotonic())):
+                        if not await asyncio.wait_for(conn.probe, _within(deadline)):
                             raise ConnectionError("no PONG")
                     if login and conn.parley:
                         if await self._login_one(conn, deadline):
@@ -604,6 +605,11 @@ class Worker:
         """Stop this process after answering; return {}."""
         self.loop.call_later(0.05, self.done.set)
         return {}
+
+
+def _within(deadline: float, cap: float = PER_CONNECTION_WAIT) -> float:
+    """Return how long one connection may wait for an answer: until ``deadline``, at most ``cap`` seconds."""
+    return max(0.1, min(cap, deadline - time.monotonic()))
 
 
 def _spread(conns: list[Conn], count: int, offset: int) -> list[Conn]:
