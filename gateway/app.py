@@ -19,7 +19,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from server.app import tls_context
+from server.app import LISTEN_BACKLOG, tls_context
 
 from .config import GatewayConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -191,7 +191,8 @@ async def start_gateway(config: GatewayConfig) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(create_app(config), shutdown_timeout=3.0)
     await runner.setup()
     context = tls_context(config.tls_cert, config.tls_key) if config.tls_cert else None
-    site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=context, reuse_address=True)
+    site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=context, reuse_address=True,
+                       backlog=LISTEN_BACKLOG)
     try:
         await site.start()
     except BaseException:

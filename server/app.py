@@ -26,6 +26,7 @@ from .store import Store, database_path
 
 log = logging.getLogger("parley.server")
 T = TypeVar("T")
+LISTEN_BACKLOG = 4096  # connections the kernel holds for accept()
 
 
 def tls_context(cert: Any, key: Any) -> ssl.SSLContext:
@@ -78,6 +79,9 @@ class ChatServer:
             ssl=context,
             limit=self.config.max_frame + 1024,
             reuse_address=True,
+            # asyncio's default of 100 drops a crowd's connections (the clients
+            # retry after 1 s, then 3 s); the kernel caps it at somaxconn.
+            backlog=LISTEN_BACKLOG,
         )
         log.info(
             "listening on %s port %d%s; database %s (fsync %s)",
