@@ -27,6 +27,7 @@ from .store import Store, database_path
 log = logging.getLogger("parley.server")
 T = TypeVar("T")
 LISTEN_BACKLOG = 4096  # connections the kernel holds for accept()
+MAX_USER_LIST_DELAY = 1.0  # seconds: the longest a user list waits for more changes
 
 
 def tls_context(cert: Any, key: Any) -> ssl.SSLContext:
@@ -188,20 +189,28 @@ class ChatServer:
         self.schedule_user_list()
 
     def schedule_user_list(self) -> None:
-        """Broadcast one user list for every change within ``user_list_delay``.
+        """Broadcast one user list for every change within the user-list delay.
 
         A list per join would cost N^2 bytes for N joins (the original sent one
-        per join); changes close together share one list.
+        per join); changes close together share one list. The delay grows with
+        the room (``user_list_delay`` for every 100 online, at most
+        ``MAX_USER_LIST_DELAY``): a list of N names goes to N people, so a
+        crowd arriving in a big room would otherwise spend its time on lists.
         """
         if self._user_list_timer is not None:
             return
-        loop = asyncio.get_running_loop()
-        self._user_list_timer = loop.call_later(self.config.user_list_delay, self._send_user_list)
+        delay = user_list_window(self.config.user_list_delay, len(self.sessions))
+        self._user_list_timer = asyncio.get_running_loop().call_later(delay, self._send_user_list)
 
     def _send_user_list(self) -> None:
         self._user_list_timer = None
         if not self.closing:
             self.hub.broadcast(self.user_list_frame())
+
+
+def user_list_window(base: float, connections: int) -> float:
+    """Seconds user-list changes are gathered for: ``base`` per 100 connections, at least ``base``."""
+    return min(MAX_USER_LIST_DELAY, base * max(1.0, connections / 100))
 
 
 async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:

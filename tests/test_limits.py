@@ -44,3 +44,12 @@ def test_connection_counter_caps_per_address() -> None:
     counter.close("a")
     assert counter.open("a")
     assert counter.count("a") == 2
+
+
+def test_user_lists_are_gathered_longer_in_a_big_room() -> None:
+    from server.app import user_list_window
+
+    assert user_list_window(0.05, 3) == 0.05
+    assert user_list_window(0.05, 100) == 0.05
+    assert abs(user_list_window(0.05, 1000) - 0.5) < 1e-9
+    assert user_list_window(0.05, 5000) == 1.0  # capped
