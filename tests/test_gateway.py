@@ -14,7 +14,7 @@ from gateway.config import GatewayConfig
 from server.app import ChatServer
 from server.config import parse_networks
 from server.protocol import Frame, format_frame, parse_frame
-from wire import TIMEOUT, Client
+from wire import TIMEOUT, Client, eventually, ws_closed
 
 GatewayFactory = Callable[..., Awaitable[str]]
 
@@ -82,10 +82,7 @@ class Browser:
 
     async def closed(self) -> aiohttp.WSMessage:
         """Wait for the close; return the close message (code in .data, reason in .extra)."""
-        while True:
-            message = await self.ws.receive(TIMEOUT)
-            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
-                return message
+        return await ws_closed(self.ws)
 
 
 @pytest.fixture
@@ -100,13 +97,6 @@ async def browser(http: aiohttp.ClientSession) -> AsyncIterator[Callable[..., Aw
     yield open_browser
     for ws in opened:
         await ws.close()
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.02)
 
 
 def peer_hosts(server: ChatServer) -> list[str]:
@@ -128,7 +118,7 @@ async def test_two_browsers_and_a_tcp_client_chat_through_the_gateway(make_gatew
         for reader in (ann, bob):
             frame = await _next(reader, "CHATR")
             assert (frame.params["sender"], frame.params["rec"], frame.content) == ("ann", "-ALL", "hello, everyone")
-        assert (await _next_tcp(cat, "CHATR")).content == "hello, everyone"
+        assert (await cat.next("CHATR")).content == "hello, everyone"
         await cat.send("CHAT,rec=bob,psst")
         private = await _next(bob, "CHATR")
         assert (private.params["sender"], private.params["rec"], private.content) == ("cat", "bob", "psst")
@@ -140,13 +130,6 @@ async def test_two_browsers_and_a_tcp_client_chat_through_the_gateway(make_gatew
 
 async def _next(reader: Browser, reason: str) -> Frame:
     """The next frame with ``reason``, skipping join/leave news."""
-    while True:
-        frame = await reader.recv()
-        if frame.reason == reason:
-            return frame
-
-
-async def _next_tcp(reader: Client, reason: str) -> Frame:
     while True:
         frame = await reader.recv()
         if frame.reason == reason:

@@ -13,14 +13,7 @@ import aiohttp
 
 from serverproc import GatewayProcess
 from server.protocol import parse_frame
-from wire import TIMEOUT
-
-
-async def login(http: aiohttp.ClientSession, url: str, nickname: str, **kwargs: object) -> aiohttp.ClientWebSocketResponse:
-    ws = await http.ws_connect(url, **kwargs)  # type: ignore[arg-type]
-    await ws.send_str(f"CON,nickname={nickname};password=;color=#123456,")
-    assert parse_frame((await ws.receive(TIMEOUT)).data).content == "OK"
-    return ws
+from wire import TIMEOUT, eventually, ws_login
 
 
 async def frames_until_closed(ws: aiohttp.ClientWebSocketResponse) -> tuple[list, aiohttp.WSMessage]:
@@ -38,7 +31,7 @@ async def test_a_websocket_flood_is_refused_then_cut_off_and_others_notice_nothi
     url = gateway.url + "ws"
     try:
         async with aiohttp.ClientSession() as http:
-            flooder, calm = await login(http, url, "flooder"), await login(http, url, "calm")
+            flooder, calm = await ws_login(http, url, "flooder"), await ws_login(http, url, "calm")
             for i in range(10):
                 await flooder.send_str(f"CHAT,rec=-ALL,spam {i}")
             got, closed = await frames_until_closed(flooder)
@@ -78,7 +71,7 @@ async def test_many_websockets_from_one_address_meet_the_servers_cap(make_server
                 # Closed with its upstream: 1000, or 1011 when our PING met the
                 # server's closed socket and came back as a reset.
                 assert (await ws.receive(TIMEOUT)).data in (1000, 1011)
-            other = await login(http, url, "elsewhere", headers={"X-Forwarded-For": "198.51.100.2"})
+            other = await ws_login(http, url, "elsewhere", headers={"X-Forwarded-For": "198.51.100.2"})
             await other.close()
             for ws in sockets:
                 await ws.close()
@@ -115,7 +108,7 @@ async def test_a_browser_that_never_reads_is_cut_off_and_the_gateway_stays_small
     stalled = stalled_websocket(gateway.http_port, "sleepy")
     try:
         async with aiohttp.ClientSession() as http:
-            talker, listener = await login(http, url, "talker"), await login(http, url, "listener")
+            talker, listener = await ws_login(http, url, "talker"), await ws_login(http, url, "listener")
             rss_before = gateway.rss()
             line = "x" * 4000
             received = 0
@@ -135,7 +128,7 @@ async def test_a_browser_that_never_reads_is_cut_off_and_the_gateway_stays_small
             # The gateway buffers a bounded amount for it, not the 8 MB it was sent.
             assert grown < 4 * 1024 * 1024, grown
             # The server cut its upstream; the gateway then closes the WebSocket.
-            await _until(lambda: "sleepy" not in server.hub.online())
+            await eventually(lambda: "sleepy" not in server.hub.online(), 3 * TIMEOUT)
             stalled.settimeout(3 * TIMEOUT)
             while stalled.recv(65536):
                 pass  # whatever was buffered, then the end
@@ -143,10 +136,3 @@ async def test_a_browser_that_never_reads_is_cut_off_and_the_gateway_stays_small
     finally:
         stalled.close()
         gateway.stop()
-
-
-async def _until(condition, timeout: float = 3 * TIMEOUT) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)

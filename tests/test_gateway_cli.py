@@ -13,30 +13,13 @@ import pytest
 
 from certs import https_session, self_signed
 from serverproc import GatewayProcess, ServeProcess, ServerProcess
-from server.protocol import parse_frame
-from wire import TIMEOUT, Client
+from wire import Client, ws_closed, ws_login, ws_next
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-async def ws_login(http: aiohttp.ClientSession, url: str, nickname: str, **kwargs: object) -> aiohttp.ClientWebSocketResponse:
-    ws = await http.ws_connect(url, **kwargs)  # type: ignore[arg-type]
-    await ws.send_str(f"CON,nickname={nickname};password=;color=#123456,")
-    assert parse_frame((await ws.receive(TIMEOUT)).data).content == "OK"
-    return ws
-
-
-async def next_frame(ws: aiohttp.ClientWebSocketResponse, reason: str):  # type: ignore[no-untyped-def]
-    while True:
-        message = await ws.receive(TIMEOUT)
-        assert message.type is aiohttp.WSMsgType.TEXT, message
-        frame = parse_frame(message.data)
-        if frame.reason == reason:
-            return frame
 
 
 async def test_serve_runs_server_and_gateway_and_prints_the_browser_url(tmp_path: Path) -> None:
@@ -52,9 +35,9 @@ async def test_serve_runs_server_and_gateway_and_prints_the_browser_url(tmp_path
             bob = await Client.connect(serve.port)
             await bob.login("bob")
             await bob.send("CHAT,rec=ann,hi from tcp")
-            assert (await next_frame(ann, "CHATR")).content == "hi from tcp"
+            assert (await ws_next(ann, "CHATR")).content == "hi from tcp"
             serve.stop(signal.SIGTERM)
-            assert (await next_frame(ann, "WARN")).content.startswith("Server [shutting down]")
+            assert (await ws_next(ann, "WARN")).content.startswith("Server [shutting down]")
             await bob.close()
         # The server logged the browser's address from the gateway's PROXY header.
         assert "203.0.113.50" in serve.log.read_text()
@@ -74,13 +57,13 @@ async def test_gateway_alone_follows_its_server_down_and_up(tmp_path: Path) -> N
                 assert health.status == 200
             ann = await ws_login(http, base + "ws", "ann")
             server.stop()
-            closed = await _closed(ann)
+            closed = await ws_closed(ann)
             assert closed.data in (1000, 1011)
             await asyncio.sleep(1.1)  # past the cached health answer
             async with http.get(base + "healthz") as health:
                 assert health.status == 503
             refused = await http.ws_connect(base + "ws")
-            assert (await _closed(refused)).data == 1013
+            assert (await ws_closed(refused)).data == 1013
             server = ServerProcess(data, port=port).start()
             await asyncio.sleep(1.1)  # past the cached health answer
             async with http.get(base + "healthz") as health:
@@ -90,13 +73,6 @@ async def test_gateway_alone_follows_its_server_down_and_up(tmp_path: Path) -> N
     finally:
         gateway.stop()
         server.stop()
-
-
-async def _closed(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
-    while True:
-        message = await ws.receive(TIMEOUT)
-        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
-            return message
 
 
 async def test_serve_with_a_certificate_puts_the_page_and_the_tcp_port_on_tls(tmp_path: Path) -> None:
@@ -115,7 +91,7 @@ async def test_serve_with_a_certificate_puts_the_page_and_the_tcp_port_on_tls(tm
             bob = await Client.connect(serve.port, tls=trust)
             await bob.login("bob")
             await bob.send("CHAT,rec=-ALL,over tls both ways")
-            assert (await next_frame(ann, "CHATR")).content == "over tls both ways"
+            assert (await ws_next(ann, "CHATR")).content == "over tls both ways"
             await ann.close()
             await bob.close()
     finally:
@@ -131,9 +107,8 @@ async def test_serve_runs_on_either_event_loop(tmp_path: Path, loop: str) -> Non
             bob = await Client.connect(serve.port)
             await bob.login("bob")
             await ann.send_str("CHAT,rec=-ALL," + "x" * 3000)
-            assert len((await next_frame(ann, "CHATR")).content) == 3000
-            while (frame := await bob.recv()).reason != "CHATR":
-                pass
+            assert len((await ws_next(ann, "CHATR")).content) == 3000
+            frame = await bob.next("CHATR")
             assert len(frame.content) == 3000
             await ann.close()
             await bob.close()

@@ -57,8 +57,7 @@ async def test_chat_through_the_proxy_records_the_browsers_address_not_the_proxy
         bob = await Client.connect(serve.port)
         await bob.login("bob")
         await ws.send_str("CHAT,rec=bob,hello through proxy")
-        while (frame := await bob.recv()).reason != "CHATR":
-            pass
+        frame = await bob.next("CHATR")
         assert (frame.params["sender"], frame.content) == ("ann", "hello through proxy")
         await bob.send("CHAT,rec=ann,and back")
         while (message := parse_frame((await ws.receive(TIMEOUT)).data)).content != "and back":
@@ -98,8 +97,7 @@ async def test_the_page_in_chromium_through_the_proxy(deployment, chromium) -> N
     try:
         await bob.login("bob")
         await say(ann.page, "hello from a browser behind a proxy")
-        while (frame := await bob.recv()).reason != "CHATR":
-            pass
+        frame = await bob.next("CHATR")
         assert (frame.params["sender"], frame.content) == ("ann", "hello from a browser behind a proxy")
         await bob.send("CHAT,rec=ann,seen it")
         await expect(ann.page.locator("#messages .msg-text", has_text="seen it")).to_be_visible()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+from typing import Any, Callable
+
+import aiohttp
 
 from server.protocol import Frame, format_frame, parse_frame
 from server.protocol.framing import FrameDecoder, FrameReceived, FrameRejected, StreamEnded
@@ -72,6 +75,12 @@ class Client:
         assert frame.reason == reason, f"expected {reason}, got {frame}"
         return frame
 
+    async def next(self, reason: str) -> Frame:
+        """The next frame with ``reason``, skipping any other."""
+        while (frame := await self.recv()).reason != reason:
+            pass
+        return frame
+
     async def drain(self, quiet: float = QUIET) -> list[Frame]:
         """Every frame that arrives until nothing comes for ``quiet`` seconds."""
         got: list[Frame] = []
@@ -107,6 +116,43 @@ class Client:
             await self.writer.wait_closed()
         except (OSError, ssl.SSLError):
             pass  # the server may have reset it first
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    """Wait until ``condition()`` holds; fail after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.02)
+
+
+# WebSocket clients of the gateway: one text message is one frame.
+
+
+async def ws_login(http: aiohttp.ClientSession, url: str, nickname: str, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+    """Open the WebSocket at ``url`` and log in as a guest; return it after CONVER OK."""
+    ws = await http.ws_connect(url, **kwargs)
+    await ws.send_str(f"CON,nickname={nickname};password=;color=#123456,")
+    assert parse_frame((await ws.receive(TIMEOUT)).data).content == "OK"
+    return ws
+
+
+async def ws_next(ws: aiohttp.ClientWebSocketResponse, reason: str) -> Frame:
+    """The next frame with ``reason`` on a WebSocket, skipping any other."""
+    while True:
+        message = await ws.receive(TIMEOUT)
+        assert message.type is aiohttp.WSMsgType.TEXT, message
+        frame = parse_frame(message.data)
+        if frame.reason == reason:
+            return frame
+
+
+async def ws_closed(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
+    """Wait for the close; return its message (code in ``.data``, reason in ``.extra``)."""
+    while True:
+        message = await ws.receive(TIMEOUT)
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return message
 
 
 def users(frame: Frame) -> list[str]:
