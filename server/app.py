@@ -44,7 +44,7 @@ class ChatServer:
         self.closing = False
         self.admins: list[str] = []
         self.sessions: set[ClientSession] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._all_ended = asyncio.Event()  # set whenever no session is left
         self._hashing = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="parley-hash")
         self._server: asyncio.Server | None = None
         self._db: Database | None = None
@@ -73,12 +73,11 @@ class ChatServer:
         context = None
         if self.config.tls_cert:
             context = tls_context(self.config.tls_cert, self.config.tls_key or self.config.tls_cert)
-        self._server = await asyncio.start_server(
-            self._accept,
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: ClientSession(self),
             self.config.host,
             self.config.port,
             ssl=context,
-            limit=self.config.max_frame + 1024,
             reuse_address=True,
             # asyncio's default of 100 drops a crowd's connections (the clients
             # retry after 1 s, then 3 s); the kernel caps it at somaxconn.
@@ -90,23 +89,31 @@ class ChatServer:
             "on" if self.config.durable else "off",
         )
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def session_started(self, session: ClientSession) -> bool:
+        """A connection came in; False (and it is reset) while shutting down."""
         if self.closing:
-            writer.transport.abort()
-            return
-        self._set_keepalive(writer.get_extra_info("socket"))
-        session = ClientSession(self, reader, writer)
+            session.transport.abort()
+            return False
+        self._set_keepalive(session.transport.get_extra_info("socket"))
         self.sessions.add(session)
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
         log.info("%s: connected", session.peer)
+        return True
+
+    def session_ended(self, session: ClientSession) -> None:
+        self.sessions.discard(session)
+        if not self.sessions:
+            self._all_ended.set()
+
+    async def _sessions_ended(self, timeout: float) -> bool:
+        """Wait until every session has ended; False if some remain after ``timeout``."""
+        self._all_ended.clear()
+        if not self.sessions:
+            return True
         try:
-            await session.run()
-        finally:
-            self.sessions.discard(session)
-            if task is not None:
-                self._tasks.discard(task)
+            await asyncio.wait_for(self._all_ended.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     def _set_keepalive(self, sock: socket.socket | None) -> None:
         """TCP keepalive, so a peer that vanished without a FIN is noticed."""
@@ -135,12 +142,10 @@ class ChatServer:
         for session in list(self.sessions):
             session.send(warning)
             session.outbox.close_when_sent()
-        if self._tasks:
-            done, pending = await asyncio.wait(list(self._tasks), timeout=2)
+        if self.sessions and not await self._sessions_ended(2):
             for session in list(self.sessions):
                 session.outbox.abort()
-            if pending:
-                await asyncio.wait(pending, timeout=1)
+            await self._sessions_ended(1)
         if self._db is not None:
             await self._db.close()
         self._hashing.shutdown(wait=False)

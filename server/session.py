@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, cast
 
 from . import names
 from .hub import OnlineUser
@@ -30,13 +30,14 @@ from .protocol.messages import Stamp
 from .protocol.session import State, is_allowed
 from .proxy import MAX_LINE, SIGNATURE, ProxyHeaderError, parse_proxy_line
 from .limits import TokenBucket
+from .outbox import Outbox
 from .store import AccountExists, Account, NewMessage
 
 if TYPE_CHECKING:
     from .app import ChatServer
 
 log = logging.getLogger("parley.server")
-READ_SIZE = 65536
+MAX_UNHANDLED = 256 * 1024  # received bytes queued before reading pauses
 ALL = "-ALL"
 
 
@@ -44,35 +45,53 @@ def now() -> Stamp:
     return Stamp.at(time.time())
 
 
-class ClientSession:
+class ClientSession(asyncio.Protocol):
+    """One connection, as an asyncio protocol.
+
+    An idle connection holds no task, stream or coroutine: received bytes are
+    queued by ``data_received``, and a worker task exists only while there
+    are bytes (or a passed deadline, or the end of the stream) to handle. The
+    deadlines (login, frame completion, the legacy grace) are one timer.
+    """
+
     # Slots: a thousand idle connections should cost little memory each.
     __slots__ = (
-        "server", "config", "reader", "transport", "peer", "peer_host", "decoder", "outbox", "state",
+        "server", "config", "transport", "peer", "peer_host", "decoder", "outbox", "state",
         "nickname", "color", "account", "guest_ident", "leave_text", "login_deadline", "_frame_started",
-        "_admitted", "_chat_bucket", "_strikes",
+        "_admitted", "_chat_bucket", "_strikes", "_inbox", "_inbox_size", "_reading_paused", "_worker",
+        "_timer", "_deadline_due", "_eof", "_lost", "_proxy_pending", "_proxy_header", "_finished",
     )
+    transport: asyncio.Transport
+    peer: str
+    peer_host: str
+    outbox: Outbox
 
-    def __init__(self, server: "ChatServer", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, server: "ChatServer") -> None:
         self.server = server
         self.config = server.config
-        self.reader = reader
-        self.transport = writer.transport
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        self.peer = f"{peer[0]}:{peer[1]}"
-        self.peer_host = str(peer[0])
         self.decoder = FrameDecoder(self.config.max_frame)
-        self.outbox = server.new_outbox(self.transport, self._overflowed)
         self.state = State.AWAITING_LOGIN
         self.nickname = ""
         self.color = "#FFFFFF"
         self.account: Account | None = None
         self.guest_ident = f"g:{secrets.token_hex(8)}"
         self.leave_text: str | None = texts.DISCONNECTED_INFO
-        self.login_deadline = asyncio.get_running_loop().time() + self.config.login_timeout
+        self.login_deadline = 0.0
         self._frame_started = 0.0
         self._admitted = False
         self._chat_bucket = TokenBucket(self.config.chat_rate, self.config.chat_burst)
         self._strikes = TokenBucket(1.0 if self.config.flood_strikes else 0, self.config.flood_strikes)
+        self._inbox: list[bytes] = []  # received chunks not handled yet, in order
+        self._inbox_size = 0
+        self._reading_paused = False
+        self._worker: asyncio.Task | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline_due = False
+        self._eof = False
+        self._lost: Exception | None = None
+        self._proxy_pending = False
+        self._proxy_header = b""
+        self._finished = False
 
     # Identity -----------------------------------------------------------
 
@@ -109,88 +128,180 @@ class ClientSession:
         log.warning("%s %s: outgoing buffer overflowed; disconnected", self.peer, self.nickname or "-")
         self.state = State.CLOSED
 
-    # Reading ------------------------------------------------------------
+    # The transport's calls ----------------------------------------------
 
-    async def run(self) -> None:
-        """Serve the connection until it ends; always leaves the hub and closes."""
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self.peer = f"{peer[0]}:{peer[1]}"
+        self.peer_host = str(peer[0])
+        self.outbox = self.server.new_outbox(self.transport, self._overflowed)
+        self.login_deadline = asyncio.get_running_loop().time() + self.config.login_timeout
+        if not self.server.session_started(self):
+            self._finished = True
+            return
+        self._proxy_pending = self.server.is_trusted_proxy(self.peer_host)
+        if not self._proxy_pending and not self._admit():
+            self._finish()
+            return
+        self._arm_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._finished or self._eof:
+            return
+        self._inbox.append(data)
+        self._inbox_size += len(data)
+        if self._inbox_size > MAX_UNHANDLED and not self._reading_paused:
+            # The worker is waiting (on the database, say): stop reading until it catches up.
+            self._reading_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._end_of_stream()
+        # Keep the sending side open so the answers to the last frames still go
+        # out (TLS cannot half-close: there the transport closes).
+        return self.transport.get_extra_info("sslcontext") is None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and not self._eof:
+            self._lost = exc
+        self._end_of_stream()
+
+    def _end_of_stream(self) -> None:
+        if not self._eof:
+            self._eof = True
+            self._wake()
+
+    # Handling what arrived ----------------------------------------------
+
+    def _wake(self) -> None:
+        """Start the worker unless it runs (it handles whatever is queued before it stops)."""
+        if self._worker is None and not self._finished:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        """Handle the queued chunks, a passed deadline, the end of the stream; then stop or finish."""
         try:
-            await self._read_frames()
+            while True:
+                if self._inbox:
+                    chunks, self._inbox = self._inbox, []
+                    self._inbox_size = 0
+                    if self._reading_paused:
+                        self._reading_paused = False
+                        if not self.transport.is_closing():
+                            self.transport.resume_reading()
+                    for data in chunks:  # one chunk at a time: a legacy frame is one read
+                        if not await self._received(data):
+                            return self._finish()
+                    del chunks, data  # nothing of these stays alive while idle
+                elif self._deadline_due:
+                    self._deadline_due = False
+                    if not await self._check_deadlines():
+                        return self._finish()
+                elif self._eof:
+                    if self._lost is not None:
+                        log.info("%s %s: connection lost (%s)", self.peer, self.nickname or "-", self._lost.__class__.__name__)
+                    else:
+                        await self._handle_events(self.decoder.receive_data(b""))
+                    return self._finish()
+                else:
+                    self._arm_timer()
+                    return None
         except (ConnectionError, OSError) as error:
             log.info("%s %s: connection lost (%s)", self.peer, self.nickname or "-", error.__class__.__name__)
+            self._finish()
         except Exception:
             log.exception("%s %s: unexpected error", self.peer, self.nickname or "-")
+            self._finish()
         finally:
+            self._worker = None
+
+    def _finish(self) -> None:
+        """Leave the hub and close once everything queued is sent (once)."""
+        if self._finished:
+            return
+        self._finished = True
+        self._inbox = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
             self._leave()
+        finally:
             if self._admitted:
                 self.server.connections.close(self.peer_host)
             self.outbox.close_when_sent()
+            self.server.session_ended(self)
 
-    async def _read(self) -> bytes:
-        """Read what the peer sent, within the earliest deadline that applies.
+    async def _received(self, data: bytes) -> bool:
+        """Handle one received chunk; False once the connection is over."""
+        if self._proxy_pending:
+            self._proxy_header += data
+            data, self._proxy_pending = self._take_proxy_header(self._proxy_header)
+            if not self._proxy_pending:
+                self._proxy_header = b""
+            if self.state is State.CLOSED or (not self._proxy_pending and not self._admit()):
+                return False
+            if not data:
+                return True
+        was_undecided = self.decoder.mode is Mode.UNDECIDED
+        had_partial = self.decoder.buffered > 0
+        events = self.decoder.receive_data(data)
+        if was_undecided and self.decoder.mode is Mode.LEGACY:
+            self.outbox.use_legacy_framing()
+        if not had_partial or events:
+            # A frame's clock starts with its first byte.
+            self._frame_started = asyncio.get_running_loop().time()
+        return await self._handle_events(events)
 
-        Raises LoginTimeout, FrameTimeout or GraceExpired when it passes.
-        """
-        deadlines: list[tuple[float, type[Exception]]] = []
+    # Deadlines ----------------------------------------------------------
+
+    def _next_deadline(self) -> tuple[float, str] | None:
+        """The earliest deadline that applies now, and what passes with it; None if none."""
+        deadlines: list[tuple[float, str]] = []
         if self.state is State.AWAITING_LOGIN:
-            deadlines.append((self.login_deadline, LoginTimeout))
+            deadlines.append((self.login_deadline, "login"))
         if self.decoder.awaiting_grace:
-            deadlines.append((self._frame_started + self.config.legacy_grace, GraceExpired))
+            deadlines.append((self._frame_started + self.config.legacy_grace, "grace"))
         elif self.decoder.buffered and self.config.frame_timeout > 0:
-            deadlines.append((self._frame_started + self.config.frame_timeout, FrameTimeout))
-        if not deadlines:
-            return await self.reader.read(READ_SIZE)
-        deadline, timeout_error = min(deadlines, key=lambda d: d[0])
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise timeout_error()
-        try:
-            return await asyncio.wait_for(self.reader.read(READ_SIZE), remaining)
-        except asyncio.TimeoutError:
-            raise timeout_error() from None
+            deadlines.append((self._frame_started + self.config.frame_timeout, "frame"))
+        return min(deadlines) if deadlines else None
 
-    async def _read_frames(self) -> None:
-        proxy_pending = self.server.is_trusted_proxy(self.peer_host)
-        if not proxy_pending and not self._admit():
-            return
-        header = b""
-        while True:
-            try:
-                data = await self._read()
-            except GraceExpired:
-                self.outbox.use_legacy_framing()
-                log.info("%s: legacy client (unterminated frames)", self.peer)
-                if not await self._handle_events(self.decoder.grace_expired()):
-                    return
-                continue
-            except LoginTimeout:
-                log.info("%s: no login within %gs; closing", self.peer, self.config.login_timeout)
-                self.send(messages.warn(now(), texts.LOGIN_TIMEOUT.format(seconds=self.config.login_timeout)))
+    def _arm_timer(self) -> None:
+        """Have the worker woken when the next deadline passes (no timer when none applies)."""
+        deadline = self._next_deadline()
+        timer = self._timer
+        if timer is not None:
+            if deadline is not None and timer.when() == deadline[0]:
                 return
-            except FrameTimeout:
-                log.info("%s %s: frame not completed in %gs; closing", self.peer, self.nickname or "-", self.config.frame_timeout)
-                self.send(messages.warn(now(), texts.FRAME_TIMEOUT.format(seconds=self.config.frame_timeout)))
-                return
-            if proxy_pending and data:
-                header += data
-                data, proxy_pending = self._take_proxy_header(header)
-                if not proxy_pending:
-                    header = b""
-                if self.state is State.CLOSED or (not proxy_pending and not self._admit()):
-                    return
-                if not data:
-                    continue
-            was_undecided = self.decoder.mode is Mode.UNDECIDED
-            had_partial = self.decoder.buffered > 0
-            events = self.decoder.receive_data(data)
-            if was_undecided and self.decoder.mode is Mode.LEGACY:
-                self.outbox.use_legacy_framing()
-            if not had_partial or events:
-                # A frame's clock starts with its first byte.
-                self._frame_started = asyncio.get_running_loop().time()
-            if not await self._handle_events(events):
-                return
-            # Nothing of this read stays alive while an idle connection waits for the next.
-            data, events = b"", []
+            timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline[0], self._deadline_passed)
+
+    def _deadline_passed(self) -> None:
+        self._timer = None
+        self._deadline_due = True
+        self._wake()
+
+    async def _check_deadlines(self) -> bool:
+        """Act on a deadline that has passed; False once the connection is over."""
+        deadline = self._next_deadline()
+        if deadline is None or deadline[0] > asyncio.get_running_loop().time():
+            return True  # what it waited for came in time
+        kind = deadline[1]
+        if kind == "grace":
+            self.outbox.use_legacy_framing()
+            log.info("%s: legacy client (unterminated frames)", self.peer)
+            return await self._handle_events(self.decoder.grace_expired())
+        if kind == "login":
+            log.info("%s: no login within %gs; closing", self.peer, self.config.login_timeout)
+            self.send(messages.warn(now(), texts.LOGIN_TIMEOUT.format(seconds=self.config.login_timeout)))
+        else:
+            log.info("%s %s: frame not completed in %gs; closing", self.peer, self.nickname or "-", self.config.frame_timeout)
+            self.send(messages.warn(now(), texts.FRAME_TIMEOUT.format(seconds=self.config.frame_timeout)))
+        return False
 
     def _admit(self) -> bool:
         """Count this connection against its address's limit; False if over it."""
@@ -572,15 +683,3 @@ class StagedChat:
     record: NewMessage
     target: OnlineUser | None
     stored: "asyncio.Future[int]"
-
-
-class LoginTimeout(Exception):
-    pass
-
-
-class GraceExpired(Exception):
-    pass
-
-
-class FrameTimeout(Exception):
-    pass
