@@ -1,29 +1,36 @@
 """The Store on a thread of its own, with group commit for chat messages.
 
 SQLite work never runs on the event loop. Messages waiting to be stored are
-written together in one transaction (one fsync); a message's ``append``
-returns only once the transaction holding it is committed, so nobody is sent
-a message that a crash could lose.
+written together in one transaction (one fsync); a message is handed back
+(``submit_message``'s callback) only once the transaction holding it is
+committed, so nobody is sent a message that a crash could lose.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import functools
-from typing import Any, Callable, TypeVar
+import logging
+from typing import Any, Callable, Optional, TypeVar
 
 from .store import NewMessage, Store
 
 T = TypeVar("T")
+StoredCallback = Callable[[Optional[int], Optional[BaseException]], None]
+log = logging.getLogger("parley.server")
+MAX_BATCH = 1000  # messages in one transaction
 
 
 class Database:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parley-db")
-        self._waiting: list[tuple[NewMessage, asyncio.Future[int]]] = []
+        # Appended on the loop, taken on the database thread (deque operations are atomic).
+        self._waiting: collections.deque[tuple[NewMessage, StoredCallback]] = collections.deque()
         self._committing = False
+        self.commits = 0  # transactions of messages so far
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(*args)`` (a Store method) on the database thread."""
@@ -32,42 +39,70 @@ class Database:
 
     async def append_message(self, message: NewMessage) -> int:
         """Store ``message`` durably; return its id. Raises what SQLite raised."""
-        return await self.submit_message(message)
-
-    def submit_message(self, message: NewMessage) -> "asyncio.Future[int]":
-        """Queue ``message`` for the next commit; the future gets its id once it is durable.
-
-        Messages submitted before anyone awaits share one commit: a client's
-        burst of messages costs one fsync, not one each.
-        """
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append((message, future))
-        if not self._committing:
-            self._commit_waiting()
-        return future
 
-    def _commit_waiting(self) -> None:
-        batch, self._waiting = self._waiting, []
-        self._committing = True
-        loop = asyncio.get_running_loop()
-        job = self._executor.submit(self.store.append_messages, [m for m, _ in batch])
-        job.add_done_callback(lambda done: loop.call_soon_threadsafe(self._committed, batch, done))
-
-    def _committed(
-        self, batch: list[tuple[NewMessage, asyncio.Future[int]]], job: concurrent.futures.Future
-    ) -> None:
-        self._committing = False
-        error = job.exception()
-        ids = [] if error else job.result()
-        for i, (_, future) in enumerate(batch):
+        def stored(message_id: int | None, error: BaseException | None) -> None:
             if future.done():
-                continue
-            if error:
+                return
+            if error is not None:
                 future.set_exception(error)
             else:
-                future.set_result(ids[i])
-        if self._waiting:
-            self._commit_waiting()
+                future.set_result(message_id or 0)
+
+        self.submit_message(message, stored)
+        return await future
+
+    def submit_message(self, message: NewMessage, on_stored: StoredCallback) -> None:
+        """Queue ``message`` for the next commit; ``on_stored(id, None)`` runs once it is durable.
+
+        On failure ``on_stored(None, error)`` runs instead. Messages submitted
+        while a commit is running share the next one: a burst costs one fsync,
+        not one each. The callback is called straight from the loop callback
+        that learns of the commit, so a message goes out in that same loop
+        iteration.
+        """
+        self._waiting.append((message, on_stored))
+        if not self._committing:
+            self._start_committing()
+
+    def _start_committing(self) -> None:
+        self._committing = True
+        loop = asyncio.get_running_loop()
+        job = self._executor.submit(self._commit_while_waiting, loop)
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._commits_ended))
+
+    def _commit_while_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the database thread: commit what waits, again and again until nothing does.
+
+        The thread does not wait for the event loop between commits (the loop
+        may be busy writing), so a commit's turnaround is the disk's and not
+        the loop's.
+        """
+        waiting = self._waiting
+        while waiting:
+            batch = [waiting.popleft() for _ in range(min(len(waiting), MAX_BATCH))]
+            self.commits += 1
+            try:
+                ids, error = self.store.append_messages([m for m, _ in batch]), None
+            except Exception as failure:
+                ids, error = [], failure
+            loop.call_soon_threadsafe(self._committed, batch, ids, error)
+
+    def _commits_ended(self) -> None:
+        self._committing = False
+        if self._waiting:  # came in as the thread stopped looking
+            self._start_committing()
+
+    def _committed(self, batch: list[tuple[NewMessage, StoredCallback]], ids: list[int],
+                   error: BaseException | None) -> None:
+        for i, (_, on_stored) in enumerate(batch):
+            try:
+                if error is not None:
+                    on_stored(None, error)
+                else:
+                    on_stored(ids[i], None)
+            except Exception:
+                log.exception("delivering a stored message failed")
 
     async def close(self) -> None:
         """Wait for pending commits, then close the database."""

@@ -1,24 +1,28 @@
-"""One client connection: reads frames, runs the handler for each, answers.
+"""One client connection: decodes frames as they arrive, runs the handler for each, answers.
 
-The session is a thin adapter between a socket and the codec (framing.py)
-and the chat rules. Every client frame gets a response; a remote protocol
-error becomes an ERR or CONVER frame and never an exception text.
+The session is an asyncio protocol, a thin adapter between a socket and the
+codec (framing.py) and the chat rules. Every client frame gets a response; a
+remote protocol error becomes an ERR or CONVER frame and never an exception
+text. Answers keep the order of the frames that caused them, and a CHAT is
+sent to anyone only once its commit is done.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable, cast
+from typing import TYPE_CHECKING, Awaitable, Callable, Sequence, cast
 
 from . import names
 from .hub import OnlineUser
 from .passwords import hash_password, verify_password
 from .protocol import Frame, messages, texts
 from .protocol.framing import (
+    Event,
     FrameDecoder,
     FrameReceived,
     FrameRejected,
@@ -37,7 +41,8 @@ if TYPE_CHECKING:
     from .app import ChatServer
 
 log = logging.getLogger("parley.server")
-MAX_UNHANDLED = 256 * 1024  # received bytes queued before reading pauses
+MAX_UNHANDLED = 256 * 1024  # received bytes queued for the worker before reading pauses
+MAX_UNSENT = 256  # a connection's messages being stored before reading pauses
 ALL = "-ALL"
 
 
@@ -58,8 +63,9 @@ class ClientSession(asyncio.Protocol):
     __slots__ = (
         "server", "config", "transport", "peer", "peer_host", "decoder", "outbox", "state",
         "nickname", "color", "account", "guest_ident", "leave_text", "login_deadline", "_frame_started",
-        "_admitted", "_chat_bucket", "_strikes", "_inbox", "_inbox_size", "_reading_paused", "_worker",
-        "_timer", "_deadline_due", "_eof", "_lost", "_proxy_pending", "_proxy_header", "_finished",
+        "_admitted", "_chat_bucket", "_strikes", "_events", "_queued_bytes", "_reading_paused", "_worker",
+        "_timer", "_deadline_due", "_input_over", "_proxy_pending", "_proxy_header", "_unsent", "_chats_waiter",
+        "_ended", "_finished",
     )
     transport: asyncio.Transport
     peer: str
@@ -81,17 +87,19 @@ class ClientSession(asyncio.Protocol):
         self._admitted = False
         self._chat_bucket = TokenBucket(self.config.chat_rate, self.config.chat_burst)
         self._strikes = TokenBucket(1.0 if self.config.flood_strikes else 0, self.config.flood_strikes)
-        self._inbox: list[bytes] = []  # received chunks not handled yet, in order
-        self._inbox_size = 0
+        self._events: list[Event | Closing] = []  # received, not handled yet, in order
+        self._queued_bytes = 0  # received while the worker runs
         self._reading_paused = False
-        self._worker: asyncio.Task | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._worker: asyncio.Task | None = None  # exists only while an event waits
+        self._timer: asyncio.TimerHandle | None = None  # the next deadline's
         self._deadline_due = False
-        self._eof = False
-        self._lost: Exception | None = None
+        self._input_over = False  # nothing more is read (end of stream, a deadline, a refusal)
         self._proxy_pending = False
         self._proxy_header = b""
-        self._finished = False
+        self._unsent: list[StagedChat] = []  # messages being stored, sent in this order
+        self._chats_waiter: asyncio.Future[None] | None = None
+        self._ended = False  # no more events are handled
+        self._finished = False  # left the hub, closing
 
     # Identity -----------------------------------------------------------
 
@@ -138,113 +146,68 @@ class ClientSession(asyncio.Protocol):
         self.outbox = self.server.new_outbox(self.transport, self._overflowed)
         self.login_deadline = asyncio.get_running_loop().time() + self.config.login_timeout
         if not self.server.session_started(self):
-            self._finished = True
+            self._input_over = self._ended = self._finished = True
             return
         self._proxy_pending = self.server.is_trusted_proxy(self.peer_host)
         if not self._proxy_pending and not self._admit():
-            self._finish()
+            self._end()
             return
         self._arm_timer()
 
     def data_received(self, data: bytes) -> None:
-        if self._finished or self._eof:
+        if self._input_over:
             return
-        self._inbox.append(data)
-        self._inbox_size += len(data)
-        if self._inbox_size > MAX_UNHANDLED and not self._reading_paused:
-            # The worker is waiting (on the database, say): stop reading until it catches up.
-            self._reading_paused = True
-            self.transport.pause_reading()
-        self._wake()
+        self._events += self._decode(data)
+        if self._worker is None:
+            self._run_events()
+            return
+        self._queued_bytes += len(data)
+        self._pace_reading()
+
+    def _pace_reading(self) -> None:
+        """Stop reading while too much waits: received events (the worker is waiting for a
+        login's database work, say) or messages being stored; start again once they are handled."""
+        pause = self._queued_bytes > MAX_UNHANDLED or len(self._unsent) >= MAX_UNSENT
+        if pause is not self._reading_paused and not self.transport.is_closing():
+            self._reading_paused = pause
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
 
     def eof_received(self) -> bool:
-        self._end_of_stream()
+        self._end_of_input(None)
         # Keep the sending side open so the answers to the last frames still go
         # out (TLS cannot half-close: there the transport closes).
         return self.transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if exc is not None and not self._eof:
-            self._lost = exc
-        self._end_of_stream()
+        self._end_of_input(exc)
 
-    def _end_of_stream(self) -> None:
-        if not self._eof:
-            self._eof = True
-            self._wake()
-
-    # Handling what arrived ----------------------------------------------
-
-    def _wake(self) -> None:
-        """Start the worker unless it runs (it handles whatever is queued before it stops)."""
-        if self._worker is None and not self._finished:
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-
-    async def _work(self) -> None:
-        """Handle the queued chunks, a passed deadline, the end of the stream; then stop or finish."""
-        try:
-            while True:
-                if self._inbox:
-                    chunks, self._inbox = self._inbox, []
-                    self._inbox_size = 0
-                    if self._reading_paused:
-                        self._reading_paused = False
-                        if not self.transport.is_closing():
-                            self.transport.resume_reading()
-                    for data in chunks:  # one chunk at a time: a legacy frame is one read
-                        if not await self._received(data):
-                            return self._finish()
-                    del chunks, data  # nothing of these stays alive while idle
-                elif self._deadline_due:
-                    self._deadline_due = False
-                    if not await self._check_deadlines():
-                        return self._finish()
-                elif self._eof:
-                    if self._lost is not None:
-                        log.info("%s %s: connection lost (%s)", self.peer, self.nickname or "-", self._lost.__class__.__name__)
-                    else:
-                        await self._handle_events(self.decoder.receive_data(b""))
-                    return self._finish()
-                else:
-                    self._arm_timer()
-                    return None
-        except (ConnectionError, OSError) as error:
-            log.info("%s %s: connection lost (%s)", self.peer, self.nickname or "-", error.__class__.__name__)
-            self._finish()
-        except Exception:
-            log.exception("%s %s: unexpected error", self.peer, self.nickname or "-")
-            self._finish()
-        finally:
-            self._worker = None
-
-    def _finish(self) -> None:
-        """Leave the hub and close once everything queued is sent (once)."""
-        if self._finished:
+    def _end_of_input(self, error: Exception | None) -> None:
+        if self._input_over:
             return
-        self._finished = True
-        self._inbox = []
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        try:
-            self._leave()
-        finally:
-            if self._admitted:
-                self.server.connections.close(self.peer_host)
-            self.outbox.close_when_sent()
-            self.server.session_ended(self)
+        self._input_over = True
+        if error is not None:
+            log.info("%s %s: connection lost (%s)", self.peer, self.nickname or "-", error.__class__.__name__)
+            self._events.append(Closing())
+        else:
+            self._events += self.decoder.receive_data(b"")
+        if self._worker is None:
+            self._run_events()
 
-    async def _received(self, data: bytes) -> bool:
-        """Handle one received chunk; False once the connection is over."""
+    def _decode(self, data: bytes) -> "Sequence[Event | Closing]":
+        """The events in a received chunk (after a trusted proxy's header, if one is due)."""
         if self._proxy_pending:
             self._proxy_header += data
             data, self._proxy_pending = self._take_proxy_header(self._proxy_header)
             if not self._proxy_pending:
                 self._proxy_header = b""
             if self.state is State.CLOSED or (not self._proxy_pending and not self._admit()):
-                return False
+                self._input_over = True
+                return [Closing()]
             if not data:
-                return True
+                return []
         was_undecided = self.decoder.mode is Mode.UNDECIDED
         had_partial = self.decoder.buffered > 0
         events = self.decoder.receive_data(data)
@@ -253,7 +216,127 @@ class ClientSession(asyncio.Protocol):
         if not had_partial or events:
             # A frame's clock starts with its first byte.
             self._frame_started = asyncio.get_running_loop().time()
-        return await self._handle_events(events)
+        return events
+
+    # Handling events ----------------------------------------------------
+    #
+    # Events are handled as they arrive, in the transport's callback, unless
+    # one has to wait (a handler that awaits the database or a password hash,
+    # or an answer due after CHATs still being stored); then a worker task
+    # takes the queue until it is empty again. An idle connection holds no
+    # task, stream or coroutine: only this object, its codec and its outbox.
+
+    def _run_events(self) -> None:
+        """Handle the queued events in order, here and now, until one has to wait."""
+        events = self._events
+        handled = 0
+        try:
+            for event in events:
+                outcome = self._handle_now(event)
+                if outcome is Outcome.WAIT:
+                    break
+                handled += 1
+                if outcome is Outcome.END:
+                    self._end()
+                    return
+        except Exception:
+            log.exception("%s %s: unexpected error", self.peer, self.nickname or "-")
+            self._end()
+            return
+        del events[:handled]
+        if events:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+        else:
+            self._arm_timer()
+
+    async def _work(self) -> None:
+        """Handle the queue, waiting where an event must, until it is empty."""
+        try:
+            while self._events and not self._ended:
+                events, self._events = self._events, []
+                self._queued_bytes = 0
+                self._pace_reading()
+                for event in events:
+                    outcome = self._handle_now(event)
+                    if outcome is Outcome.WAIT:
+                        await self._chats_delivered()
+                        outcome = self._handle_now(event)
+                    if outcome is Outcome.WAIT:
+                        assert isinstance(event, FrameReceived)
+                        await ASYNC_HANDLERS[event.frame.reason](self, event.frame)
+                        outcome = self._outcome()
+                    if outcome is Outcome.END:
+                        self._end()
+                        return
+                if self._deadline_due:
+                    self._deadline_due = False
+                    self._events += self._deadline_events()
+            if not self._ended:
+                self._arm_timer()
+        except Exception:
+            log.exception("%s %s: unexpected error", self.peer, self.nickname or "-")
+            self._end()
+        finally:
+            self._worker = None
+
+    def _handle_now(self, event: "Event | Closing") -> "Outcome":
+        """Handle ``event`` unless that needs waiting (WAIT: left untouched); END once the connection is over."""
+        if self._ended or self.state is State.CLOSED:
+            return Outcome.END
+        if isinstance(event, FrameReceived):
+            frame = event.frame
+            if frame.reason == "CHAT" and self._stage_chat_now(frame):
+                return Outcome.DONE
+            if self._unsent:
+                return Outcome.WAIT  # its answer comes after the CHATs being stored
+            if not is_allowed(self.state, frame.reason):
+                self._refuse(frame)
+            elif frame.reason in ASYNC_HANDLERS:
+                return Outcome.WAIT
+            else:
+                SYNC_HANDLERS[frame.reason](self, frame)
+            return self._outcome()
+        if self._unsent:
+            return Outcome.WAIT
+        if isinstance(event, FrameRejected):
+            self._rejected(event)
+            return Outcome.END if event.fatal else self._outcome()
+        if isinstance(event, StreamEnded):
+            if event.partial:
+                log.info("%s %s: closed mid-frame (%d bytes unread)", self.peer, self.nickname or "-", event.partial)
+            else:
+                log.info("%s %s: closed by peer", self.peer, self.nickname or "-")
+            return Outcome.END
+        if event.warning is not None:
+            self.send(event.warning)
+        return Outcome.END
+
+    def _outcome(self) -> "Outcome":
+        if self.outbox.closed:
+            self.state = State.CLOSED
+        return Outcome.END if self.state is State.CLOSED else Outcome.DONE
+
+    def _end(self) -> None:
+        """Stop handling input; leave and close once this connection's stored messages are sent."""
+        if self._ended:
+            return
+        self._ended = self._input_over = True
+        self._events = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._unsent:
+            self._finish()  # else the last stored message's delivery finishes
+
+    def _finish(self) -> None:
+        self._finished = True
+        try:
+            self._leave()
+        finally:
+            if self._admitted:
+                self.server.connections.close(self.peer_host)
+            self.outbox.close_when_sent()
+            self.server.session_ended(self)
 
     # Deadlines ----------------------------------------------------------
 
@@ -269,7 +352,7 @@ class ClientSession(asyncio.Protocol):
         return min(deadlines) if deadlines else None
 
     def _arm_timer(self) -> None:
-        """Have the worker woken when the next deadline passes (no timer when none applies)."""
+        """Be called back when the next deadline passes (no timer when none applies)."""
         deadline = self._next_deadline()
         timer = self._timer
         if timer is not None:
@@ -282,26 +365,28 @@ class ClientSession(asyncio.Protocol):
 
     def _deadline_passed(self) -> None:
         self._timer = None
-        self._deadline_due = True
-        self._wake()
+        if self._worker is not None:
+            self._deadline_due = True  # the worker looks once its events are handled
+            return
+        self._events += self._deadline_events()
+        self._run_events()
 
-    async def _check_deadlines(self) -> bool:
-        """Act on a deadline that has passed; False once the connection is over."""
+    def _deadline_events(self) -> "list[Event | Closing]":
+        """What a deadline that has passed brings: the legacy frame held back, or the end."""
         deadline = self._next_deadline()
-        if deadline is None or deadline[0] > asyncio.get_running_loop().time():
-            return True  # what it waited for came in time
+        if deadline is None or deadline[0] > asyncio.get_running_loop().time() or self._input_over:
+            return []  # what it waited for came in time
         kind = deadline[1]
         if kind == "grace":
             self.outbox.use_legacy_framing()
             log.info("%s: legacy client (unterminated frames)", self.peer)
-            return await self._handle_events(self.decoder.grace_expired())
+            return list(self.decoder.grace_expired())
+        self._input_over = True
         if kind == "login":
             log.info("%s: no login within %gs; closing", self.peer, self.config.login_timeout)
-            self.send(messages.warn(now(), texts.LOGIN_TIMEOUT.format(seconds=self.config.login_timeout)))
-        else:
-            log.info("%s %s: frame not completed in %gs; closing", self.peer, self.nickname or "-", self.config.frame_timeout)
-            self.send(messages.warn(now(), texts.FRAME_TIMEOUT.format(seconds=self.config.frame_timeout)))
-        return False
+            return [Closing(messages.warn(now(), texts.LOGIN_TIMEOUT.format(seconds=self.config.login_timeout)))]
+        log.info("%s %s: frame not completed in %gs; closing", self.peer, self.nickname or "-", self.config.frame_timeout)
+        return [Closing(messages.warn(now(), texts.FRAME_TIMEOUT.format(seconds=self.config.frame_timeout)))]
 
     def _admit(self) -> bool:
         """Count this connection against its address's limit; False if over it."""
@@ -342,42 +427,6 @@ class ClientSession(asyncio.Protocol):
         self.state = State.CLOSED
         return b"", False
 
-    async def _handle_events(self, events: list) -> bool:
-        """Handle decoded events; return False once the connection is over.
-
-        Valid CHATs in a row are stored together (one commit) and delivered in
-        order once stored; anything else first waits for the CHATs before it,
-        so every answer keeps the order of the frames that caused it.
-        """
-        staged: list[StagedChat] = []
-        try:
-            for event in events:
-                if self.state is State.CLOSED:
-                    return False
-                if isinstance(event, FrameReceived):
-                    chat = self._stage_chat(event.frame)
-                    if chat is not None:
-                        staged.append(chat)
-                        continue
-                    await self._deliver_chats(staged)
-                    await self._dispatch(event.frame)
-                elif isinstance(event, FrameRejected):
-                    await self._deliver_chats(staged)
-                    self._rejected(event)
-                    if event.fatal:
-                        return False
-                elif isinstance(event, StreamEnded):
-                    if event.partial:
-                        log.info("%s %s: closed mid-frame (%d bytes unread)", self.peer, self.nickname or "-", event.partial)
-                    else:
-                        log.info("%s %s: closed by peer", self.peer, self.nickname or "-")
-                    return False
-        finally:
-            await self._deliver_chats(staged)  # stored messages always go out
-        if self.outbox.closed:
-            self.state = State.CLOSED
-        return self.state is not State.CLOSED
-
     def _rejected(self, event: FrameRejected) -> None:
         code = event.error.code
         if code == "too-long":
@@ -393,14 +442,13 @@ class ClientSession(asyncio.Protocol):
         else:
             self.send(messages.err(now(), text))
 
-    async def _dispatch(self, frame: Frame) -> None:
-        if not is_allowed(self.state, frame.reason):
-            if self.state is State.AWAITING_LOGIN:
-                self.send(messages.conver(now(), texts.UNKNOWN_CONNECTION))
-            else:
-                self.send(messages.err(now(), texts.UNKNOWN_REASON.format(reason=frame.reason)))
-            return
-        await HANDLERS[frame.reason](self, frame)
+    def _refuse(self, frame: Frame) -> None:
+        """Answer a frame that is not allowed in this state."""
+        if self.state is State.AWAITING_LOGIN:
+            self.send(messages.conver(now(), texts.UNKNOWN_CONNECTION))
+        else:
+            self.send(messages.err(now(), texts.UNKNOWN_REASON.format(reason=frame.reason)))
+
 
     # Handlers -----------------------------------------------------------
 
@@ -444,23 +492,25 @@ class ClientSession(asyncio.Protocol):
             return texts.REGISTERED_USER, None
         return names.nickname_error(nickname), None
 
-    async def on_chat(self, frame: Frame) -> None:
+    def on_chat(self, frame: Frame) -> None:
+        """A CHAT that could not be staged at once: refused, or staged after all."""
         if not self._chat_allowed():
             return
         error, target = self._chat_target(frame)
         if error is not None:
             self.send(messages.err(now(), error))
             return
-        await self._deliver_chats([self._store_chat(frame, target)])
+        self._stage_chat(frame, target)
 
-    def _stage_chat(self, frame: Frame) -> "StagedChat | None":
-        """Start storing a CHAT that needs no answer of its own; None for any other frame."""
-        if frame.reason != "CHAT" or self.state is not State.CHATTING:
-            return None
+    def _stage_chat_now(self, frame: Frame) -> bool:
+        """Stage a CHAT that needs no answer of its own; False (nothing done) for any other."""
+        if self.state is not State.CHATTING:
+            return False
         error, target = self._chat_target(frame)
         if error is not None or not self._chat_bucket.take(asyncio.get_running_loop().time()):
-            return None  # on_chat answers it (a refused take spends nothing)
-        return self._store_chat(frame, target)
+            return False  # on_chat answers it (a refused take spends nothing)
+        self._stage_chat(frame, target)
+        return True
 
     def _chat_target(self, frame: Frame) -> tuple[str | None, OnlineUser | None]:
         """(the ERR text, None) for a CHAT that cannot be sent, else (None, recipient or None for all)."""
@@ -474,7 +524,8 @@ class ClientSession(asyncio.Protocol):
             return texts.UNRECOGNIZED_RECIPIENT.format(rec=rec), None
         return None, target
 
-    def _store_chat(self, frame: Frame, target: OnlineUser | None) -> "StagedChat":
+    def _stage_chat(self, frame: Frame, target: OnlineUser | None) -> None:
+        """Store a message; it is sent once committed, after this connection's earlier ones."""
         stamp = now()
         record = NewMessage(
             ts_ms=stamp.ms,
@@ -486,28 +537,52 @@ class ClientSession(asyncio.Protocol):
             sender_ident=self.ident,
             rec_ident=target.ident if target else None,
         )
-        return StagedChat(stamp, record, target, self.server.db.submit_message(record))
+        chat = StagedChat(self, stamp, record, target)
+        self._unsent.append(chat)
+        self.server.db.submit_message(record, chat.stored)
+        if len(self._unsent) == MAX_UNSENT:
+            self._pace_reading()
 
-    async def _deliver_chats(self, staged: "list[StagedChat]") -> None:
-        """Send each stored message, in order, once its commit is done (emptying ``staged``)."""
-        hub = self.server.hub
-        for chat in staged:
-            try:
-                message_id = await chat.stored
-            except Exception:
-                log.exception("%s %s: storing a message failed", self.peer, self.nickname)
-                self.send(messages.err(now(), texts.NOT_STORED))
-                continue
-            record = chat.record
-            chatr = messages.chatr(chat.stamp, record.sender, record.rec, record.color, message_id, record.content)
-            if chat.target is None:
-                hub.broadcast(chatr)
-            else:
-                # As the original: the recipient first, then the sender.
-                hub.send_to(chat.target.nickname, chatr)
-                if chat.target.ident != self.ident:
-                    self.send(chatr)
-        staged.clear()
+    def _chat_stored(self) -> None:
+        """Send the stored messages at the head of the queue, in order (the database calls this)."""
+        unsent = self._unsent
+        count = 0
+        while count < len(unsent) and unsent[count].done:
+            count += 1
+        ready = unsent[:count]
+        del unsent[:count]
+        for chat in ready:
+            self._send_chat(chat)
+        if self._reading_paused:
+            self._pace_reading()
+        if unsent:
+            return
+        waiter, self._chats_waiter = self._chats_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._ended and not self._finished:
+            self._finish()
+
+    async def _chats_delivered(self) -> None:
+        """Wait until every message this connection staged has been sent."""
+        while self._unsent:
+            self._chats_waiter = asyncio.get_running_loop().create_future()
+            await self._chats_waiter
+
+    def _send_chat(self, chat: "StagedChat") -> None:
+        if chat.error is not None:
+            log.error("%s %s: storing a message failed: %r", self.peer, self.nickname, chat.error)
+            self.send(messages.err(now(), texts.NOT_STORED))
+            return
+        record = chat.record
+        chatr = messages.chatr(chat.stamp, record.sender, record.rec, record.color, chat.message_id, record.content)
+        if chat.target is None:
+            self.server.hub.broadcast(chatr)
+        else:
+            # As the original: the recipient first, then the sender.
+            self.server.hub.send_to(chat.target.nickname, chatr)
+            if chat.target.ident != self.ident:
+                self.send(chatr)
 
     def _chat_allowed(self) -> bool:
         """Flood control: a token bucket per connection; persistent flooders are cut off."""
@@ -609,7 +684,7 @@ class ClientSession(asyncio.Protocol):
         log.info("%s %s: registered as a member", self.peer, self.nickname)
         return None
 
-    async def on_discon(self, frame: Frame) -> None:
+    def on_discon(self, frame: Frame) -> None:
         self.send(messages.confirm(now(), "DISCON", texts.DISCONNECTED))
         self.state = State.CLOSED
         log.info("%s %s: disconnected", self.peer, self.nickname or "-")
@@ -622,10 +697,10 @@ class ClientSession(asyncio.Protocol):
         for m in history:
             self.send(messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content))
 
-    async def on_user(self, frame: Frame) -> None:
+    def on_user(self, frame: Frame) -> None:
         self.send(self.server.user_list_frame())
 
-    async def on_kick(self, frame: Frame) -> None:
+    def on_kick(self, frame: Frame) -> None:
         if not self.is_admin:
             self.send(messages.err(now(), texts.NOT_ADMIN))
             return
@@ -645,9 +720,9 @@ class ClientSession(asyncio.Protocol):
         log.info("%s %s: kicked %s (%s)", self.peer, self.nickname, target.nickname, frame.content[:100])
         text = texts.KICKED_INFO.format(nick=target.nickname, admin=self.nickname)
         self.server.hub.broadcast(messages.info(now(), target.nickname, text))
-        await self.server.broadcast_user_list()
+        self.server.schedule_user_list()
 
-    async def on_ping(self, frame: Frame) -> None:
+    def on_ping(self, frame: Frame) -> None:
         self.send(messages.pong(now(), frame.content))
 
     # Leaving ------------------------------------------------------------
@@ -663,23 +738,53 @@ class ClientSession(asyncio.Protocol):
 
 
 # What each client reason runs (the session state table says when each is allowed).
-HANDLERS: dict[str, Callable[[ClientSession, Frame], Awaitable[None]]] = {
-    "CON": ClientSession.on_con,
+# These answer at once:
+SYNC_HANDLERS: dict[str, Callable[[ClientSession, Frame], None]] = {
     "CHAT": ClientSession.on_chat,
-    "UPDATE": ClientSession.on_update,
     "DISCON": ClientSession.on_discon,
-    "REF": ClientSession.on_ref,
     "USER": ClientSession.on_user,
     "KICK": ClientSession.on_kick,
     "PING": ClientSession.on_ping,
 }
+# These wait for the database or a password hash (in a worker task):
+ASYNC_HANDLERS: dict[str, Callable[[ClientSession, Frame], Awaitable[None]]] = {
+    "CON": ClientSession.on_con,
+    "UPDATE": ClientSession.on_update,
+    "REF": ClientSession.on_ref,
+}
+
+
+class Outcome(enum.Enum):
+    """What handling one event came to."""
+
+    DONE = "done"
+    WAIT = "wait"  # not handled: it must wait, in a worker task
+    END = "end"  # the connection is over
 
 
 @dataclass(frozen=True)
-class StagedChat:
-    """A CHAT being stored; it is delivered once ``stored`` gives its id."""
+class Closing:
+    """Not from the peer: the connection ends (a deadline passed, a refusal, a broken link), after ``warning``."""
 
-    stamp: Stamp
-    record: NewMessage
-    target: OnlineUser | None
-    stored: "asyncio.Future[int]"
+    warning: Frame | None = None
+
+
+class StagedChat:
+    """A message being stored; its session sends it once ``stored`` is called with its id."""
+
+    __slots__ = ("session", "stamp", "record", "target", "done", "message_id", "error")
+
+    def __init__(self, session: ClientSession, stamp: Stamp, record: NewMessage, target: OnlineUser | None) -> None:
+        self.session = session
+        self.stamp = stamp
+        self.record = record
+        self.target = target
+        self.done = False
+        self.message_id = 0
+        self.error: BaseException | None = None
+
+    def stored(self, message_id: int | None, error: BaseException | None) -> None:
+        self.done = True
+        self.message_id = message_id or 0
+        self.error = error
+        self.session._chat_stored()

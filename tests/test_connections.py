@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.session import MAX_UNHANDLED
+from server.session import MAX_UNSENT
 from wire import Client, eventually
 
 
@@ -59,7 +59,7 @@ async def test_frames_sent_before_a_half_close_are_all_answered(server) -> None:
 
 
 async def test_a_burst_larger_than_the_read_limit_loses_nothing(make_server) -> None:
-    """While CHATs wait for their commit, reading pauses at MAX_UNHANDLED bytes and resumes."""
+    """Reading pauses while MAX_UNSENT of a connection's messages wait for their commit, and resumes."""
     server = await make_server(chat_rate=0)
     sender, reader = await Client.connect(server.port), await Client.connect(server.port)
     try:
@@ -68,7 +68,7 @@ async def test_a_burst_larger_than_the_read_limit_loses_nothing(make_server) -> 
         await sender.drain()
         count = 3000
         lines = b"".join(b"CHAT,rec=-ALL,%05d %s\n" % (i, b"x" * 100) for i in range(count))
-        assert len(lines) > MAX_UNHANDLED
+        assert count > 4 * MAX_UNSENT
         await sender.send_raw(lines)
         got: list[str] = []
         while len(got) < count:

@@ -1,0 +1,58 @@
+"""The message store's group commit, on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from server.database import Database
+from server.store import MESSAGES_PER_INSERT, NewMessage, Store, database_path
+
+
+def message(n: int, private_to: str | None = None) -> NewMessage:
+    return NewMessage(ts_ms=1_700_000_000_000 + n, time_text="12:00", sender=f"s{n % 7}", color="#ABCDEF",
+                      rec=private_to or "-ALL", content=f"message {n}, with ; = / and ünïcode",
+                      sender_ident=f"g:{n % 7}", rec_ident=f"g:{private_to}" if private_to else None)
+
+
+def test_a_batch_longer_than_one_insert_keeps_every_message_and_its_id(tmp_path: Path) -> None:
+    store = Store(database_path(tmp_path))
+    try:
+        first = store.append_messages([message(0)])
+        batch = [message(n, private_to="bob" if n % 5 == 0 else None) for n in range(1, 2 * MESSAGES_PER_INSERT + 7)]
+        ids = store.append_messages(batch)
+        assert ids == list(range(first[0] + 1, first[0] + 1 + len(batch)))
+    finally:
+        store.close()
+    rows = sqlite3.connect(database_path(tmp_path)).execute(
+        "SELECT id, ts_ms, content, rec, rec_ident FROM messages ORDER BY id").fetchall()
+    assert [row[0] for row in rows] == first + ids
+    for (_, ts_ms, content, rec, rec_ident), sent in zip(rows[1:], batch):
+        assert (ts_ms, content, rec, rec_ident) == (sent.ts_ms, sent.content, sent.rec, sent.rec_ident)
+
+
+def test_a_failed_commit_stores_none_of_its_batch(tmp_path: Path) -> None:
+    store = Store(database_path(tmp_path))
+    try:
+        store.append_messages([message(0)])
+        bad = [message(1), NewMessage(0, "12:00", "x", "#FFFFFF", "-ALL", None, "g:x", None)]  # type: ignore[arg-type]
+        with pytest.raises(sqlite3.IntegrityError):
+            store.append_messages(bad)
+        assert store.append_messages([message(2)]) == [2]
+    finally:
+        store.close()
+
+
+async def test_messages_submitted_together_share_commits_and_come_back_in_order(tmp_path: Path) -> None:
+    database = Database(Store(database_path(tmp_path)))
+    results: list[tuple[int, int | None, BaseException | None]] = []
+    count = 3000
+    for n in range(count):
+        database.submit_message(message(n), lambda i, e, n=n: results.append((n, i, e)))
+    await database.close()
+    assert [n for n, _, _ in results] == list(range(count))
+    assert [i for _, i, _ in results] == list(range(1, count + 1))
+    assert all(e is None for _, _, e in results)
+    assert database.commits < count / 30  # a burst shares its commits
