@@ -162,6 +162,19 @@ class Bench:
             system.endpoints["ws"] = Endpoint("ws", gw.http_port, path="/ws")
         return system
 
+    def parley_serve(self, name: str) -> System:
+        """Start ``parley serve`` (server and gateway in one process); return it with "tcp" and "ws" endpoints."""
+        child = self.start(procs.parley_serve(self.dir, name, self.dir / f"{name}-data", installed=self.installed,
+                                              extra=self.server_args, source=self.parley_source))
+        return System(name, [child], {"tcp": Endpoint("tcp", child.port), "ws": Endpoint("ws", child.http_port, path="/ws")})
+
+    def parley_gateway(self, name: str, upstream_port: int) -> System:
+        """Start ``parley gateway`` alone in front of the chat server at ``upstream_port``; return it with a "ws"
+        endpoint."""
+        child = self.start(procs.parley_gateway(self.dir, name, upstream_port, installed=self.installed,
+                                                extra=self.gateway_args, source=self.parley_source))
+        return System(name, [child], {"ws": Endpoint("ws", child.http_port, path="/ws")})
+
     def websockify(self, name: str, upstream_port: int) -> System:
         """Start websockify in front of ``upstream_port``; return it with a binary "ws" endpoint.
 

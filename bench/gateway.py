@@ -67,20 +67,27 @@ def run_gateway(args: argparse.Namespace) -> Result:
 
 def run_overhead(args: argparse.Namespace) -> Result:
     """Scenario 3: round trips (PING/PONG) of ``--rtt-clients`` clients, closed loop and at a fixed
-    ``--rtt-rate`` in total: WebSockets through Parley's gateway, straight TCP to the server, and binary
-    WebSockets through websockify in front of the same server."""
+    ``--rtt-rate`` in total: WebSockets through the gateway of ``parley serve``, straight TCP to its server,
+    WebSockets through ``parley gateway`` as a process of its own, and binary WebSockets through websockify,
+    all in front of the same server."""
     clients = args.rtt_clients
     rate = args.rtt_rate
     series = Series()
     with Bench.from_args(args) as bench:
-        parley = bench.parley("parley", gateway=True)
-        wsfy = bench.websockify("websockify", parley.endpoints["tcp"].port)
+        # What the README's Quick start and the systemd unit run: server and gateway in one process. Every
+        # path below ends at its chat server: straight TCP, the built-in gateway, the gateway as a process of
+        # its own (``parley gateway``), websockify.
+        serve = bench.parley_serve("parley-serve")
+        (server,) = serve.children
+        tcp_port = serve.endpoints["tcp"].port
+        own = bench.parley_gateway("parley-gateway", tcp_port)
+        wsfy = bench.websockify("websockify", tcp_port)
         # Memory per connection of each path: what its processes grew by while its clients connected.
-        server, gateway = parley.children
         memory: dict[str, float] = {}
         rooms = {}
-        for name, endpoint, parts in (("gateway", parley.endpoints["ws"], [(server, False), (gateway, False)]),
-                                      ("tcp", parley.endpoints["tcp"], [(server, False)]),
+        for name, endpoint, parts in (("gateway", serve.endpoints["ws"], [(server, False)]),
+                                      ("tcp", serve.endpoints["tcp"], [(server, False)]),
+                                      ("gateway-process", own.endpoints["ws"], [(server, False), (own.children[0], False)]),
                                       ("websockify", wsfy.endpoints["ws"], [(server, False), (wsfy.children[0], True)])):
             before = sum(child.rss(pss) for child, pss in parts)
             rooms.update(open_rooms(bench, {name: [(endpoint, clients)]}))
@@ -108,12 +115,17 @@ def run_overhead(args: argparse.Namespace) -> Result:
                           f"{ms(result['latency']['p50_ms'])} p99 {ms(result['latency']['p99_ms'])}")
         for room in rooms.values():
             room.close()
-    gw, tcp, wsfy_rt = (series.get(n, "rtt") for n in ("gateway", "tcp", "websockify"))
+    gw, tcp, wsfy_rt, own_rt = (series.get(n, "rtt") for n in ("gateway", "tcp", "websockify", "gateway-process"))
     vs_tcp, vs_wsfy = ratios(gw, tcp), ratios(gw, wsfy_rt)
     tag = f"@{rate:g}"
     p99 = ratios(series.get("gateway", f"p99{tag}"), series.get("tcp", f"p99{tag}"))
     p99w = ratios(series.get("gateway", f"p99{tag}"), series.get("websockify", f"p99{tag}"))
+    p99o = ratios(series.get("gateway-process", f"p99{tag}"), series.get("tcp", f"p99{tag}"))
     s = "3 gateway overhead"
+
+    def p99_cell(name: str) -> str:
+        return f"{with_range(series.get(name, f'p99{tag}'), ms)} ({ms(median(series.get(name, f'p50{tag}')))})"
+
     rows = [
         Row(s, f"round trips/s, {clients} clients: gateway vs straight TCP", with_range(gw, human),
             with_range(tcp, human), with_range(vs_tcp, times), ">= 0.40x", verdict(median(vs_tcp), lambda v: v >= 0.4)),
@@ -123,20 +135,23 @@ def run_overhead(args: argparse.Namespace) -> Result:
         Row(s, "p99 of those closed-loop round trips: gateway vs straight TCP",
             with_range(series.get("gateway", "closed-p99"), ms), with_range(series.get("tcp", "closed-p99"), ms),
             with_range(ratios(series.get("gateway", "closed-p99"), series.get("tcp", "closed-p99")), times)),
-        Row(s, f"p99 at {rate:g} round trips/s in total: gateway vs straight TCP (p50)",
-            f"{with_range(series.get('gateway', f'p99{tag}'), ms)} ({ms(median(series.get('gateway', f'p50{tag}')))})",
-            f"{with_range(series.get('tcp', f'p99{tag}'), ms)} ({ms(median(series.get('tcp', f'p50{tag}')))})",
-            with_range(p99, times), "<= 2x", verdict(median(p99), lambda v: v <= 2.0)),
+        Row(s, f"p99 at {rate:g} round trips/s in total: gateway vs straight TCP (p50)", p99_cell("gateway"),
+            p99_cell("tcp"), with_range(p99, times), "<= 2x", verdict(median(p99), lambda v: v <= 2.0)),
         Row(s, f"p99 at {rate:g} round trips/s in total: gateway vs websockify",
             with_range(series.get("gateway", f"p99{tag}"), ms), with_range(series.get("websockify", f"p99{tag}"), ms),
             with_range(p99w, times)),
         Row(s, f"memory per connection ({clients} clients): gateway + server vs websockify (PSS) + server",
             f"{memory['gateway']:,.0f} KB", f"{memory['websockify']:,.0f} KB",
             times(memory["gateway"] / memory["websockify"]) if memory["websockify"] > 0 else "-"),
+        Row(s, "the gateway as its own process (`parley gateway`): round trips/s vs straight TCP",
+            with_range(own_rt, human), with_range(tcp, human), with_range(ratios(own_rt, tcp), times)),
+        Row(s, f"the gateway as its own process: p99 at {rate:g} round trips/s vs straight TCP (p50)",
+            p99_cell("gateway-process"), p99_cell("tcp"), with_range(p99o, times)),
     ]
     summary = (f"overhead: {clients} clients, gateway {human(median(gw))} round trips ({times(median(vs_tcp))} TCP "
                f"{human(median(tcp))}, {times(median(vs_wsfy))} websockify {human(median(wsfy_rt))}); p99 at "
-               f"{rate:g}/s {ms(median(series.get('gateway', f'p99{tag}')))} ({times(median(p99))} TCP)")
+               f"{rate:g}/s {ms(median(series.get('gateway', f'p99{tag}')))} ({times(median(p99))} TCP); "
+               f"own process {times(median(p99o))} TCP")
     command = (f"python -m bench overhead --rtt-clients {clients} --rtt-rate {rate:g} --rounds {args.rounds} "
                f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
     command += shared_flags(args)

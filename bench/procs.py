@@ -194,6 +194,16 @@ def parley_server(log_dir: Path, name: str, data_dir: Path, *, fsync: bool = Tru
     return Child(name, args, log_dir, source=source)
 
 
+def parley_serve(log_dir: Path, name: str, data_dir: Path, *, installed: bool = False, extra: Sequence[str] = (),
+                 source: Path = REPO) -> Child:
+    """Return (not started) ``parley serve``: server and gateway in one process, as the README's Quick start
+    runs them, on loopback with the same limits lifted as ``parley_server``."""
+    args = [*parley_program(installed), "serve", "--host", "127.0.0.1", "--port", "0", "--http-host", "127.0.0.1",
+            "--http-port", "0", "--data-dir", str(data_dir), "--chat-rate", "0", "--max-connections-per-address", "0",
+            "--login-timeout", "3600", *extra]
+    return Child(name, args, log_dir, wanted=("TCP", "HTTP"), source=source)
+
+
 def parley_gateway(log_dir: Path, name: str, upstream_port: int, *, installed: bool = False,
                    extra: Sequence[str] = (), source: Path = REPO) -> Child:
     """Return (not started) ``parley gateway`` on loopback in front of the server at ``upstream_port``."""

@@ -23,7 +23,7 @@ from server.app import LISTEN_BACKLOG, tls_context
 
 from .config import GatewayConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .relay import CONNECT_TIMEOUT, GatewayState, close_all, handle_websocket
+from .relay import CONNECT_TIMEOUT, GatewayState, LocalConnector, close_all, handle_websocket
 
 log = logging.getLogger("parley.gateway")
 STATE = web.AppKey("state", GatewayState)
@@ -69,10 +69,15 @@ def page_files(web_root: Path) -> dict[str, Path]:
     }
 
 
-def create_app(config: GatewayConfig) -> web.Application:
-    """Build the gateway's aiohttp application for ``config``."""
+def create_app(config: GatewayConfig, connect_local: LocalConnector | None = None) -> web.Application:
+    """Build the gateway's aiohttp application for ``config``.
+
+    ``connect_local`` (``ChatServer.connect_local``) connects browsers to a
+    server in this same process without a socket; the upstream address then
+    only serves ``/healthz``.
+    """
     app = web.Application()
-    state = GatewayState(config)
+    state = GatewayState(config, connect_local=connect_local)
     app[STATE] = state
     base = normalize_base_path(config.base_path)
     files = page_files(config.web_root)
@@ -186,9 +191,10 @@ async def _ping_server(state: GatewayState) -> bool:
             await writer.wait_closed()
 
 
-async def start_gateway(config: GatewayConfig) -> tuple[web.AppRunner, int]:
+async def start_gateway(config: GatewayConfig,
+                        connect_local: LocalConnector | None = None) -> tuple[web.AppRunner, int]:
     """Start serving HTTP; return the runner (call ``cleanup()`` to stop) and the port."""
-    runner = web.AppRunner(create_app(config), shutdown_timeout=3.0)
+    runner = web.AppRunner(create_app(config, connect_local), shutdown_timeout=3.0)
     await runner.setup()
     context = tls_context(config.tls_cert, config.tls_key) if config.tls_cert else None
     site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=context, reuse_address=True,

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import ssl
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Callable, cast
 from weakref import WeakSet
 
 from aiohttp import WSMsgType, web
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from aiohttp.web_ws import WebSocketResponse
 
 log = logging.getLogger("parley.gateway")
+LocalConnector = Callable[[Callable[[], asyncio.Protocol], tuple[str, int]], tuple[asyncio.Transport, asyncio.Protocol]]
 CONNECT_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0  # seconds a browser has to answer our close frame
 WRITE_HIGH_WATER = 64 * 1024  # unsent bytes for one browser before the relay waits for it
@@ -48,6 +49,8 @@ class GatewayState:
     upstream_ssl: ssl.SSLContext | None = None
     websockets: "WeakSet[WebSocketResponse]" = field(default_factory=WeakSet)
     health: tuple[float, bool] = (float("-inf"), False)  # when the server was last checked, and the answer
+    # In ``parley serve``: the server in this same process, reached over an in-process pipe instead of TCP.
+    connect_local: "LocalConnector | None" = None
 
 
 def client_of(request: web.Request, state: GatewayState) -> Client:
@@ -182,17 +185,23 @@ async def _connect(state: GatewayState, client: Client, request: web.Request) ->
     browser = cast(asyncio.WriteTransport, request.transport)
     if browser is None:
         raise ConnectionResetError("the browser is gone")
-    loop = asyncio.get_running_loop()
-    transport, upstream = await asyncio.wait_for(
-        loop.create_connection(
-            lambda: Upstream(browser, state), config.upstream_host, config.upstream_port,
-            ssl=state.upstream_ssl, server_hostname=config.upstream_host if state.upstream_ssl else None,
-        ),
-        CONNECT_TIMEOUT,
-    )
+    if state.connect_local is not None:
+        # The gateway's own address as the server sees it, as a loopback connection would show it.
+        transport, protocol = state.connect_local(lambda: Upstream(browser, state), (config.upstream_host, 0))
+        upstream = cast(Upstream, protocol)
+        server = (config.upstream_host, config.upstream_port)
+    else:
+        loop = asyncio.get_running_loop()
+        transport, upstream = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: Upstream(browser, state), config.upstream_host, config.upstream_port,
+                ssl=state.upstream_ssl, server_hostname=config.upstream_host if state.upstream_ssl else None,
+            ),
+            CONNECT_TIMEOUT,
+        )
+        server = transport.get_extra_info("peername")
     peer = browser.get_extra_info("peername")
     client_port = int(peer[1]) if peer and str(peer[0]) == client.address else 0
-    server = transport.get_extra_info("peername")
     transport.write(format_proxy_line((client.address, client_port), (str(server[0]), int(server[1]))))
     return upstream
 

@@ -289,7 +289,8 @@ async def run_serve(args: argparse.Namespace) -> None:
         config = gateway_config(args, (upstream, server.port))
         config.upstream_tls = server_settings.tls_cert is not None
         config.upstream_verify = False  # our own server, over this machine's own address
-        runner, port = await start_gateway(config)
+        # Browsers reach this process's server over in-process pipes, not loopback TCP.
+        runner, port = await start_gateway(config, connect_local=server.connect_local)
     except BaseException:
         await server.close()
         raise

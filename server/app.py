@@ -18,6 +18,7 @@ from .hub import Hub, LocalHub
 from .limits import ConnectionCounter, FailureWindow
 from .names import name_key
 from .outbox import Outbox, WriteBatcher
+from .pipe import open_pipe
 from .protocol import Frame, messages, texts
 from .protocol.messages import Stamp
 from .proxy import is_trusted
@@ -88,6 +89,19 @@ class ChatServer:
             self.config.host, self.port, " (TLS)" if context else "", path,
             "on" if self.config.durable else "off",
         )
+
+    def connect_local(self, factory: Callable[[], asyncio.Protocol],
+                      peername: tuple[str, int]) -> tuple[asyncio.Transport, asyncio.Protocol]:
+        """A client connection from inside this process (``parley serve``'s gateway), over no socket.
+
+        Returns the client's transport and protocol, as ``loop.create_connection``
+        does; the server's side sees ``peername`` as the client's address.
+        """
+        transport, protocol, _, _ = open_pipe(
+            factory, lambda: ClientSession(self),
+            near_extra={"peername": (self.config.host, self.port)}, far_extra={"peername": peername},
+        )
+        return transport, protocol
 
     def session_started(self, session: ClientSession) -> bool:
         """A connection came in; False (and it is reset) while shutting down."""

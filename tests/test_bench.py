@@ -84,7 +84,7 @@ def test_fanout_measures_both_systems_with_every_message_delivered(
 def test_overhead_and_capacity_measure_every_system(
         runs: dict[str, tuple[subprocess.CompletedProcess[str], Path]]) -> None:
     overhead = json.loads(runs["overhead"][1].read_text())["figures"]["series"]
-    assert set(overhead) == {"gateway", "tcp", "websockify"}
+    assert set(overhead) == {"gateway", "tcp", "gateway-process", "websockify"}
     assert all(_positive(s["rtt"][0]) and _positive(s["p99@200"][0]) for s in overhead.values())
     capacity = json.loads(runs["capacity"][1].read_text())["figures"]["series"]
     assert _positive(capacity["parley"]["login-seconds"][0]) and _positive(capacity["parley"]["burst-seconds"][0])

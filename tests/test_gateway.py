@@ -30,16 +30,24 @@ def web_root(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-async def make_gateway(server: ChatServer, web_root: Path) -> AsyncIterator[GatewayFactory]:
-    """Start gateways in front of the ``server`` fixture; return each one's base URL."""
+@pytest.fixture(params=["tcp", "pipe"])
+async def make_gateway(request: pytest.FixtureRequest, server: ChatServer,
+                       web_root: Path) -> AsyncIterator[GatewayFactory]:
+    """Start gateways in front of the ``server`` fixture; return each one's base URL.
+
+    Every test runs twice: the gateway reaching the server over TCP (``parley
+    gateway``) and over in-process pipes (``parley serve``).
+    """
     runners = []
 
     async def start(**settings: object) -> str:
         config = GatewayConfig(upstream_port=server.port, http_host="127.0.0.1", http_port=0, web_root=web_root)
         for name, value in settings.items():
             setattr(config, name, value)
-        runner, port = await start_gateway(config)
+        # A test that names its own upstream port means a TCP upstream, whichever the run.
+        pipe = request.param == "pipe" and "upstream_port" not in settings
+        connect_local = server.connect_local if pipe else None
+        runner, port = await start_gateway(config, connect_local=connect_local)
         runners.append(runner)
         return f"http://127.0.0.1:{port}{config.base_path}"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from serverproc import GatewayProcess
+from serverproc import GatewayProcess, ServeProcess
 from server.protocol import parse_frame
 from wire import TIMEOUT, eventually, ws_login
 
@@ -136,3 +136,47 @@ async def test_a_browser_that_never_reads_is_cut_off_and_the_gateway_stays_small
     finally:
         stalled.close()
         gateway.stop()
+
+
+async def test_in_parley_serve_a_browser_that_never_reads_is_cut_off_by_the_servers_cap(tmp_path: Path) -> None:
+    """The same through ``parley serve``, whose gateway reaches the server over in-process pipes.
+
+    A pipe has no kernel buffer: what the gateway has not taken counts
+    against the server's cap at once, so here both readers must keep up.
+    """
+    serve = ServeProcess(tmp_path / "data", "--chat-rate", "0", "--max-outbuf", str(256 * 1024),
+                         "--ping-interval", "2").start()
+    url = serve.url + "ws"
+    stalled = stalled_websocket(serve.http_port, "sleepy")
+    try:
+        async with aiohttp.ClientSession() as http:
+            talker, listener = await ws_login(http, url, "talker"), await ws_login(http, url, "listener")
+            line = "x" * 4000
+            counts = {"talker": 0, "listener": 0}
+            news: list[str] = []
+
+            async def listen(name: str, ws: aiohttp.ClientWebSocketResponse) -> None:
+                while counts[name] < 2000:
+                    frame = parse_frame((await ws.receive(TIMEOUT)).data)
+                    counts[name] += frame.reason == "CHATR"
+                    if frame.reason == "INFO":
+                        news.append(frame.content)
+
+            listening = [asyncio.create_task(listen(name, ws)) for name, ws in (("talker", talker),
+                                                                             ("listener", listener))]
+            for i in range(2000):  # 8 MB that the stalled browser never takes
+                await talker.send_str(f"CHAT,rec=-ALL,{i} {line}")
+            await asyncio.wait_for(asyncio.gather(*listening), 6 * TIMEOUT)
+            assert counts == {"talker": 2000, "listener": 2000}
+            # The server cut the stalled browser off at its cap, and only it.
+            log = serve.log.read_text()
+            assert "sleepy: outgoing buffer overflowed; disconnected" in log
+            assert log.count("outgoing buffer overflowed") == 1, log
+            assert "sleepy has disconnected" in news
+            stalled.settimeout(3 * TIMEOUT)
+            while stalled.recv(65536):
+                pass  # whatever was buffered, then the end
+            await talker.close(), await listener.close()
+    finally:
+        stalled.close()
+        serve.stop()
