@@ -77,7 +77,7 @@ class PipeEnd(asyncio.Transport):
         if self._closing or not data:
             return
         peer = self._peer
-        if peer is None or peer._lost:
+        if peer is None or peer._lost or peer._closing:
             return  # nobody reads any more: as a socket's peer that closed
         peer._incoming.append(bytes(data))
         peer._incoming_size += len(data)

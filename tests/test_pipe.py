@@ -83,9 +83,10 @@ async def test_close_delivers_what_is_pending_then_the_end_and_each_side_is_lost
     near.write(b"last words\n")
     near.close()
     near.write(b"ignored\n")
+    far.write(b"too late\n")  # the closed side reads nothing more, as a closed socket
     assert near.is_closing()
     await settle()
-    assert server.data == b"last words\n"
+    assert server.data == b"last words\n" and client.data == b""
     assert server.names() == ["made", "data", "eof", "lost"]  # eof_received said close
     assert client.names() == ["made", "lost"]
     near.close(), far.close()
