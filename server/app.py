@@ -96,7 +96,11 @@ class ChatServer:
 
         Returns the client's transport and protocol, as ``loop.create_connection``
         does; the server's side sees ``peername`` as the client's address.
+        Raises ConnectionRefusedError, as a closed port would, once the server
+        is shutting down.
         """
+        if self.closing or self._server is None:
+            raise ConnectionRefusedError("the chat server is not running")
         transport, protocol, _, _ = open_pipe(
             factory, lambda: ClientSession(self),
             near_extra={"peername": (self.config.host, self.port)}, far_extra={"peername": peername},

@@ -230,6 +230,22 @@ async def test_server_down_closes_the_websocket_with_try_again_later(make_gatewa
         assert 'parley_gateway_upstream_failures_total{kind="connect"} 1.0' in await response.text()
 
 
+@pytest.mark.parametrize("upstream", ["tcp", "pipe"])
+async def test_a_browser_arriving_after_the_server_stopped_is_told_to_try_again_later(
+        make_server, web_root, http, upstream) -> None:
+    server = await make_server()
+    runner, port = await start_gateway(
+        GatewayConfig(upstream_port=server.port, http_host="127.0.0.1", http_port=0, web_root=web_root),
+        connect_local=server.connect_local if upstream == "pipe" else None)
+    try:
+        await server.close()
+        ws = Browser(await http.ws_connect(f"http://127.0.0.1:{port}/ws"))
+        closed = await ws.closed()
+        assert (closed.data, closed.extra) == (1013, "Chat server unavailable; try again later")
+    finally:
+        await runner.cleanup()
+
+
 async def test_server_shutdown_reaches_the_browser_then_the_close(make_server, web_root, http) -> None:
     server = await make_server()
     runner, port = await start_gateway(GatewayConfig(
