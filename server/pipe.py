@@ -71,6 +71,14 @@ class PipeEnd(asyncio.Transport):
         self._protocol = protocol
         protocol.connection_made(self)
 
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        assert self._protocol is not None, "the connection is lost"
+        return self._protocol
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        assert isinstance(protocol, asyncio.Protocol)
+        self._protocol = protocol
+
     # Writing ------------------------------------------------------------
 
     def write(self, data: bytes | bytearray | memoryview) -> None:

@@ -57,6 +57,12 @@ async def test_writes_arrive_in_order_joined_and_never_inside_write() -> None:
     await settle()
     assert client.data == b"back\n"
     assert far.get_extra_info("peername") is None and far.get_extra_info("missing", 7) == 7
+    assert near.get_protocol() is client and far.get_protocol() is server
+    other = Recorder()
+    far.set_protocol(other)
+    near.write(b"to the new protocol\n")
+    await settle()
+    assert other.data == b"to the new protocol\n"
 
 
 async def test_a_paused_reader_keeps_the_bytes_and_the_writer_is_told_to_wait() -> None:
