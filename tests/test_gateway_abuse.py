@@ -142,9 +142,11 @@ async def test_in_parley_serve_a_browser_that_never_reads_is_cut_off_by_the_serv
     """The same through ``parley serve``, whose gateway reaches the server over in-process pipes.
 
     A pipe has no kernel buffer: what the gateway has not taken counts
-    against the server's cap at once, so here both readers must keep up.
+    against the server's cap at once, so the two readers must keep up within
+    the cap (1 MiB here) and the gateway's socket buffers. The stalled one
+    cannot: the kernel holds at most 4 MiB for it (tcp_wmem), 8 MB are sent.
     """
-    serve = ServeProcess(tmp_path / "data", "--chat-rate", "0", "--max-outbuf", str(256 * 1024),
+    serve = ServeProcess(tmp_path / "data", "--chat-rate", "0", "--max-outbuf", str(1024 * 1024),
                          "--ping-interval", "2").start()
     url = serve.url + "ws"
     stalled = stalled_websocket(serve.http_port, "sleepy")
