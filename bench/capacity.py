@@ -126,4 +126,4 @@ def run_capacity(args: argparse.Namespace) -> Result:
                f"--rounds {args.rounds}")
     command += shared_flags(args)
     return Result("capacity", command, summary, rows,
-                  {"series": series.data, "summary": series.summary(), "runs": series.raw})
+                  series.figures())

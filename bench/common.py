@@ -320,6 +320,10 @@ class Series:
     def get(self, system: str, measure: str) -> list[float]:
         return self.data.get(system, {}).get(measure, [])
 
+    def figures(self, **extra: Any) -> dict[str, Any]:
+        """Everything for a scenario's JSON: the series, their summary, the raw runs, and ``extra``."""
+        return {**extra, "series": self.data, "summary": self.summary(), "runs": self.raw}
+
     def iter(self) -> Iterator[tuple[str, str, list[float]]]:
         for system, measures in self.data.items():
             for measure, values in measures.items():

@@ -217,7 +217,7 @@ def run_fanout(args: argparse.Namespace) -> Result:
                f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
     command += shared_flags(args) + ("" if args.high_rate else " --no-high-rate")
     return Result("fanout", command, "fanout: " + "; ".join(summary), rows,
-                  {"plan": vars(plan), "series": series.data, "summary": series.summary(), "runs": series.raw})
+                  series.figures(plan=vars(plan)))
 
 
 def run_persistence(args: argparse.Namespace) -> Result:
@@ -264,8 +264,7 @@ def run_persistence(args: argparse.Namespace) -> Result:
               f"--seconds {args.seconds:g}"
     command += shared_flags(args)
     return Result("persistence", command, "persistence: " + "; ".join(summary), rows,
-                  {"plan": vars(plan), "series": all_series.data, "summary": all_series.summary(),
-                   "runs": all_series.raw})
+                  all_series.figures(plan=vars(plan)))
 
 
 def run_yardstick(args: argparse.Namespace) -> Result:
@@ -304,5 +303,4 @@ def run_yardstick(args: argparse.Namespace) -> Result:
               f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}"
     command += shared_flags(args)
     return Result("yardstick", command, "yardstick: " + "; ".join(summary), rows,
-                  {"plan": vars(plan), "series": all_series.data, "summary": all_series.summary(),
-                   "runs": all_series.raw})
+                  all_series.figures(plan=vars(plan)))

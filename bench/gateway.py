@@ -61,8 +61,7 @@ def run_gateway(args: argparse.Namespace) -> Result:
                f"--rounds {args.rounds} --seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
     command += shared_flags(args)
     return Result("gateway", command, "gateway: " + "; ".join(summary), rows,
-                  {"plan": vars(plan), "series": all_series.data, "summary": all_series.summary(),
-                   "runs": all_series.raw})
+                  all_series.figures(plan=vars(plan)))
 
 
 def run_overhead(args: argparse.Namespace) -> Result:
@@ -156,6 +155,5 @@ def run_overhead(args: argparse.Namespace) -> Result:
                f"--seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g}")
     command += shared_flags(args)
     return Result("overhead", command, summary, rows,
-                  {"series": series.data, "summary": series.summary(), "runs": series.raw,
-                   "memory_kb_per_connection": memory})
+                  series.figures(memory_kb_per_connection=memory))
 
