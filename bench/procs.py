@@ -8,7 +8,6 @@ yardstick) or when its port accepts connections (websockify).
 from __future__ import annotations
 
 import os
-import re
 import resource
 import signal
 import socket
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Sequence
 
 import psutil
+
+from parley.addresses import announced_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -116,14 +117,14 @@ class Child:
     def _read_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
-            for kind in self.wanted:
-                match = re.search(rf"\b{kind} port (\d+)", line)
-                if match:
-                    self._found.add(kind)
-                    if kind == "TCP":
-                        self.port = int(match.group(1))
-                    else:
-                        self.http_port = int(match.group(1))
+            announced = announced_port(line)
+            if announced is not None and announced[0] in self.wanted:
+                kind, port = announced
+                self._found.add(kind)
+                if kind == "TCP":
+                    self.port = port
+                else:
+                    self.http_port = port
             if self.wanted and len(self._found) == len(self.wanted):
                 self._ready.set()
         self._ready.set()

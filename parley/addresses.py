@@ -1,8 +1,9 @@
-"""The machine's LAN addresses, so nobody has to look them up by hand."""
+"""The machine's LAN addresses, so nobody has to look them up by hand; the ports Parley announces."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 
 import psutil
@@ -28,3 +29,14 @@ def connect_hints(bind_host: str, port: int, scheme: str = "") -> list[str]:
     else:
         hosts = [bind_host]
     return [f"{scheme}{host}:{port}" for host in hosts]
+
+
+# How `parley server`/`serve`/`gateway` announce their ports on standard output
+# ("... (TCP port 6666)", "... (HTTP port 8080)"), for programs that start them.
+_ANNOUNCED_PORT = re.compile(r"\b(TCP|HTTP) port (\d+)")
+
+
+def announced_port(line: str) -> tuple[str, int] | None:
+    """("TCP" or "HTTP", port) from a line of Parley's start-up output; None for other lines."""
+    match = _ANNOUNCED_PORT.search(line)
+    return (match.group(1), int(match.group(2))) if match else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from parley.addresses import announced_port
 
 PARLEY = str(Path(sys.executable).parent / "parley")
 REPO = Path(__file__).resolve().parent.parent
@@ -68,14 +69,14 @@ class ParleyProcess:
         self._found: set[str] = set()
         for line in self.process.stdout:
             self.output.append(line)
-            for kind in self.wanted:
-                match = re.search(rf"\b{kind} port (\d+)", line)
-                if match:
-                    self._found.add(kind)
-                    if kind == "TCP":
-                        self.port = int(match.group(1))
-                    else:
-                        self.http_port = int(match.group(1))
+            announced = announced_port(line)
+            if announced is not None and announced[0] in self.wanted:
+                kind, port = announced
+                self._found.add(kind)
+                if kind == "TCP":
+                    self.port = port
+                else:
+                    self.http_port = port
             if len(self._found) == len(self.wanted):
                 self._ready.set()
         self._ready.set()
