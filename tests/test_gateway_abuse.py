@@ -101,6 +101,38 @@ def stalled_websocket(port: int, nickname: str) -> socket.socket:
     return sock
 
 
+FLOOD_MESSAGES = 2000  # of 4,000 bytes: 8 MB that a stalled browser never takes
+
+
+async def flood(talker: aiohttp.ClientWebSocketResponse,
+                readers: dict[str, aiohttp.ClientWebSocketResponse]) -> tuple[dict[str, int], list[str]]:
+    """Send FLOOD_MESSAGES CHATs from ``talker`` while each reader reads them all; return the CHATRs
+    each got and the INFO texts they saw."""
+    counts = dict.fromkeys(readers, 0)
+    news: list[str] = []
+
+    async def listen(name: str, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while counts[name] < FLOOD_MESSAGES:
+            frame = parse_frame((await ws.receive(TIMEOUT)).data)
+            counts[name] += frame.reason == "CHATR"
+            if frame.reason == "INFO":
+                news.append(frame.content)
+
+    listening = [asyncio.create_task(listen(name, ws)) for name, ws in readers.items()]
+    line = "x" * 4000
+    for i in range(FLOOD_MESSAGES):
+        await talker.send_str(f"CHAT,rec=-ALL,{i} {line}")
+    await asyncio.wait_for(asyncio.gather(*listening), 6 * TIMEOUT)
+    return counts, news
+
+
+def read_to_the_end(sock: socket.socket) -> None:
+    """Whatever was buffered for the stalled browser, then the end of its connection."""
+    sock.settimeout(3 * TIMEOUT)
+    while sock.recv(65536):
+        pass
+
+
 async def test_a_browser_that_never_reads_is_cut_off_and_the_gateway_stays_small(make_server, tmp_path: Path) -> None:
     server = await make_server(chat_rate=0, max_outbuf=256 * 1024)
     gateway = GatewayProcess(tmp_path, server.port, "--ping-interval", "2").start()
@@ -110,28 +142,14 @@ async def test_a_browser_that_never_reads_is_cut_off_and_the_gateway_stays_small
         async with aiohttp.ClientSession() as http:
             talker, listener = await ws_login(http, url, "talker"), await ws_login(http, url, "listener")
             rss_before = gateway.rss()
-            line = "x" * 4000
-            received = 0
-
-            async def listen() -> None:
-                nonlocal received
-                while received < 2000:
-                    frame = parse_frame((await listener.receive(TIMEOUT)).data)
-                    received += frame.reason == "CHATR"
-
-            listening = asyncio.create_task(listen())
-            for i in range(2000):  # 8 MB that the stalled browser never takes
-                await talker.send_str(f"CHAT,rec=-ALL,{i} {line}")
-            await asyncio.wait_for(listening, 6 * TIMEOUT)
+            await flood(talker, {"listener": listener})
             grown = gateway.rss() - rss_before
             print(f"gateway RSS grew {grown / 1e6:.1f} MB while 8 MB went to a browser that never reads")
             # The gateway buffers a bounded amount for it, not the 8 MB it was sent.
             assert grown < 4 * 1024 * 1024, grown
             # The server cut its upstream; the gateway then closes the WebSocket.
             await eventually(lambda: "sleepy" not in server.hub.online(), 3 * TIMEOUT)
-            stalled.settimeout(3 * TIMEOUT)
-            while stalled.recv(65536):
-                pass  # whatever was buffered, then the end
+            read_to_the_end(stalled)
             await talker.close(), await listener.close()
     finally:
         stalled.close()
@@ -153,31 +171,14 @@ async def test_in_parley_serve_a_browser_that_never_reads_is_cut_off_by_the_serv
     try:
         async with aiohttp.ClientSession() as http:
             talker, listener = await ws_login(http, url, "talker"), await ws_login(http, url, "listener")
-            line = "x" * 4000
-            counts = {"talker": 0, "listener": 0}
-            news: list[str] = []
-
-            async def listen(name: str, ws: aiohttp.ClientWebSocketResponse) -> None:
-                while counts[name] < 2000:
-                    frame = parse_frame((await ws.receive(TIMEOUT)).data)
-                    counts[name] += frame.reason == "CHATR"
-                    if frame.reason == "INFO":
-                        news.append(frame.content)
-
-            listening = [asyncio.create_task(listen(name, ws)) for name, ws in (("talker", talker),
-                                                                             ("listener", listener))]
-            for i in range(2000):  # 8 MB that the stalled browser never takes
-                await talker.send_str(f"CHAT,rec=-ALL,{i} {line}")
-            await asyncio.wait_for(asyncio.gather(*listening), 6 * TIMEOUT)
+            counts, news = await flood(talker, {"talker": talker, "listener": listener})
             assert counts == {"talker": 2000, "listener": 2000}
             # The server cut the stalled browser off at its cap, and only it.
             log = serve.log.read_text()
             assert "sleepy: outgoing buffer overflowed; disconnected" in log
             assert log.count("outgoing buffer overflowed") == 1, log
             assert "sleepy has disconnected" in news
-            stalled.settimeout(3 * TIMEOUT)
-            while stalled.recv(65536):
-                pass  # whatever was buffered, then the end
+            read_to_the_end(stalled)
             await talker.close(), await listener.close()
     finally:
         stalled.close()
