@@ -37,21 +37,6 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(function, *args))
 
-    async def append_message(self, message: NewMessage) -> int:
-        """Store ``message`` durably; return its id. Raises what SQLite raised."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-        def stored(message_id: int | None, error: BaseException | None) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(message_id or 0)
-
-        self.submit_message(message, stored)
-        return await future
-
     def submit_message(self, message: NewMessage, on_stored: StoredCallback) -> None:
         """Queue ``message`` for the next commit; ``on_stored(id, None)`` runs once it is durable.
 
