@@ -17,9 +17,25 @@ from typing import Any, Callable, cast
 
 from . import prefs as prefs_module
 from .chatlog import ChatLog
-from .client import (ChatMessage, DisconnectConfirmed, History, InfoMessage, LoggedIn, LoginDetails,
-                     Pong, RefreshStarted, ServerError, ServerWarning, UnknownFrame, UpdateAnswer,
-                     UsersChanged, check_message, check_update, fold, recipient_choices)
+from .client import (
+    ChatMessage,
+    DisconnectConfirmed,
+    History,
+    InfoMessage,
+    LoggedIn,
+    LoginDetails,
+    Pong,
+    RefreshStarted,
+    ServerError,
+    ServerWarning,
+    UnknownFrame,
+    UpdateAnswer,
+    UsersChanged,
+    check_message,
+    check_update,
+    fold,
+    recipient_choices,
+)
 from .connection import Backoff, Closed, ConnectFailed, Connection, Status
 from .prefs import THEME_DEFAULTS, Preferences
 from .views import ChatView, ConnectView, CustomizeView

@@ -29,7 +29,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Union
 
-from server.protocol import Frame, LocalProtocolError, make_frame
+from parley.protocol import Frame, LocalProtocolError, make_frame
 
 EVERYONE = "-ALL"
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)

@@ -25,11 +25,26 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from server.protocol import Frame, LocalProtocolError
-from server.protocol.framing import FrameDecoder, FrameReceived, FrameRejected, StreamEnded, encode_frame
+from parley.net import tls
+from parley.protocol import Frame, LocalProtocolError
+from parley.protocol.framing import (
+    FrameDecoder,
+    FrameReceived,
+    FrameRejected,
+    StreamEnded,
+    encode_frame,
+)
 
-from .client import (Event, LoggedIn, LoginDetails, LoginRefused, ServerError, ServerWarning,
-                     Session, State)
+from .client import (
+    Event,
+    LoggedIn,
+    LoginDetails,
+    LoginRefused,
+    ServerError,
+    ServerWarning,
+    Session,
+    State,
+)
 
 log = logging.getLogger("parley.desktop")
 
@@ -78,19 +93,6 @@ class Backoff:
     def reset(self) -> None:
         """A login succeeded: start again from the base delay."""
         self.attempt = 0
-
-
-def tls_context(ca_file: str = "") -> ssl.SSLContext:
-    """Return a context verifying the server's certificate (and host name).
-
-    With ``ca_file`` the certificates in that file are trusted as well as the
-    system's: the way to trust a self-signed certificate on a LAN.
-    Raises OSError or ssl.SSLError when the file cannot be read.
-    """
-    context = ssl.create_default_context()
-    if ca_file:
-        context.load_verify_locations(cafile=ca_file)
-    return context
 
 
 def describe_error(error: BaseException, login: LoginDetails) -> str:
@@ -233,7 +235,7 @@ class Connection:
     async def _run(self) -> None:
         login = self.session.login
         try:
-            context = tls_context(login.ca_file) if login.tls else None
+            context = tls.client_context(login.ca_file or None) if login.tls else None
         except (OSError, ssl.SSLError) as error:
             self._emit(ConnectFailed(f"Cannot use the CA file {login.ca_file}: {error}"))
             return

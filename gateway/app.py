@@ -19,11 +19,18 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from server.app import LISTEN_BACKLOG, tls_context
+from parley.net import tls
+from parley.net.listen import LISTEN_BACKLOG
 
 from .config import GatewayConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .relay import CONNECT_TIMEOUT, GatewayState, LocalConnector, close_all, handle_websocket
+from .relay import (
+    CONNECT_TIMEOUT,
+    GatewayState,
+    LocalConnector,
+    close_all,
+    handle_websocket,
+)
 
 log = logging.getLogger("parley.gateway")
 STATE = web.AppKey("state", GatewayState)
@@ -141,18 +148,9 @@ async def _upstream_tls(app: web.Application) -> AsyncIterator[None]:
     config = app[STATE].config
     if config.upstream_tls:
         loop = asyncio.get_running_loop()
-        app[STATE].upstream_ssl = await loop.run_in_executor(None, upstream_tls_context, config)
+        app[STATE].upstream_ssl = await loop.run_in_executor(
+            None, lambda: tls.client_context(config.upstream_ca_file, verify=config.upstream_verify))
     yield
-
-
-def upstream_tls_context(config: GatewayConfig) -> ssl.SSLContext:
-    """A context that verifies the chat server (against ``upstream_ca_file`` if given)."""
-    context = ssl.create_default_context(cafile=str(config.upstream_ca_file) if config.upstream_ca_file else None)
-    if not config.upstream_verify:
-        # Only for the server inside this same process, reached over loopback.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 async def _close_websockets(app: web.Application) -> None:
@@ -196,7 +194,7 @@ async def start_gateway(config: GatewayConfig,
     """Start serving HTTP; return the runner (call ``cleanup()`` to stop) and the port."""
     runner = web.AppRunner(create_app(config, connect_local), shutdown_timeout=3.0)
     await runner.setup()
-    context = tls_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+    context = tls.server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
     site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=context, reuse_address=True,
                        backlog=LISTEN_BACKLOG)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.config import Network, parse_networks
+from parley.net.proxy import LOOPBACK, Network, parse_networks
 
 
 def _web_root() -> Path:
@@ -28,7 +28,7 @@ class GatewayConfig:
     max_frame: int = 8192  # bytes of one WebSocket text message (one frame)
     ping_interval: float = 25.0  # seconds between WebSocket pings
     trusted_proxies: list[Network] = field(
-        default_factory=lambda: parse_networks(["127.0.0.0/8", "::1/128"])
+        default_factory=lambda: parse_networks(list(LOOPBACK))
     )
     allowed_origins: list[str] = field(default_factory=list)  # besides the page's own origin
     tls_cert: Path | None = None  # serve HTTPS with this certificate

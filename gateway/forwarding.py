@@ -23,8 +23,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from server.config import Network
-from server.proxy import is_trusted
+from parley.net.proxy import Network, is_trusted
 
 
 @dataclass(frozen=True)

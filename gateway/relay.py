@@ -18,7 +18,7 @@ from weakref import WeakSet
 
 from aiohttp import WSMsgType, web
 
-from server.proxy import format_proxy_line
+from parley.net.proxy import format_proxy_line
 
 from . import frames
 from .config import GatewayConfig

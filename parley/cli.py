@@ -16,18 +16,19 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-from gateway.app import normalize_base_path, start_gateway
-from gateway.config import GatewayConfig
-from server import names
-from server.app import ChatServer, serve
-from server.config import ServerConfig, default_data_dir, parse_networks
-from server.passwords import hash_password
-from server.store import AccountExists, Store, database_path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .addresses import connect_hints
 from .loops import CHOICES, loop_factory
+from .net.proxy import parse_networks
+from .paths import default_data_dir
+
+# Each command imports what it runs, when it runs: `parley gateway` never loads
+# the chat server (nor sqlite3), `parley desktop` never loads either.
+if TYPE_CHECKING:
+    from gateway.config import GatewayConfig
+    from server.app import ChatServer
+    from server.config import ServerConfig
 
 
 def _env(flag: str) -> str | None:
@@ -132,7 +133,10 @@ def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
     _add_log_level(parser)
 
 
-def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> GatewayConfig:
+def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "GatewayConfig":
+    from gateway.app import normalize_base_path
+    from gateway.config import GatewayConfig
+
     config = GatewayConfig(
         upstream_host=upstream[0],
         upstream_port=upstream[1],
@@ -150,7 +154,9 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> Gatew
     return config
 
 
-def server_config(args: argparse.Namespace) -> ServerConfig:
+def server_config(args: argparse.Namespace) -> "ServerConfig":
+    from server.config import ServerConfig
+
     config = ServerConfig(
         host=args.host,
         port=args.port,
@@ -204,11 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["desktop"]:
-        from desktop.cli import main as desktop_main  # Tk is loaded only for the desktop
+        from desktop.cli import (
+            main as desktop_main,  # Tk is loaded only for the desktop
+        )
 
         return desktop_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "server":
+        from server.app import serve
+
         config = server_config(args)
         return _run(args, lambda: serve(config, _print_server_ready(config)))
     if args.command == "serve":
@@ -238,8 +248,10 @@ def _run(args: argparse.Namespace, main_coroutine: Callable[[], Any]) -> int:
     return 0
 
 
-def _print_server_ready(config: ServerConfig) -> Callable[[ChatServer], None]:
-    def ready(server: ChatServer) -> None:
+def _print_server_ready(config: "ServerConfig") -> Callable[["ChatServer"], None]:
+    from server.store import database_path
+
+    def ready(server: "ChatServer") -> None:
         scheme = "TLS " if config.tls_cert else ""
         print(f"Parley chat server is running ({scheme}TCP port {server.port}).", flush=True)
         print("Desktop and original clients connect to:", flush=True)
@@ -250,7 +262,7 @@ def _print_server_ready(config: ServerConfig) -> Callable[[ChatServer], None]:
     return ready
 
 
-def _print_gateway_ready(config: GatewayConfig, port: int) -> None:
+def _print_gateway_ready(config: "GatewayConfig", port: int) -> None:
     scheme = "https://" if config.tls_cert else "http://"
     print(f"Web chat is running (HTTP port {port}). Open in a browser:", flush=True)
     for hint in connect_hints(config.http_host, port, scheme):
@@ -277,6 +289,9 @@ def _local_address(host: str) -> str:
 
 async def run_serve(args: argparse.Namespace) -> None:
     """The chat server and the web gateway in one process and one event loop."""
+    from gateway.app import start_gateway
+    from server.app import ChatServer
+
     server_settings = server_config(args)
     upstream = _local_address(server_settings.host)
     with contextlib.suppress(ValueError):
@@ -304,7 +319,9 @@ async def run_serve(args: argparse.Namespace) -> None:
         await runner.cleanup()
 
 
-async def run_gateway(config: GatewayConfig, args: argparse.Namespace) -> None:
+async def run_gateway(config: "GatewayConfig", args: argparse.Namespace) -> None:
+    from gateway.app import start_gateway
+
     config.upstream_tls = args.upstream_tls or args.upstream_ca_file is not None
     config.upstream_ca_file = args.upstream_ca_file
     runner, port = await start_gateway(config)
@@ -327,6 +344,8 @@ def _read_password(prompt: str) -> str:
 
 
 def _new_password(name: str) -> str:
+    from server.config import ServerConfig
+
     password = _read_password(f"Password for {name}: ")
     minimum = ServerConfig.min_password
     if len(password) < minimum:
@@ -335,6 +354,10 @@ def _new_password(name: str) -> str:
 
 
 def run_user_command(args: argparse.Namespace) -> int:
+    from parley.protocol import names
+    from server.passwords import hash_password
+    from server.store import AccountExists, Store, database_path
+
     store = Store(database_path(args.data_dir))
     try:
         if args.user_command == "list":

@@ -7,34 +7,29 @@ import concurrent.futures
 import functools
 import logging
 import math
-import socket
 import signal
-import ssl
+import socket
 from typing import Any, Callable, TypeVar
+
+from parley.net import tls
+from parley.net.listen import LISTEN_BACKLOG
+from parley.net.proxy import is_trusted
+from parley.protocol import Frame, messages, texts
+from parley.protocol.messages import Stamp
+from parley.protocol.names import name_key
 
 from .config import ServerConfig
 from .database import Database
 from .hub import Hub, LocalHub
 from .limits import ConnectionCounter, FailureWindow
-from .names import name_key
 from .outbox import Outbox, WriteBatcher
 from .pipe import open_pipe
-from .protocol import Frame, messages, texts
-from .protocol.messages import Stamp
-from .proxy import is_trusted
 from .session import ClientSession, now
 from .store import Store, database_path
 
 log = logging.getLogger("parley.server")
 T = TypeVar("T")
-LISTEN_BACKLOG = 4096  # connections the kernel holds for accept()
 MAX_USER_LIST_DELAY = 1.0  # seconds: the longest a user list waits for more changes
-
-
-def tls_context(cert: Any, key: Any) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
-    return context
 
 
 class ChatServer:
@@ -73,15 +68,13 @@ class ChatServer:
         self.admins = await self.db.call(store.admin_names)
         context = None
         if self.config.tls_cert:
-            context = tls_context(self.config.tls_cert, self.config.tls_key or self.config.tls_cert)
+            context = tls.server_context(self.config.tls_cert, self.config.tls_key)
         self._server = await asyncio.get_running_loop().create_server(
             lambda: ClientSession(self),
             self.config.host,
             self.config.port,
             ssl=context,
             reuse_address=True,
-            # asyncio's default of 100 drops a crowd's connections (the clients
-            # retry after 1 s, then 3 s); the kernel caps it at somaxconn.
             backlog=LISTEN_BACKLOG,
         )
         log.info(

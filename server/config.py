@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def default_data_dir() -> Path:
-    return Path(platformdirs.user_data_dir("parley", appauthor=False))
-
-
-def parse_networks(values: list[str]) -> list[Network]:
-    """Parse addresses or CIDR networks. Raises ValueError."""
-    return [ipaddress.ip_network(v, strict=False) for v in values]
+from parley.net.proxy import LOOPBACK, Network, parse_networks
+from parley.paths import default_data_dir
 
 
 @dataclass
@@ -37,7 +26,7 @@ class ServerConfig:
     min_password: int = 4
     user_list_delay: float = 0.05  # seconds: user-list changes within it share one USER frame
     trusted_proxies: list[Network] = field(
-        default_factory=lambda: parse_networks(["127.0.0.0/8", "::1/128"])
+        default_factory=lambda: parse_networks(list(LOOPBACK))
     )
     durable: bool = True  # fsync every commit (off only for throwaway benchmarks)
     # Hostile conditions (RELIABILITY.md). 0 switches a limit off.

@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from .names import name_key
+from parley.protocol import Frame
+from parley.protocol.framing import encode_frame
+from parley.protocol.names import name_key
+
 from .outbox import Outbox, WriteBatcher
-from .protocol import Frame
-from .protocol.framing import encode_frame
 
 
 class Member(Protocol):

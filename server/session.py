@@ -17,11 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, Sequence, cast
 
-from . import names
-from .hub import OnlineUser
-from .passwords import hash_password, verify_password
-from .protocol import Frame, messages, texts
-from .protocol.framing import (
+from parley.net.proxy import MAX_LINE, SIGNATURE, ProxyHeaderError, parse_proxy_line
+from parley.protocol import Frame, messages, names, texts
+from parley.protocol.framing import (
     Event,
     FrameDecoder,
     FrameReceived,
@@ -30,12 +28,14 @@ from .protocol.framing import (
     StreamEnded,
     encode_frame,
 )
-from .protocol.messages import Stamp
-from .protocol.session import State, is_allowed
-from .proxy import MAX_LINE, SIGNATURE, ProxyHeaderError, parse_proxy_line
+from parley.protocol.messages import Stamp
+
+from .hub import OnlineUser
 from .limits import TokenBucket
 from .outbox import Outbox
-from .store import AccountExists, Account, NewMessage
+from .passwords import hash_password, verify_password
+from .states import State, is_allowed
+from .store import Account, AccountExists, NewMessage
 
 if TYPE_CHECKING:
     from .app import ChatServer

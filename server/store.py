@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .names import name_key
+from parley.protocol.names import name_key
 
 DATABASE_NAME = "parley.sqlite3"
 ROLES = ("admin", "member")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import add_account
-from server.protocol import Frame
+from parley.protocol import Frame
 from wire import Client, admins, users
 
 TIME_RE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\Z")

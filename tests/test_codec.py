@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.protocol import Frame, RemoteProtocolError, escape, format_frame, parse_frame, unescape
-from server.protocol.errors import LocalProtocolError
+from parley.protocol import Frame, RemoteProtocolError, escape, format_frame, parse_frame, unescape
+from parley.protocol.errors import LocalProtocolError
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "frames.json").read_text("utf-8"))
 

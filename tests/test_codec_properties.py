@@ -7,8 +7,8 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.protocol import Frame, RemoteProtocolError, escape, format_frame, parse_frame, unescape
-from server.protocol.framing import FrameDecoder
+from parley.protocol import Frame, RemoteProtocolError, escape, format_frame, parse_frame, unescape
+from parley.protocol.framing import FrameDecoder
 
 no_breaks = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)))
 names = no_breaks.filter(bool)

@@ -17,7 +17,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.protocol import RemoteProtocolError, format_frame, parse_frame
+from parley.protocol import RemoteProtocolError, format_frame, parse_frame
 from test_codec_properties import frames
 
 HERE = Path(__file__).parent

@@ -14,7 +14,7 @@ from pathlib import Path
 from certs import self_signed
 from conftest import add_account
 from serverproc import PARLEY, ServerProcess
-from server.protocol import parse_frame
+from parley.protocol import parse_frame
 from wire import Client
 
 

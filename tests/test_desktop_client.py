@@ -22,8 +22,8 @@ from desktop.client import (EVERYONE, MAX_MESSAGE, ChatMessage, DisconnectConfir
                             UsersChanged, check_message, check_update, chat_heading, parse_address,
                             recipient_choices)
 from desktop.connection import Backoff, Closed, ConnectFailed, Connection, Status
-from server.protocol import LocalProtocolError, format_frame, parse_frame
-from server.protocol.framing import FrameDecoder, FrameReceived
+from parley.protocol import LocalProtocolError, format_frame, parse_frame
+from parley.protocol.framing import FrameDecoder, FrameReceived
 from wire import TIMEOUT
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "frames.json").read_text("utf-8"))

@@ -30,8 +30,8 @@ from desktop.app import ParleyApp
 from desktop.chatlog import ChatLog
 from desktop.client import ChatMessage, LoginDetails
 from desktop.connection import Backoff, Connection
-from server.protocol import Frame, format_frame, make_frame
-from server.protocol.framing import FrameDecoder, FrameReceived
+from parley.protocol import Frame, format_frame, make_frame
+from parley.protocol.framing import FrameDecoder, FrameReceived
 from serverproc import ParleyProcess, ServerProcess
 from wire import TIMEOUT
 from xdisplay import Xvfb, screenshot

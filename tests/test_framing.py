@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.protocol import Frame
-from server.protocol.framing import (
+from parley.protocol import Frame
+from parley.protocol.framing import (
     FrameDecoder,
     FrameReceived,
     FrameRejected,

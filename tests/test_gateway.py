@@ -13,7 +13,7 @@ from gateway.app import start_gateway
 from gateway.config import GatewayConfig
 from server.app import ChatServer
 from server.config import parse_networks
-from server.protocol import Frame, format_frame, parse_frame
+from parley.protocol import Frame, format_frame, parse_frame
 from wire import TIMEOUT, Client, eventually, ws_closed
 
 GatewayFactory = Callable[..., Awaitable[str]]

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from serverproc import GatewayProcess, ServeProcess
-from server.protocol import parse_frame
+from parley.protocol import parse_frame
 from wire import TIMEOUT, eventually, ws_login
 
 

@@ -20,7 +20,7 @@ from browser import login, open_page, say
 from certs import https_session, unverified
 from proxies import Caddy, Nginx, ReverseProxy
 from serverproc import ServeProcess
-from server.protocol import parse_frame
+from parley.protocol import parse_frame
 from wire import TIMEOUT, Client
 
 

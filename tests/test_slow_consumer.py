@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from serverproc import ServerProcess
-from server.protocol import Frame
+from parley.protocol import Frame
 from wire import TIMEOUT, Client
 
 ROOM = 200

@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 import aiohttp
 
-from server.protocol import Frame, format_frame, parse_frame
-from server.protocol.framing import FrameDecoder, FrameReceived, FrameRejected, StreamEnded
+from parley.protocol import Frame, format_frame, parse_frame
+from parley.protocol.framing import FrameDecoder, FrameReceived, FrameRejected, StreamEnded
 
 # One constant scales every wait in the tests (raise it on a slow machine).
 TIMEOUT = float(os.environ.get("PARLEY_TEST_TIMEOUT", "5"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_LINE = 107  # the specification's longest v1 header, CRLF included
 SIGNATURE = b"PROXY "
 
@@ -51,7 +52,15 @@ def format_proxy_line(client: tuple[str, int], server: tuple[str, int]) -> bytes
     return f"PROXY {family} {source} {dest} {client[1]} {server[1]}\r\n".encode("ascii")
 
 
-def is_trusted(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+def parse_networks(values: list[str]) -> list[Network]:
+    """Parse addresses or CIDR networks. Raises ValueError."""
+    return [ipaddress.ip_network(v, strict=False) for v in values]
+
+
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def is_trusted(address: str, networks: list[Network]) -> bool:
     """True when ``address`` lies in one of ``networks``."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -60,3 +69,43 @@ def is_trusted(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IP
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return any(ip in network for network in networks)
+
+
+class ProxyHeaderReader:
+    """Takes the PROXY v1 header off the start of a stream, as its bytes arrive. No I/O.
+
+    A stream that does not start with ``PROXY `` has no header: its bytes are
+    passed through whole. The reader never holds more than ``MAX_LINE`` bytes.
+    """
+
+    __slots__ = ("_held", "client", "done")
+
+    def __init__(self) -> None:
+        self._held = b""
+        self.client: tuple[str, int] | None = None  # the client the header names (None: UNKNOWN or no header)
+        self.done = False
+
+    def feed(self, data: bytes) -> bytes | None:
+        """Return the stream's bytes after the header, or None while more are needed to decide.
+
+        Raises ProxyHeaderError for a malformed or overlong header.
+        """
+        held = self._held + data if self._held else data
+        if len(held) < len(SIGNATURE) and SIGNATURE.startswith(held):
+            self._held = held
+            return None
+        if not held.startswith(SIGNATURE):
+            return self._finish(held)
+        end = held.find(b"\r\n", 0, MAX_LINE)
+        if end < 0:
+            if len(held) >= MAX_LINE:
+                raise ProxyHeaderError("PROXY header too long")
+            self._held = held
+            return None
+        self.client = parse_proxy_line(held[:end])
+        return self._finish(held[end + 2:])
+
+    def _finish(self, rest: bytes) -> bytes:
+        self._held = b""
+        self.done = True
+        return rest

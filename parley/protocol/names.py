@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .protocol import texts
+from . import texts
 
 MIN_LENGTH = 2
 MAX_LENGTH = 16
