@@ -356,7 +356,8 @@ def _new_password(name: str) -> str:
 def run_user_command(args: argparse.Namespace) -> int:
     from parley.protocol import names
     from server.passwords import hash_password
-    from server.store import AccountExists, Store, database_path
+    from server.records import AccountExists
+    from server.store import Store, database_path
 
     store = Store(database_path(args.data_dir))
     try:

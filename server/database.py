@@ -15,7 +15,8 @@ import functools
 import logging
 from typing import Any, Callable, Optional, TypeVar
 
-from .store import NewMessage, Store
+from .records import NewMessage
+from .store import Store
 
 T = TypeVar("T")
 StoredCallback = Callable[[Optional[int], Optional[BaseException]], None]
@@ -26,7 +27,7 @@ MAX_BATCH = 1000  # messages in one transaction
 class Database:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parley-db")
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parley-db")
         # Appended on the loop, taken on the database thread (deque operations are atomic).
         self._waiting: collections.deque[tuple[NewMessage, StoredCallback]] = collections.deque()
         self._committing = False
@@ -35,7 +36,7 @@ class Database:
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(*args)`` (a Store method) on the database thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+        return await loop.run_in_executor(self.executor, functools.partial(function, *args))
 
     def submit_message(self, message: NewMessage, on_stored: StoredCallback) -> None:
         """Queue ``message`` for the next commit; ``on_stored(id, None)`` runs once it is durable.
@@ -53,7 +54,7 @@ class Database:
     def _start_committing(self) -> None:
         self._committing = True
         loop = asyncio.get_running_loop()
-        job = self._executor.submit(self._commit_while_waiting, loop)
+        job = self.executor.submit(self._commit_while_waiting, loop)
         job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._commits_ended))
 
     def _commit_while_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -94,4 +95,4 @@ class Database:
         while self._committing or self._waiting:
             await asyncio.sleep(0.01)
         await self.call(self.store.close)
-        self._executor.shutdown(wait=True)
+        self.executor.shutdown(wait=True)

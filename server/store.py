@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from parley.protocol.names import name_key
 
+from .records import ROLES, Account, AccountExists, NewMessage, StoredMessage
+
 DATABASE_NAME = "parley.sqlite3"
-ROLES = ("admin", "member")
 MESSAGES_PER_INSERT = 500  # 9 values a row, well under SQLite's 32,766 variables a statement
 MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
@@ -48,50 +48,6 @@ _MIGRATIONS: list[str] = [
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
-
-
-class AccountExists(Exception):
-    """An account with that name (compared case-insensitively) exists."""
-
-
-@dataclass(frozen=True)
-class Account:
-    id: int
-    name: str
-    role: str
-    password_hash: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    @property
-    def ident(self) -> str:
-        """Who this account is in message history, whatever its name becomes."""
-        return f"a:{self.id}"
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    ts_ms: int
-    time_text: str
-    sender: str
-    color: str
-    rec: str
-    content: str
-    sender_ident: str
-    rec_ident: str | None
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    id: int
-    ts_ms: int
-    time_text: str
-    sender: str
-    color: str
-    rec: str
-    content: str
 
 
 def database_path(data_dir: Path) -> Path:

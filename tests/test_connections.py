@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.session import MAX_UNSENT
+from server.core.chat import MAX_UNSENT
 from wire import Client, eventually
 
 
@@ -19,7 +19,8 @@ async def test_idle_connections_hold_no_task_or_timer(make_server) -> None:
         for client in clients:
             assert (await client.next("CHATR")).content == "hello"
         await eventually(lambda: len(asyncio.all_tasks()) == baseline)
-        assert all(session._worker is None and session._timer is None for session in server.sessions)
+        assert all(conn.task is None and conn.timer_at is None for conn in server.core.connections.values())
+        assert all(protocol.timer is None for protocol in server.adapter.protocols.values())
         # Idle does not mean deaf: everyone still answers at once.
         for client in clients:
             await client.send("PING,,still here")
@@ -36,12 +37,10 @@ async def test_a_login_deadline_is_a_timer_that_goes_with_the_login(make_server)
     try:
         await client.send("PING,,x")
         await client.expect("PONG")
-        (session,) = server.sessions
-        await eventually(lambda: session._worker is None)
-        assert session._timer is not None  # waiting for a login
+        (protocol,) = server.adapter.protocols.values()
+        assert protocol.timer is not None  # waiting for a login
         await client.login("ann")
-        await eventually(lambda: session._worker is None)
-        assert session._timer is None
+        assert protocol.timer is None
     finally:
         await client.close()
 
@@ -53,7 +52,7 @@ async def test_frames_sent_before_a_half_close_are_all_answered(server) -> None:
         client.writer.write_eof()
         assert [f.content for f in await client.drain()] == ["one", "two"]
         assert await client.closed_by_server()
-        await eventually(lambda: not server.sessions)
+        await eventually(lambda: not server.adapter.protocols)
     finally:
         await client.close()
 

@@ -108,7 +108,7 @@ async def browser(http: aiohttp.ClientSession) -> AsyncIterator[Callable[..., Aw
 
 
 def peer_hosts(server: ChatServer) -> list[str]:
-    return sorted(s.peer_host for s in server.sessions)
+    return sorted(conn.host for conn in server.core.connections.values())
 
 
 # The relay ------------------------------------------------------------------
@@ -200,7 +200,7 @@ async def test_bad_messages_close_the_websocket_and_its_upstream(make_gateway, b
     await send(culprit.ws)
     closed = await culprit.closed()
     assert (closed.data, reason in (closed.extra or "")) == (code, True), closed
-    await eventually(lambda: len(server.sessions) == 1)  # its upstream went with it
+    await eventually(lambda: len(server.adapter.protocols) == 1)  # its upstream went with it
     await bystander.send("CHAT,rec=-ALL,still here")
     assert (await _next(bystander, "CHATR")).content == "still here"
 
@@ -287,7 +287,7 @@ async def test_gateway_shutdown_closes_websockets_and_upstreams(server, web_root
     await runner.cleanup()
     closed = await ann.closed()
     assert (closed.data, closed.extra) == (1001, "Gateway shutting down")
-    await eventually(lambda: not server.sessions)
+    await eventually(lambda: not server.adapter.protocols)
     assert len(asyncio.all_tasks()) <= tasks_before
 
 

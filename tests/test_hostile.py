@@ -145,8 +145,8 @@ async def test_accepted_sockets_use_tcp_keepalive(server) -> None:
     ann = await Client.connect(server.port)
     try:
         await ann.login("ann")
-        (session,) = server.sessions
-        sock = session.transport.get_extra_info("socket")
+        (protocol,) = server.adapter.protocols.values()
+        sock = protocol.transport.get_extra_info("socket")
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 60
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 4

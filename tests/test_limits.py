@@ -47,7 +47,7 @@ def test_connection_counter_caps_per_address() -> None:
 
 
 def test_user_lists_are_gathered_longer_in_a_big_room() -> None:
-    from server.app import user_list_window
+    from server.core.chat import user_list_window
 
     assert user_list_window(0.05, 3) == 0.05
     assert user_list_window(0.05, 100) == 0.05

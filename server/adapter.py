@@ -1,0 +1,284 @@
+"""The asyncio adapter around the chat core: bytes and callbacks in, actions performed.
+
+``ClientProtocol`` is one connection: it tells the core what its transport
+reports and is the hub's ``Member`` for it. ``CoreAdapter`` feeds the core
+one event at a time with the time, and does what it returns: writes (through
+each connection's outbox), timers, the hub's fan-out, the database thread and
+the password hashing pool, each answered back to the core as an event. It
+holds no chat rule: those are all in core/.
+
+An idle connection holds no task, stream or coroutine: only its protocol,
+its outbox and the core's record of it. Requests run on executors and answer
+through a done-callback; nothing awaits on a connection's behalf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import functools
+import itertools
+import logging
+import time
+from typing import Any, Callable, cast
+
+from parley.protocol import Frame
+from parley.protocol.framing import encode_frame
+
+from . import passwords
+from .config import ServerConfig
+from .core import ChatCore, Now
+from .core import actions as a
+from .core import events as e
+from .core.chats import StagedChat
+from .database import Database
+from .hub import Hub
+from .outbox import Outbox
+
+log = logging.getLogger("parley.server")
+
+
+class ClientProtocol(asyncio.Protocol):
+    """One connection, as an asyncio protocol: feeds its transport's news to the core."""
+
+    __slots__ = ("adapter", "id", "transport", "outbox", "timer")
+    transport: asyncio.Transport
+    outbox: Outbox
+
+    def __init__(self, adapter: "CoreAdapter") -> None:
+        self.adapter = adapter
+        self.id = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        self.adapter.accept(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.adapter.drive(e.DataReceived(self.id, data))
+
+    def eof_received(self) -> bool:
+        self.adapter.drive(e.InputEnded(self.id))
+        # Keep the sending side open so the answers to the last frames still go
+        # out (TLS cannot half-close: there the transport closes).
+        return self.transport.get_extra_info("sslcontext") is None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.adapter.drive(e.ConnectionLost(self.id, exc.__class__.__name__ if exc is not None else None))
+
+    # The hub's Member ---------------------------------------------------
+
+    def deliver(self, payload: bytes) -> None:
+        self.outbox.send(payload)
+
+    def kicked(self, warning: Frame) -> None:
+        self.adapter.drive(e.Kicked(self.id, warning))
+
+    def overflowed(self) -> None:
+        self.adapter.drive(e.OutputOverflowed(self.id))
+
+
+class CoreAdapter:
+    """Drives the chat core and performs its actions on the event loop."""
+
+    def __init__(self, config: ServerConfig, hub: Hub, db: Database, admins: list[str],
+                 new_outbox: Callable[[asyncio.Transport, Callable[[], None]], Outbox],
+                 is_trusted_proxy: Callable[[str], bool], set_keepalive: Callable[[Any], None]) -> None:
+        self.core = ChatCore(config, hub, admins)
+        self.hub = hub
+        self.db = db
+        self.protocols: dict[int, ClientProtocol] = {}
+        self.all_ended = asyncio.Event()  # set whenever no connection is left
+        self.refusing = False  # the server is shutting down: new connections are reset
+        self._loop = asyncio.get_running_loop()
+        self._hashing = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="parley-hash")
+        self._ids = itertools.count(1)
+        self._events: collections.deque[e.Event] = collections.deque()
+        self._driving = False
+        self._user_list_timer: asyncio.TimerHandle | None = None
+        self._new_outbox = new_outbox
+        self._is_trusted_proxy = is_trusted_proxy
+        self._set_keepalive = set_keepalive
+
+    def accept(self, protocol: ClientProtocol) -> None:
+        """A connection came in: register it with the core (or reset it while shutting down)."""
+        transport = protocol.transport
+        if self.refusing:
+            transport.abort()
+            return
+        protocol.id = next(self._ids)
+        protocol.outbox = self._new_outbox(transport, protocol.overflowed)
+        self._set_keepalive(transport.get_extra_info("socket"))
+        self.protocols[protocol.id] = protocol
+        self.all_ended.clear()
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        host = str(peer[0])
+        log.info("%s:%s: connected", host, peer[1])
+        self.drive(e.Connected(protocol.id, host, int(peer[1]), proxied=self._is_trusted_proxy(host)))
+
+    def drive(self, event: e.Event) -> None:
+        """Feed ``event`` to the core and perform its actions, and those of any event they cause, in order."""
+        self._events.append(event)
+        if self._driving:
+            return  # an action caused it: it follows the actions before it
+        self._driving = True
+        try:
+            while self._events:
+                actions = self.core.handle(self._events.popleft(), Now(self._loop.time(), time.time()))
+                for action in actions:
+                    try:
+                        _PERFORM[type(action)](self, action)
+                    except Exception:
+                        log.exception("performing %s failed", type(action).__name__)
+        finally:
+            self._driving = False
+
+    def close(self) -> None:
+        self._hashing.shutdown(wait=False)
+        if self._user_list_timer is not None:
+            self._user_list_timer.cancel()
+
+    # One connection -------------------------------------------------------
+
+    def _send(self, action: a.Send) -> None:
+        protocol = self.protocols.get(action.conn)
+        if protocol is not None:
+            protocol.outbox.send(encode_frame(action.frame))
+
+    def _close(self, action: a.Close) -> None:
+        protocol = self.protocols.pop(action.conn, None)
+        if protocol is None:
+            return
+        if protocol.timer is not None:
+            protocol.timer.cancel()
+            protocol.timer = None
+        protocol.outbox.close_when_sent()
+        if not self.protocols:
+            self.all_ended.set()
+
+    def _set_timer(self, action: a.SetTimer) -> None:
+        protocol = self.protocols.get(action.conn)
+        if protocol is None:
+            return
+        if protocol.timer is not None:
+            protocol.timer.cancel()
+            protocol.timer = None
+        if action.at is not None:
+            protocol.timer = self._loop.call_at(action.at, self.drive, e.TimerFired(action.conn))
+
+    def _use_legacy_framing(self, action: a.UseLegacyFraming) -> None:
+        protocol = self.protocols.get(action.conn)
+        if protocol is not None:
+            protocol.outbox.use_legacy_framing()
+
+    def _set_reading(self, action: a.SetReading) -> None:
+        protocol = self.protocols.get(action.conn)
+        if protocol is None or protocol.transport.is_closing():
+            return
+        if action.reading:
+            protocol.transport.resume_reading()
+        else:
+            protocol.transport.pause_reading()
+
+    def _store_message(self, action: a.StoreMessage) -> None:
+        self.db.submit_message(action.chat.record, functools.partial(self._stored, action.chat))
+
+    def _stored(self, chat: StagedChat, message_id: int | None, error: BaseException | None) -> None:
+        self.drive(e.MessageStored(chat, message_id, error))
+
+    def _set_user_list_timer(self, action: a.SetUserListTimer) -> None:
+        if self._user_list_timer is not None:
+            self._user_list_timer.cancel()
+            self._user_list_timer = None
+        if action.at is not None:
+            self._user_list_timer = self._loop.call_at(action.at, self._user_list_due)
+
+    def _user_list_due(self) -> None:
+        self._user_list_timer = None
+        self.drive(e.UserListDue())
+
+    # The hub -------------------------------------------------------------------
+
+    def _broadcast(self, action: a.Broadcast) -> None:
+        self.hub.broadcast(action.frame)
+
+    def _send_to(self, action: a.SendTo) -> None:
+        self.hub.send_to(action.nickname, action.frame)
+
+    def _kick(self, action: a.Kick) -> None:
+        self.hub.kick(action.nickname, action.warning)
+
+    def _release(self, action: a.Release) -> None:
+        protocol = self.protocols.get(action.conn)
+        if protocol is not None:
+            self.hub.release(protocol)
+
+    # Requests ------------------------------------------------------------------
+
+    def _request(self, action: a.Request) -> None:
+        what = action.what
+        conn = action.conn
+        if isinstance(what, a.Claim):
+            self._answer(conn, self.hub.claim(what.user, self.protocols[conn]))
+        elif isinstance(what, a.Rename):
+            self._answer(conn, self.hub.rename(self.protocols[conn], what.user))
+        elif isinstance(what, a.CheckPassword):
+            self._run(conn, self._hashing, passwords.verify_password, what.password, what.password_hash)
+        elif isinstance(what, a.HashPassword):
+            self._run(conn, self._hashing, passwords.hash_password, what.password)
+        else:
+            function, args = self._store_call(what)
+            self._run(conn, self.db.executor, function, *args)
+
+    def _store_call(self, what: a.RequestKind) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The Store method and arguments that answer a database request."""
+        store = self.db.store
+        if isinstance(what, a.LoadAccount):
+            return store.get_account, (what.nickname,)
+        if isinstance(what, a.CreateAccount):
+            return store.add_account, (what.name, what.role, what.password_hash)
+        if isinstance(what, a.RenameAccount):
+            return store.rename_account, (what.account_id, what.name)
+        if isinstance(what, a.SetPassword):
+            return store.set_password, (what.account_id, what.password_hash)
+        if isinstance(what, a.MovePrivateMessages):
+            return store.move_private_messages, (what.old_ident, what.new_ident)
+        if isinstance(what, a.LoadHistory):
+            return store.recent_messages, (list(what.idents), what.limit)
+        if isinstance(what, a.LoadAdmins):
+            return store.admin_names, ()
+        raise TypeError(f"no way to answer {what!r}")
+
+    def _answer(self, conn: int, result: Any) -> None:
+        self.drive(e.Completed(conn, result))
+
+    def _run(self, conn: int, executor: concurrent.futures.Executor, function: Callable[..., Any],
+             *args: Any) -> None:
+        """Run ``function`` off the loop; its result (or error) goes back to the core."""
+        future = self._loop.run_in_executor(executor, functools.partial(function, *args))
+        future.add_done_callback(functools.partial(self._ran, conn))
+
+    def _ran(self, conn: int, future: "asyncio.Future[Any]") -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error
+        self.drive(e.Completed(conn, None if error is not None else future.result(), error))
+
+
+_PERFORM: dict[type, Callable[[CoreAdapter, Any], None]] = {
+    a.Send: CoreAdapter._send,
+    a.Close: CoreAdapter._close,
+    a.SetTimer: CoreAdapter._set_timer,
+    a.UseLegacyFraming: CoreAdapter._use_legacy_framing,
+    a.SetReading: CoreAdapter._set_reading,
+    a.StoreMessage: CoreAdapter._store_message,
+    a.SetUserListTimer: CoreAdapter._set_user_list_timer,
+    a.Broadcast: CoreAdapter._broadcast,
+    a.SendTo: CoreAdapter._send_to,
+    a.Kick: CoreAdapter._kick,
+    a.Release: CoreAdapter._release,
+    a.Request: CoreAdapter._request,
+}

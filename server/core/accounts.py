@@ -1,0 +1,177 @@
+"""CON and UPDATE: logging in, renaming, passwords and registration. No I/O.
+
+These handlers need answers from the database, the password hasher and the
+hub, so each is a generator: it yields a request (an action of
+``actions.py``) and is resumed with its result, or has its error raised
+where it yielded. The core drives it; nothing here waits or touches a
+socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Generator
+
+from parley.protocol import Frame, messages, names, texts
+
+from ..records import Account, AccountExists
+from .actions import (
+    Broadcast,
+    CheckPassword,
+    Claim,
+    CreateAccount,
+    HashPassword,
+    LoadAccount,
+    LoadAdmins,
+    MovePrivateMessages,
+    Rename,
+    RenameAccount,
+    SetPassword,
+)
+from .connection import Connection, Phase
+from .presence import OnlineUser
+
+if TYPE_CHECKING:
+    from .chat import ChatCore
+
+Flow = Generator[Any, Any, Any]  # yields requests, is sent their results
+
+
+def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
+    """``CON,nickname=N;password=P;color=C,``: the original's login rules, in its order."""
+    nickname, password, color = (frame.get(k) for k in ("nickname", "password", "color"))
+    if nickname is None or password is None or color is None:
+        core.send(conn, messages.conver(core.stamp(), texts.MISSING_CON_PARAMS))
+        return
+    error, account = yield from _check_login(core, conn, nickname, password)
+    if error is None:
+        conn.account = account
+        conn.nickname = account.name if account else nickname
+        # "An invalid color at CON was silently replaced with #FFFFFF."
+        conn.color = color if names.is_color(color) else "#FFFFFF"
+        if not (yield Claim(conn.online_user())):
+            error = texts.ALREADY_LOGGED_IN
+    if error is not None:
+        core.log.info("%s: login as %r refused: %s", conn.peer, nickname[:32], error)
+        conn.account, conn.nickname = None, ""
+        core.send(conn, messages.conver(core.stamp(), error))
+        return
+    conn.online = True
+    conn.move_to(Phase.CHATTING)
+    core.log.info("%s %s: joined as %s", conn.peer, conn.nickname, conn.role)
+    core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role))
+    core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))))
+    if account is not None:
+        core.admins = yield LoadAdmins()
+    core.schedule_user_list()
+
+
+def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: str) -> Flow:
+    """Return (error text or None, the account logged into or None)."""
+    if core.presence.lookup(nickname) is not None:
+        return texts.ALREADY_LOGGED_IN, None
+    account: Account | None = yield LoadAccount(nickname)
+    if account is None:
+        return names.nickname_error(nickname), None
+    locked = core.lockout(conn.host, account.name)
+    if locked:
+        return texts.LOCKED_OUT.format(seconds=locked), None
+    if (yield CheckPassword(password, account.password_hash)):
+        return None, account
+    core.login_failed(conn.host, account.name)
+    return texts.REGISTERED_USER, None
+
+
+def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
+    """``UPDATE,nickname=N;color=C;password=P,``: every check first; on any error nothing changes."""
+    # An empty value means "no change", as the customize screen sends it.
+    new_nick = frame.get("nickname") or None
+    color = frame.get("color") or None
+    password = frame.get("password") or None
+    old = conn.nickname
+    error = _update_error(core, conn, new_nick, color, password)
+    if error is None and password is not None:
+        error = yield from _set_password(core, conn, password, new_nick)
+    elif error is None and new_nick is not None:
+        error = yield from _rename(core, conn, new_nick)
+    if error is not None:
+        core.send(conn, messages.confirm(core.stamp(), "UPDATE", error))
+        return
+    parts = []
+    if new_nick is not None:
+        conn.nickname = new_nick if conn.account is None else conn.account.name
+        parts.append(texts.NAME_CHANGED.format(nick=conn.nickname))
+    if color is not None:
+        conn.color = color
+        parts.append(texts.COLOR_CHANGED.format(color=color))
+    core.send(conn, messages.confirm(core.stamp(), "UPDATE", texts.OK))
+    if not parts:
+        return
+    core.log.info("%s %s: updated (%s)", conn.peer, old, "".join(parts).strip())
+    text = texts.CHANGED_PREFIX.format(old=old) + "".join(parts)
+    core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, text)))
+    if conn.is_admin:
+        core.admins = yield LoadAdmins()
+    core.schedule_user_list()
+
+
+def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, color: str | None,
+                  password: str | None) -> str | None:
+    """The CONFIRM error text for an UPDATE that cannot be done, or None."""
+    if new_nick is not None and names.name_key(new_nick) != names.name_key(conn.nickname):
+        if core.presence.lookup(new_nick) is not None:
+            return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
+        error = names.nickname_error(new_nick)
+        if error is not None:
+            return texts.UPDATE_NAME_ERROR.format(error=error)
+    if color is not None and not names.is_color(color):
+        return texts.UPDATE_BAD_COLOR
+    if password is not None:
+        if len(password) < core.config.min_password:
+            return texts.UPDATE_PASSWORD_TOO_SHORT.format(minimum=core.config.min_password)
+        if conn.account is None and core.config.registration != "open":
+            return texts.UPDATE_REGISTRATION_CLOSED
+    return None
+
+
+def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
+    """Move the user (and its account, if any) to ``new_nick``; return an error text or None."""
+    if names.name_key(new_nick) != names.name_key(conn.nickname):
+        existing: Account | None = yield LoadAccount(new_nick)
+        if existing is not None and (conn.account is None or existing.id != conn.account.id):
+            return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
+    old_user = conn.online_user()
+    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin))):
+        return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
+    if conn.account is not None:
+        try:
+            yield RenameAccount(conn.account.id, new_nick)
+        except AccountExists:
+            yield Rename(old_user)
+            return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
+        conn.account = replace(conn.account, name=new_nick)
+    return None
+
+
+def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: str | None) -> Flow:
+    """Rename first if asked, then change the password or register the guest; return an error text or None."""
+    if new_nick is not None:
+        error = yield from _rename(core, conn, new_nick)
+        if error is not None:
+            return error
+        conn.nickname = new_nick
+    password_hash: str = yield HashPassword(password)
+    if conn.account is not None:
+        yield SetPassword(conn.account.id, password_hash)
+        conn.account = replace(conn.account, password_hash=password_hash)
+        core.log.info("%s %s: password changed", conn.peer, conn.nickname)
+        return None
+    try:
+        account: Account = yield CreateAccount(conn.nickname, "member", password_hash)
+    except AccountExists:
+        return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
+    yield MovePrivateMessages(conn.guest_ident, account.ident)
+    conn.account = account
+    yield Rename(conn.online_user())
+    core.log.info("%s %s: registered as a member", conn.peer, conn.nickname)
+    return None

@@ -1,0 +1,214 @@
+"""What the chat core asks its adapter to do. Plain values, no I/O.
+
+Three kinds:
+
+* for one connection: send a frame, close, set its timer, pause reading...;
+* for the hub, the seam where online users live and frames fan out (an
+  in-process hub or a distributed one, the core cannot tell): broadcast,
+  send to a nickname, kick, release;
+* requests, which the adapter answers with ``Completed(conn, result)`` (or
+  the error raised): database work, password hashing, and the hub's
+  claims on nicknames, which a distributed hub must check with its peers.
+  A connection waits for its request's answer before it handles anything
+  else, so a request is the last action for its connection in a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+from parley.protocol import Frame
+
+from .presence import OnlineUser
+
+if TYPE_CHECKING:
+    from .chats import StagedChat
+
+# For one connection ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    conn: int
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection once what was sent to it is written. The core is done with it."""
+
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """Fire ``TimerFired(conn)`` at ``at`` (the adapter's clock, as passed in ``now``); None: no timer."""
+
+    conn: int
+    at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UseLegacyFraming:
+    """From now on send this connection one unterminated frame per write, paced (a client of the original)."""
+
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetReading:
+    """Pause (False) or resume (True) reading the connection: too much of it waits to be handled."""
+
+    conn: int
+    reading: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoreMessage:
+    """Commit ``chat.record``, then feed back ``MessageStored(chat, id)`` (or its error)."""
+
+    chat: "StagedChat"
+
+
+@dataclass(frozen=True, slots=True)
+class SetUserListTimer:
+    """Fire ``UserListDue()`` at ``at``; None: no timer."""
+
+    at: float | None
+
+
+# For the hub ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Send ``frame`` to everyone online."""
+
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class SendTo:
+    """Send ``frame`` to whoever is online as ``nickname`` (nobody, if no one is)."""
+
+    nickname: str
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """Take ``nickname`` offline and have its connection fed ``Kicked(conn, warning)``."""
+
+    nickname: str
+    warning: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Take the connection's user offline (it is leaving)."""
+
+    conn: int
+
+
+# Requests: answered with Completed(conn, result) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Put ``user`` online for the connection; result: False when the nickname is taken."""
+
+    user: OnlineUser
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """Move the connection's online entry to ``user``; result: False when the nickname is taken."""
+
+    user: OnlineUser
+
+
+@dataclass(frozen=True, slots=True)
+class LoadAccount:
+    """Result: the Account named ``nickname`` (compared as nicknames are), or None."""
+
+    nickname: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckPassword:
+    """Result: whether ``password`` matches ``password_hash``."""
+
+    password: str = field(repr=False)
+    password_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HashPassword:
+    """Result: a new hash of ``password``."""
+
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAccount:
+    """Result: the new Account. Raises AccountExists."""
+
+    name: str
+    role: str
+    password_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RenameAccount:
+    """Raises AccountExists."""
+
+    account_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetPassword:
+    account_id: int
+    password_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MovePrivateMessages:
+    """Re-tag a guest's private messages as its new account's."""
+
+    old_ident: str
+    new_ident: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadHistory:
+    """Result: the last ``limit`` StoredMessages visible to ``idents``, oldest first."""
+
+    idents: tuple[str, ...]
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadAdmins:
+    """Result: the names of the admin accounts, in the order they were created."""
+
+
+RequestKind = Union[
+    Claim, Rename, LoadAccount, CheckPassword, HashPassword, CreateAccount, RenameAccount, SetPassword,
+    MovePrivateMessages, LoadHistory, LoadAdmins,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Do ``what`` for the connection; answer with ``Completed(conn, result)``."""
+
+    conn: int
+    what: RequestKind
+
+
+Action = Union[
+    Send, Close, SetTimer, UseLegacyFraming, SetReading, StoreMessage, SetUserListTimer, Broadcast, SendTo, Kick,
+    Release, Request,
+]

@@ -1,0 +1,561 @@
+"""The chat core: Parley's rules as a state machine with no I/O.
+
+``ChatCore.handle(event, now)`` takes one event (events.py: bytes from a
+connection, a commit done, a timer, an answer to a request...) and the time,
+and returns the actions (actions.py) that follow from it: frames to send to
+whom, messages to store, requests to answer, timers to set, connections to
+close. It never touches a socket, the event loop, the database or the clock;
+the adapter (server/adapter.py) feeds it and performs what it returns. Who
+is online it reads through the hub's ``Presence``; everything it changes
+there goes out as an action, so the hub can be in-process or distributed.
+
+The rules of one connection's life are in connection.py; CHAT in chats.py;
+CON and UPDATE in accounts.py; the other reasons below.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Callable, Generator, NamedTuple
+
+from parley.net.proxy import ProxyHeaderError, ProxyHeaderReader
+from parley.protocol import Frame, messages, texts
+from parley.protocol.framing import FrameReceived, FrameRejected, StreamEnded
+from parley.protocol.messages import Stamp
+from parley.protocol.names import name_key
+
+from ..config import ServerConfig
+from ..limits import ConnectionCounter, FailureWindow, TokenBucket
+from . import accounts, chats
+from .actions import (
+    Action,
+    Broadcast,
+    Close,
+    Kick,
+    LoadHistory,
+    Release,
+    Request,
+    Send,
+    SetReading,
+    SetTimer,
+    SetUserListTimer,
+    UseLegacyFraming,
+)
+from .chats import StagedChat
+from .connection import (
+    Closing,
+    Connection,
+    Deadline,
+    DeadlineCheck,
+    Input,
+    Phase,
+    is_allowed,
+)
+from .events import (
+    Completed,
+    Connected,
+    ConnectionLost,
+    DataReceived,
+    Event,
+    InputEnded,
+    Kicked,
+    MessageStored,
+    OutputOverflowed,
+    ShutdownStarted,
+    TimerFired,
+    UserListDue,
+)
+from .presence import Presence
+
+log = logging.getLogger("parley.server")
+MAX_UNHANDLED = 256 * 1024  # bytes received and waiting to be handled before reading pauses
+MAX_UNSENT = 256  # a connection's answers waiting behind messages being stored before reading pauses
+MAX_USER_LIST_DELAY = 1.0  # seconds: the longest a user list waits for more changes
+
+
+class Now(NamedTuple):
+    """The time of an event: ``monotonic`` for deadlines and limits, ``wall`` (POSIX seconds) for frames."""
+
+    monotonic: float
+    wall: float
+
+
+Handler = Callable[["ChatCore", Connection, Frame], "Generator[Any, Any, Any] | None"]
+
+
+class ChatCore:
+    """Every connection's state and the rules between them. Feed events with ``handle``."""
+
+    log = log
+
+    def __init__(self, config: ServerConfig, presence: Presence, admins: list[str] | None = None) -> None:
+        self.config = config
+        self.presence = presence
+        self.admins: list[str] = list(admins or [])  # admin account names, for user lists
+        self.closing = False
+        self.connections: dict[int, Connection] = {}
+        self.now = Now(0.0, 0.0)
+        self._actions: list[Action] = []
+        self._stamp: Stamp | None = None
+        self._user_list_at: float | None = None
+        self._per_address = ConnectionCounter(config.max_connections_per_address)
+        self._failures_by_address = FailureWindow(config.login_failures_per_address)
+        self._failures_by_nickname = FailureWindow(config.login_failures_per_nickname)
+
+    def handle(self, event: Event, now: Now) -> list[Action]:
+        """Apply one event at time ``now``; return the actions that follow, in order."""
+        self.now = now
+        self._stamp = None
+        actions = self._actions = []
+        _EVENTS[type(event)](self, event)
+        return actions
+
+    # What handlers use ------------------------------------------------------
+
+    def emit(self, action: Action) -> None:
+        self._actions.append(action)
+
+    def send(self, conn: Connection, frame: Frame) -> None:
+        """Answer ``conn``: at once, or after its messages being stored, if any (answers keep their order)."""
+        if conn.unsent:
+            conn.unsent.append(frame)
+        else:
+            self._actions.append(Send(conn.id, frame))
+
+    def stamp(self) -> Stamp:
+        """Now, as frames carry it."""
+        if self._stamp is None:
+            self._stamp = Stamp.at(self.now.wall)
+        return self._stamp
+
+    def end(self, conn: Connection) -> None:
+        """Handle nothing more from ``conn``; it leaves once its messages being stored have gone out."""
+        if not conn.live:
+            return
+        conn.move_to(Phase.ENDING)
+        conn.input_open = False
+        conn.inbox.clear()
+        conn.inbox_bytes = 0
+        if conn.task is not None:
+            conn.task.close()
+            conn.task = None
+        if conn.timer_at is not None:
+            conn.timer_at = None
+            self.emit(SetTimer(conn.id, None))
+        if not conn.unsent:
+            self._finish(conn)
+
+    def schedule_user_list(self) -> None:
+        """Broadcast one user list for every change within the user-list window.
+
+        A list per join would cost N^2 bytes for N joins (the original sent one
+        per join); changes close together share one list. The window grows with
+        the room: ``user_list_delay`` for every 100 connections, at most
+        ``MAX_USER_LIST_DELAY``, since a list of N names goes to N people.
+        """
+        if self._user_list_at is not None or self.closing:
+            return
+        self._user_list_at = self.now.monotonic + user_list_window(self.config.user_list_delay,
+                                                                   len(self.connections))
+        self.emit(SetUserListTimer(self._user_list_at))
+
+    def user_list_frame(self) -> Frame:
+        return messages.user_list(self.stamp(), self.presence.online(), self.admins)
+
+    def lockout(self, address: str, nickname: str) -> int:
+        """Whole seconds until this address may try this nickname's password again (0: now)."""
+        clock = self.now.monotonic
+        wait = max(self._failures_by_address.locked_for(address, clock),
+                   self._failures_by_nickname.locked_for(name_key(nickname), clock))
+        return math.ceil(wait)
+
+    def login_failed(self, address: str, nickname: str) -> None:
+        clock = self.now.monotonic
+        self._failures_by_address.fail(address, clock)
+        self._failures_by_nickname.fail(name_key(nickname), clock)
+
+    # Events -------------------------------------------------------------------
+
+    def _connected(self, event: Connected) -> None:
+        config = self.config
+        conn = Connection(
+            event.conn, event.host, event.port, max_frame=config.max_frame,
+            login_deadline=self.now.monotonic + config.login_timeout,
+            chat_bucket=TokenBucket(config.chat_rate, config.chat_burst),
+            strikes=TokenBucket(1.0 if config.flood_strikes else 0, config.flood_strikes),
+        )
+        self.connections[conn.id] = conn
+        if event.proxied:
+            conn.proxy = ProxyHeaderReader()
+        elif not self._admit(conn):
+            return
+        self._settle(conn)
+
+    def _admit(self, conn: Connection) -> bool:
+        """Count ``conn`` against its address's limit; refuse and end it if over."""
+        if self._per_address.open(conn.host):
+            conn.admitted = True
+            return True
+        log.warning("%s: refused: too many connections from this address", conn.peer)
+        self.send(conn, messages.conver(self.stamp(), texts.TOO_MANY_CONNECTIONS))
+        self.end(conn)
+        return False
+
+    def _data_received(self, event: DataReceived) -> None:
+        conn = self.connections.get(event.conn)
+        if conn is None or not conn.input_open:
+            return
+        data = event.data
+        if conn.proxy is not None:
+            rest = self._after_proxy_header(conn, conn.proxy, data)
+            if not rest:
+                return
+            data = rest
+        decoder = conn.decoder
+        had_partial = decoder.buffered > 0
+        events = decoder.receive_data(data)
+        if not had_partial or events:
+            conn.frame_started = self.now.monotonic  # a frame's clock starts with its first byte
+        if conn.inbox:
+            conn.inbox_bytes += len(data)
+        conn.inbox.extend(events)
+        self._pump(conn)
+
+    def _after_proxy_header(self, conn: Connection, reader: ProxyHeaderReader, data: bytes) -> bytes | None:
+        """The bytes after a trusted proxy's header (None: more needed, or the connection ended)."""
+        try:
+            rest = reader.feed(data)
+        except ProxyHeaderError as error:
+            log.warning("%s: bad PROXY header from a trusted proxy (%s); closing", conn.peer, error)
+            self.end(conn)
+            return None
+        if rest is None:
+            return None
+        conn.proxy = None
+        if reader.client is not None:
+            log.info("%s: proxied client %s:%d", conn.peer, *reader.client)
+            conn.host, conn.peer = reader.client[0], f"{reader.client[0]}:{reader.client[1]}"
+        if not self._admit(conn):
+            return None
+        if not rest:
+            self._settle(conn)
+        return rest
+
+    def _input_ended(self, event: InputEnded) -> None:
+        conn = self.connections.get(event.conn)
+        if conn is None or not conn.input_open:
+            return
+        conn.input_open = False
+        conn.inbox.extend(conn.decoder.receive_data(b""))
+        self._pump(conn)
+
+    def _connection_lost(self, event: ConnectionLost) -> None:
+        conn = self.connections.get(event.conn)
+        if conn is None or not conn.input_open:
+            return
+        if event.error is None:
+            self._input_ended(InputEnded(event.conn))
+            return
+        log.info("%s %s: connection lost (%s)", conn.peer, conn.who, event.error)
+        conn.input_open = False
+        conn.inbox.append(Closing())
+        self._pump(conn)
+
+    def _timer_fired(self, event: TimerFired) -> None:
+        conn = self.connections.get(event.conn)
+        if conn is None or not conn.live:
+            return
+        conn.timer_at = None
+        conn.inbox.append(DeadlineCheck())
+        self._pump(conn)
+
+    def _completed(self, event: Completed) -> None:
+        conn = self.connections.get(event.conn)
+        if conn is None or conn.task is None:
+            return  # it ended while the request ran
+        task, conn.task = conn.task, None
+        self._advance(conn, task, event.result, event.error)
+        self._pump(conn)
+
+    def _message_stored(self, event: MessageStored) -> None:
+        chat = event.chat
+        chat.done = True
+        chat.message_id = event.message_id or 0
+        chat.error = event.error
+        conn = chat.conn
+        unsent = conn.unsent
+        while unsent:
+            head = unsent[0]
+            if type(head) is StagedChat:
+                if not head.done:
+                    break
+                unsent.popleft()
+                chats.deliver(self, head)
+            else:
+                unsent.popleft()
+                self.emit(Send(conn.id, head))
+        if conn.phase is Phase.ENDING:
+            if not unsent:
+                self._finish(conn)
+        elif conn.live:
+            self._pump(conn)  # what waited for these messages goes on
+
+    def _kicked(self, event: Kicked) -> None:
+        conn = self.connections.get(event.conn)
+        if conn is None:
+            return
+        conn.online = False  # the hub took it offline
+        conn.leave_text = None  # the kicker announces it
+        if conn.live:
+            self.send(conn, event.warning)
+            self.end(conn)
+
+    def _output_overflowed(self, event: OutputOverflowed) -> None:
+        conn = self.connections.get(event.conn)
+        if conn is None or not conn.live:
+            return
+        log.warning("%s %s: outgoing buffer overflowed; disconnected", conn.peer, conn.who)
+        self.end(conn)
+
+    def _user_list_due(self, event: UserListDue) -> None:
+        self._user_list_at = None
+        if not self.closing:
+            self.emit(Broadcast(self.user_list_frame()))
+
+    def _shutdown_started(self, event: ShutdownStarted) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        log.info("shutting down: %d connections", len(self.connections))
+        if self._user_list_at is not None:
+            self._user_list_at = None
+            self.emit(SetUserListTimer(None))
+        warning = messages.warn(self.stamp(), texts.SHUTTING_DOWN)
+        for conn in list(self.connections.values()):
+            if conn.live:
+                self.send(conn, warning)
+                self.end(conn)
+
+    # One connection's inbox ---------------------------------------------------
+
+    def _pump(self, conn: Connection) -> None:
+        """Handle the connection's received input in order, until it is empty or has to wait."""
+        inbox = conn.inbox
+        while inbox and conn.task is None and conn.live:
+            item = inbox[0]
+            if conn.unsent and not (type(item) is FrameReceived and item.frame.reason == "CHAT"):
+                break  # its answer comes after the messages being stored
+            inbox.popleft()
+            self._handle_input(conn, item)
+        if not inbox:
+            conn.inbox_bytes = 0
+        self._settle(conn)
+
+    def _settle(self, conn: Connection) -> None:
+        """Pause or resume reading as work piles up; set the timer for the deadline an idle connection has."""
+        if not conn.live:
+            return
+        pause = conn.inbox_bytes > MAX_UNHANDLED or len(conn.unsent) >= MAX_UNSENT
+        if pause is conn.reading:
+            conn.reading = not pause
+            self.emit(SetReading(conn.id, conn.reading))
+        if conn.task is not None or conn.inbox:
+            return  # a deadline that passes meanwhile is looked at when the inbox gets to it
+        config = self.config
+        due = conn.next_deadline(config.login_timeout, config.legacy_grace, config.frame_timeout)
+        at = due[0] if due is not None else None
+        if at != conn.timer_at:
+            conn.timer_at = at
+            self.emit(SetTimer(conn.id, at))
+
+    def _handle_input(self, conn: Connection, item: Input) -> None:
+        kind = type(item)
+        if kind is FrameReceived:
+            assert isinstance(item, FrameReceived)
+            self._frame(conn, item.frame)
+        elif kind is FrameRejected:
+            assert isinstance(item, FrameRejected)
+            self._rejected(conn, item)
+        elif kind is StreamEnded:
+            assert isinstance(item, StreamEnded)
+            if item.partial:
+                log.info("%s %s: closed mid-frame (%d bytes unread)", conn.peer, conn.who, item.partial)
+            else:
+                log.info("%s %s: closed by peer", conn.peer, conn.who)
+            self.end(conn)
+        elif kind is DeadlineCheck:
+            self._deadline_check(conn)
+        else:
+            assert isinstance(item, Closing)
+            if item.warning is not None:
+                self.send(conn, item.warning)
+            self.end(conn)
+
+    def _frame(self, conn: Connection, frame: Frame) -> None:
+        if not is_allowed(conn.phase, frame.reason):
+            self._refuse(conn, frame)
+            return
+        try:
+            task = HANDLERS[frame.reason](self, conn, frame)
+        except Exception:
+            log.exception("%s %s: unexpected error", conn.peer, conn.who)
+            self.end(conn)
+            return
+        if task is not None:
+            self._advance(conn, task, None, None)
+
+    def _advance(self, conn: Connection, task: Generator[Any, Any, Any], value: Any,
+                 error: BaseException | None) -> None:
+        """Run a handler until it asks for something (a Request action) or returns."""
+        try:
+            wanted = task.throw(error) if error is not None else task.send(value)
+        except StopIteration:
+            return
+        except Exception:
+            log.exception("%s %s: unexpected error", conn.peer, conn.who)
+            self.end(conn)
+            return
+        conn.task = task
+        self.emit(Request(conn.id, wanted))
+
+    def _deadline_check(self, conn: Connection) -> None:
+        """The timer went off: act on the deadline that passed, if one did (else what it waited for came)."""
+        config = self.config
+        due = conn.next_deadline(config.login_timeout, config.legacy_grace, config.frame_timeout)
+        if due is None or due[0] > self.now.monotonic or not conn.input_open:
+            return
+        if due[1] is Deadline.GRACE:
+            log.info("%s: legacy client (unterminated frames)", conn.peer)
+            self.emit(UseLegacyFraming(conn.id))
+            conn.inbox.extendleft(reversed(conn.decoder.grace_expired()))
+            return
+        conn.input_open = False
+        if due[1] is Deadline.LOGIN:
+            log.info("%s: no login within %gs; closing", conn.peer, config.login_timeout)
+            warning = texts.LOGIN_TIMEOUT.format(seconds=config.login_timeout)
+        else:
+            log.info("%s %s: frame not completed in %gs; closing", conn.peer, conn.who, config.frame_timeout)
+            warning = texts.FRAME_TIMEOUT.format(seconds=config.frame_timeout)
+        self.send(conn, messages.warn(self.stamp(), warning))
+        self.end(conn)
+
+    def _rejected(self, conn: Connection, event: FrameRejected) -> None:
+        code = event.error.code
+        if code == "too-long":
+            text = texts.FRAME_TOO_LONG.format(limit=self.config.max_frame)
+        elif code == "not-utf8":
+            text = texts.NOT_UTF8
+        else:
+            text = texts.MALFORMED_FRAME.format(detail=str(event.error))
+        # The code only: an error's text can quote a frame, and a frame can hold a password.
+        log.info("%s %s: bad frame (%s)", conn.peer, conn.who, code)
+        if conn.phase is Phase.AWAITING_LOGIN and not event.fatal:
+            self.send(conn, messages.conver(self.stamp(), text))
+        else:
+            self.send(conn, messages.err(self.stamp(), text))
+        if event.fatal:
+            self.end(conn)
+
+    def _refuse(self, conn: Connection, frame: Frame) -> None:
+        """Answer a frame that is not allowed in this phase."""
+        if conn.phase is Phase.AWAITING_LOGIN:
+            self.send(conn, messages.conver(self.stamp(), texts.UNKNOWN_CONNECTION))
+        else:
+            self.send(conn, messages.err(self.stamp(), texts.UNKNOWN_REASON.format(reason=frame.reason)))
+
+    def _finish(self, conn: Connection) -> None:
+        """Leave (the others are told, unless a kick or a shutdown said it already) and close."""
+        conn.move_to(Phase.CLOSED)
+        del self.connections[conn.id]
+        if conn.online:
+            conn.online = False
+            self.emit(Release(conn.id))
+            log.info("%s %s: left", conn.peer, conn.nickname)
+            if conn.leave_text is not None and not self.closing:
+                text = conn.leave_text.format(nick=conn.nickname)
+                self.emit(Broadcast(messages.info(self.stamp(), conn.nickname, text)))
+                self.schedule_user_list()
+        if conn.admitted:
+            self._per_address.close(conn.host)
+        self.emit(Close(conn.id))
+
+
+# The reasons that need no request -------------------------------------------------
+
+
+def on_discon(core: ChatCore, conn: Connection, frame: Frame) -> None:
+    core.send(conn, messages.confirm(core.stamp(), "DISCON", texts.DISCONNECTED))
+    log.info("%s %s: disconnected", conn.peer, conn.who)
+    core.end(conn)
+
+
+def on_ref(core: ChatCore, conn: Connection, frame: Frame) -> Generator[Any, Any, None]:
+    """Replay the last ``history`` messages this user may see, oldest first."""
+    core.send(conn, messages.confirm(core.stamp(), "REF", texts.REF_RESENDING))
+    idents = tuple(sorted({conn.ident, conn.guest_ident}))
+    history = yield LoadHistory(idents, core.config.history)
+    for m in history:
+        core.send(conn, messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content))
+
+
+def on_user(core: ChatCore, conn: Connection, frame: Frame) -> None:
+    core.send(conn, core.user_list_frame())
+
+
+def on_kick(core: ChatCore, conn: Connection, frame: Frame) -> None:
+    if not conn.is_admin:
+        core.send(conn, messages.err(core.stamp(), texts.NOT_ADMIN))
+        return
+    nickname = frame.get("user")
+    if not nickname:
+        core.send(conn, messages.err(core.stamp(), texts.USER_REQUIRED))
+        return
+    target = core.presence.lookup(nickname)
+    if target is None:
+        core.send(conn, messages.err(core.stamp(), texts.NOT_ONLINE.format(user=nickname)))
+        return
+    if target.is_admin:
+        core.send(conn, messages.err(core.stamp(), texts.CANNOT_KICK_ADMIN.format(user=target.nickname)))
+        return
+    core.emit(Kick(target.nickname, messages.warn(core.stamp(), texts.KICKED.format(reason=frame.content))))
+    log.info("%s %s: kicked %s (%s)", conn.peer, conn.nickname, target.nickname, frame.content[:100])
+    text = texts.KICKED_INFO.format(nick=target.nickname, admin=conn.nickname)
+    core.emit(Broadcast(messages.info(core.stamp(), target.nickname, text)))
+    core.schedule_user_list()
+
+
+def on_ping(core: ChatCore, conn: Connection, frame: Frame) -> None:
+    core.send(conn, messages.pong(core.stamp(), frame.content))
+
+
+def user_list_window(base: float, connections: int) -> float:
+    """Seconds user-list changes are gathered for: ``base`` per 100 connections, at least ``base``."""
+    return min(MAX_USER_LIST_DELAY, base * max(1.0, connections / 100))
+
+
+# What each client reason runs (connection.ALLOWED says when each may).
+HANDLERS: dict[str, Handler] = {
+    "CON": accounts.on_con,
+    "CHAT": chats.on_chat,
+    "UPDATE": accounts.on_update,
+    "DISCON": on_discon,
+    "REF": on_ref,
+    "USER": on_user,
+    "KICK": on_kick,
+    "PING": on_ping,
+}
+
+_EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {
+    Connected: ChatCore._connected,
+    DataReceived: ChatCore._data_received,
+    InputEnded: ChatCore._input_ended,
+    ConnectionLost: ChatCore._connection_lost,
+    TimerFired: ChatCore._timer_fired,
+    Completed: ChatCore._completed,
+    MessageStored: ChatCore._message_stored,
+    Kicked: ChatCore._kicked,
+    OutputOverflowed: ChatCore._output_overflowed,
+    UserListDue: ChatCore._user_list_due,
+    ShutdownStarted: ChatCore._shutdown_started,
+}

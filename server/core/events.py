@@ -1,0 +1,107 @@
+"""What happens to the chat core: the events an adapter feeds it. Plain values, no I/O.
+
+Every event names the connection it concerns by the number the adapter gave
+it in ``Connected``. The adapter passes the time with each event
+(``ChatCore.handle(event, now)``); no event carries a clock of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
+
+from parley.protocol import Frame
+
+if TYPE_CHECKING:
+    from .chats import StagedChat
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A connection was accepted from ``host``:``port``.
+
+    ``proxied``: the peer is a trusted proxy, so the stream may start with a
+    PROXY header naming the real client.
+    """
+
+    conn: int
+    host: str
+    port: int
+    proxied: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived:
+    conn: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InputEnded:
+    """The peer closed its sending side (EOF)."""
+
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """The connection broke (``error`` names why) or was closed under us."""
+
+    conn: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """The connection's timer, set by ``SetTimer``, went off."""
+
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """The answer to the connection's pending ``Request``: its result, or the error it raised."""
+
+    conn: int
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStored:
+    """A message handed out with ``StoreMessage`` is committed (``message_id``), or failed (``error``)."""
+
+    chat: "StagedChat"
+    message_id: int | None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Kicked:
+    """The hub kicked this connection's user (from this or another node): warn it and close."""
+
+    conn: int
+    warning: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class OutputOverflowed:
+    """The connection's peer stopped reading and its unsent output passed the cap; it was reset."""
+
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserListDue:
+    """The user-list timer, set by ``SetUserListTimer``, went off."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownStarted:
+    """The server is stopping: warn everyone and close."""
+
+
+Event = Union[
+    Connected, DataReceived, InputEnded, ConnectionLost, TimerFired, Completed, MessageStored, Kicked,
+    OutputOverflowed, UserListDue, ShutdownStarted,
+]

@@ -1,0 +1,83 @@
+"""Who is online, as the chat core sees it: the read side of the hub.
+
+The hub (server/hub.py) is the seam where online users live and frames fan
+out. The core reads presence through ``Presence`` and changes it only with
+actions (``Claim``, ``Rename``, ``Release``, ``Kick``), so an in-process hub
+and a distributed one are the same to it. ``Directory`` is the in-process
+presence: plain dictionaries, no I/O, used by ``LocalHub`` and by the core's
+tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from parley.protocol.names import name_key
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineUser:
+    nickname: str
+    ident: str  # who the user is in message history
+    is_admin: bool
+
+
+class Presence(Protocol):
+    def lookup(self, nickname: str) -> OnlineUser | None:
+        """Who is online under ``nickname`` (compared as nicknames are), or None."""
+
+    def online(self) -> list[str]:
+        """The nicknames online, in the order their users joined."""
+
+
+class Directory(Generic[M]):
+    """Online users by nickname, each with the member (connection) that holds it, in join order."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, tuple[OnlineUser, M]] = {}
+        self._keys: dict[int, str] = {}  # id(member) -> name key
+
+    def claim(self, user: OnlineUser, member: M) -> bool:
+        """Put ``user`` online for ``member``; False when the nickname is taken (or the member is online)."""
+        key = name_key(user.nickname)
+        if key in self._users or id(member) in self._keys:
+            return False
+        self._users[key] = (user, member)
+        self._keys[id(member)] = key
+        return True
+
+    def rename(self, member: M, user: OnlineUser) -> bool:
+        """Give ``member`` the entry ``user``, keeping its place; False when taken or not online."""
+        old = self._keys.get(id(member))
+        new = name_key(user.nickname)
+        if old is None or (new != old and new in self._users):
+            return False
+        self._users = {
+            (new if key == old else key): ((user, member) if key == old else entry)
+            for key, entry in self._users.items()
+        }
+        self._keys[id(member)] = new
+        return True
+
+    def release(self, member: M) -> bool:
+        """Take ``member`` offline; False when it was not online."""
+        key = self._keys.pop(id(member), None)
+        if key is None:
+            return False
+        del self._users[key]
+        return True
+
+    def member(self, nickname: str) -> M | None:
+        """The member online as ``nickname``, or None."""
+        entry = self._users.get(name_key(nickname))
+        return entry[1] if entry else None
+
+    def lookup(self, nickname: str) -> OnlineUser | None:
+        entry = self._users.get(name_key(nickname))
+        return entry[0] if entry else None
+
+    def online(self) -> list[str]:
+        return [user.nickname for user, _ in self._users.values()]
