@@ -92,6 +92,38 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
     assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
 
 
+# The chat core and what it builds on: rules and values, no I/O.
+CORE_MAY_USE = ("server.core", "server.records", "server.config", "server.limits", "parley.protocol", "parley.net.proxy",
+                "parley.paths")
+IO_MODULES = ("asyncio", "socket", "ssl", "sqlite3", "time", "threading", "concurrent", "selectors", "subprocess",
+              "uvloop", "aiohttp")
+
+
+def _all_imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_the_chat_core_does_no_io_and_knows_nothing_of_its_adapter() -> None:
+    wrong = []
+    for path in _sources("server/core"):
+        for line, name, _ in _imports(path):
+            if not _inside(name, CORE_MAY_USE):
+                wrong.append(f"{path.relative_to(REPO)}:{line}: imports {name}")
+        for line, name in _all_imports(path):
+            if name.split(".")[0] in IO_MODULES:
+                wrong.append(f"{path.relative_to(REPO)}:{line}: imports {name}")
+    assert not wrong, "the core must stay free of I/O:\n" + "\n".join(wrong)
+    for module in ("server/config.py", "server/limits.py", "server/records.py"):
+        assert not [name for _, name in _all_imports(REPO / module) if name.split(".")[0] in IO_MODULES], module
+
+
 def test_the_command_loads_server_gateway_and_desktop_only_when_it_runs_them() -> None:
     eager = [
         f"parley/cli.py:{line}: {name}"

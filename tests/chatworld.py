@@ -1,0 +1,220 @@
+"""The chat core in memory: no event loop, no socket, a clock the test moves.
+
+``ChatWorld`` feeds a real ``ChatCore`` events and performs its actions the
+way the asyncio adapter does, but synchronously: frames land in each peer's
+list, the hub is the core's own in-process ``Directory``, database requests
+go to a real ``Store`` on a SQLite file, passwords to the real hashing
+functions, and timers fire when the test moves the clock. Tests that want to
+see the raw actions call ``ChatCore.handle`` themselves instead.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+from pathlib import Path
+from typing import Any, Callable
+
+from parley.protocol import Frame, format_frame, parse_frame
+from server import passwords
+from server.config import ServerConfig
+from server.core import ChatCore, Directory, Now
+from server.core import actions as a
+from server.core import events as e
+from server.core.chats import StagedChat
+from server.store import Store, database_path
+
+START_WALL = 1_700_000_000.0  # 2023-11-14, for stamps
+
+
+class Peer:
+    """One connection as the world sees it: the frames it was sent, and how it ended."""
+
+    def __init__(self, conn: int) -> None:
+        self.id = conn
+        self.frames: list[Frame] = []
+        self.closed = False
+        self.legacy = False
+        self.reading = True
+
+    def take(self, reason: str | None = None) -> list[Frame]:
+        """The frames received since the last take (only ``reason``'s, if given; the rest are dropped)."""
+        frames, self.frames = self.frames, []
+        return [f for f in frames if reason is None or f.reason == reason]
+
+    def contents(self, reason: str | None = None) -> list[str]:
+        return [f.content for f in self.take(reason)]
+
+
+class ChatWorld:
+    def __init__(self, data_dir: Path, **settings: Any) -> None:
+        self.config = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir)
+        for name, value in settings.items():
+            setattr(self.config, name, value)
+        self.store = Store(database_path(data_dir))
+        self.directory: Directory[Peer] = Directory()
+        self.core = ChatCore(self.config, self.directory, self.store.admin_names())
+        self.monotonic = 1000.0
+        self.wall = START_WALL
+        self.peers: dict[int, Peer] = {}
+        self.timers: dict[int, float] = {}
+        self.user_list_at: float | None = None
+        self.commit_at_once = True  # False: StoreMessage actions wait in ``uncommitted``
+        self.uncommitted: list[StagedChat] = []
+        self.actions: list[a.Action] = []  # every action performed, in order
+        self._ids = itertools.count(1)
+        self._queue: collections.deque[e.Event] = collections.deque()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # Feeding events ------------------------------------------------------------
+
+    def connect(self, host: str = "127.0.0.1", proxied: bool = False) -> Peer:
+        peer = Peer(next(self._ids))
+        self.peers[peer.id] = peer
+        self.run(e.Connected(peer.id, host, 40000 + peer.id, proxied))
+        return peer
+
+    def send(self, peer: Peer, *lines: str) -> None:
+        """``lines`` as one read, each ended with ``\\n``."""
+        self.run(e.DataReceived(peer.id, "".join(line + "\n" for line in lines).encode()))
+
+    def login(self, nickname: str, password: str = "", color: str = "#123456", host: str = "127.0.0.1") -> Peer:
+        peer = self.connect(host)
+        self.send(peer, f"CON,nickname={nickname};password={password};color={color},")
+        conver = peer.take("CONVER")
+        assert conver and conver[0].content == "OK", conver
+        return peer
+
+    def run(self, event: e.Event) -> None:
+        """Feed ``event`` and everything its actions cause, as the adapter does."""
+        self._queue.append(event)
+        while self._queue:
+            for action in self.core.handle(self._queue.popleft(), Now(self.monotonic, self.wall)):
+                self.actions.append(action)
+                _PERFORM[type(action)](self, action)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock on, firing the timers that come due, in order."""
+        end = self.monotonic + seconds
+        while True:
+            due = [(at, conn) for conn, at in self.timers.items() if at <= end]
+            if self.user_list_at is not None and self.user_list_at <= end:
+                due.append((self.user_list_at, 0))
+            if not due:
+                break
+            at, conn = min(due)
+            self.monotonic = max(self.monotonic, at)
+            if conn == 0:
+                self.user_list_at = None
+                self.run(e.UserListDue())
+            else:
+                del self.timers[conn]
+                self.run(e.TimerFired(conn))
+        self.wall += end - self.monotonic
+        self.monotonic = end
+
+    def commit(self) -> None:
+        """Commit the messages held back (``commit_at_once = False``)."""
+        held, self.uncommitted = self.uncommitted, []
+        ids = self.store.append_messages([chat.record for chat in held])
+        for chat, message_id in zip(held, ids):
+            self.run(e.MessageStored(chat, message_id))
+
+    # Performing actions -------------------------------------------------------
+
+    def _send(self, action: a.Send) -> None:
+        peer = self.peers[action.conn]
+        if not peer.closed:
+            peer.frames.append(_wire(action.frame))
+
+    def _close(self, action: a.Close) -> None:
+        self.peers[action.conn].closed = True
+        self.timers.pop(action.conn, None)
+
+    def _set_timer(self, action: a.SetTimer) -> None:
+        if action.at is None:
+            self.timers.pop(action.conn, None)
+        else:
+            self.timers[action.conn] = action.at
+
+    def _legacy(self, action: a.UseLegacyFraming) -> None:
+        self.peers[action.conn].legacy = True
+
+    def _reading(self, action: a.SetReading) -> None:
+        self.peers[action.conn].reading = action.reading
+
+    def _store(self, action: a.StoreMessage) -> None:
+        self.uncommitted.append(action.chat)
+        if self.commit_at_once:
+            self.commit()
+
+    def _user_list_timer(self, action: a.SetUserListTimer) -> None:
+        self.user_list_at = action.at
+
+    def _broadcast(self, action: a.Broadcast) -> None:
+        for name in self.directory.online():
+            peer = self.directory.member(name)
+            assert peer is not None
+            peer.frames.append(_wire(action.frame))
+
+    def _send_to(self, action: a.SendTo) -> None:
+        peer = self.directory.member(action.nickname)
+        if peer is not None:
+            peer.frames.append(_wire(action.frame))
+
+    def _kick(self, action: a.Kick) -> None:
+        peer = self.directory.member(action.nickname)
+        if peer is not None:
+            self.directory.release(peer)
+            self._queue.append(e.Kicked(peer.id, action.warning))
+
+    def _release(self, action: a.Release) -> None:
+        self.directory.release(self.peers[action.conn])
+
+    def _request(self, action: a.Request) -> None:
+        try:
+            result = self._answer(self.peers[action.conn], action.what)
+        except Exception as error:
+            self._queue.append(e.Completed(action.conn, None, error))
+        else:
+            self._queue.append(e.Completed(action.conn, result))
+
+    def _answer(self, peer: Peer, what: a.RequestKind) -> Any:
+        store = self.store
+        answers: dict[type, Callable[[Any], Any]] = {
+            a.Claim: lambda w: self.directory.claim(w.user, peer),
+            a.Rename: lambda w: self.directory.rename(peer, w.user),
+            a.LoadAccount: lambda w: store.get_account(w.nickname),
+            a.CheckPassword: lambda w: passwords.verify_password(w.password, w.password_hash),
+            a.HashPassword: lambda w: passwords.hash_password(w.password),
+            a.CreateAccount: lambda w: store.add_account(w.name, w.role, w.password_hash),
+            a.RenameAccount: lambda w: store.rename_account(w.account_id, w.name),
+            a.SetPassword: lambda w: store.set_password(w.account_id, w.password_hash),
+            a.MovePrivateMessages: lambda w: store.move_private_messages(w.old_ident, w.new_ident),
+            a.LoadHistory: lambda w: store.recent_messages(list(w.idents), w.limit),
+            a.LoadAdmins: lambda w: store.admin_names(),
+        }
+        return answers[type(what)](what)
+
+
+def _wire(frame: Frame) -> Frame:
+    """The frame as a client reads it off the wire (formatted, then parsed)."""
+    return parse_frame(format_frame(frame))
+
+
+_PERFORM: dict[type, Callable[[ChatWorld, Any], None]] = {
+    a.Send: ChatWorld._send,
+    a.Close: ChatWorld._close,
+    a.SetTimer: ChatWorld._set_timer,
+    a.UseLegacyFraming: ChatWorld._legacy,
+    a.SetReading: ChatWorld._reading,
+    a.StoreMessage: ChatWorld._store,
+    a.SetUserListTimer: ChatWorld._user_list_timer,
+    a.Broadcast: ChatWorld._broadcast,
+    a.SendTo: ChatWorld._send_to,
+    a.Kick: ChatWorld._kick,
+    a.Release: ChatWorld._release,
+    a.Request: ChatWorld._request,
+}
