@@ -285,16 +285,16 @@ class ChatCore:
         chat.error = event.error
         conn = chat.conn
         unsent = conn.unsent
-        while unsent:
-            head = unsent[0]
+        ready = 0
+        for head in unsent:
             if type(head) is StagedChat:
                 if not head.done:
                     break
-                unsent.popleft()
                 chats.deliver(self, head)
             else:
-                unsent.popleft()
                 self.emit(Send(conn.id, head))
+            ready += 1
+        del unsent[:ready]
         if conn.phase is Phase.ENDING:
             if not unsent:
                 self._finish(conn)
@@ -342,12 +342,16 @@ class ChatCore:
     def _pump(self, conn: Connection) -> None:
         """Handle the connection's received input in order, until it is empty or has to wait."""
         inbox = conn.inbox
-        while inbox and conn.task is None and conn.live:
-            item = inbox[0]
+        done = 0  # handled from the front (a list: a burst must not cost a shift per frame)
+        while done < len(inbox) and conn.task is None and conn.live:
+            item = inbox[done]
             if conn.unsent and not (type(item) is FrameReceived and item.frame.reason == "CHAT"):
                 break  # its answer comes after the messages being stored
-            inbox.popleft()
-            self._handle_input(conn, item)
+            done += 1
+            found = self._handle_input(conn, item)
+            if found:
+                inbox[done:done] = found  # what a deadline brought comes next
+        del inbox[:done]
         if not inbox:
             conn.inbox_bytes = 0
         self._settle(conn)
@@ -369,7 +373,8 @@ class ChatCore:
             conn.timer_at = at
             self.emit(SetTimer(conn.id, at))
 
-    def _handle_input(self, conn: Connection, item: Input) -> None:
+    def _handle_input(self, conn: Connection, item: Input) -> list[Input] | None:
+        """Handle one received item; return the items it brings to handle next, if any."""
         kind = type(item)
         if kind is FrameReceived:
             assert isinstance(item, FrameReceived)
@@ -385,12 +390,13 @@ class ChatCore:
                 log.info("%s %s: closed by peer", conn.peer, conn.who)
             self.end(conn)
         elif kind is DeadlineCheck:
-            self._deadline_check(conn)
+            return self._deadline_check(conn)
         else:
             assert isinstance(item, Closing)
             if item.warning is not None:
                 self.send(conn, item.warning)
             self.end(conn)
+        return None
 
     def _frame(self, conn: Connection, frame: Frame) -> None:
         if not is_allowed(conn.phase, frame.reason):
@@ -419,17 +425,19 @@ class ChatCore:
         conn.task = task
         self.emit(Request(conn.id, wanted))
 
-    def _deadline_check(self, conn: Connection) -> None:
-        """The timer went off: act on the deadline that passed, if one did (else what it waited for came)."""
+    def _deadline_check(self, conn: Connection) -> list[Input] | None:
+        """The timer went off: act on the deadline that passed, if one did (else what it waited for came).
+
+        Returns the frame a legacy client's grace held back.
+        """
         config = self.config
         due = conn.next_deadline(config.login_timeout, config.legacy_grace, config.frame_timeout)
         if due is None or due[0] > self.now.monotonic or not conn.input_open:
-            return
+            return None
         if due[1] is Deadline.GRACE:
             log.info("%s: legacy client (unterminated frames)", conn.peer)
             self.emit(UseLegacyFraming(conn.id))
-            conn.inbox.extendleft(reversed(conn.decoder.grace_expired()))
-            return
+            return list(conn.decoder.grace_expired())
         conn.input_open = False
         if due[1] is Deadline.LOGIN:
             log.info("%s: no login within %gs; closing", conn.peer, config.login_timeout)
@@ -439,6 +447,7 @@ class ChatCore:
             warning = texts.FRAME_TIMEOUT.format(seconds=config.frame_timeout)
         self.send(conn, messages.warn(self.stamp(), warning))
         self.end(conn)
+        return None
 
     def _rejected(self, conn: Connection, event: FrameRejected) -> None:
         code = event.error.code
