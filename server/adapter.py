@@ -18,6 +18,7 @@ import asyncio
 import collections
 import concurrent.futures
 import functools
+import inspect
 import itertools
 import logging
 import time
@@ -251,7 +252,11 @@ class CoreAdapter:
         raise TypeError(f"no way to answer {what!r}")
 
     def _answer(self, conn: int, result: Any) -> None:
-        self.drive(e.Completed(conn, result))
+        """Give the core the hub's answer, now or when the hub has it."""
+        if inspect.isawaitable(result):
+            asyncio.ensure_future(result).add_done_callback(functools.partial(self._ran, conn))
+        else:
+            self.drive(e.Completed(conn, result))
 
     def _run(self, conn: int, executor: concurrent.futures.Executor, function: Callable[..., Any],
              *args: Any) -> None:

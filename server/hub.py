@@ -13,7 +13,7 @@ awaited, and a broadcast costs nothing per member until that write.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Awaitable, Protocol
 
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
@@ -35,10 +35,12 @@ class Member(Protocol):
 
 
 class Hub(Presence, Protocol):
-    def claim(self, user: OnlineUser, member: Member) -> bool:
+    """Claims and renames may be answered later (an awaitable), as a hub shared by several nodes must."""
+
+    def claim(self, user: OnlineUser, member: Member) -> bool | Awaitable[bool]:
         """Put ``user`` online; False when the nickname is taken."""
 
-    def rename(self, member: Member, user: OnlineUser) -> bool:
+    def rename(self, member: Member, user: OnlineUser) -> bool | Awaitable[bool]:
         """Give ``member`` a new entry; False when the nickname is taken."""
 
     def release(self, member: Member) -> bool:
