@@ -31,11 +31,12 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Union
 
 from parley.protocol import Frame, LocalProtocolError, make_frame
-from parley.protocol.names import is_color, name_key, nickname_error, same_nickname
-from parley.protocol.reading import (EVERYONE, ChatMessage, LoginAccepted, LoginRefused, own_join, read_chat,
-                                     read_login, read_update, read_users, read_warn)
-
-__all__ = ["EVERYONE", "ChatMessage", "LoginRefused", "is_color"]  # shared values the window uses too
+from parley.protocol.names import is_color as is_color  # re-exported: the window checks colors with it
+from parley.protocol.names import name_key, nickname_error, same_nickname
+from parley.protocol.reading import EVERYONE as EVERYONE
+from parley.protocol.reading import ChatMessage as ChatMessage  # the shared readers' values are our events
+from parley.protocol.reading import LoginRefused as LoginRefused
+from parley.protocol.reading import LoginAccepted, own_join, read_chat, read_login, read_update, read_users, read_warn
 
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
 
