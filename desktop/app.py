@@ -15,6 +15,8 @@ from tkinter import ttk
 from types import TracebackType
 from typing import Any, Callable, cast
 
+from parley.protocol.names import same_nickname
+
 from . import prefs as prefs_module
 from .chatlog import ChatLog
 from .client import (
@@ -33,7 +35,6 @@ from .client import (
     UsersChanged,
     check_message,
     check_update,
-    fold,
     recipient_choices,
 )
 from .connection import Backoff, Closed, ConnectFailed, Connection, Status
@@ -269,7 +270,7 @@ class ParleyApp:
         gone = self.chat_view.set_recipients(recipient_choices(event.users, self.nickname))
         if gone:
             self.chat_view.warn(f"{gone} is no longer online: messages now go to everyone.")
-        self.chat_view.set_kick_choices([u for u in event.users if fold(u) != fold(self.nickname)])
+        self.chat_view.set_kick_choices([u for u in event.users if not same_nickname(u, self.nickname)])
 
     def _on_error(self, event: ServerError) -> None:
         if self.current is not self.connect_view:

@@ -34,7 +34,7 @@ class ChatLog:
         at = self._index_before(before)
         start = self.text.index(at)
         self._insert(at, [
-            (message.sender, ("name", self._color_tag(message.color), *extra)),
+            (message.sender, ("name", self._color_tag(message.color or self.default_color), *extra)),
             (chat_heading(message), ("stamp", *extra)),
             (f"\n - {message.text}\n", ("body", *extra)),
         ], follow=before is None)

@@ -1,6 +1,6 @@
 """The desktop client's protocol logic, with no I/O, no threads and no Tk.
 
-Frames in, events out; calls in, frames out (the codec is server.protocol).
+Frames in, events out; calls in, frames out (the codec is parley.protocol).
 `Session` is one login's state machine, kept across reconnects:
 
     OFFLINE --connection_made()--> LOGGING_IN --CONVER OK--> CHATTING
@@ -13,8 +13,11 @@ Rules (PROTOCOL.md):
 * The server answers UPDATEs in order, so pending UPDATEs are a FIFO and a
   change (a new nickname, color, password) is applied only on its
   ``CONFIRM,...;reason=UPDATE,OK``.
-* After "You have been kicked..." or "...disconnected for flooding...", or
-  after our own DISCON, the session never reconnects.
+* What a server frame means (a login's outcome and whether to retry it, a
+  WARN and whether to reconnect after it, a chat message, a user list, our
+  own join) is read by parley.protocol.reading, the readers the web page
+  mirrors (tests/vectors/client.json holds both to them). After a kick or a
+  flood disconnect, or after our own DISCON, the session never reconnects.
 
 `History` orders chat messages by their server ``id`` and drops duplicates
 ("Clients de-duplicate by id"), so a REF after a reconnect fills gaps only.
@@ -24,32 +27,18 @@ from __future__ import annotations
 
 import bisect
 import enum
-import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Union
 
 from parley.protocol import Frame, LocalProtocolError, make_frame
+from parley.protocol.names import is_color as is_color  # re-exported: the window checks colors with it
+from parley.protocol.names import name_key, nickname_error, same_nickname
+from parley.protocol.reading import EVERYONE as EVERYONE
+from parley.protocol.reading import ChatMessage as ChatMessage  # the shared readers' values are our events
+from parley.protocol.reading import LoginRefused as LoginRefused
+from parley.protocol.reading import LoginAccepted, own_join, read_chat, read_login, read_update, read_users, read_warn
 
-EVERYONE = "-ALL"
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
-COLOR_RE = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})\Z")
-
-KICKED_PREFIX = "You have been kicked"
-FLOODED_PREFIX = "You have been disconnected for flooding"
-# Refusals worth retrying on a reconnect: our previous connection may still be
-# online on the server until it notices it is gone.
-RETRYABLE_REFUSALS = ("Error: User is already logged in", "Error: Too many")
-
-
-def fold(nickname: str) -> str:
-    """Return the nickname as the server compares it (NFKC, casefolded)."""
-    return unicodedata.normalize("NFKC", nickname).casefold()
-
-
-def is_color(text: str) -> bool:
-    """True for ``#RGB`` or ``#RRGGBB``, the only colors the server keeps."""
-    return bool(COLOR_RE.match(text))
 
 
 @dataclass(frozen=True)
@@ -79,29 +68,6 @@ class LoggedIn:
     nickname: str
     role: str | None  # admin, member, guest; None from a server without roles
     reconnected: bool
-
-
-@dataclass(frozen=True)
-class LoginRefused:
-    text: str
-    retry: bool  # True when trying again later may succeed (on a reconnect)
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    sender: str
-    rec: str
-    color: str
-    text: str
-    time: str
-    id: int | None
-    mine: bool  # sent by us
-    to_me: bool  # a private message addressed to us
-
-    @property
-    def private(self) -> bool:
-        """True when the message went to one user, not everyone."""
-        return self.rec != EVERYONE
 
 
 @dataclass(frozen=True)
@@ -175,26 +141,6 @@ class _PendingUpdate:
     password: str = field(repr=False)
 
 
-def _to_int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
-
-
-def parse_user_list(frame: Frame) -> UsersChanged:
-    """Return the online users and admin accounts of a USER frame.
-
-    Keys are 0-based (``0``..``num-1``, ``admin0``..); missing keys are skipped
-    rather than trusted.
-    """
-    def listed(count: str | None, prefix: str) -> tuple[str, ...]:
-        names = (frame.params.get(f"{prefix}{i}") for i in range(_to_int(count) or 0))
-        return tuple(name for name in names if name)
-
-    return UsersChanged(listed(frame.get("num"), ""), listed(frame.get("admin"), "admin"))
-
-
 class Session:
     """One user's protocol state across connections: feed frames, get events."""
 
@@ -225,7 +171,7 @@ class Session:
 
     def is_me(self, nickname: str) -> bool:
         """True when ``nickname`` is ours (compared as the server does)."""
-        return fold(nickname) == fold(self.nickname)
+        return same_nickname(nickname, self.nickname)
 
     # ---- the connection's life -----------------------------------------
 
@@ -289,47 +235,41 @@ class Session:
     def _conver(self, frame: Frame) -> list[Event]:
         if self.state is not State.LOGGING_IN:
             return [ServerError(frame.content)]
-        if frame.content != "OK":
-            retry = self.reconnecting and frame.content.startswith(RETRYABLE_REFUSALS)
-            return [LoginRefused(frame.content, retry)]
+        login = read_login(frame, self.reconnecting)
+        if not isinstance(login, LoginAccepted):
+            return [login]
         self.state = State.CHATTING
-        self.role = frame.get("role")
+        self.role = login.role
         reconnected, self.logged_in_once = self.logged_in_once, True
         return [LoggedIn(self.nickname, self.role, reconnected)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
-        sender, rec = frame.get("sender") or "", frame.get("rec") or EVERYONE
-        return [ChatMessage(
-            sender=sender, rec=rec, color=frame.get("color") or "", text=frame.content,
-            time=frame.get("time", "") or "", id=_to_int(frame.get("id")),
-            mine=self.is_me(sender), to_me=rec != EVERYONE and self.is_me(rec),
-        )]
+        return [read_chat(frame, self.nickname)]
 
     def _info(self, frame: Frame) -> list[Event]:
-        sender = frame.get("sender", "") or ""
-        if frame.content.endswith(" has joined the chat!") and self.is_me(sender):
-            # A registered nickname logs in under "the account's own spelling".
-            self.login = replace(self.login, nickname=sender)
-        return [InfoMessage(frame.get("time", "") or "", sender, frame.content)]
+        spelling = own_join(frame, self.nickname)
+        if spelling is not None:
+            self.login = replace(self.login, nickname=spelling)
+        return [InfoMessage(frame.get("time") or "", frame.get("sender") or "", frame.content)]
 
     def _user(self, frame: Frame) -> list[Event]:
-        event = parse_user_list(frame)
-        self.users = event.users
-        return [event]
+        users = read_users(frame)
+        self.users = users.online
+        return [UsersChanged(users.online, users.admins)]
 
     def _confirm(self, frame: Frame) -> list[Event]:
         reason = frame.get("reason")
-        if reason == "UPDATE":
-            return [self._update_answered(frame.content)]
+        answer = read_update(frame)
+        if answer is not None:
+            return [self._update_answered(answer.ok, answer.text)]
         if reason == "REF":
             return [RefreshStarted(frame.content)]
         if reason == "DISCON":
             return [DisconnectConfirmed(frame.content)]
         return [UnknownFrame(frame)]
 
-    def _update_answered(self, text: str) -> UpdateAnswer:
+    def _update_answered(self, ok: bool, text: str) -> UpdateAnswer:
         pending = self._pending.pop(0) if self._pending else _PendingUpdate("", "", "")
-        ok = text == "OK"
         if ok:
             self.login = replace(
                 self.login,
@@ -343,9 +283,10 @@ class Session:
         return [ServerError(frame.content)]
 
     def _warn(self, frame: Frame) -> list[Event]:
-        final = frame.content.startswith((KICKED_PREFIX, FLOODED_PREFIX))
+        warn = read_warn(frame)
+        final = not warn.may_reconnect
         self.final = self.final or final
-        return [ServerWarning(frame.content, final)]
+        return [ServerWarning(warn.text, final)]
 
     def _pong(self, frame: Frame) -> list[Event]:
         return [Pong(frame.content)]
@@ -375,10 +316,10 @@ def parse_address(text: str) -> tuple[str, int | None]:
 def recipient_choices(users: Iterable[str], me: str) -> list[str]:
     """Return ``-ALL`` then every online nickname but ours, once each, in order."""
     choices = [EVERYONE]
-    seen = {fold(me)}
+    seen = {name_key(me)}
     for user in users:
-        if fold(user) not in seen:
-            seen.add(fold(user))
+        if name_key(user) not in seen:
+            seen.add(name_key(user))
             choices.append(user)
     return choices
 
@@ -400,8 +341,9 @@ def check_update(nickname: str, color: str, password: str) -> str | None:
         return "You must change at least one thing."
     if color and not is_color(color):
         return "The color must look like #RRGGBB or #RGB."
-    if any(c in ",;=/" for c in nickname):
-        return "A nickname cannot hold , ; = or /."
+    if nickname:
+        # The server's own rules and text (an UPDATE would be refused with it).
+        return nickname_error(nickname)
     return None
 
 

@@ -1,7 +1,7 @@
 """The network side of the desktop client: an asyncio loop on its own thread.
 
 It never touches a widget. It drives a `client.Session` with the frames it
-reads (newline framing through server.protocol.framing.FrameDecoder, which
+reads (newline framing through parley.protocol.framing.FrameDecoder, which
 keeps a partial frame across reads) and puts every event on a
 ``queue.Queue`` as ``(connection, event)``; the Tk thread drains that queue.
 Commands from the Tk thread (send, update, kick...) are handed to the loop

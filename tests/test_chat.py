@@ -348,7 +348,7 @@ async def test_login_rules_in_the_original_order(connect) -> None:
         "CON,nickname=a;password=;color=#FFF,": "Error: Username must be between lengths 2 and 16",
         "CON,nickname=abcdefghijklmnopq;password=;color=#FFF,": "Error: Username must be between lengths 2 and 16",
         "CON,nickname=;password=;color=#FFF,": "Error: Username must start with a letter",
-        "CON,nickname=ab/,c;password=;color=#FFF,": "Error: Username contains a character that is not allowed",
+        "CON,nickname=ab\u200bc;password=;color=#FFF,": "Error: Username contains a character that is not allowed",
         "CON,nickname=ab\tc;password=;color=#FFF,": "Error: Username contains a character that is not allowed",
         "CON,nickname=ab ;password=;color=#FFF,": "Error: Username contains a character that is not allowed",
         "CON,nickname=ann;color=#FFF,": "Error: Incorrect paramters. nickname, password, and color are required",

@@ -1,10 +1,11 @@
 // The page's entry: wires the chat session (client.js) to the DOM (render.js).
 
 import { ChatClient, socketUrl } from "./client.js";
-import { EVERYONE, MAX_FRAME_BYTES, chatBytes, sameNick, safeColor } from "./protocol.js";
+import { EVERYONE, MAX_FRAME_BYTES, chatBytes, nicknameError, sameNick, safeColor } from "./protocol.js";
 import { fillRecipients, messageItem, noticeItem, pageBackground, userItem } from "./render.js";
 import { Unread } from "./state.js";
 import { readableColor } from "./text.js";
+import { UPDATE_NAME_ERROR } from "./texts.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE_NICK = "parley.nickname";
@@ -308,6 +309,14 @@ function onSettingsSubmit(event) {
     color: color !== toHex6(client.credentials?.color) ? color : "",
     password: $("set-password").value,
   };
+  // The server's own rule and words, without the round trip (it checks again).
+  const problem = changes.nickname ? nicknameError(changes.nickname) : null;
+  if (problem) {
+    showText($("settings-result"), UPDATE_NAME_ERROR.replace("{error}", problem).trim());
+    $("settings-result").dataset.ok = "false";
+    $("set-nickname").focus();
+    return;
+  }
   const sent = client.update(changes);
   showText($("settings-result"), sent ? "Saving…" : "Nothing to change.");
   $("settings-result").dataset.ok = "";

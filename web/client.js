@@ -2,12 +2,16 @@
 // dispatch each frame on its reason, reconnect with backoff. The page
 // listens to its events (see EVENTS) and calls its methods.
 //
-// Rules (from the brief and PROTOCOL.md):
+// Rules (PROTOCOL.md, "What clients conclude from server frames"; the
+// readers are in protocol.js, shared with the desktop client through
+// tests/vectors/client.json):
 // - one WebSocket text message is exactly one frame, both ways;
 // - after CONVER OK the page sends REF,, and de-duplicates the replay by id;
-// - any drop that is not a Leave or a kick reconnects with backoff, sending
-//   CON again with the remembered credentials (the password only in memory);
-// - a kick ("You have been kicked for reason: ...") never reconnects.
+// - any drop that is not a Leave, a kick or a flood disconnect reconnects
+//   with backoff, sending CON again with the remembered credentials (the
+//   password only in memory);
+// - a refused login is retried (with backoff) only when reconnecting, and
+//   only for the temporary refusals; any other ends the session.
 
 import { ProtocolError, formatFrame, parseFrame } from "./codec.js";
 import * as P from "./protocol.js";
@@ -17,7 +21,7 @@ import { Backoff, MessageIndex } from "./state.js";
 // login-error: {text}          logged-in: {role, first}     identity: {nickname}
 // chat: {message, beforeId, live, own, toMe, mention}       users: {online, admins}
 // notice: {kind: "info"|"error"|"warn"|"client", text, ts, time}
-// update-result: {ok, text}    ended: {why: "left"|"kicked"|"login", text}
+// update-result: {ok, text}    ended: {why: "left"|"kicked"|"flooding", text}
 export const EVENTS = [
   "status", "login-error", "logged-in", "identity", "chat", "users", "notice", "update-result", "ended",
 ];
@@ -52,7 +56,7 @@ export class ChatClient {
     this.online = false; // logged in on the current socket
     this.wantOnline = false; // logged in once, not left or kicked: reconnect on drops
     this.loginPending = false;
-    this.ending = null; // "left" | "kicked" while the socket closes for good
+    this.ending = null; // "left" | "kicked" | "flooding" while the socket closes for good
     this.endText = "";
     this.joinTs = null;
     this.awaitingJoin = false;
@@ -243,14 +247,16 @@ export class ChatClient {
       this.note("error", f.content);
       return;
     }
-    if (f.content !== "OK") {
-      this.loginFailed(f.content);
+    // wantOnline: logged in before and not left, so this login is a reconnect.
+    const login = P.readLogin(f, this.wantOnline);
+    if (!login.ok) {
+      this.loginFailed(login);
       return;
     }
     const first = !this.wantOnline;
     this.online = true;
     this.wantOnline = true;
-    this.role = f.params.get("role") ?? "";
+    this.role = login.role ?? "";
     this.nickname = this.credentials.nickname;
     this.awaitingJoin = true;
     this.backoff.reset();
@@ -260,10 +266,10 @@ export class ChatClient {
     this.send(P.ref());
   }
 
-  loginFailed(text) {
+  loginFailed({ text, retry }) {
     // Reconnecting right after a drop, the server may not have noticed the
-    // old connection leave yet: "User is already logged in" is worth a retry.
-    if (this.wantOnline && text.includes("already logged in")) {
+    // old connection leave yet, or may hold back our address for a while.
+    if (retry) {
       this.dropSocket();
       this.scheduleRetry(text);
       return;
@@ -274,15 +280,14 @@ export class ChatClient {
   }
 
   onChatr(f) {
-    const message = P.readChat(f);
+    const message = P.readChat(f, this.nickname);
     let beforeId = null;
     if (message.id !== null) {
       const place = this.index.place(message.id);
       if (place === null) return; // seen already: replayed history
       beforeId = place.beforeId;
     }
-    const own = P.sameNick(message.sender, this.nickname);
-    const toMe = message.rec !== P.EVERYONE && P.sameNick(message.rec, this.nickname);
+    const { mine: own, toMe } = message;
     const live = this.joinTs === null || message.ts === null || message.ts >= this.joinTs;
     const mention = !own && P.mentions(message.text, this.nickname);
     this.emit("chat", { message, beforeId, live, own, toMe, mention });
@@ -290,11 +295,12 @@ export class ChatClient {
 
   onInfo(f) {
     const info = P.readNotice(f);
-    if (this.awaitingJoin && P.isOwnJoin(info, this.nickname)) {
+    const spelling = this.awaitingJoin ? P.ownJoin(f, this.nickname) : null;
+    if (spelling !== null) {
       this.awaitingJoin = false;
       this.joinTs = info.ts;
-      if (info.sender !== this.nickname) {
-        this.nickname = info.sender; // the account's own spelling
+      if (spelling !== this.nickname) {
+        this.nickname = spelling; // the account's own spelling
         this.emit("identity", { nickname: this.nickname });
       }
     }
@@ -302,26 +308,25 @@ export class ChatClient {
   }
 
   onWarn(f) {
-    const warn = P.readNotice(f);
-    if (P.isKick(warn.text)) {
+    const warn = P.readWarn(f);
+    if (!warn.reconnect) {
       this.wantOnline = false;
-      this.ending = "kicked";
+      this.ending = warn.kind;
       this.endText = warn.text;
       this.cancelRetry();
     }
-    this.note("warn", warn.text, warn);
+    this.note("warn", warn.text, P.readNotice(f));
   }
 
   onConfirm(f) {
-    const reason = f.params.get("reason");
-    if (reason === "UPDATE") this.updateAnswered(f.content);
+    const answer = P.readUpdate(f);
+    if (answer !== null) this.updateAnswered(answer);
     // REF: "Resending messages..." and DISCON: "Disconnected Successfully."
     // need no line of their own (the close that follows DISCON ends it).
   }
 
-  updateAnswered(text) {
+  updateAnswered({ ok, text }) {
     const asked = this.pendingUpdates.shift() ?? {};
-    const ok = text === "OK";
     if (ok && this.credentials) {
       for (const key of ["nickname", "color", "password"]) {
         if (asked[key]) this.credentials[key] = asked[key];

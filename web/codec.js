@@ -1,6 +1,6 @@
 // The Parley frame codec: `reason,parameters,content`, with no DOM and no I/O.
 //
-// The same rules as the Python codec (server/protocol/frames.py), checked by
+// The same rules as the Python codec (parley/protocol/frames.py), checked by
 // the same vectors (tests/vectors/frames.json):
 // - parameters are `name=value` pairs separated by `;`; in names and values
 //   `, ; = /` are escaped with a leading `/`, and "an escape character

@@ -2,6 +2,10 @@
 // values read from the frames it receives. No DOM, no I/O.
 
 import { formatFrame, frame } from "./codec.js";
+import { nickKey, sameNick } from "./names.js";
+import * as T from "./texts.js";
+
+export { nickKey, nicknameError, sameNick } from "./names.js";
 
 export const EVERYONE = "-ALL";
 /** "never over 8192 UTF-8 bytes": one WebSocket message is one frame. */
@@ -10,23 +14,19 @@ export const DEFAULT_COLOR = "#888888";
 const COLOR_RE = /^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 const encoder = new TextEncoder();
 
+/** True for `#RGB` and `#RRGGBB`, the only colors the server keeps. */
+export function isColor(color) {
+  return typeof color === "string" && COLOR_RE.test(color);
+}
+
 /** `color` when it is `#RGB` or `#RRGGBB`, else `fallback`. */
 export function safeColor(color, fallback = DEFAULT_COLOR) {
-  return typeof color === "string" && COLOR_RE.test(color) ? color : fallback;
+  return isColor(color) ? color : fallback;
 }
 
 /** Bytes of `text` in UTF-8. */
 export function utf8Length(text) {
   return encoder.encode(text).length;
-}
-
-/** Nicknames are one when equal after NFKC and case folding (as the server compares them). */
-export function nickKey(nickname) {
-  return String(nickname).normalize("NFKC").toLowerCase();
-}
-
-export function sameNick(a, b) {
-  return typeof a === "string" && typeof b === "string" && nickKey(a) === nickKey(b);
 }
 
 export const con = ({ nickname, password, color }) =>
@@ -47,25 +47,96 @@ export function chatBytes(rec, text) {
   return utf8Length(formatFrame(chat(rec, text)));
 }
 
-function number(text) {
-  const value = Number(text);
-  return text !== undefined && text !== "" && Number.isFinite(value) ? value : null;
+// ---- what a client concludes from the server's frames ----
+// The same readers as parley/protocol/reading.py (the desktop client's), held
+// to the same vectors (tests/vectors/client.json):
+// - a login is accepted only on the content `OK`; a refusal is retried only
+//   when reconnecting after a drop, and only for the temporary ones (already
+//   logged in, too many connections, too many failed logins);
+// - after a kick or a flood disconnect the page never reconnects by itself;
+//   after any other WARN (a shutdown, a timeout) it may, as after any drop;
+// - a chat message is private unless `rec` is `-ALL` (empty counts as
+//   `-ALL`); a bad color is dropped (null); `id` and `ts` are numbers only
+//   when they are 1 to 15 plain digits;
+// - a user list has 0-based keys, missing entries skipped, and a count never
+//   trusted beyond the parameters the frame holds.
+
+const NUMBER_RE = /^[0-9]{1,15}$/;
+
+/** A regular expression matching a texts.js template whole, each `{field}` a named group. */
+export function templatePattern(template) {
+  const escapeRe = (text) => text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+  let source = "";
+  let last = 0;
+  for (const field of template.matchAll(/\{(\w+)(?::[^}]*)?\}/g)) {
+    source += `${escapeRe(template.slice(last, field.index))}(?<${field[1]}>.*)`;
+    last = field.index + field[0].length;
+  }
+  return new RegExp(`^${source}${escapeRe(template.slice(last))}$`, "s");
+}
+
+const TEMPORARY_REFUSALS = [T.ALREADY_LOGGED_IN, T.TOO_MANY_CONNECTIONS, T.LOCKED_OUT].map(templatePattern);
+const WARN_KINDS = [
+  ["kicked", templatePattern(T.KICKED)],
+  ["flooding", templatePattern(T.FLOOD_DISCONNECT)],
+  ["shutdown", templatePattern(T.SHUTTING_DOWN)],
+  ["login-timeout", templatePattern(T.LOGIN_TIMEOUT)],
+  ["frame-timeout", templatePattern(T.FRAME_TIMEOUT)],
+];
+const FINAL_WARNINGS = new Set(["kicked", "flooding"]);
+const JOINED = templatePattern(T.JOINED);
+
+/** `text` as a number when it is 1 to 15 decimal digits, else null. */
+export function number(text) {
+  return typeof text === "string" && NUMBER_RE.test(text) ? Number(text) : null;
+}
+
+/** True for a login refusal that may pass on a later try. */
+export function isTemporaryRefusal(text) {
+  return TEMPORARY_REFUSALS.some((pattern) => pattern.test(text));
 }
 
 /**
- * A CHATR frame as {id, sender, rec, color, ts, time, text}.
- * `id` and `ts` are null when absent or not numbers; `color` is validated.
+ * A CONVER as {ok: true, role} or {ok: false, text, retry}; `reconnecting`:
+ * we were logged in before a drop.
  */
-export function readChat(f) {
+export function readLogin(f, reconnecting) {
+  if (f.content === T.OK) return { ok: true, role: f.params.get("role") ?? null };
+  return { ok: false, text: f.content, retry: Boolean(reconnecting) && isTemporaryRefusal(f.content) };
+}
+
+/** A WARN as {kind, text, reason, reconnect}: kind kicked|flooding|shutdown|login-timeout|frame-timeout|other. */
+export function readWarn(f) {
+  for (const [kind, pattern] of WARN_KINDS) {
+    const found = pattern.exec(f.content);
+    if (found) {
+      return { kind, text: f.content, reason: found.groups?.reason ?? null, reconnect: !FINAL_WARNINGS.has(kind) };
+    }
+  }
+  return { kind: "other", text: f.content, reason: null, reconnect: true };
+}
+
+/**
+ * A CHATR as {id, sender, rec, color, ts, time, text, private, mine, toMe};
+ * `nickname` (ours) decides `mine` and `toMe`.
+ */
+export function readChat(f, nickname) {
   const p = f.params;
+  const sender = p.get("sender") ?? "";
+  const rec = p.get("rec") || EVERYONE;
+  const color = p.get("color") ?? "";
+  const isPrivate = rec !== EVERYONE;
   return {
     id: number(p.get("id")),
-    sender: p.get("sender") ?? "",
-    rec: p.get("rec") || EVERYONE,
-    color: safeColor(p.get("color")),
+    sender,
+    rec,
+    color: isColor(color) ? color : null,
     ts: number(p.get("ts")),
     time: p.get("time") ?? "",
     text: f.content,
+    private: isPrivate,
+    mine: sameNick(sender, nickname),
+    toMe: isPrivate && sameNick(rec, nickname),
   };
 }
 
@@ -84,18 +155,23 @@ export function readUsers(f) {
   return { online: list(p.get("num"), ""), admins: list(p.get("admin"), "admin") };
 }
 
+/** Our nickname as the server spells it when this INFO is our own join, else null. */
+export function ownJoin(f, nickname) {
+  const sender = f.params.get("sender") ?? "";
+  const joined = JOINED.exec(f.content);
+  return joined && sender && joined.groups.nick === sender && sameNick(sender, nickname) ? sender : null;
+}
+
+/** The answer to an UPDATE as {ok, text}, or null for another CONFIRM. */
+export function readUpdate(f) {
+  if (f.params.get("reason") !== "UPDATE") return null;
+  return { ok: f.content === T.OK, text: f.content };
+}
+
 /** An INFO, ERR or WARN frame as {text, sender, ts, time}. */
 export function readNotice(f) {
   const p = f.params;
   return { text: f.content, sender: p.get("sender") ?? "", ts: number(p.get("ts")), time: p.get("time") ?? "" };
-}
-
-export function isKick(warnText) {
-  return warnText.startsWith("You have been kicked");
-}
-
-export function isOwnJoin(info, nickname) {
-  return sameNick(info.sender, nickname) && info.text === `${info.sender} has joined the chat!`;
 }
 
 const CLOSE_TEXTS = new Map([

@@ -72,7 +72,7 @@ export function messageItem({ message, own, toMe, mention }, background) {
   if (toMe) item.classList.add("msg-to-me");
   if (mention) item.classList.add("msg-mention");
   const head = el("div", "msg-head");
-  head.append(senderButton(message.sender, message.color, background));
+  head.append(senderButton(message.sender, safeColor(message.color), background)); // null: not a color
   const to = isPublic ? "to everyone" : toMe ? "to you" : `to ${message.rec}`;
   head.append(el("span", "msg-to", to));
   if (!isPublic) head.append(el("span", "badge badge-private", "private"));

@@ -1,0 +1,149 @@
+// The client vectors (tests/vectors/client.json) against the page's readers
+// (web/protocol.js, web/names.js) and its chat session (web/client.js). The
+// same file is run by tests/test_client_vectors.py against parley.protocol
+// and the desktop client: what one client concludes, the other must too.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+import { ChatClient } from "../../web/client.js";
+import { parseFrame } from "../../web/codec.js";
+import { nickKey, nicknameError, sameNick } from "../../web/names.js";
+import { ownJoin, readChat, readLogin, readUpdate, readUsers, readWarn } from "../../web/protocol.js";
+import { Backoff } from "../../web/state.js";
+import { FakeSocket, FakeTimers } from "./fakes.mjs";
+
+const VECTORS = JSON.parse(readFileSync(new URL("../vectors/client.json", import.meta.url), "utf8"));
+const FRAMES = VECTORS.frames;
+const kind = (c) => Object.keys(c.expect)[0];
+const ofKind = (name) => FRAMES.filter((c) => kind(c) === name);
+
+/** What web/protocol.js makes of the case's frame, in the vectors' JSON shape. */
+function conclude(c) {
+  const f = parseFrame(c.frame);
+  switch (kind(c)) {
+    case "login":
+      return readLogin(f, c.reconnecting);
+    case "warn":
+      return readWarn(f);
+    case "chat": {
+      const { toMe, ...rest } = readChat(f, c.nickname);
+      return { ...rest, to_me: toMe };
+    }
+    case "users":
+      return readUsers(f);
+    case "own_join":
+      return ownJoin(f, c.nickname);
+    case "update":
+      return readUpdate(f);
+    default:
+      throw new Error(`no reader for ${kind(c)}`);
+  }
+}
+
+test("every kind of conclusion has vectors", () => {
+  assert.deepEqual(new Set(FRAMES.map(kind)), new Set(["login", "warn", "chat", "users", "own_join", "update"]));
+});
+
+for (const c of FRAMES) {
+  test(`the page's readers conclude what the vector says: ${c.name}`, () => {
+    assert.deepEqual(conclude(c), c.expect[kind(c)]);
+  });
+}
+
+for (const [nickname, error] of VECTORS.nicknames) {
+  test(`nickname rule: ${JSON.stringify(nickname)}`, () => {
+    assert.equal(nicknameError(nickname), error);
+  });
+}
+
+for (const [a, b, same] of VECTORS.same) {
+  test(`nicknames compared: ${JSON.stringify(a)} ${same ? "is" : "is not"} ${JSON.stringify(b)}`, () => {
+    assert.equal(sameNick(a, b), same);
+    assert.equal(nickKey(a) === nickKey(b), same);
+  });
+}
+
+// ---- the page's chat session draws the same conclusions ----
+
+/** A ChatClient logged in as the case's nickname; reconnecting (CON sent, unanswered) when the case says so. */
+function session(c) {
+  FakeSocket.made = [];
+  const timers = new FakeTimers();
+  const client = new ChatClient({
+    url: "ws://host/ws", WebSocketImpl: FakeSocket, timers, backoff: new Backoff({ random: () => 1 }), log: { warn() {} },
+  });
+  const events = [];
+  for (const name of ["status", "login-error", "logged-in", "chat", "users", "update-result", "ended"]) {
+    client.on(name, (detail) => events.push([name, detail]));
+  }
+  const socket = () => FakeSocket.made.at(-1);
+  client.login({ nickname: c.nickname, password: "", color: "#FFFFFF" });
+  socket().accept();
+  if (c.reconnecting) {
+    socket().receive("CONVER,time=t,OK");
+    socket().drop(1006);
+    timers.runAll();
+    socket().accept();
+  }
+  const of = (name) => events.filter(([n]) => n === name).map(([, d]) => d);
+  return { client, timers, socket, of };
+}
+
+for (const c of ofKind("login")) {
+  test(`the page logs in, retries or gives up as the vector says: ${c.name}`, () => {
+    const { client, timers, socket, of } = session(c);
+    socket().receive(c.frame);
+    const expect = c.expect.login;
+    const state = client.status.state;
+    if (expect.ok) {
+      assert.equal(state, "online");
+      assert.deepEqual(of("logged-in").at(-1), { role: expect.role ?? "", first: !c.reconnecting });
+    } else if (expect.retry) {
+      assert.equal(state, "reconnecting");
+      assert.equal(timers.pending.size, 1);
+    } else {
+      assert.equal(state, "offline");
+      assert.deepEqual(of("login-error").at(-1), { text: expect.text });
+      assert.equal(timers.pending.size, 0);
+    }
+  });
+}
+
+for (const c of ofKind("warn")) {
+  test(`the page reconnects after a warning only as the vector says: ${c.name}`, () => {
+    const { client, timers, socket, of } = session(c);
+    socket().receive("CONVER,time=t,OK", c.frame);
+    socket().drop(1000, "Chat server closed the connection");
+    const expect = c.expect.warn;
+    if (expect.reconnect) {
+      assert.equal(client.status.state, "reconnecting");
+      assert.equal(timers.pending.size, 1);
+    } else {
+      assert.equal(client.status.state, "offline");
+      assert.equal(timers.pending.size, 0);
+      assert.deepEqual(of("ended"), [{ why: expect.kind, text: expect.text }]);
+    }
+  });
+}
+
+for (const c of [...ofKind("chat"), ...ofKind("users"), ...ofKind("own_join"), ...ofKind("update")]) {
+  test(`the page shows what the vector says: ${c.name}`, () => {
+    const { client, socket, of } = session(c);
+    socket().receive("CONVER,time=t,OK");
+    if (kind(c) === "update") client.update({ color: "#123456" });
+    socket().receive(c.frame);
+    const expect = c.expect[kind(c)];
+    if (kind(c) === "chat") {
+      const { message, own, toMe } = of("chat").at(-1);
+      assert.deepEqual({ ...message, to_me: toMe, mine: own }, { ...expect, toMe: expect.to_me });
+    } else if (kind(c) === "users") {
+      assert.deepEqual(of("users").at(-1), expect);
+    } else if (kind(c) === "own_join") {
+      assert.equal(client.nickname, expect ?? c.nickname);
+    } else {
+      assert.deepEqual(of("update-result"), expect === null ? [] : [expect]);
+      assert.equal(client.credentials.color, expect?.ok ? "#123456" : "#FFFFFF");
+    }
+  });
+}

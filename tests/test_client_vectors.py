@@ -1,0 +1,144 @@
+"""The client vectors (tests/vectors/client.json) against the codec's readers and the desktop client.
+
+The same file is run by tests/js/client_vectors.test.mjs against the page's
+JavaScript: what one client concludes from a server frame, the other must too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.client import (ChatMessage, InfoMessage, LoggedIn, LoginDetails, LoginRefused, ServerWarning,
+                            Session, UpdateAnswer, UsersChanged)
+from parley.protocol import parse_frame
+from parley.protocol.names import name_key, nickname_error, same_nickname
+from parley.protocol.reading import (LoginAccepted, own_join, read_chat, read_login, read_update, read_users,
+                                     read_warn)
+
+VECTORS = json.loads((Path(__file__).parent / "vectors" / "client.json").read_text("utf-8"))
+FRAMES = VECTORS["frames"]
+
+
+def kind(case: dict[str, Any]) -> str:
+    (key,) = case["expect"]
+    return str(key)
+
+
+def of_kind(name: str) -> list[dict[str, Any]]:
+    return [case for case in FRAMES if kind(case) == name]
+
+
+def conclude(case: dict[str, Any]) -> Any:
+    """What parley.protocol.reading makes of the case's frame, in the vectors' JSON shape."""
+    frame = parse_frame(case["frame"])
+    name = kind(case)
+    if name == "login":
+        login = read_login(frame, case["reconnecting"])
+        if isinstance(login, LoginAccepted):
+            return {"ok": True, "role": login.role}
+        return {"ok": False, "text": login.text, "retry": login.retry}
+    if name == "warn":
+        warn = read_warn(frame)
+        return {"kind": warn.kind.value, "text": warn.text, "reason": warn.reason, "reconnect": warn.may_reconnect}
+    if name == "chat":
+        m = read_chat(frame, case["nickname"])
+        return {"id": m.id, "sender": m.sender, "rec": m.rec, "color": m.color, "ts": m.ts, "time": m.time,
+                "text": m.text, "private": m.private, "mine": m.mine, "to_me": m.to_me}
+    if name == "users":
+        users = read_users(frame)
+        return {"online": list(users.online), "admins": list(users.admins)}
+    if name == "own_join":
+        return own_join(frame, case["nickname"])
+    assert name == "update", name
+    update = read_update(frame)
+    return None if update is None else {"ok": update.ok, "text": update.text}
+
+
+def test_every_kind_of_conclusion_has_vectors() -> None:
+    assert {kind(case) for case in FRAMES} == {"login", "warn", "chat", "users", "own_join", "update"}
+    assert len({case["name"] for case in FRAMES}) == len(FRAMES)
+
+
+@pytest.mark.parametrize("case", FRAMES, ids=lambda case: case["name"])
+def test_the_codec_concludes_what_the_vector_says(case: dict[str, Any]) -> None:
+    assert conclude(case) == case["expect"][kind(case)]
+
+
+@pytest.mark.parametrize("nickname, error", VECTORS["nicknames"], ids=ascii)
+def test_nickname_rules(nickname: str, error: str | None) -> None:
+    assert nickname_error(nickname) == error
+
+
+@pytest.mark.parametrize("a, b, same", VECTORS["same"], ids=ascii)
+def test_nicknames_are_compared_as_the_vector_says(a: str, b: str, same: bool) -> None:
+    assert same_nickname(a, b) is same
+    assert (name_key(a) == name_key(b)) is same
+
+
+# ---- the desktop client's session draws the same conclusions --------------------------
+
+
+def session(case: dict[str, Any]) -> Session:
+    """A desktop session logged in as the case's nickname; reconnecting when the case says so."""
+    details = LoginDetails(host="127.0.0.1", port=6666, nickname=case["nickname"], color="#FFFFFF")
+    result = Session(details)
+    result.connection_made()
+    if case["reconnecting"]:
+        result.receive(parse_frame("CONVER,time=t,OK"))
+        result.connection_lost()
+        result.connection_made()
+    return result
+
+
+@pytest.mark.parametrize("case", of_kind("login"), ids=lambda case: case["name"])
+def test_the_desktop_logs_in_retries_or_gives_up_as_the_vector_says(case: dict[str, Any]) -> None:
+    desktop = session(case)
+    (event,) = desktop.receive(parse_frame(case["frame"]))
+    expect = case["expect"]["login"]
+    if expect["ok"]:
+        assert event == LoggedIn(case["nickname"], expect["role"], reconnected=case["reconnecting"])
+        assert desktop.may_reconnect
+    else:
+        assert event == LoginRefused(expect["text"], expect["retry"])
+
+
+@pytest.mark.parametrize("case", of_kind("warn"), ids=lambda case: case["name"])
+def test_the_desktop_reconnects_after_a_warning_only_as_the_vector_says(case: dict[str, Any]) -> None:
+    desktop = session({**case, "reconnecting": False})
+    desktop.receive(parse_frame("CONVER,time=t,OK"))
+    (event,) = desktop.receive(parse_frame(case["frame"]))
+    expect = case["expect"]["warn"]
+    assert event == ServerWarning(expect["text"], final=not expect["reconnect"])
+    desktop.connection_lost()
+    assert desktop.may_reconnect is expect["reconnect"]
+
+
+@pytest.mark.parametrize("case", of_kind("chat") + of_kind("users") + of_kind("own_join") + of_kind("update"),
+                         ids=lambda case: case["name"])
+def test_the_desktop_shows_what_the_vector_says(case: dict[str, Any]) -> None:
+    desktop = session(case)
+    desktop.receive(parse_frame("CONVER,time=t,OK"))
+    if kind(case) == "update":
+        desktop.update(color="#123456")
+    (event,) = desktop.receive(parse_frame(case["frame"]))
+    expect = case["expect"][kind(case)]
+    if kind(case) == "chat":
+        assert isinstance(event, ChatMessage)
+        assert {"id": event.id, "sender": event.sender, "rec": event.rec, "color": event.color, "ts": event.ts,
+                "time": event.time, "text": event.text, "private": event.private, "mine": event.mine,
+                "to_me": event.to_me} == expect
+    elif kind(case) == "users":
+        assert event == UsersChanged(tuple(expect["online"]), tuple(expect["admins"]))
+        assert desktop.users == tuple(expect["online"])
+    elif kind(case) == "own_join":
+        assert isinstance(event, InfoMessage)
+        assert desktop.nickname == (expect or case["nickname"])
+    elif expect is None:
+        assert not isinstance(event, UpdateAnswer)
+    else:
+        assert (event.ok, event.text) == (expect["ok"], expect["text"])
+        assert event.color == ("#123456" if expect["ok"] else "#FFFFFF")

@@ -1,0 +1,76 @@
+"""The page's nickname rules and folding (web/names.js) against Python's, over every code point.
+
+JavaScript has no casefold and its Unicode may not be Python's: web/names.js
+folds and checks with tables generated from Python (tests/generate_web_data.py).
+Here Node and Python each work through every code point and print what
+differs from the character itself (folding) or where the outcome changes
+(nickname rules), and the two lists must be equal.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import generate_web_data
+from parley.protocol import texts
+from parley.protocol.names import name_key, nickname_error
+
+HERE = Path(__file__).parent
+ERRORS = [texts.MUST_START_WITH_LETTER, texts.BAD_LENGTH, texts.BAD_CHARACTER]
+
+
+@pytest.fixture(scope="module")
+def node_dump() -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node, "node is not installed"
+    done = subprocess.run([node, str(HERE / "js" / "names_dump.mjs")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def runs(nickname: Callable[[str], str]) -> list[list[int]]:
+    """[start, outcome] where the outcome of nickname_error changes, as names_dump.mjs prints them."""
+    out: list[list[int]] = []
+    previous = -1
+    for code in range(sys.maxunicode + 1):
+        error = nickname_error(nickname(chr(code)))
+        outcome = 0 if error is None else 1 + ERRORS.index(error)
+        if outcome != previous:
+            out.append([code, outcome])
+        previous = outcome
+    return out
+
+
+def assigned(code: int) -> bool:
+    return unicodedata.category(chr(code)) != "Cn"
+
+
+def test_the_generated_web_modules_are_up_to_date() -> None:
+    assert generate_web_data.main(["--check"]) == 0, "run: python tests/generate_web_data.py"
+
+
+def test_the_page_folds_every_assigned_code_point_as_python(node_dump: dict[str, Any]) -> None:
+    python = {code: name_key(chr(code)) for code in range(sys.maxunicode + 1)
+              if assigned(code) and name_key(chr(code)) != chr(code)}
+    javascript = {code: key for code, key in node_dump["fold"] if assigned(code)}
+    differ = sorted(set(python.items()) ^ set(javascript.items()))
+    assert not differ, [(hex(code), key) for code, key in differ[:20]]
+    assert len(python) > 5000  # NFKC and case folding both at work
+
+
+@pytest.mark.parametrize("position, nickname", [
+    ("first", lambda x: f"{x}b"), ("inner", lambda x: f"a{x}b"), ("last", lambda x: f"ab{x}"),
+])
+def test_the_page_checks_every_code_point_as_python(node_dump: dict[str, Any], position: str,
+                                                    nickname: Callable[[str], str]) -> None:
+    python = runs(nickname)
+    assert node_dump[position] == python
+    assert len(python) > 100  # letters, marks, spaces and the unassigned interleave

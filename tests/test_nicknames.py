@@ -1,0 +1,229 @@
+"""Nicknames with , ; = / for every kind of TCP client: the original's (unframed), framed, the desktop's.
+
+The seed document's own examples are the nicknames ``foo,bar`` (sent as
+``nickname=foo/,bar``) and ``foo/bar`` (``nickname=foo//bar``). They are
+escaped wherever they sit in parameters (USER lists included) and raw in
+content; invisible characters stay refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import socket
+import time
+from typing import Any, Callable
+
+from conftest import add_account
+from desktop.client import ChatMessage, LoggedIn, LoginDetails, ServerWarning, UsersChanged
+from desktop.connection import Backoff, Closed, Connection
+from parley.protocol import Frame, format_frame, parse_frame
+from parley.protocol.reading import read_users
+from wire import TIMEOUT, Client, users
+
+T_CON = "CON,nickname={};password={};color=#00FF00,"
+
+
+class LegacyClient:
+    """A client of the original program: no terminator, one send per frame, one recv(2048) per frame."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+
+    def send(self, text: str) -> None:
+        self.sock.send(text.encode("utf-8"))
+
+    def recv(self) -> Frame:
+        """One recv(2048), which must hold exactly one whole frame, as the original client needs."""
+        text = self.sock.recv(2048).decode("utf-8")
+        assert text and "\n" not in text, repr(text)
+        return parse_frame(text)
+
+    def recv_raw(self) -> str:
+        return self.sock.recv(2048).decode("utf-8")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def legacy(port: int) -> LegacyClient:
+    return await asyncio.to_thread(LegacyClient, port)
+
+
+async def recv(client: LegacyClient, count: int = 1) -> list[Frame]:
+    return [await asyncio.to_thread(client.recv) for _ in range(count)]
+
+
+async def test_the_seed_documents_nicknames_chat_with_the_original_client_and_a_framed_one(make_server, data_dir) -> None:
+    add_account(data_dir, "boss", "boss-secret", "admin")
+    server = await make_server()
+    boss = await Client.connect(server.port)
+    await boss.login("boss", password="boss-secret")
+    old = await legacy(server.port)
+    framed = await Client.connect(server.port)
+    try:
+        old.send(T_CON.format("foo/,bar", ""))  # the seed's foo,bar
+        conver, join, user_list = await recv(old, 3)
+        assert conver.content == "OK"
+        assert (join.params["sender"], join.content) == ("foo,bar", "foo,bar has joined the chat!")
+        assert users(user_list) == ["boss", "foo,bar"]
+
+        await framed.send(T_CON.format("foo//bar", ""))  # the seed's foo/bar
+        assert (await framed.expect("CONVER")).content == "OK"
+        join, user_list = await recv(old, 2)
+        assert join.content == "foo/bar has joined the chat!"
+        # The original client's parser reads /-escapes: the list holds every name whole.
+        raw = format_frame(user_list)
+        assert ";1=foo/,bar;2=foo//bar" in raw, raw
+        assert read_users(user_list).online == ("boss", "foo,bar", "foo/bar")
+        await framed.drain()
+
+        # Private messages both ways; the recipient is matched without regard to case.
+        await framed.send("CHAT,rec=FOO/,BAR,hello, foo,bar/")
+        (chatr,) = await recv(old)
+        assert chatr.params["sender"] == "foo/bar" and chatr.params["rec"] == "foo,bar"
+        assert chatr.content == "hello, foo,bar/"
+        assert (await framed.expect("CHATR")).content == "hello, foo,bar/"
+        old.send("CHAT,rec=foo//bar,hi; foo/bar")
+        (mine,) = await recv(old)
+        got = await framed.expect("CHATR")
+        assert (got.params["sender"], got.params["rec"], got.content) == ("foo,bar", "foo/bar", "hi; foo/bar")
+        assert mine == got
+
+        # A rename to another name of specials, announced with its content raw.
+        old.send("UPDATE,nickname=a/;b/=c,")
+        confirm, info, user_list = await recv(old, 3)
+        assert confirm.content == "OK"
+        assert (info.params["sender"], info.content) == ("a;b=c", "foo,bar's name changed to a;b=c ")
+        assert users(user_list) == ["boss", "a;b=c", "foo/bar"]
+
+        await boss.drain()
+        await boss.send("KICK,user=A/;B/=C,bye, now")
+        (warn,) = await recv(old)
+        assert warn.content == "You have been kicked for reason: bye, now"
+        assert await asyncio.to_thread(old.recv_raw) == ""  # and closed
+        info = await boss.next("INFO")
+        assert info.content == "a;b=c has been kicked by boss"
+        assert users(await boss.next("USER")) == ["boss", "foo/bar"]
+    finally:
+        old.close()
+        await framed.close()
+        await boss.close()
+
+
+async def test_a_nickname_of_specials_registers_and_logs_in_under_its_own_spelling(connect) -> None:
+    guest = await connect()
+    await guest.login("x=y/z;1")
+    await guest.send("UPDATE,password=secret1,")
+    assert (await guest.next("CONFIRM")).content == "OK"
+    await guest.send("DISCON,,")
+    assert await guest.closed_by_server()
+    again = await connect()
+    await again.send(T_CON.format("X/=Y//Z/;1", "wrong"))
+    assert (await again.expect("CONVER")).content == "Error: User is a registered user"
+    await again.send(T_CON.format("X/=Y//Z/;1", "secret1"))
+    conver = await again.expect("CONVER")
+    assert (conver.content, conver.params["role"]) == ("OK", "member")
+    info = await again.expect("INFO")
+    assert (info.params["sender"], info.content) == ("x=y/z;1", "x=y/z;1 has joined the chat!")
+
+
+async def test_invisible_and_unassigned_characters_are_still_refused(connect) -> None:
+    client = await connect()
+    for nickname in ("ab\u200bc", "ab\u202ec", "ab\u00a0c", "ab\ue000c", "ab\u0378c", "ab\u2028c", "ab,;=/ "):
+        await client.send(Frame("CON", {"nickname": nickname, "password": "", "color": "#FFF"}))
+        assert (await client.expect("CONVER")).content == "Error: Username contains a character that is not allowed"
+    await client.login("ab,;=/ c")
+
+
+# ---- the desktop client's network thread and session against the real server ---------------
+
+
+class DesktopEvents:
+    """The queue a desktop Connection fills, read off the event loop."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[Connection, object]] = queue.Queue()
+        self.seen: list[object] = []
+
+    def _wait(self, wanted: Callable[[object], bool]) -> Any:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                _, event = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"not seen; saw {self.seen}") from None
+            self.seen.append(event)
+            if wanted(event):
+                return event
+
+    async def wait_for(self, wanted: Callable[[object], bool]) -> Any:
+        return await asyncio.to_thread(self._wait, wanted)
+
+
+def desktop(port: int, nickname: str) -> tuple[Connection, DesktopEvents]:
+    events = DesktopEvents()
+    details = LoginDetails(host="127.0.0.1", port=port, nickname=nickname, color="#3366CC")
+    connection = Connection(events.queue, details, Backoff(base=0.05, cap=0.1), discon_grace=0.3)
+    connection.start()
+    return connection, events
+
+
+async def test_the_desktop_client_chats_privately_as_foo_semicolon_bar_and_stays_out_when_kicked(
+        make_server, data_dir) -> None:
+    add_account(data_dir, "boss", "boss-secret", "admin")
+    server = await make_server()
+    boss = await Client.connect(server.port)
+    await boss.login("boss", password="boss-secret")
+    connection, events = desktop(server.port, "foo;bar")
+    try:
+        assert (await events.wait_for(lambda e: isinstance(e, LoggedIn))).nickname == "foo;bar"
+        listed = await events.wait_for(lambda e: isinstance(e, UsersChanged))
+        assert listed.users == ("boss", "foo;bar")
+        await boss.drain()
+        await boss.send("CHAT,rec=FOO/;BAR,for you, foo;bar")
+        message = await events.wait_for(lambda e: isinstance(e, ChatMessage))
+        assert (message.sender, message.rec, message.text) == ("boss", "foo;bar", "for you, foo;bar")
+        assert message.private and message.to_me and not message.mine
+        assert (await boss.next("CHATR")).content == "for you, foo;bar"  # the sender's own copy
+        connection.send_chat("boss", "back to you; boss=/")
+        got = await boss.next("CHATR")
+        assert (got.params["sender"], got.params["rec"], got.content) == ("foo;bar", "boss", "back to you; boss=/")
+        mine = await events.wait_for(lambda e: isinstance(e, ChatMessage))
+        assert mine.mine and not mine.to_me
+
+        await boss.send("KICK,user=foo/;bar,enough")
+        warning = await events.wait_for(lambda e: isinstance(e, ServerWarning))
+        assert warning == ServerWarning("You have been kicked for reason: enough", final=True)
+        closed = await events.wait_for(lambda e: isinstance(e, Closed))
+        assert closed == Closed("You have been kicked for reason: enough", by_user=False)
+        await asyncio.sleep(0.5)  # many backoff delays: a kicked desktop must not come back
+        await boss.send("USER,,")
+        assert users(await boss.next("USER")) == ["boss"]
+        assert not connection.alive
+    finally:
+        connection.close()
+        await boss.close()
+
+
+async def test_the_desktop_client_stays_out_after_a_flood_disconnect(make_server) -> None:
+    server = await make_server(chat_rate=1.0, chat_burst=2, flood_strikes=2)
+    watcher = await Client.connect(server.port)
+    await watcher.login("watcher")
+    connection, events = desktop(server.port, "a=b")
+    try:
+        await events.wait_for(lambda e: isinstance(e, LoggedIn))
+        for n in range(8):
+            connection.send_chat("-ALL", f"spam {n}")
+        warning = await events.wait_for(lambda e: isinstance(e, ServerWarning))
+        assert warning == ServerWarning("You have been disconnected for flooding the chat.", final=True)
+        closed = await events.wait_for(lambda e: isinstance(e, Closed))
+        assert closed.text == "You have been disconnected for flooding the chat." and not closed.by_user
+        await asyncio.sleep(0.5)  # many backoff delays: the flooder must not come back
+        await watcher.send("USER,,")
+        assert users(await watcher.next("USER")) == ["watcher"]
+        joins = [f for f in await watcher.drain() if f.reason == "INFO" and "joined" in f.content]
+        assert joins == []
+    finally:
+        connection.close()
+        await watcher.close()

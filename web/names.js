@@ -1,0 +1,86 @@
+// Nickname rules and comparison exactly as the server applies them
+// (parley/protocol/names.py), with no DOM and no I/O. The Unicode data comes
+// from the server's Python (unicode.js, generated), not from the browser, so
+// a browser with a newer or older Unicode still agrees with the server;
+// tests/vectors/client.json and tests/test_names_js.py hold the two together.
+//
+// - Nicknames are 2 to 16 characters (code points) and start with a letter.
+// - They may hold `, ; = /` (escaped on the wire like every parameter value)
+//   but no control, format, private-use, surrogate or unassigned character,
+//   no line or paragraph separator, and no space but the plain space, which
+//   may not end a nickname.
+// - Two nicknames are one when equal after NFKC and full case folding
+//   (Python's `unicodedata.normalize("NFKC", s).casefold()`).
+
+import * as T from "./texts.js";
+import { CASEFOLD, FORBIDDEN, LETTERS } from "./unicode.js";
+
+export const MIN_LENGTH = 2;
+export const MAX_LENGTH = 16;
+
+/** Runs of code points from unicode.js's base-36 "gap length" pairs: {starts, ends} (ends exclusive). */
+function decodeRanges(encoded) {
+  const numbers = encoded.split(" ").map((n) => parseInt(n, 36));
+  const starts = [];
+  const ends = [];
+  let end = 0;
+  for (let i = 0; i < numbers.length; i += 2) {
+    const start = end + numbers[i];
+    end = start + numbers[i + 1];
+    starts.push(start);
+    ends.push(end);
+  }
+  return { starts, ends };
+}
+
+/** True when code point `code` lies in one of the runs. */
+function inRanges({ starts, ends }, code) {
+  let low = 0;
+  let high = starts.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (starts[mid] <= code) low = mid + 1;
+    else high = mid;
+  }
+  return low > 0 && code < ends[low - 1];
+}
+
+const letters = decodeRanges(LETTERS);
+const forbidden = decodeRanges(FORBIDDEN);
+
+/** True when `char` (one code point) is a letter as Python's str.isalpha says. */
+export function isLetter(char) {
+  return inRanges(letters, char.codePointAt(0));
+}
+
+/** True when no nickname may hold `char` (one code point). */
+export function isForbidden(char) {
+  return inRanges(forbidden, char.codePointAt(0));
+}
+
+/** The form under which the server compares nicknames: NFKC, then full case folding. */
+export function nickKey(nickname) {
+  let key = "";
+  // One code point at a time: toLowerCase of a whole string would apply
+  // context rules (a final Σ becomes ς) that case folding does not have.
+  for (const char of String(nickname).normalize("NFKC")) {
+    key += CASEFOLD.get(char.codePointAt(0)) ?? char.toLowerCase();
+  }
+  return key;
+}
+
+/** True when the server takes `a` and `b` for one nickname. */
+export function sameNick(a, b) {
+  return typeof a === "string" && typeof b === "string" && nickKey(a) === nickKey(b);
+}
+
+/** The server's error text for a nickname it would refuse, or null; first letter, then length, then characters. */
+export function nicknameError(nickname) {
+  const chars = [...String(nickname)];
+  if (chars.length === 0 || !isLetter(chars[0])) return T.MUST_START_WITH_LETTER;
+  if (chars.length < MIN_LENGTH || chars.length > MAX_LENGTH) return T.BAD_LENGTH;
+  // Every other space character is forbidden, so "no surrounding whitespace"
+  // comes down to "not ending in a plain space" (a letter starts it).
+  if (chars.at(-1) === " " || chars.some(isForbidden)) return T.BAD_CHARACTER;
+  return null;
+}
