@@ -11,12 +11,12 @@ import signal
 import socket
 from typing import Any, Callable, TypeVar
 
-from parley.net import tls
 from parley.net.listen import LISTEN_BACKLOG
 from parley.net.proxy import is_trusted
 from parley.protocol import Frame, messages, texts
 from parley.protocol.messages import Stamp
 from parley.protocol.names import name_key
+from parley.startup import listen_error, tls_server_context
 
 from .config import ServerConfig
 from .database import Database
@@ -60,23 +60,32 @@ class ChatServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        """Open the database and start listening."""
+        """Open the database and start listening.
+
+        Raises StartupError (naming the certificate, the database or the
+        address) for what a user can fix.
+        """
+        # The certificate first: a wrong one should not leave the database touched.
+        context = None
+        if self.config.tls_cert:
+            context = tls_server_context(self.config.tls_cert, self.config.tls_key)
         loop = asyncio.get_running_loop()
         path = database_path(self.config.data_dir)
         store = await loop.run_in_executor(None, functools.partial(Store, path, durable=self.config.durable))
         self._db = Database(store)
         self.admins = await self.db.call(store.admin_names)
-        context = None
-        if self.config.tls_cert:
-            context = tls.server_context(self.config.tls_cert, self.config.tls_key)
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: ClientSession(self),
-            self.config.host,
-            self.config.port,
-            ssl=context,
-            reuse_address=True,
-            backlog=LISTEN_BACKLOG,
-        )
+        try:
+            self._server = await loop.create_server(
+                lambda: ClientSession(self),
+                self.config.host,
+                self.config.port,
+                ssl=context,
+                reuse_address=True,
+                backlog=LISTEN_BACKLOG,
+            )
+        except OSError as error:
+            await self.db.close()
+            raise listen_error(self.config.host, self.config.port, error) from None
         log.info(
             "listening on %s port %d%s; database %s (fsync %s)",
             self.config.host, self.port, " (TLS)" if context else "", path,
