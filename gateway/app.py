@@ -19,8 +19,8 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from parley.net import tls
 from parley.net.listen import LISTEN_BACKLOG
+from parley.startup import listen_error, tls_client_context, tls_server_context
 
 from .config import GatewayConfig
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -149,7 +149,7 @@ async def _upstream_tls(app: web.Application) -> AsyncIterator[None]:
     if config.upstream_tls:
         loop = asyncio.get_running_loop()
         app[STATE].upstream_ssl = await loop.run_in_executor(
-            None, lambda: tls.client_context(config.upstream_ca_file, verify=config.upstream_verify))
+            None, lambda: tls_client_context(config.upstream_ca_file, verify=config.upstream_verify))
     yield
 
 
@@ -191,14 +191,20 @@ async def _ping_server(state: GatewayState) -> bool:
 
 async def start_gateway(config: GatewayConfig,
                         connect_local: LocalConnector | None = None) -> tuple[web.AppRunner, int]:
-    """Start serving HTTP; return the runner (call ``cleanup()`` to stop) and the port."""
+    """Start serving HTTP; return the runner (call ``cleanup()`` to stop) and the port.
+
+    Raises StartupError (naming the certificate, CA file or address) for what a user can fix.
+    """
+    context = tls_server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
     runner = web.AppRunner(create_app(config, connect_local), shutdown_timeout=3.0)
-    await runner.setup()
-    context = tls.server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
-    site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=context, reuse_address=True,
-                       backlog=LISTEN_BACKLOG)
     try:
-        await site.start()
+        await runner.setup()
+        site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=context, reuse_address=True,
+                           backlog=LISTEN_BACKLOG)
+        try:
+            await site.start()
+        except OSError as error:
+            raise listen_error(config.http_host, config.http_port, error) from None
     except BaseException:
         await runner.cleanup()
         raise

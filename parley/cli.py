@@ -1,7 +1,8 @@
-"""The ``parley`` command: run the server and the web gateway, manage accounts.
+"""The parley command: run the chat server and the web gateway, manage accounts.
 
-Every server flag can also be set with a ``PARLEY_*`` environment variable
-(``--max-frame`` is ``PARLEY_MAX_FRAME``); a flag wins over the variable.
+Its arguments are in flags.py. A failure a user can cause (a wrong flag, a
+port in use, an unusable folder or certificate) is told in one line on
+standard error, with exit status 2 for a usage error and 1 for the rest.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import contextlib
 import getpass
 import ipaddress
 import logging
-import os
+import logging.handlers
 import signal
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 from .addresses import connect_hints
-from .loops import CHOICES, loop_factory
+from .flags import build_parser
+from .loops import loop_factory
 from .net.proxy import parse_networks
-from .paths import default_data_dir
+from .startup import StartupError
 
 # Each command imports what it runs, when it runs: `parley gateway` never loads
 # the chat server (nor sqlite3), `parley desktop` never loads either.
@@ -30,110 +31,14 @@ if TYPE_CHECKING:
     from server.app import ChatServer
     from server.config import ServerConfig
 
-
-def _env(flag: str) -> str | None:
-    return os.environ.get("PARLEY_" + flag.lstrip("-").replace("-", "_").upper())
-
-
-def _add(parser: argparse.ArgumentParser, flag: str, *, type: Callable[[str], Any] = str,
-         default: Any = None, help: str, **kwargs: Any) -> None:
-    """Add a flag whose default comes from its PARLEY_* variable, then ``default``."""
-    from_env = _env(flag)
-    if kwargs.get("action") == "store_true":
-        default = from_env is not None and from_env.lower() in ("1", "true", "yes", "on")
-        parser.add_argument(flag, default=default, help=help, **kwargs)
-        return
-    if from_env is not None and kwargs.get("action") != "append":
-        default = type(from_env)
-    elif from_env is not None:
-        default = [type(v) for v in from_env.split(",") if v]
-    parser.add_argument(flag, type=type, default=default, help=help, **kwargs)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number: {text}")
-    return value
-
-
-def _add_data_dir(parser: argparse.ArgumentParser) -> None:
-    _add(parser, "--data-dir", type=Path, default=default_data_dir(),
-         help="folder holding the SQLite database (default: %(default)s)")
-
-
-def _add_server_flags(parser: argparse.ArgumentParser) -> None:
-    _add(parser, "--host", default="0.0.0.0", help="TCP address to listen on (default: %(default)s)")
-    _add(parser, "--port", type=int, default=6666, help="TCP port (default: %(default)s)")
-    _add_data_dir(parser)
-    _add(parser, "--history", type=_positive_int, default=100,
-         help="messages REF replays to a user (default: %(default)s)")
-    _add(parser, "--max-frame", type=_positive_int, default=8192,
-         help="longest frame accepted, in bytes (default: %(default)s)")
-    _add(parser, "--registration", default="open", choices=["open", "closed"],
-         help="whether guests may register with UPDATE password= (default: %(default)s)")
-    _add(parser, "--tls-cert", type=Path, help="PEM certificate: serve TCP clients over TLS")
-    _add(parser, "--tls-key", type=Path, help="PEM private key for --tls-cert")
-    _add(parser, "--login-timeout", type=float, default=30.0,
-         help="seconds a connection may take to log in (default: %(default)s)")
-    _add(parser, "--trusted-proxy", action="append",
-         help="address or network allowed to send a PROXY header (repeatable; default: loopback)")
-    _add(parser, "--chat-rate", type=float, default=5.0,
-         help="CHAT frames a second per connection, sustained; 0 = unlimited (default: %(default)s)")
-    _add(parser, "--chat-burst", type=int, default=20,
-         help="CHAT frames allowed at once per connection (default: %(default)s)")
-    _add(parser, "--max-connections-per-address", type=int, default=32,
-         help="simultaneous connections from one address; 0 = unlimited (default: %(default)s)")
-    _add(parser, "--fsync", default="on", choices=["on", "off"],
-         help="off: skip fsync on commits, for throwaway benchmark data only; a crash may lose "
-              "messages clients saw (default: %(default)s)")
-    _add(parser, "--max-outbuf", type=_positive_int, default=2 * 1024 * 1024,
-         help="unsent bytes allowed per connection before it is cut off (default: %(default)s)")
-    _add_log_level(parser)
-
-
-def _add_log_level(parser: argparse.ArgumentParser) -> None:
-    _add(parser, "--log-level", default="INFO", help="DEBUG, INFO, WARNING... (default: %(default)s)")
-    _add(parser, "--loop", default="auto", choices=list(CHOICES),
-         help="event loop: uvloop when installed (auto), or asyncio's own (default: %(default)s)")
-
-
-def _upstream(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host.strip("[]"), int(port)
-
-
-def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags of the web gateway (``parley serve`` and ``parley gateway``)."""
-    _add(parser, "--http-host", default="0.0.0.0", help="HTTP address to listen on (default: %(default)s)")
-    _add(parser, "--http-port", type=int, default=8080, help="HTTP port (default: %(default)s)")
-    _add(parser, "--base-path", default="/",
-         help="URL prefix the page and its WebSocket live under, e.g. /chat (default: %(default)s)")
-    _add(parser, "--allowed-origin", action="append",
-         help="another origin whose pages may open the chat WebSocket, e.g. https://example.org (repeatable)")
-    _add(parser, "--ping-interval", type=float, default=25.0,
-         help="seconds between WebSocket pings; 0 = none (default: %(default)s)")
-
-
-def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
-    _add(parser, "--upstream", type=_upstream, default=("127.0.0.1", 6666),
-         help="the chat server, HOST:PORT (default: 127.0.0.1:6666)")
-    _add(parser, "--upstream-tls", action="store_true", help="the chat server speaks TLS")
-    _add(parser, "--upstream-ca-file", type=Path,
-         help="CA or self-signed certificate to trust for the chat server's TLS")
-    _add_gateway_flags(parser)
-    _add(parser, "--trusted-proxy", action="append",
-         help="proxy address or network whose X-Forwarded-*/Forwarded headers count (repeatable; default: loopback)")
-    _add(parser, "--max-frame", type=_positive_int, default=8192,
-         help="longest frame a browser may send, in bytes (default: %(default)s)")
-    _add(parser, "--tls-cert", type=Path, help="PEM certificate: serve HTTPS")
-    _add(parser, "--tls-key", type=Path, help="PEM private key for --tls-cert")
-    _add_log_level(parser)
+log = logging.getLogger("parley")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+Started = Callable[[], None]  # called once a command is listening
+Command = Callable[[argparse.Namespace, Started], Coroutine[Any, Any, None]]
 
 
 def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "GatewayConfig":
+    """The gateway's settings from the parsed flags, for the chat server at ``upstream``."""
     from gateway.app import normalize_base_path
     from gateway.config import GatewayConfig
 
@@ -155,6 +60,7 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
 
 
 def server_config(args: argparse.Namespace) -> "ServerConfig":
+    """The chat server's settings from the parsed flags."""
     from server.config import ServerConfig
 
     config = ServerConfig(
@@ -178,36 +84,8 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
     return config
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="parley", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    server = commands.add_parser("server", help="run the TCP chat server alone")
-    _add_server_flags(server)
-    serve_cmd = commands.add_parser("serve", help="run Parley: the chat server and the web gateway (what a new user runs)")
-    _add_server_flags(serve_cmd)
-    _add_gateway_flags(serve_cmd)
-    gateway = commands.add_parser("gateway", help="run the web gateway alone, in front of a chat server")
-    _add_standalone_gateway_flags(gateway)
-    commands.add_parser("desktop", help="open the desktop client ([HOST[:PORT]], see parley desktop --help)",
-                        add_help=False)
-
-    user = commands.add_parser("user", help="manage accounts")
-    user_commands = user.add_subparsers(dest="user_command", required=True)
-    add = user_commands.add_parser("add", help="create an account (password asked for)")
-    add.add_argument("name")
-    add.add_argument("--admin", action="store_true", help="make it an admin (default: member)")
-    passwd = user_commands.add_parser("passwd", help="change an account's password")
-    passwd.add_argument("name")
-    remove = user_commands.add_parser("remove", help="delete an account")
-    remove.add_argument("name")
-    listing = user_commands.add_parser("list", help="list accounts and roles")
-    for sub in (add, passwd, remove, listing):
-        _add_data_dir(sub)
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``parley`` command; return its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["desktop"]:
         from desktop.cli import (
@@ -216,35 +94,72 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return desktop_main(argv[1:])
     args = build_parser().parse_args(argv)
-    if args.command == "server":
-        from server.app import serve
-
-        config = server_config(args)
-        return _run(args, lambda: serve(config, _print_server_ready(config)))
-    if args.command == "serve":
-        return _run(args, lambda: run_serve(args))
-    if args.command == "gateway":
-        return _run(args, lambda: run_gateway(gateway_config(args, args.upstream), args))
-    return run_user_command(args)
+    if args.command == "user":
+        try:
+            return run_user_command(args)
+        except StartupError as error:
+            print(f"parley: {error}", file=sys.stderr)
+            return 1
+    commands: dict[str, Command] = {"server": run_server, "serve": run_serve, "gateway": run_gateway}
+    return _run(args, commands[args.command])
 
 
-def _run(args: argparse.Namespace, main_coroutine: Callable[[], Any]) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+class _HeldLogs:
+    """Log records held back until the command is listening.
+
+    A start that fails then prints only its one-line reason, not the records
+    of what started and was stopped again before it.
+    """
+
+    def __init__(self, level: str) -> None:
+        self._out = logging.StreamHandler()
+        self._out.setFormatter(logging.Formatter(LOG_FORMAT))
+        self._held = logging.handlers.MemoryHandler(
+            capacity=100_000, flushLevel=logging.CRITICAL + 1, target=self._out, flushOnClose=False)
+        root = logging.getLogger()
+        root.setLevel(level)
+        root.addHandler(self._held)
+
+    def release(self) -> None:
+        """Write the records held so far; later records go straight out."""
+        root = logging.getLogger()
+        if self._held in root.handlers:
+            root.removeHandler(self._held)
+            self._held.flush()
+            root.addHandler(self._out)
+
+    def drop(self) -> None:
+        """Forget the records held so far (the start failed and says why itself)."""
+        logging.getLogger().removeHandler(self._held)
+        self._held.close()
+
+
+def _run(args: argparse.Namespace, command: Command) -> int:
+    """Run a long-lived command on the chosen event loop until it is stopped; return the exit status."""
+    logs = _HeldLogs(args.log_level)
     try:
         factory, name = loop_factory(args.loop)
     except RuntimeError as error:
+        logs.drop()
         print(f"parley: {error}", file=sys.stderr)
         return 2
-    logging.getLogger("parley").info("event loop: %s", name)
+
+    def started() -> None:
+        logs.release()
+        log.info("event loop: %s", name)
+
     try:
         with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(main_coroutine())
-    except OSError as error:
+            runner.run(command(args, started))
+    except StartupError as error:
+        logs.drop()
+        print(f"parley: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # refused by the system in a way not foreseen above
         print(f"parley: cannot start: {error}", file=sys.stderr)
         return 1
+    finally:
+        logs.release()
     return 0
 
 
@@ -287,7 +202,21 @@ def _local_address(host: str) -> str:
     return host
 
 
-async def run_serve(args: argparse.Namespace) -> None:
+async def run_server(args: argparse.Namespace, started: Started) -> None:
+    """The chat server alone."""
+    from server.app import serve
+
+    config = server_config(args)
+    announce = _print_server_ready(config)
+
+    def ready(server: "ChatServer") -> None:
+        started()
+        announce(server)
+
+    await serve(config, ready)
+
+
+async def run_serve(args: argparse.Namespace, started: Started) -> None:
     """The chat server and the web gateway in one process and one event loop."""
     from gateway.app import start_gateway
     from server.app import ChatServer
@@ -310,6 +239,7 @@ async def run_serve(args: argparse.Namespace) -> None:
         await server.close()
         raise
     try:
+        started()
         _print_server_ready(server_settings)(server)
         _print_gateway_ready(config, port)
         await _until_stopped()
@@ -319,13 +249,16 @@ async def run_serve(args: argparse.Namespace) -> None:
         await runner.cleanup()
 
 
-async def run_gateway(config: "GatewayConfig", args: argparse.Namespace) -> None:
+async def run_gateway(args: argparse.Namespace, started: Started) -> None:
+    """The web gateway alone, in front of the chat server at ``--upstream``."""
     from gateway.app import start_gateway
 
+    config = gateway_config(args, args.upstream)
     config.upstream_tls = args.upstream_tls or args.upstream_ca_file is not None
     config.upstream_ca_file = args.upstream_ca_file
     runner, port = await start_gateway(config)
     try:
+        started()
         _print_gateway_ready(config, port)
         print(f"Chat server: {config.upstream_host}:{config.upstream_port}. Press Ctrl+C to stop.", flush=True)
         await _until_stopped()

@@ -12,9 +12,9 @@ import signal
 import socket
 from typing import Callable
 
-from parley.net import tls
 from parley.net.listen import LISTEN_BACKLOG
 from parley.net.proxy import is_trusted
+from parley.startup import listen_error, tls_server_context
 
 from .adapter import ClientProtocol, CoreAdapter
 from .config import ServerConfig
@@ -61,7 +61,15 @@ class ChatServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        """Open the database and start listening."""
+        """Open the database and start listening.
+
+        Raises StartupError (naming the certificate, the database or the
+        address) for what a user can fix.
+        """
+        # The certificate first: a wrong one should not leave the database touched.
+        context = None
+        if self.config.tls_cert:
+            context = tls_server_context(self.config.tls_cert, self.config.tls_key)
         loop = asyncio.get_running_loop()
         path = database_path(self.config.data_dir)
         store = await loop.run_in_executor(None, functools.partial(Store, path, durable=self.config.durable))
@@ -69,17 +77,18 @@ class ChatServer:
         admins = await self.db.call(store.admin_names)
         self._adapter = CoreAdapter(self.config, self.hub, self.db, admins, self._new_outbox,
                                     self.is_trusted_proxy, self._set_keepalive)
-        context = None
-        if self.config.tls_cert:
-            context = tls.server_context(self.config.tls_cert, self.config.tls_key)
-        self._server = await asyncio.get_running_loop().create_server(
-            self._new_protocol,
-            self.config.host,
-            self.config.port,
-            ssl=context,
-            reuse_address=True,
-            backlog=LISTEN_BACKLOG,
-        )
+        try:
+            self._server = await loop.create_server(
+                self._new_protocol,
+                self.config.host,
+                self.config.port,
+                ssl=context,
+                reuse_address=True,
+                backlog=LISTEN_BACKLOG,
+            )
+        except OSError as error:
+            await self.db.close()
+            raise listen_error(self.config.host, self.config.port, error) from None
         log.info(
             "listening on %s port %d%s; database %s (fsync %s)",
             self.config.host, self.port, " (TLS)" if context else "", path,

@@ -7,12 +7,14 @@ its version in ``PRAGMA user_version`` and migrates forward on open.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from parley.protocol.names import name_key
+from parley.startup import StartupError
 
 from .records import ROLES, Account, AccountExists, NewMessage, StoredMessage
 
@@ -50,25 +52,84 @@ _MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
+class NewerDatabase(StartupError):
+    """The database was written by a newer Parley, with a schema this one does not know."""
+
+
 def database_path(data_dir: Path) -> Path:
     return Path(data_dir) / DATABASE_NAME
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Connect to ``path``, creating its folder. Raises StartupError naming what cannot be used."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        why = "it is not a folder" if folder.exists() else error.strerror
+        raise StartupError(f"cannot use the data folder {folder}: {why}") from None
+    # Asked of the system first: SQLite's own answer ("unable to open database
+    # file") names neither the file nor the cause.
+    why_not = _unwritable(path)
+    if why_not:
+        raise StartupError(f"cannot open the database {path}: {why_not}")
+    try:
+        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as error:
+        raise StartupError(f"cannot open the database {path}: {error}") from None
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why this process cannot write the database at ``path``, or None.
+
+    The folder must be writable even for an existing file: SQLite keeps its
+    write-ahead log and shared-memory index beside it.
+    """
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"no permission to write in the folder {path.parent}"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return "no permission to read and write the file"
+    return None
 
 
 class Store:
     """Accounts and history in one SQLite file (WAL, fsync on every commit)."""
 
     def __init__(self, path: Path, *, durable: bool = True) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before we deliver what it holds, so no
-        # message a client has seen can be lost, by a crash or a power cut.
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        """Open (or create) the database at ``path`` and bring its schema up to date.
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        Raises StartupError naming the path when the folder or the file cannot
+        be used, and NewerDatabase for a database a newer Parley wrote.
+        """
+        self.path = Path(path)
+        self._db = _connect(self.path)
+        try:
+            self._db.execute("PRAGMA busy_timeout=5000")
+            # Before anything writes: a newer Parley's database is left as it is.
+            version = self._schema_version()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk before we deliver what it holds, so no
+            # message a client has seen can be lost, by a crash or a power cut.
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+            self._migrate(version)
+        except sqlite3.Error as error:
+            self._db.close()
+            raise StartupError(f"cannot open the database {self.path}: {error}") from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _schema_version(self) -> int:
+        """The database's schema version. Raises NewerDatabase when this Parley does not know it."""
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise NewerDatabase(
+                f"the database {self.path} is from a newer Parley (schema version {version}; this one"
+                f" knows versions up to {SCHEMA_VERSION}): upgrade Parley to use it; the file is left as it was"
+            )
+        return version
+
+    def _migrate(self, version: int) -> None:
         for number in range(version, SCHEMA_VERSION):
             self._db.execute("BEGIN IMMEDIATE")
             try:

@@ -25,8 +25,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "parley.paths": (),
     "parley.addresses": (),
     "parley.loops": (),
-    "server": ("parley.protocol", "parley.net", "parley.paths"),
-    "gateway": ("parley.net", "parley.paths"),
+    "parley.startup": ("parley.net",),  # StartupError: what a user can fix, in one line
+    "parley.flags": ("parley.loops", "parley.net", "parley.paths"),  # the command's arguments: nothing it runs
+    "server": ("parley.protocol", "parley.net", "parley.paths", "parley.startup"),
+    "gateway": ("parley.net", "parley.paths", "parley.startup"),
     # The codec, and the one TLS context builder (which knows nothing of chat).
     "desktop": ("parley.protocol", "parley.net.tls"),
 }

@@ -1,0 +1,330 @@
+"""The ``parley`` command's arguments: its subcommands, their flags and the checks on their values.
+
+Every flag of ``server``, ``serve`` and ``gateway`` can also be set with a
+PARLEY_* environment variable (``--max-frame`` is PARLEY_MAX_FRAME); a flag on
+the command line wins. A variable's value is checked exactly as the flag's
+would be, and a wrong one is reported in the same one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Sequence
+
+from .loops import CHOICES
+from .net.listen import port_error, port_range
+from .paths import default_data_dir
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ENVIRONMENT = (
+    "Every flag can also be set with an environment variable: --max-frame is PARLEY_MAX_FRAME."
+    " A flag given here wins."
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, naming the (sub)command."""
+
+    def error(self, message: str) -> NoReturn:
+        # An error about a flag's value names the flag; others (an unknown flag,
+        # a missing argument) point to the help, which replaces argparse's usage.
+        hint = "" if message.startswith("argument ") else f"; see {self.prog} --help"
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
+
+
+class SubcommandParser(Parser):
+    """A subcommand's parser: it reports what it does not know itself.
+
+    argparse hands a subcommand's unknown arguments back to the top-level
+    parser, which then reports them under its own name and usage; a user who
+    mistyped a flag of ``parley serve`` should hear it from ``parley serve``.
+    """
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+def package_version() -> str:
+    """Parley's version: the installed package's, else the source tree's pyproject.toml's."""
+    try:
+        return importlib.metadata.version("parley")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as file:
+            return str(tomllib.load(file)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+# Value checks -----------------------------------------------------------------
+
+
+def _port(text: str, *, allow_any: bool) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number ({port_range(allow_any)})") from None
+    error = port_error(port, allow_any=allow_any)
+    if error:
+        raise argparse.ArgumentTypeError(error)
+    return port
+
+
+def listen_port(text: str) -> int:
+    """A port to listen on: 1 to 65535, or 0 for any free port. Raises ArgumentTypeError."""
+    return _port(text, allow_any=True)
+
+
+def upstream(text: str) -> tuple[str, int]:
+    """HOST:PORT of a chat server (``[::1]:6666`` for IPv6). Raises ArgumentTypeError."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host.strip("[]") or not port:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), _port(port, allow_any=False)
+
+
+def network(text: str) -> str:
+    """An IP address or network (``10.0.0.5``, ``10.0.0.0/24``), as given. Raises ArgumentTypeError."""
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IP address or network (such as 10.0.0.5 or 10.0.0.0/24)") from None
+    return text
+
+
+def _number(kind: type[int] | type[float], least: float, *, above: bool = False) -> Callable[[str], Any]:
+    """A check for numbers of ``kind`` from ``least`` up (or strictly above it)."""
+    words = "a whole number" if kind is int else "a number"
+    bound = f"above {least:g}" if above else f"{least:g} or more"
+
+    def check(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {words}") from None
+        if value < least or (above and value == least):
+            raise argparse.ArgumentTypeError(f"{text} is too small: use {bound}")
+        return value
+
+    return check
+
+
+positive_int = _number(int, 1)
+count = _number(int, 0)  # 0 usually means "no limit"
+non_negative = _number(float, 0)
+positive_number = _number(float, 0, above=True)
+
+
+# PARLEY_* variables -----------------------------------------------------------
+
+
+class _FromEnvironment(str):
+    """A flag's default taken from its PARLEY_* variable; argparse checks it with the flag's type."""
+
+    variable: str
+
+    def __new__(cls, text: str, variable: str) -> "_FromEnvironment":
+        value = super().__new__(cls, text)
+        value.variable = variable
+        return value
+
+
+def _variable(flag: str) -> str:
+    return "PARLEY_" + flag.lstrip("-").replace("-", "_").upper()
+
+
+def _checked(convert: Callable[[str], Any], choices: Sequence[Any] | None, many: bool) -> Callable[[str], Any]:
+    """``convert`` for the command line; for a variable's value also the choices, and a list if ``many``.
+
+    argparse converts a string default with the flag's type, which is how a
+    variable's value gets the flag's checks, but it skips ``choices`` there.
+    """
+    def check(text: str) -> Any:
+        if not isinstance(text, _FromEnvironment):
+            return convert(text)
+        parts = [part for part in text.split(",") if part] if many else [text]
+        try:
+            values = [_one(convert, choices, part) for part in parts]
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            raise argparse.ArgumentTypeError(f"{_message(convert, text, error)} (from {text.variable})") from None
+        return values if many else values[0]
+
+    check.__name__ = getattr(convert, "__name__", "value")  # argparse names the type in its errors
+    return check
+
+
+def _one(convert: Callable[[str], Any], choices: Sequence[Any] | None, text: str) -> Any:
+    value = convert(text)
+    if choices is not None and value not in choices:
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(map(repr, choices))})")
+    return value
+
+
+def _message(convert: Callable[[str], Any], text: str, error: Exception) -> str:
+    if isinstance(error, argparse.ArgumentTypeError):
+        return str(error)
+    return f"invalid {getattr(convert, '__name__', 'value')} value: {text!r}"
+
+
+class _Append(argparse.Action):
+    """``action="append"`` whose command-line values replace the variable's instead of adding to them."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, [*(current if isinstance(current, list) else []), values])
+
+
+def add_flag(parser: argparse.ArgumentParser, flag: str, *, type: Callable[[str], Any] = str,
+             default: Any = None, help: str, **kwargs: Any) -> None:
+    """Add a flag whose default is its PARLEY_* variable's value, then ``default``."""
+    variable = _variable(flag)
+    from_env = os.environ.get(variable)
+    if kwargs.get("action") == "store_true":
+        on = from_env is not None and from_env.lower() in ("1", "true", "yes", "on")
+        parser.add_argument(flag, default=on, help=help, **kwargs)
+        return
+    many = kwargs.pop("action", None) == "append"
+    if from_env is not None:
+        default = _FromEnvironment(from_env, variable)
+    parser.add_argument(flag, type=_checked(type, kwargs.get("choices"), many), default=default, help=help,
+                        action=_Append if many else "store", **kwargs)
+
+
+# The commands -----------------------------------------------------------------
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    add_flag(parser, "--data-dir", metavar="FOLDER", type=Path, default=default_data_dir(),
+             help="folder for Parley's data: accounts and message history (default: %(default)s)")
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    add_flag(parser, "--host", metavar="ADDRESS", default="0.0.0.0",
+             help="address to listen on for chat clients; 0.0.0.0 is every address of this machine "
+                  "(default: %(default)s)")
+    add_flag(parser, "--port", metavar="PORT", type=listen_port, default=6666,
+             help="TCP port for desktop and original clients; 0 picks a free port (default: %(default)s)")
+    _add_data_dir(parser)
+    add_flag(parser, "--history", metavar="N", type=positive_int, default=100,
+             help="messages shown to a user when they join or refresh (default: %(default)s)")
+    add_flag(parser, "--max-frame", metavar="BYTES", type=positive_int, default=8192,
+             help="longest message or command a client may send, in bytes (default: %(default)s)")
+    add_flag(parser, "--registration", default="open", choices=["open", "closed"],
+             help="open: a guest may create an account by setting a password; closed: guests cannot "
+                  "create accounts by setting a password (default: %(default)s)")
+    add_flag(parser, "--tls-cert", metavar="FILE", type=Path, help="certificate file (PEM): connections are encrypted with TLS")
+    add_flag(parser, "--tls-key", metavar="FILE", type=Path,
+             help="private key file (PEM) of --tls-cert (default: read from the certificate file)")
+    add_flag(parser, "--login-timeout", metavar="SECONDS", type=positive_number, default=30.0,
+             help="seconds a new connection has to log in (default: %(default)s)")
+    add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
+             help="address or network of a proxy or gateway allowed to pass on its clients' addresses "
+                  "(repeatable; default: this machine)")
+    add_flag(parser, "--chat-rate", metavar="N", type=non_negative, default=5.0,
+             help="messages a second one connection may send, on average; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--chat-burst", metavar="N", type=positive_int, default=20,
+             help="messages one connection may send at once before --chat-rate applies (default: %(default)s)")
+    add_flag(parser, "--max-connections-per-address", metavar="N", type=count, default=32,
+             help="connections one address may hold at once; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--fsync", default="on", choices=["on", "off"],
+             help="off: do not wait for the disk at each save, for throwaway test data only; a crash may "
+                  "then lose messages people saw (default: %(default)s)")
+    add_flag(parser, "--max-outbuf", metavar="BYTES", type=positive_int, default=2 * 1024 * 1024,
+             help="bytes waiting to be sent to one slow client before it is disconnected (default: %(default)s)")
+    _add_log_flags(parser)
+
+
+def _add_log_flags(parser: argparse.ArgumentParser) -> None:
+    add_flag(parser, "--log-level", metavar="LEVEL", type=str.upper, default="INFO", choices=LOG_LEVELS,
+             help="how much to log on standard error: DEBUG, INFO, WARNING or ERROR (default: %(default)s)")
+    add_flag(parser, "--loop", default="auto", choices=list(CHOICES),
+             help="event loop: uvloop (faster; installed with Parley where it builds), asyncio (Python's "
+                  "own), or auto: uvloop when installed (default: %(default)s)")
+
+
+def _add_web_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the web gateway (``parley serve`` and ``parley gateway``)."""
+    add_flag(parser, "--http-host", metavar="ADDRESS", default="0.0.0.0",
+             help="address the web page listens on; 0.0.0.0 is every address of this machine "
+                  "(default: %(default)s)")
+    add_flag(parser, "--http-port", metavar="PORT", type=listen_port, default=8080,
+             help="port of the web page; 0 picks a free port (default: %(default)s)")
+    add_flag(parser, "--base-path", metavar="PATH", default="/",
+             help="URL prefix of the page, e.g. /chat serves it at /chat/ (default: %(default)s)")
+    add_flag(parser, "--allowed-origin", metavar="ORIGIN", action="append",
+             help="another website whose pages may connect to this chat, e.g. https://example.org (repeatable)")
+    add_flag(parser, "--ping-interval", metavar="SECONDS", type=non_negative, default=25.0,
+             help="seconds between pings to each browser, so proxies keep quiet chats open; 0: none "
+                  "(default: %(default)s)")
+
+
+def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
+    add_flag(parser, "--upstream", metavar="HOST:PORT", type=upstream, default=("127.0.0.1", 6666),
+             help="the chat server browsers are connected to, HOST:PORT (default: 127.0.0.1:6666)")
+    add_flag(parser, "--upstream-tls", action="store_true", help="the chat server uses TLS")
+    add_flag(parser, "--upstream-ca-file", metavar="FILE", type=Path,
+             help="certificate to trust for the chat server's TLS, e.g. its self-signed one (implies --upstream-tls)")
+    _add_web_flags(parser)
+    add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
+             help="address or network of a reverse proxy whose forwarded-address headers are believed "
+                  "(repeatable; default: this machine)")
+    add_flag(parser, "--max-frame", metavar="BYTES", type=positive_int, default=8192,
+             help="longest message a browser may send, in bytes (default: %(default)s)")
+    add_flag(parser, "--tls-cert", metavar="FILE", type=Path, help="certificate file (PEM): the page is served over HTTPS")
+    add_flag(parser, "--tls-key", metavar="FILE", type=Path,
+             help="private key file (PEM) of --tls-cert (default: read from the certificate file)")
+    _add_log_flags(parser)
+
+
+def _add_user_commands(commands: Any) -> None:
+    user = commands.add_parser("user", help="manage accounts", description="Manage accounts.")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="create an account (its password is asked for)",
+                                   description="Create an account; its password is asked for.")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="make it an admin, who may kick (default: a member)")
+    passwd = user_commands.add_parser("passwd", help="change an account's password",
+                                      description="Change an account's password; the new one is asked for.")
+    passwd.add_argument("name")
+    remove = user_commands.add_parser("remove", help="delete an account", description="Delete an account.")
+    remove.add_argument("name")
+    listing = user_commands.add_parser("list", help="list accounts and their roles",
+                                       description="List accounts and their roles.")
+    for sub in (add, passwd, remove, listing):
+        _add_data_dir(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``parley`` command's parser (``parley desktop`` has its own, in desktop/cli.py)."""
+    parser = Parser(prog="parley", description="Parley chat: run the chat server and its web page, manage accounts.",
+                    epilog="Run 'parley COMMAND --help' for a command's flags.")
+    parser.add_argument("--version", action="version", version=f"parley {package_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=SubcommandParser)
+    serve = commands.add_parser("serve", help="run Parley: the chat server and its web page (start here)",
+                                description="Run the chat server and its web page in one process.",
+                                epilog=ENVIRONMENT)
+    _add_server_flags(serve)
+    _add_web_flags(serve)
+    server = commands.add_parser("server", help="run the chat server alone, without the web page",
+                                 description="Run the chat server alone.", epilog=ENVIRONMENT)
+    _add_server_flags(server)
+    gateway = commands.add_parser("gateway", help="run the web page alone, in front of a chat server",
+                                  description="Run the web page alone, in front of a chat server.",
+                                  epilog=ENVIRONMENT)
+    _add_standalone_gateway_flags(gateway)
+    commands.add_parser("desktop", help="open the desktop client (see parley desktop --help)", add_help=False)
+    _add_user_commands(commands)
+    return parser
