@@ -29,7 +29,9 @@ _ESCAPE_RE = re.compile(r"([,;=/])")
 
 def escape(text: str) -> str:
     """Return ``text`` with every ``, ; = /`` preceded by ``/``."""
-    return _ESCAPE_RE.sub(r"/\1", text)
+    if "," in text or ";" in text or "=" in text or "/" in text:
+        return _ESCAPE_RE.sub(r"/\1", text)
+    return text  # most values need nothing, and four scans cost less than a regex call
 
 
 def unescape(text: str) -> str:

@@ -298,7 +298,7 @@ class ChatCore:
         if conn.phase is Phase.ENDING:
             if not unsent:
                 self._finish(conn)
-        elif conn.live:
+        elif conn.inbox or not conn.reading:
             self._pump(conn)  # what waited for these messages goes on
 
     def _kicked(self, event: Kicked) -> None:
