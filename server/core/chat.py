@@ -10,7 +10,7 @@ is online it reads through the hub's ``Presence``; everything it changes
 there goes out as an action, so the hub can be in-process or distributed.
 
 The rules of one connection's life are in connection.py; CHAT in chats.py;
-CON and UPDATE in accounts.py; the other reasons below.
+CON and UPDATE in accounts.py; the other reasons in room.py.
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ from parley.protocol.names import name_key
 
 from ..config import ServerConfig
 from ..limits import ConnectionCounter, FailureWindow, TokenBucket
-from . import accounts, chats
+from . import accounts, chats, room
 from .actions import (
     Action,
     Broadcast,
     Close,
-    Kick,
-    LoadHistory,
     Release,
     Request,
     Send,
@@ -490,54 +488,6 @@ class ChatCore:
         self.emit(Close(conn.id))
 
 
-# The reasons that need no request -------------------------------------------------
-
-
-def on_discon(core: ChatCore, conn: Connection, frame: Frame) -> None:
-    core.send(conn, messages.confirm(core.stamp(), "DISCON", texts.DISCONNECTED))
-    log.info("%s %s: disconnected", conn.peer, conn.who)
-    core.end(conn)
-
-
-def on_ref(core: ChatCore, conn: Connection, frame: Frame) -> Generator[Any, Any, None]:
-    """Replay the last ``history`` messages this user may see, oldest first."""
-    core.send(conn, messages.confirm(core.stamp(), "REF", texts.REF_RESENDING))
-    idents = tuple(sorted({conn.ident, conn.guest_ident}))
-    history = yield LoadHistory(idents, core.config.history)
-    for m in history:
-        core.send(conn, messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content))
-
-
-def on_user(core: ChatCore, conn: Connection, frame: Frame) -> None:
-    core.send(conn, core.user_list_frame())
-
-
-def on_kick(core: ChatCore, conn: Connection, frame: Frame) -> None:
-    if not conn.is_admin:
-        core.send(conn, messages.err(core.stamp(), texts.NOT_ADMIN))
-        return
-    nickname = frame.get("user")
-    if not nickname:
-        core.send(conn, messages.err(core.stamp(), texts.USER_REQUIRED))
-        return
-    target = core.presence.lookup(nickname)
-    if target is None:
-        core.send(conn, messages.err(core.stamp(), texts.NOT_ONLINE.format(user=nickname)))
-        return
-    if target.is_admin:
-        core.send(conn, messages.err(core.stamp(), texts.CANNOT_KICK_ADMIN.format(user=target.nickname)))
-        return
-    core.emit(Kick(target.nickname, messages.warn(core.stamp(), texts.KICKED.format(reason=frame.content))))
-    log.info("%s %s: kicked %s (%s)", conn.peer, conn.nickname, target.nickname, frame.content[:100])
-    text = texts.KICKED_INFO.format(nick=target.nickname, admin=conn.nickname)
-    core.emit(Broadcast(messages.info(core.stamp(), target.nickname, text)))
-    core.schedule_user_list()
-
-
-def on_ping(core: ChatCore, conn: Connection, frame: Frame) -> None:
-    core.send(conn, messages.pong(core.stamp(), frame.content))
-
-
 def user_list_window(base: float, connections: int) -> float:
     """Seconds user-list changes are gathered for: ``base`` per 100 connections, at least ``base``."""
     return min(MAX_USER_LIST_DELAY, base * max(1.0, connections / 100))
@@ -548,11 +498,11 @@ HANDLERS: dict[str, Handler] = {
     "CON": accounts.on_con,
     "CHAT": chats.on_chat,
     "UPDATE": accounts.on_update,
-    "DISCON": on_discon,
-    "REF": on_ref,
-    "USER": on_user,
-    "KICK": on_kick,
-    "PING": on_ping,
+    "DISCON": room.on_discon,
+    "REF": room.on_ref,
+    "USER": room.on_user,
+    "KICK": room.on_kick,
+    "PING": room.on_ping,
 }
 
 _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {

@@ -1,0 +1,64 @@
+"""The room everyone shares: who is in it (USER), its history (REF), removing someone (KICK),
+leaving (DISCON), and PING. No I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Generator
+
+from parley.protocol import Frame, messages, texts
+from parley.protocol.messages import Stamp
+
+from .actions import Broadcast, Kick, LoadHistory
+from .connection import Connection
+
+if TYPE_CHECKING:
+    from .chat import ChatCore
+
+log = logging.getLogger("parley.server")
+
+
+def on_discon(core: "ChatCore", conn: Connection, frame: Frame) -> None:
+    core.send(conn, messages.confirm(core.stamp(), "DISCON", texts.DISCONNECTED))
+    log.info("%s %s: disconnected", conn.peer, conn.who)
+    core.end(conn)
+
+
+def on_ref(core: "ChatCore", conn: Connection, frame: Frame) -> Generator[Any, Any, None]:
+    """Replay the last ``history`` messages this user may see, oldest first."""
+    core.send(conn, messages.confirm(core.stamp(), "REF", texts.REF_RESENDING))
+    idents = tuple(sorted({conn.ident, conn.guest_ident}))
+    history = yield LoadHistory(idents, core.config.history)
+    for m in history:
+        core.send(conn, messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content))
+
+
+def on_user(core: "ChatCore", conn: Connection, frame: Frame) -> None:
+    core.send(conn, core.user_list_frame())
+
+
+def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> None:
+    if not conn.is_admin:
+        core.send(conn, messages.err(core.stamp(), texts.NOT_ADMIN))
+        return
+    nickname = frame.get("user")
+    if not nickname:
+        core.send(conn, messages.err(core.stamp(), texts.USER_REQUIRED))
+        return
+    target = core.presence.lookup(nickname)
+    if target is None:
+        core.send(conn, messages.err(core.stamp(), texts.NOT_ONLINE.format(user=nickname)))
+        return
+    if target.is_admin:
+        core.send(conn, messages.err(core.stamp(), texts.CANNOT_KICK_ADMIN.format(user=target.nickname)))
+        return
+    core.emit(Kick(target.nickname, messages.warn(core.stamp(), texts.KICKED.format(reason=frame.content))))
+    log.info("%s %s: kicked %s (%s)", conn.peer, conn.nickname, target.nickname, frame.content[:100])
+    text = texts.KICKED_INFO.format(nick=target.nickname, admin=conn.nickname)
+    core.emit(Broadcast(messages.info(core.stamp(), target.nickname, text)))
+    core.schedule_user_list()
+
+
+def on_ping(core: "ChatCore", conn: Connection, frame: Frame) -> None:
+    core.send(conn, messages.pong(core.stamp(), frame.content))
