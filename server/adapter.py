@@ -91,7 +91,6 @@ class CoreAdapter:
         self.db = db
         self.protocols: dict[int, ClientProtocol] = {}
         self.all_ended = asyncio.Event()  # set whenever no connection is left
-        self.refusing = False  # the server is shutting down: new connections are reset
         self._loop = asyncio.get_running_loop()
         self._hashing = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="parley-hash")
         self._ids = itertools.count(1)
@@ -105,7 +104,7 @@ class CoreAdapter:
     def accept(self, protocol: ClientProtocol) -> None:
         """A connection came in: register it with the core (or reset it while shutting down)."""
         transport = protocol.transport
-        if self.refusing:
+        if self.core.closing:  # shutting down: new connections are reset
             transport.abort()
             return
         protocol.id = next(self._ids)

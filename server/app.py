@@ -137,7 +137,6 @@ class ChatServer:
             self._server.close()
         adapter = self._adapter
         if adapter is not None:
-            adapter.refusing = True
             adapter.drive(ShutdownStarted())
             if not await self._connections_ended(adapter, 2):
                 for protocol in list(adapter.protocols.values()):

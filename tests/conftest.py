@@ -71,6 +71,20 @@ async def connect(server: ChatServer) -> AsyncIterator[Callable[[], Awaitable[Cl
 
 
 @pytest.fixture
+async def tcp() -> AsyncIterator[Callable[[int], Awaitable[Client]]]:
+    """Open framed clients to any port; all closed at the end."""
+    clients: list[Client] = []
+
+    async def connect(port: int) -> Client:
+        clients.append(await Client.connect(port))
+        return clients[-1]
+
+    yield connect
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
 async def chromium() -> AsyncIterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (see tests/browser.py)."""
     from playwright.async_api import async_playwright

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 from playwright.async_api import Locator, Page, expect
@@ -51,19 +51,6 @@ def start_serve(tmp_path: Path, data_dir: Path, processes: list[ParleyProcess]) 
         return processes[-1]
 
     return start
-
-
-@pytest.fixture
-async def tcp() -> AsyncIterator[Callable[[int], Awaitable[Client]]]:
-    clients: list[Client] = []
-
-    async def connect(port: int) -> Client:
-        clients.append(await Client.connect(port))
-        return clients[-1]
-
-    yield connect
-    for client in clients:
-        await client.close()
 
 
 async def chat_frames(client: Client) -> list[tuple[str, str, str]]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 from playwright.async_api import Error as PlaywrightError, Locator, Page, expect
 
 from browser import MS, login, open_page, say, screenshot, serve
 from serverproc import ParleyProcess
-from wire import Client, users
+from wire import users
 
 expect.set_options(timeout=MS)
 DESKTOP = {"width": 1200, "height": 800}
@@ -34,19 +34,6 @@ def start_serve(tmp_path: Path, data_dir: Path) -> Iterator[Callable[..., Parley
     yield start
     for process in reversed(started):
         process.stop()
-
-
-@pytest.fixture
-async def tcp() -> AsyncIterator[Callable[[int], Awaitable[Client]]]:
-    clients: list[Client] = []
-
-    async def connect(port: int) -> Client:
-        clients.append(await Client.connect(port))
-        return clients[-1]
-
-    yield connect
-    for client in clients:
-        await client.close()
 
 
 def message(page: Page, text: str) -> Locator:

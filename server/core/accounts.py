@@ -9,6 +9,7 @@ socket.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generator
 
@@ -34,6 +35,8 @@ from .presence import OnlineUser
 if TYPE_CHECKING:
     from .chat import ChatCore
 
+log = logging.getLogger("parley.server")
+
 Flow = Generator[Any, Any, Any]  # yields requests, is sent their results
 
 
@@ -52,13 +55,13 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         if not (yield Claim(conn.online_user())):
             error = texts.ALREADY_LOGGED_IN
     if error is not None:
-        core.log.info("%s: login as %r refused: %s", conn.peer, nickname[:32], error)
+        log.info("%s: login as %r refused: %s", conn.peer, nickname[:32], error)
         conn.account, conn.nickname = None, ""
         core.send(conn, messages.conver(core.stamp(), error))
         return
     conn.online = True
     conn.move_to(Phase.CHATTING)
-    core.log.info("%s %s: joined as %s", conn.peer, conn.nickname, conn.role)
+    log.info("%s %s: joined as %s", conn.peer, conn.nickname, conn.role)
     core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role))
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))))
     if account is not None:
@@ -107,7 +110,7 @@ def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     core.send(conn, messages.confirm(core.stamp(), "UPDATE", texts.OK))
     if not parts:
         return
-    core.log.info("%s %s: updated (%s)", conn.peer, old, "".join(parts).strip())
+    log.info("%s %s: updated (%s)", conn.peer, old, "".join(parts).strip())
     text = texts.CHANGED_PREFIX.format(old=old) + "".join(parts)
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, text)))
     if conn.is_admin:
@@ -164,7 +167,7 @@ def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: s
     if conn.account is not None:
         yield SetPassword(conn.account.id, password_hash)
         conn.account = replace(conn.account, password_hash=password_hash)
-        core.log.info("%s %s: password changed", conn.peer, conn.nickname)
+        log.info("%s %s: password changed", conn.peer, conn.nickname)
         return None
     try:
         account: Account = yield CreateAccount(conn.nickname, "member", password_hash)
@@ -173,5 +176,5 @@ def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: s
     yield MovePrivateMessages(conn.guest_ident, account.ident)
     conn.account = account
     yield Rename(conn.online_user())
-    core.log.info("%s %s: registered as a member", conn.peer, conn.nickname)
+    log.info("%s %s: registered as a member", conn.peer, conn.nickname)
     return None

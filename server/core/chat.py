@@ -85,8 +85,6 @@ Handler = Callable[["ChatCore", Connection, Frame], "Generator[Any, Any, Any] | 
 class ChatCore:
     """Every connection's state and the rules between them. Feed events with ``handle``."""
 
-    log = log
-
     def __init__(self, config: ServerConfig, presence: Presence, admins: list[str] | None = None) -> None:
         self.config = config
         self.presence = presence
@@ -391,8 +389,6 @@ class ChatCore:
             return self._deadline_check(conn)
         else:
             assert isinstance(item, Closing)
-            if item.warning is not None:
-                self.send(conn, item.warning)
             self.end(conn)
         return None
 

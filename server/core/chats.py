@@ -8,6 +8,7 @@ out, after the connection's earlier messages and before its later answers.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from parley.protocol import Frame, messages, texts
@@ -20,6 +21,8 @@ from .presence import OnlineUser
 
 if TYPE_CHECKING:
     from .chat import ChatCore
+
+log = logging.getLogger("parley.server")
 
 ALL = "-ALL"
 
@@ -77,7 +80,7 @@ def allowed_by_flood_limit(core: "ChatCore", conn: Connection) -> bool:
     if conn.strikes.take(clock):
         core.send(conn, messages.err(core.stamp(), texts.FLOODING))
         return False
-    core.log.warning("%s %s: disconnected for flooding", conn.peer, conn.nickname)
+    log.warning("%s %s: disconnected for flooding", conn.peer, conn.nickname)
     core.send(conn, messages.warn(core.stamp(), texts.FLOOD_DISCONNECT))
     core.end(conn)
     return False
@@ -87,7 +90,7 @@ def deliver(core: "ChatCore", chat: StagedChat) -> None:
     """Send a committed message (or the sender's error if storing it failed)."""
     conn = chat.conn
     if chat.error is not None:
-        core.log.error("%s %s: storing a message failed: %r", conn.peer, conn.nickname, chat.error)
+        log.error("%s %s: storing a message failed: %r", conn.peer, conn.nickname, chat.error)
         core.emit(Send(conn.id, messages.err(core.stamp(), texts.NOT_STORED)))
         return
     record = chat.record

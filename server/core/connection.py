@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Generator, Union
 
 from parley.net.proxy import ProxyHeaderReader
-from parley.protocol import Frame, texts
+from parley.protocol import texts
 from parley.protocol.framing import (
     FrameDecoder,
     FrameReceived,
@@ -74,9 +74,7 @@ class DeadlineCheck:
 
 @dataclass(frozen=True, slots=True)
 class Closing:
-    """In the inbox: the connection broke; it ends when its turn comes (after ``warning``, if any)."""
-
-    warning: Frame | None = None
+    """In the inbox: the connection broke; it ends when its turn comes."""
 
 
 Input = Union[FrameReceived, FrameRejected, StreamEnded, DeadlineCheck, Closing]
