@@ -278,6 +278,9 @@ async def test_the_page_reconnects_by_itself_after_the_chat_server_restarts(chro
     ann = await open_page(chromium, processes[1].url, "ann")
     await login(ann.page, "ann")
     await say(ann.page, "before the restart")
+    # Stopped only once the message is stored (its echo is shown): a CHAT
+    # still on its way when the server stops was never accepted.
+    await expect(ann.page.locator("#messages .msg-text")).to_have_text(["before the restart"])
 
     processes[0].stop()
     status = ann.page.locator("#status")
