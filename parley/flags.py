@@ -243,6 +243,8 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                   "then lose messages people saw (default: %(default)s)")
     add_flag(parser, "--max-outbuf", metavar="BYTES", type=positive_int, default=2 * 1024 * 1024,
              help="bytes waiting to be sent to one slow client before it is disconnected (default: %(default)s)")
+    add_flag(parser, "--hash-threads", metavar="N", type=count, default=0,
+             help="threads hashing passwords; 0: half the cores, at least one (default: %(default)s)")
     _add_log_flags(parser)
 
 

@@ -36,6 +36,7 @@ class ServerConfig:
     max_connections_per_address: int = 32
     login_failures_per_address: int = 20  # wrong passwords a minute before a lockout
     login_failures_per_nickname: int = 10
+    hash_threads: int = 0  # threads hashing passwords; 0: half the cores, at least one
     frame_timeout: float = 60.0  # seconds a started frame may take to end
     keepalive_idle: int = 60  # TCP keepalive: a silent peer is probed after this many seconds,
     keepalive_interval: int = 15  # then every this many,

@@ -28,6 +28,7 @@ from .actions import (
     Rename,
     RenameAccount,
     SetPassword,
+    UpgradePassword,
 )
 from .connection import Connection, Phase
 from .presence import OnlineUser
@@ -79,10 +80,16 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
     locked = core.lockout(conn.host, account.name)
     if locked:
         return texts.LOCKED_OUT.format(seconds=locked), None
-    if (yield CheckPassword(password, account.password_hash)):
-        return None, account
-    core.login_failed(conn.host, account.name)
-    return texts.REGISTERED_USER, None
+    matches, upgraded = yield CheckPassword(password, account.password_hash)
+    if not matches:
+        core.login_failed(conn.host, account.name)
+        return texts.REGISTERED_USER, None
+    if upgraded is not None:
+        # An old or weaker hash: stored anew, stronger, now that the password is known.
+        yield UpgradePassword(account.id, account.password_hash, upgraded)
+        account = replace(account, password_hash=upgraded)
+        log.info("%s: %s's password hash upgraded", conn.peer, account.name)
+    return None, account
 
 
 def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:

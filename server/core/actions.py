@@ -137,7 +137,11 @@ class LoadAccount:
 
 @dataclass(frozen=True, slots=True)
 class CheckPassword:
-    """Result: whether ``password`` matches ``password_hash``."""
+    """Result: (whether ``password`` matches ``password_hash``, a stronger hash to store or None).
+
+    Run before password changes and registrations waiting for the hasher, so
+    that logins are not starved.
+    """
 
     password: str = field(repr=False)
     password_hash: str = field(repr=False)
@@ -145,7 +149,7 @@ class CheckPassword:
 
 @dataclass(frozen=True, slots=True)
 class HashPassword:
-    """Result: a new hash of ``password``."""
+    """Result: a new hash of ``password``. Waits behind every CheckPassword."""
 
     password: str = field(repr=False)
 
@@ -174,6 +178,15 @@ class SetPassword:
 
 
 @dataclass(frozen=True, slots=True)
+class UpgradePassword:
+    """Replace an account's ``old_hash`` by ``new_hash``, unless its password changed meanwhile."""
+
+    account_id: int
+    old_hash: str = field(repr=False)
+    new_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class MovePrivateMessages:
     """Re-tag a guest's private messages as its new account's."""
 
@@ -196,7 +209,7 @@ class LoadAdmins:
 
 RequestKind = Union[
     Claim, Rename, LoadAccount, CheckPassword, HashPassword, CreateAccount, RenameAccount, SetPassword,
-    MovePrivateMessages, LoadHistory, LoadAdmins,
+    UpgradePassword, MovePrivateMessages, LoadHistory, LoadAdmins,
 ]
 
 
