@@ -77,7 +77,12 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         chat_burst=args.chat_burst,
         max_connections_per_address=args.max_connections_per_address,
         max_outbuf=args.max_outbuf,
+        login_failures_per_address=args.login_failures_per_address,
+        login_failures_per_nickname=args.login_failures_per_nickname,
+        login_failures_per_account=args.login_failures_per_account,
         hash_threads=args.hash_threads,
+        max_hashing_per_address=args.max_hashing_per_address,
+        accounts_per_address=args.accounts_per_address,
         durable=args.fsync == "on",
     )
     if args.trusted_proxy:

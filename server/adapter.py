@@ -95,6 +95,7 @@ class CoreAdapter:
         self._loop = asyncio.get_running_loop()
         threads = config.hash_threads or passwords.default_threads()
         self._hashing = HashingPool(threads)
+        self._hash_jobs: dict[int, asyncio.Future[Any]] = {}  # by connection
         log.info("hashing passwords on %d thread%s", threads, "" if threads == 1 else "s")
         self._ids = itertools.count(1)
         self._events: collections.deque[e.Event] = collections.deque()
@@ -153,6 +154,9 @@ class CoreAdapter:
         protocol = self.protocols.pop(action.conn, None)
         if protocol is None:
             return
+        job = self._hash_jobs.pop(action.conn, None)
+        if job is not None:
+            job.cancel()
         if protocol.timer is not None:
             protocol.timer.cancel()
             protocol.timer = None
@@ -269,8 +273,19 @@ class CoreAdapter:
         future.add_done_callback(functools.partial(self._ran, conn))
 
     def _hash(self, conn: int, priority: int, function: Callable[..., Any], *args: Any) -> None:
-        """Queue a hashing job (logins first); its result goes back to the core."""
-        self._hashing.submit(priority, function, *args).add_done_callback(functools.partial(self._ran, conn))
+        """Queue a hashing job (logins first); its result goes back to the core.
+
+        A job still waiting when its connection closes is dropped, so hanging
+        up cannot leave work queued that no one counts.
+        """
+        job = self._hashing.submit(priority, function, *args)
+        self._hash_jobs[conn] = job
+        job.add_done_callback(functools.partial(self._hashed, conn))
+
+    def _hashed(self, conn: int, future: asyncio.Future[Any]) -> None:
+        if self._hash_jobs.get(conn) is future:
+            del self._hash_jobs[conn]
+        self._ran(conn, future)
 
     def _ran(self, conn: int, future: "asyncio.Future[Any]") -> None:
         if future.cancelled():

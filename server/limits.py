@@ -5,6 +5,13 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 
+from parley.net.groups import limit_key
+
+
+def address_key(address: str) -> str:
+    """The key per-address limits count ``address`` under: itself, or its IPv6 /64 (parley/net/groups.py)."""
+    return limit_key(address)
+
 
 @dataclass(slots=True)
 class TokenBucket:
@@ -64,6 +71,13 @@ class FailureWindow:
             return 0.0
         return times[-self.limit] + self.window - now
 
+    def clean_in(self, key: str, now: float) -> float:
+        """Seconds until ``key``'s last failure leaves the window; 0 when it has none."""
+        if self.limit <= 0:
+            return 0.0
+        times = self._recent(key, now)
+        return 0.0 if times is None else times[-1] + self.window - now
+
     def fail(self, key: str, now: float) -> None:
         if self.limit <= 0:
             return
@@ -84,9 +98,9 @@ class ConnectionCounter:
     limit: int
     _open: "collections.Counter[str]" = field(default_factory=collections.Counter)
 
-    def open(self, address: str) -> bool:
-        """Count a new connection; False (and not counted) when over the cap."""
-        if self.limit > 0 and self._open[address] >= self.limit:
+    def open(self, address: str, *, force: bool = False) -> bool:
+        """Count a new connection; False (and not counted) when over the cap, unless ``force``."""
+        if not force and self.limit > 0 and self._open[address] >= self.limit:
             return False
         self._open[address] += 1
         return True
@@ -98,3 +112,68 @@ class ConnectionCounter:
 
     def count(self, address: str) -> int:
         return self._open[address]
+
+
+@dataclass
+class LoginGuard:
+    """Who may try a password now: wrong answers counted per address, per (account, address) and per account.
+
+    The rules, so the owner is never locked out by someone else's guessing:
+
+    1. An address (an IPv6 /64 counts as one, ``limit_key``) with
+       ``per_address`` failures in the window is refused on every account.
+    2. An address with ``per_pair`` failures against one account is refused
+       on that account.
+    3. An account with ``per_account`` failures in the window, from anywhere,
+       is under attack: then any address that has failed at all (against it
+       or elsewhere) is refused on it, while an address with no failure is
+       still let in with the right password.
+
+    A refused try costs no hash and is not counted again, so a guesser's
+    wait ends a window after its own last failure. Each window holds at most
+    ``max_keys`` keys, the oldest forgotten first: memory stays bounded.
+    """
+
+    per_address: int
+    per_pair: int
+    per_account: int
+    window: float = 60.0
+    max_keys: int = 100_000
+    _addresses: FailureWindow = field(init=False)
+    _pairs: FailureWindow = field(init=False)
+    _accounts: FailureWindow = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._addresses = FailureWindow(self.per_address, self.window, self.max_keys)
+        self._pairs = FailureWindow(self.per_pair, self.window, self.max_keys)
+        self._accounts = FailureWindow(self.per_account, self.window, self.max_keys)
+
+    def address_wait(self, address: str, now: float) -> float:
+        """Seconds until ``address`` may try any password again (rule 1); 0: now."""
+        return self._addresses.locked_for(limit_key(address), now)
+
+    def wait(self, address: str, account: str, now: float) -> float:
+        """Seconds until ``address`` may try ``account``'s password again (rules 1 to 3); 0: now."""
+        where = limit_key(address)
+        pair = f"{account}\n{where}"
+        wait = max(self._addresses.locked_for(where, now), self._pairs.locked_for(pair, now))
+        under_attack = self._accounts.locked_for(account, now)
+        if under_attack > 0:
+            clean_in = max(self._addresses.clean_in(where, now), self._pairs.clean_in(pair, now))
+            wait = max(wait, min(under_attack, clean_in))
+        return wait
+
+    def failed(self, address: str, account: str, now: float) -> tuple[bool, bool]:
+        """Count a wrong password (or a probe of the account's name) from ``address``.
+
+        Returns whether this failure locked the address out, and whether it
+        put the account under attack (each only at the failure that does it).
+        """
+        where = limit_key(address)
+        was_locked = self._addresses.locked_for(where, now) > 0
+        was_attacked = self._accounts.locked_for(account, now) > 0
+        self._addresses.fail(where, now)
+        self._pairs.fail(f"{account}\n{where}", now)
+        self._accounts.fail(account, now)
+        return (not was_locked and self._addresses.locked_for(where, now) > 0,
+                not was_attacked and self._accounts.locked_for(account, now) > 0)

@@ -10,6 +10,7 @@ socket.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generator
 
@@ -74,6 +75,11 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
     """Return (error text or None, the account logged into or None)."""
     if core.presence.lookup(nickname) is not None:
         return texts.ALREADY_LOGGED_IN, None
+    # An address that guessed too much is refused on every name, registered
+    # or not, before the database is asked: its answer tells nothing.
+    locked = core.address_lockout(conn.host)
+    if locked:
+        return texts.LOCKED_OUT.format(seconds=locked), None
     account: Account | None = yield LoadAccount(nickname)
     if account is None:
         return names.nickname_error(nickname), None
@@ -141,14 +147,24 @@ def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, colo
             return texts.UPDATE_PASSWORD_TOO_SHORT.format(minimum=core.config.min_password)
         if conn.account is None and core.config.registration != "open":
             return texts.UPDATE_REGISTRATION_CLOSED
+        if conn.account is None and (wait := core.creation_wait(conn.host)):
+            return texts.UPDATE_TOO_MANY_ACCOUNTS.format(minutes=math.ceil(wait / 60))
+        if core.hashing_full(conn.host):
+            return texts.UPDATE_HASHING_BUSY
     return None
 
 
 def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
     """Move the user (and its account, if any) to ``new_nick``; return an error text or None."""
     if names.name_key(new_nick) != names.name_key(conn.nickname):
+        # Whether a name is registered is what a guesser needs first: asking
+        # costs a failure, and an address that guessed too much learns nothing.
+        locked = core.address_lockout(conn.host)
+        if locked:
+            return texts.UPDATE_LOCKED_OUT.format(seconds=locked)
         existing: Account | None = yield LoadAccount(new_nick)
         if existing is not None and (conn.account is None or existing.id != conn.account.id):
+            core.login_failed(conn.host, existing.name)
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
     old_user = conn.online_user()
     if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin))):
@@ -170,7 +186,13 @@ def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: s
         if error is not None:
             return error
         conn.nickname = new_nick
-    password_hash: str = yield HashPassword(password)
+    core.hashing_started(conn.host)
+    try:
+        if conn.account is None:
+            core.account_creation_started(conn.host)
+        password_hash: str = yield HashPassword(password)
+    finally:  # also when the connection ends while it waits
+        core.hashing_ended(conn.host)
     if conn.account is not None:
         yield SetPassword(conn.account.id, password_hash)
         conn.account = replace(conn.account, password_hash=password_hash)
