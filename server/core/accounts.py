@@ -92,9 +92,13 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
         return texts.REGISTERED_USER, None
     if upgraded is not None:
         # An old or weaker hash: stored anew, stronger, now that the password is known.
-        yield UpgradePassword(account.id, account.password_hash, upgraded)
-        account = replace(account, password_hash=upgraded)
-        log.info("%s: %s's password hash upgraded", conn.peer, account.name)
+        try:
+            yield UpgradePassword(account.id, account.password_hash, upgraded)
+        except Exception as error:  # the login stands; the upgrade is tried again at the next one
+            log.warning("%s: could not store %r's upgraded password hash: %s", conn.peer, account.name, error)
+        else:
+            account = replace(account, password_hash=upgraded)
+            log.info("%s: %r's password hash upgraded", conn.peer, account.name)
     return None, account
 
 
