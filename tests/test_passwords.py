@@ -16,9 +16,13 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
+import pytest
 from conftest import add_account
-from wire import TIMEOUT, Client
+from wire import TIMEOUT, Client, ws_next
 
+from gateway.app import start_gateway
+from gateway.config import GatewayConfig
 from parley.net.proxy import parse_networks
 from parley.protocol import texts
 from server.hashing import CHANGE, LOGIN, HashingPool
@@ -105,6 +109,38 @@ async def test_guessing_from_200_rotating_addresses_never_refuses_the_owner_from
     for address in guessers[:20:5]:
         answer = await con(server.port, address, "owner", "right-pw")
         assert answer.startswith("Error: Too many failed logins. Try again in "), answer
+
+
+@pytest.mark.parametrize("upstream", ["tcp", "pipe"])
+async def test_guessing_through_the_page_with_rotating_forwarded_for_never_refuses_the_owner(
+        make_server, data_dir, tmp_path, upstream) -> None:
+    # Used to go wrong: rotating X-Forwarded-For through the page's WebSocket locked the owner out.
+    add_account(data_dir, "Owner", "right-pw")
+    server = await make_server(trusted_proxies=TRUST_LOOPBACK)
+    (tmp_path / "web").mkdir()
+    config = GatewayConfig(upstream_port=server.port, http_host="127.0.0.1", http_port=0, web_root=tmp_path / "web",
+                           trusted_proxies=TRUST_LOOPBACK)
+    runner, port = await start_gateway(config, connect_local=server.connect_local if upstream == "pipe" else None)
+    url = f"http://127.0.0.1:{port}/ws"
+
+    async def login(address: str, password: str) -> str:
+        async with http.ws_connect(url, headers={"X-Forwarded-For": address}) as ws:
+            await ws.send_str(f"CON,nickname=owner;password={password};color=#FFF,")
+            content = (await ws_next(ws, "CONVER")).content
+            if content == "OK":
+                await ws.send_str("DISCON,,")
+                await ws_next(ws, "CONFIRM")
+            return content
+
+    try:
+        async with aiohttp.ClientSession() as http:
+            guessers = [f"198.51.100.{i}" for i in range(1, 41)]
+            answers = await in_batches([lambda a=a: login(a, "guess") for a in guessers])  # type: ignore[misc]
+            assert await login("203.0.113.77", "right-pw") == "OK"
+            assert set(answers) == {texts.REGISTERED_USER}
+            assert (await login(guessers[0], "right-pw")).startswith("Error: Too many failed logins. Try again in ")
+    finally:
+        await runner.cleanup()
 
 
 async def test_an_address_guessing_on_many_accounts_is_refused_on_every_name(make_server, data_dir) -> None:
