@@ -1,6 +1,6 @@
 """The password hashing pool: a few threads, and a queue that lets logins go first.
 
-A hash holds a core and 21 MiB for about 23 ms (server/passwords.py), so the
+A hash holds a core and 21 MiB for about 20 ms (server/passwords.py), so the
 pool has few threads (half the cores by default) and never more jobs running
 than threads. Jobs wait in a priority queue on the event loop: checking a
 password at login runs before any waiting password change or registration,
