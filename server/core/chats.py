@@ -43,9 +43,7 @@ class StagedChat:
 
 
 def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> None:
-    """``CHAT,rec=-ALL|NICK,text``: check the flood limit and the recipient, then store it."""
-    if not allowed_by_flood_limit(core, conn):
-        return
+    """``CHAT,rec=-ALL|NICK,text``: check the recipient, then store it (admission.py checked the flood limit)."""
     rec = frame.get("rec")
     target = None
     if not rec:
@@ -70,20 +68,6 @@ def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> None:
     chat = StagedChat(conn, stamp, record, target)
     conn.unsent.append(chat)
     core.emit(StoreMessage(chat))
-
-
-def allowed_by_flood_limit(core: "ChatCore", conn: Connection) -> bool:
-    """A token bucket per connection; a connection still flooding after its strikes is cut off."""
-    clock = core.now.monotonic
-    if conn.chat_bucket.take(clock):
-        return True
-    if conn.strikes.take(clock):
-        core.send(conn, messages.err(core.stamp(), texts.FLOODING))
-        return False
-    log.warning("%s %s: disconnected for flooding", conn.peer, conn.nickname)
-    core.send(conn, messages.warn(core.stamp(), texts.FLOOD_DISCONNECT))
-    core.end(conn)
-    return False
 
 
 def deliver(core: "ChatCore", chat: StagedChat) -> None:
