@@ -24,6 +24,7 @@ export const FRAME_TOO_LONG = "Error: Frame longer than {limit} bytes; closing t
 export const FLOODING = "Error: You are sending messages too fast. Please slow down.";
 export const NOT_STORED = "Error: Your message could not be stored; it was not sent.";
 export const TOO_FAST = "Error: You are sending requests too fast. Please slow down.";
+export const HISTORY_FAILED = "Error: The message history could not be loaded, please try again.";
 export const UPDATE_BAD_COLOR = "Error: Color not recgnized as Hex color. ";
 export const UPDATE_NAME_ERROR = "{error}. ";
 export const UPDATE_REGISTRATION_CLOSED = "Error: Registration is closed. ";

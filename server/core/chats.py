@@ -74,7 +74,8 @@ def deliver(core: "ChatCore", chat: StagedChat) -> None:
     """Send a committed message (or the sender's error if storing it failed)."""
     conn = chat.conn
     if chat.error is not None:
-        log.error("%s %s: storing a message failed: %r", conn.peer, conn.nickname, chat.error)
+        # The database side logged the cause, once for the whole transaction.
+        log.info("%s %s: a message was not stored; the sender is told", conn.peer, conn.nickname)
         core.emit(Send(conn.id, messages.err(core.stamp(), texts.NOT_STORED)))
         return
     record = chat.record

@@ -11,6 +11,7 @@ from parley.protocol import Frame, messages, texts
 from parley.protocol.framing import encode_frame
 from parley.protocol.messages import Stamp
 
+from ..records import StoreFailed
 from . import admission
 from .actions import Broadcast, Kick, LoadHistory
 from .connection import Connection
@@ -32,7 +33,11 @@ def on_ref(core: "ChatCore", conn: Connection, frame: Frame) -> Generator[Any, A
     """Replay the last ``history`` messages this user may see, oldest first."""
     core.send(conn, messages.confirm(core.stamp(), "REF", texts.REF_RESENDING))
     idents = tuple(sorted({conn.ident, conn.guest_ident}))
-    history = yield LoadHistory(idents, core.config.history)
+    try:
+        history = yield LoadHistory(idents, core.config.history)
+    except StoreFailed:
+        core.send(conn, messages.err(core.stamp(), texts.HISTORY_FAILED))
+        return
     sent = 0
     for m in history:
         chatr = messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content)
