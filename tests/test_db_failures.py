@@ -159,3 +159,29 @@ async def test_a_message_on_a_full_disk_is_refused_once_logged_and_the_next_one_
         assert (await ann.next("CHATR")).content == "room again"
     finally:
         await ann.close()
+
+
+async def test_a_database_that_stops_answering_gets_logins_and_history_refused_and_connections_kept(
+        make_server, data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Reads fail too: here the server's SQLite connection is closed under it (on its own thread)."""
+    add_account(data_dir, "boss", "boss pass", role="admin")
+    server = await make_server()
+    ann, late = await Client.connect(server.port), await Client.connect(server.port)
+    try:
+        await ann.login("ann")
+        await server.db.call(server.db.store.close)
+        with caplog.at_level(logging.INFO, logger="parley.server"):
+            await ann.send("REF,,")
+            assert (await ann.next("CONFIRM")).content == texts.REF_RESENDING
+            assert (await ann.next("ERR")).content == texts.HISTORY_FAILED
+            await still_served(ann)
+            for nickname, password in (("boss", "boss pass"), ("carl", "")):
+                await late.send(f"CON,nickname={nickname};password={password};color=#FFFFFF,")
+                assert (await late.next("CONVER")).content == texts.LOGIN_FAILED
+            await still_served(late)
+        lines = [r.getMessage() for r in caplog.records if r.name == "parley.server"]
+        for failed in ("LoadHistory failed", "LoadAccount failed"):
+            assert any(failed in line and "closed database" in line for line in lines), lines
+        assert not any("unexpected error" in line for line in lines), lines
+    finally:
+        await ann.close(), await late.close()
