@@ -10,14 +10,14 @@ from __future__ import annotations
 import errno
 import logging
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from conftest import add_account
-from parley.protocol import texts
 from wire import Client
+
+from parley.protocol import texts
 
 
 class TinyDisk:
@@ -51,7 +51,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[TinyDisk]:
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs to fill (needs root): {mounted.stderr.strip()}")
     try:

@@ -13,11 +13,12 @@ import collections
 import statistics
 from dataclasses import dataclass, field
 
+from wire import Client
+
 from parley.net.proxy import parse_networks
 from parley.protocol import texts
 from parley.protocol.framing import FrameDecoder, FrameReceived
 from server.limits import BucketTable, Budget, TokenBucket
-from wire import Client
 
 TRUST_LOOPBACK = parse_networks(["127.0.0.0/8"])
 
@@ -93,7 +94,7 @@ async def spam(client: Client, frame: str, seconds: float, every: float) -> Tall
                 break
             await asyncio.sleep(every)
         await asyncio.wait_for(asyncio.shield(reader), 1.0)  # the rest of the answers, or the close
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     finally:
         reader.cancel()
