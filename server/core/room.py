@@ -42,7 +42,7 @@ def on_ref(core: "ChatCore", conn: Connection, frame: Frame) -> Generator[Any, A
     for m in history:
         chatr = messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content)
         core.send(conn, chatr)
-        sent += len(m.content) + len(m.sender) + len(m.rec) + CHATR_OVERHEAD
+        sent += len(m.content.encode()) + len(m.sender) + len(m.rec) + CHATR_OVERHEAD
     admission.spend(core, conn, sent)
 
 
