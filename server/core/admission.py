@@ -54,12 +54,12 @@ def admit_frame(core: ChatCore, conn: Connection, frame: Frame) -> bool:
         if conn.budget.shared.holds(clock, cost) and conn.chat_bucket.take(clock):
             conn.budget.shared.take(clock, cost)
             return True
-        refuse(core, conn, texts.FLOODING)
+        refuse(core, conn, texts.FLOODING, "CHAT")
         return False
     cost = frame_cost(frame) if is_allowed(conn.phase, frame.reason) else HANDLING
     if conn.budget.admit(clock, cost):
         return True
-    refuse(core, conn, texts.TOO_FAST)
+    refuse(core, conn, texts.TOO_FAST, frame.reason)
     return False
 
 
@@ -67,7 +67,7 @@ def admit_rejected(core: ChatCore, conn: Connection) -> bool:
     """Admit a malformed frame's answer (cheap, not free) or answer its refusal."""
     if conn.budget.admit(core.now.monotonic, HANDLING):
         return True
-    refuse(core, conn, texts.TOO_FAST)
+    refuse(core, conn, texts.TOO_FAST, "a malformed frame")
     return False
 
 
@@ -76,9 +76,12 @@ def spend(core: ChatCore, conn: Connection, sent: int) -> None:
     conn.budget.spend(core.now.monotonic, sent)
 
 
-def refuse(core: ChatCore, conn: Connection, text: str) -> None:
-    """Answer a refused frame with ``text``; a connection out of strikes is disconnected for flooding."""
-    if conn.strikes.take(core.now.monotonic):
+def refuse(core: ChatCore, conn: Connection, text: str, what: str) -> None:
+    """Answer a refused frame (``what``, for the log) with ``text``; one out of strikes is disconnected."""
+    strikes = conn.strikes
+    if strikes.take(core.now.monotonic):
+        if strikes.rate > 0 and strikes.tokens >= strikes.burst - 1:  # the first refusal in a while
+            log.info("%s %s: %s refused: over its limit", conn.peer, conn.who, what)
         if conn.phase is Phase.AWAITING_LOGIN:
             core.send(conn, messages.conver(core.stamp(), text))
         else:
