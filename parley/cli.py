@@ -288,11 +288,15 @@ def _new_password(name: str) -> str:
 
 def run_user_command(args: argparse.Namespace) -> int:
     from parley.protocol import names
+    from server.datafolder import permission_warnings
     from server.passwords import hash_password
     from server.records import AccountExists
     from server.store import Store, database_path
 
+    # No folder lock: SQLite serialises these writes with a running server's.
     store = Store(database_path(args.data_dir))
+    for warning in permission_warnings(store.path):
+        print(f"parley: warning: {warning}", file=sys.stderr)
     try:
         if args.user_command == "list":
             accounts = store.list_accounts()

@@ -1,0 +1,140 @@
+"""Hosting on a shared machine: a private data folder, one server per folder, narrow trust, safe logs.
+
+Each test runs this tree's `parley` (``python -m parley``) as a child process,
+on loopback, with its data in a real folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import add_account
+from serverproc import REPO, ParleyProcess, ServeProcess, ServerProcess
+from server.store import Store, database_path
+from wire import TIMEOUT, Client
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Iterator[None]:
+    """This process's umask set to ``mask`` (children started meanwhile inherit it)."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def parley(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run this tree's ``parley ARGS`` to its end."""
+    return subprocess.run([sys.executable, "-m", "parley", *args], input=stdin, capture_output=True, text=True,
+                          cwd=REPO, timeout=30 * TIMEOUT / 5)
+
+
+def process(command: str, data: Path, *flags: str) -> ParleyProcess:
+    """``parley server`` or ``parley serve`` from this tree, on loopback, not started."""
+    kind = ServerProcess if command == "server" else ServeProcess
+    return kind(data, *flags, source=True)
+
+
+# Item 5: the data folder and the database are private -------------------------------------------------
+
+
+async def test_a_new_data_folder_and_its_database_files_are_private_to_their_owner(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with umask(0o022):  # the usual umask, under which main made them 755 and 644
+        server = process("server", data).start()
+    try:
+        ann = await Client.connect(server.port)
+        await ann.login("ann")
+        await ann.send("CHAT,rec=-ALL,written to the write-ahead log")
+        await ann.expect("CHATR")
+        await ann.close()
+        database = database_path(data)
+        files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+        assert {str(path): oct(mode(path)) for path in [data, *files]} == {
+            str(data): "0o700", **{str(path): "0o600" for path in files}}
+        assert oct(mode(data / "parley.lock")) == "0o600"
+    finally:
+        server.stop()
+    assert "open to other users" not in server.log.read_text()
+
+
+def test_parley_user_creates_a_private_data_folder(tmp_path: Path) -> None:
+    data = tmp_path / "new" / "data"
+    with umask(0o022):
+        result = parley("user", "add", "ann", "--admin", "--data-dir", str(data), stdin="secret-pw\n")
+    assert result.returncode == 0, result.stderr
+    assert (oct(mode(data)), oct(mode(database_path(data)))) == ("0o700", "0o600")
+    assert result.stderr == ""
+
+
+async def test_a_data_folder_open_to_others_is_warned_about_at_start_with_the_fix(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    database = database_path(data)
+    Store(database).close()
+    data.chmod(0o755)
+    database.chmod(0o644)
+    server = process("serve", data).start()
+    server.stop()
+    warnings = [line for line in server.log.read_text().splitlines() if "open to other users" in line]
+    assert f"WARNING parley.server: the data folder {data} is open to other users of this machine (mode 755), " \
+        f"who may read password hashes and private messages; fix: chmod 700 {data}" in warnings[0]
+    assert warnings[1].endswith(f"the database file {database} is open to other users of this machine "
+                                f"(mode 644); fix: chmod 600 {database}")
+    # SQLite gives -wal and -shm the database's mode: each gets its line too.
+    assert [line.rsplit(" ", 1)[-1] for line in warnings[2:]] == [f"{database}-wal", f"{database}-shm"]
+    # Left as their owner made them: the warning says how to fix it.
+    assert (oct(mode(data)), oct(mode(database))) == ("0o755", "0o644")
+    listed = parley("user", "list", "--data-dir", str(data))
+    assert listed.returncode == 0
+    assert f"parley: warning: the data folder {data} is open to other users" in listed.stderr
+
+
+# Item 9: one server per data folder --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["serve", "server"])
+async def test_a_second_server_on_one_data_folder_refuses_to_start_until_the_first_is_gone(
+        tmp_path: Path, command: str) -> None:
+    data = tmp_path / "data"
+    first = process(command, data).start()
+    try:
+        ann = await Client.connect(first.port)
+        await ann.login("ann")
+        extra = ["--http-host", "127.0.0.1", "--http-port", "0"] if command == "serve" else []
+        second = parley(command, "--host", "127.0.0.1", "--port", "0", *extra, "--data-dir", str(data))
+        assert second.returncode == 1
+        assert second.stdout == ""
+        assert first.process is not None
+        assert second.stderr == (f"parley: another Parley server (process {first.process.pid}) is running on "
+                                 f"the data folder {data}; stop it first, or give this one another --data-dir\n")
+        # Account commands still work beside a running server: SQLite serialises the writes.
+        added = parley("user", "add", "bob", "--data-dir", str(data), stdin="bobs-pw\n")
+        assert added.returncode == 0, added.stderr
+        # The first server was not disturbed.
+        await ann.send("CHAT,rec=-ALL,still here")
+        assert (await ann.expect("CHATR")).content == "still here"
+        await ann.close()
+    finally:
+        first.stop(signal.SIGKILL)  # no clean stop: the system drops the lock with the process
+    again = process(command, data).start()
+    try:
+        bob = await Client.connect(again.port)
+        await bob.login("bob", "bobs-pw")
+        await bob.close()
+    finally:
+        assert again.stop() == 0
