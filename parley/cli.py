@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
-import ipaddress
 import logging
 import logging.handlers
 import signal
@@ -78,6 +76,7 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         max_connections_per_address=args.max_connections_per_address,
         max_outbuf=args.max_outbuf,
         durable=args.fsync == "on",
+        ipv6_prefix=args.ipv6_prefix,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)
@@ -223,10 +222,8 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
 
     server_settings = server_config(args)
     upstream = _local_address(server_settings.host)
-    with contextlib.suppress(ValueError):
-        # The gateway's own connections carry the browsers' addresses in PROXY
-        # headers, whatever else is trusted.
-        server_settings.trusted_proxies.append(ipaddress.ip_network(upstream))
+    # The gateway's connections are in-process pipes, whose PROXY headers the
+    # server believes: the TCP port trusts only --trusted-proxy.
     server = ChatServer(server_settings)
     await server.start()
     try:

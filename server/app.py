@@ -25,7 +25,7 @@ from .database import Database
 from .datafolder import FolderLock, permission_warnings
 from .hub import Hub, LocalHub
 from .outbox import Outbox, WriteBatcher
-from .pipe import open_pipe
+from .pipe import IN_PROCESS, open_pipe
 from .store import Store, check_usable, database_path
 
 log = logging.getLogger("parley.server")
@@ -118,7 +118,9 @@ class ChatServer:
             raise ConnectionRefusedError("the chat server is not running")
         transport, protocol, _, _ = open_pipe(
             factory, self._new_protocol,
-            near_extra={"peername": (self.config.host, self.port)}, far_extra={"peername": peername},
+            near_extra={"peername": (self.config.host, self.port)},
+            # Only this process opens pipes: its gateway's PROXY header is believed, whatever --trusted-proxy says.
+            far_extra={"peername": peername, IN_PROCESS: True},
         )
         return transport, protocol
 

@@ -18,7 +18,9 @@ from typing import Iterator
 
 import pytest
 
-from conftest import add_account
+from conftest import ServerFactory, add_account
+from parley.net.proxy import parse_networks
+from parley.protocol import texts
 from serverproc import REPO, ParleyProcess, ServeProcess, ServerProcess
 from server.store import Store, database_path
 from wire import TIMEOUT, Client
@@ -138,3 +140,76 @@ async def test_a_second_server_on_one_data_folder_refuses_to_start_until_the_fir
         await bob.close()
     finally:
         assert again.stop() == 0
+
+
+# Item 10: trust only what must be trusted ---------------------------------------------------------------
+
+
+async def proxied_login(port: int, claimed: str) -> str:
+    """Connect, send a PROXY header claiming to be ``claimed`` and a CON; the CONVER's text."""
+    client = await Client.connect(port)
+    try:
+        with contextlib.suppress(asyncio.TimeoutError):  # refused as it connects, before it sends
+            return (await client.expect("CONVER", timeout=0.5)).content
+        await client.send_raw(f"PROXY TCP4 {claimed} 127.0.0.1 40000 {port}\r\n".encode())
+        await client.send("CON,nickname=spoof;password=;color=#FFFFFF,")
+        return (await client.expect("CONVER")).content
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("command", ["serve", "server"])
+async def test_a_local_process_cannot_claim_another_address_with_a_proxy_header(tmp_path: Path, command: str) -> None:
+    server = process(command, tmp_path / "data", "--max-connections-per-address", "1").start()
+    try:
+        ann = await Client.connect(server.port)
+        await ann.login("ann")
+        # On main 127/8 was a trusted proxy, so this was admitted as 203.0.113.7, past the cap.
+        assert await proxied_login(server.port, "203.0.113.7") == texts.TOO_MANY_CONNECTIONS
+        await ann.close()
+    finally:
+        server.stop()
+    assert "proxied client" not in server.log.read_text()
+
+
+async def test_a_proxy_named_by_the_host_is_believed(tmp_path: Path) -> None:
+    server = process("server", tmp_path / "data", "--max-connections-per-address", "1",
+                     "--trusted-proxy", "127.0.0.1").start()
+    try:
+        ann = await Client.connect(server.port)
+        await ann.send_raw(f"PROXY TCP4 198.51.100.1 127.0.0.1 40000 {server.port}\r\n".encode())
+        await ann.login("ann")
+        assert await proxied_login(server.port, "203.0.113.7") == "OK"
+        assert await proxied_login(server.port, "198.51.100.1") == texts.TOO_MANY_CONNECTIONS
+        await ann.close()
+    finally:
+        server.stop()
+
+
+async def test_forty_addresses_of_one_ipv6_64_meet_the_per_address_cap(make_server: ServerFactory) -> None:
+    server = await make_server(trusted_proxies=parse_networks(["127.0.0.1"]), max_connections_per_address=32)
+    clients = [await Client.connect(server.port) for _ in range(41)]
+    try:
+        answers = []
+        for i, client in enumerate(clients):
+            # 40 addresses of 2001:db8:1:2::/64, then one of another /64.
+            address = f"2001:db8:1:2::{i + 1:x}" if i < 40 else "2001:db8:1:3::1"
+            await client.send_raw(f"PROXY TCP6 {address} ::1 40000 6666\r\nPING,,x\n".encode())
+            answers.append((await client.recv()).reason)
+        assert answers == ["PONG"] * 32 + ["CONVER"] * 8 + ["PONG"]
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_an_ipv6_prefix_of_128_counts_each_address_alone(make_server: ServerFactory) -> None:
+    server = await make_server(trusted_proxies=parse_networks(["127.0.0.1"]), max_connections_per_address=1,
+                               ipv6_prefix=128)
+    clients = [await Client.connect(server.port) for _ in range(3)]
+    try:
+        for i, client in enumerate(clients):
+            await client.send_raw(f"PROXY TCP6 2001:db8::{i + 1} ::1 40000 6666\r\nPING,,x\n".encode())
+            assert (await client.recv()).reason == "PONG"
+    finally:
+        for client in clients:
+            await client.close()
