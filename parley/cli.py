@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 from .addresses import connect_hints
 from .flags import build_parser
+from .logsafe import SafeFormatter
 from .loops import loop_factory
 from .net.proxy import parse_networks
 from .startup import StartupError
@@ -112,7 +113,7 @@ class _HeldLogs:
 
     def __init__(self, level: str) -> None:
         self._out = logging.StreamHandler()
-        self._out.setFormatter(logging.Formatter(LOG_FORMAT))
+        self._out.setFormatter(SafeFormatter(LOG_FORMAT))  # user text in logs is escaped
         self._held = logging.handlers.MemoryHandler(
             capacity=100_000, flushLevel=logging.CRITICAL + 1, target=self._out, flushOnClose=False)
         root = logging.getLogger()

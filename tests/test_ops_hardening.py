@@ -1,29 +1,34 @@
 """Hosting on a shared machine: a private data folder, one server per folder, narrow trust, safe logs.
 
-Each test runs this tree's `parley` (``python -m parley``) as a child process,
-on loopback, with its data in a real folder.
+Most tests run this tree's `parley` (``python -m parley``) as a child process,
+on loopback, with its data in a real folder; the per-address counting runs a
+server in this process over real sockets; the log escaping is also checked
+alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from conftest import ServerFactory, add_account
+from serverproc import REPO, ParleyProcess, ServeProcess, ServerProcess
+from wire import TIMEOUT, Client
+
+from parley.logsafe import SafeFormatter, escape
 from parley.net.proxy import parse_networks
 from parley.protocol import texts
-from serverproc import REPO, ParleyProcess, ServeProcess, ServerProcess
 from server.store import Store, database_path
-from wire import TIMEOUT, Client
 
 
 @contextlib.contextmanager
@@ -42,7 +47,7 @@ def mode(path: Path) -> int:
 
 def parley(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """Run this tree's ``parley ARGS`` to its end."""
-    return subprocess.run([sys.executable, "-m", "parley", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "parley", *args], input=stdin, capture_output=True, text=True, check=False,
                           cwd=REPO, timeout=30 * TIMEOUT / 5)
 
 
@@ -213,3 +218,57 @@ async def test_an_ipv6_prefix_of_128_counts_each_address_alone(make_server: Serv
     finally:
         for client in clients:
             await client.close()
+
+
+# Item 13: what users control is escaped in the log ------------------------------------------------------
+
+
+def http_get(port: int, user_agent: bytes) -> bytes:
+    """A GET of the page with ``user_agent`` sent as raw bytes; the status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + user_agent
+                     + b"\r\nConnection: close\r\n\r\n")
+        return sock.recv(4096).split(b"\r\n", 1)[0]
+
+
+async def test_control_characters_from_users_are_escaped_in_the_log(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    add_account(data, "boss", "boss-pw", role="admin")
+    serve = process("serve", data).start()
+    try:
+        boss, bob = await Client.connect(serve.port), await Client.connect(serve.port)
+        await boss.login("boss", "boss-pw")
+        await bob.login("bob")
+        await boss.send("KICK,user=bob,\x1b[31mred\x1b[0m\u202eevil")
+        assert (await bob.next("WARN")).content == "You have been kicked for reason: \x1b[31mred\x1b[0m\u202eevil"
+        agent = "curl\u0085forged line\u2028another".encode()
+        assert await asyncio.to_thread(http_get, serve.http_port, agent) == b"HTTP/1.1 200 OK"
+        await boss.close(), await bob.close()
+    finally:
+        serve.stop()
+    log = serve.log.read_text(encoding="utf-8")
+    assert "reason '\\x1b[31mred\\x1b[0m\\u202eevil'" in log
+    assert '"curl\\x85forged line\\u2028another"' in log  # aiohttp's access log line
+    assert not {"\x1b", "\x85", "\u2028", "\u202e"} & set(log)
+
+
+def test_escape_writes_each_unprintable_character_as_repr_would() -> None:
+    for code in range(0x110000):
+        char = chr(code)
+        if char not in "'\"\\":
+            assert escape(char) == repr(char)[1:-1], hex(code)
+    assert escape("ann \x1b]0;title\x07 \u0085 \u2028 \u202e \ufeff") == \
+        "ann \\x1b]0;title\\x07 \\x85 \\u2028 \\u202e \\ufeff"
+    assert escape("Zoë 漢字 😀 \\x1b") == "Zoë 漢字 😀 \\x1b"  # printable text is left as it is
+
+
+def test_a_record_stays_one_line_and_its_traceback_keeps_its_own_lines() -> None:
+    try:
+        raise ValueError("bad \x1b[2J name")
+    except ValueError:
+        record = logging.LogRecord("parley", logging.INFO, __file__, 1, "%s: kicked (%s)", ("ann", "a\nFAKE\u2028x"),
+                                   sys.exc_info())
+    lines = SafeFormatter("%(levelname)s %(message)s").format(record).split("\n")
+    assert lines[0] == "INFO ann: kicked (a\\nFAKE\\u2028x)"
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[-1] == "ValueError: bad \\x1b[2J name"
