@@ -19,6 +19,7 @@ import logging
 import math
 from typing import Any, Callable, Generator, NamedTuple
 
+from parley.net.groups import limit_key
 from parley.net.proxy import ProxyHeaderError, ProxyHeaderReader
 from parley.protocol import Frame, messages, texts
 from parley.protocol.framing import FrameReceived, FrameRejected, StreamEnded
@@ -190,7 +191,7 @@ class ChatCore:
 
     def _admit(self, conn: Connection) -> bool:
         """Count ``conn`` against its address's limit; refuse and end it if over."""
-        if self._per_address.open(conn.host):
+        if self._per_address.open(limit_key(conn.host, self.config.ipv6_prefix)):  # an IPv6 /64 is one address
             conn.admitted = True
             return True
         log.warning("%s: refused: too many connections from this address", conn.peer)
@@ -480,7 +481,7 @@ class ChatCore:
                 self.emit(Broadcast(messages.info(self.stamp(), conn.nickname, text)))
                 self.schedule_user_list()
         if conn.admitted:
-            self._per_address.close(conn.host)
+            self._per_address.close(limit_key(conn.host, self.config.ipv6_prefix))
         self.emit(Close(conn.id))
 
 
