@@ -195,7 +195,8 @@ def parley_server(log_dir: Path, name: str, data_dir: Path, *, fsync: bool = Tru
     from the code in ``source`` (unless ``installed``)."""
     args = [*parley_program(installed), "server", "--host", "127.0.0.1", "--port", "0",
             "--data-dir", str(data_dir), "--chat-rate", "0", "--max-connections-per-address", "0",
-            "--login-timeout", "3600", "--fsync", "on" if fsync else "off", *extra]
+            "--login-timeout", "3600", "--fsync", "on" if fsync else "off",
+            "--trusted-proxy", "127.0.0.1", *extra]  # the PROXY headers of a `parley gateway` beside it
     return Child(name, args, log_dir, source=source)
 
 
@@ -205,7 +206,7 @@ def parley_serve(log_dir: Path, name: str, data_dir: Path, *, installed: bool = 
     runs them, on loopback with the same limits lifted as ``parley_server``."""
     args = [*parley_program(installed), "serve", "--host", "127.0.0.1", "--port", "0", "--http-host", "127.0.0.1",
             "--http-port", "0", "--data-dir", str(data_dir), "--chat-rate", "0", "--max-connections-per-address", "0",
-            "--login-timeout", "3600", *extra]
+            "--login-timeout", "3600", "--trusted-proxy", "127.0.0.1", *extra]  # a `parley gateway` may front it too
     return Child(name, args, log_dir, wanted=("TCP", "HTTP"), source=source)
 
 

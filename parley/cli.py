@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
-import ipaddress
 import logging
 import logging.handlers
 import signal
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 from .addresses import connect_hints
 from .flags import build_parser
+from .logsafe import SafeFormatter
 from .loops import loop_factory
 from .net.proxy import parse_networks
 from .startup import StartupError
@@ -82,6 +81,7 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         max_connections_per_address=args.max_connections_per_address,
         max_outbuf=args.max_outbuf,
         durable=args.fsync == "on",
+        ipv6_prefix=args.ipv6_prefix,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)
@@ -117,7 +117,7 @@ class _HeldLogs:
 
     def __init__(self, level: str) -> None:
         self._out = logging.StreamHandler()
-        self._out.setFormatter(logging.Formatter(LOG_FORMAT))
+        self._out.setFormatter(SafeFormatter(LOG_FORMAT))  # user text in logs is escaped
         self._held = logging.handlers.MemoryHandler(
             capacity=100_000, flushLevel=logging.CRITICAL + 1, target=self._out, flushOnClose=False)
         root = logging.getLogger()
@@ -227,10 +227,8 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
 
     server_settings = server_config(args)
     upstream = _local_address(server_settings.host)
-    with contextlib.suppress(ValueError):
-        # The gateway's own connections carry the browsers' addresses in PROXY
-        # headers, whatever else is trusted.
-        server_settings.trusted_proxies.append(ipaddress.ip_network(upstream))
+    # The gateway's connections are in-process pipes, whose PROXY headers the
+    # server believes: the TCP port trusts only --trusted-proxy.
     server = ChatServer(server_settings)
     await server.start()
     try:
@@ -292,11 +290,15 @@ def _new_password(name: str) -> str:
 
 def run_user_command(args: argparse.Namespace) -> int:
     from parley.protocol import names
+    from server.datafolder import permission_warnings
     from server.passwords import hash_password
     from server.records import AccountExists
     from server.store import Store, database_path
 
+    # No folder lock: SQLite serialises these writes with a running server's.
     store = Store(database_path(args.data_dir))
+    for warning in permission_warnings(store.path):
+        print(f"parley: warning: {warning}", file=sys.stderr)
     try:
         if args.user_command == "list":
             accounts = store.list_accounts()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from .loops import CHOICES
+from .net.groups import DEFAULT_IPV6_PREFIX
 from .net.listen import port_error, port_range
 from .paths import default_data_dir
 
@@ -121,6 +122,15 @@ def _number(kind: type[int] | type[float], least: float, *, above: bool = False)
 
 
 positive_int = _number(int, 1)
+
+
+def ipv6_prefix(text: str) -> int:
+    """An IPv6 prefix length, 1 to 128. Raises ArgumentTypeError."""
+    bits = positive_int(text)
+    if bits > 128:
+        raise argparse.ArgumentTypeError(f"{text} is too large: an IPv6 prefix is 1 to 128 bits")
+    return int(bits)
+
 count = _number(int, 0)  # 0 usually means "no limit"
 non_negative = _number(float, 0)
 positive_number = _number(float, 0, above=True)
@@ -230,8 +240,11 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--login-timeout", metavar="SECONDS", type=positive_number, default=30.0,
              help="seconds a new connection has to log in (default: %(default)s)")
     add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
-             help="address or network of a proxy or gateway allowed to pass on its clients' addresses "
-                  "(repeatable; default: this machine)")
+             help="address or network of a proxy or separate gateway allowed to pass on its clients' addresses "
+                  "(repeatable; default: none; parley serve's own web page needs none)")
+    add_flag(parser, "--ipv6-prefix", metavar="BITS", type=ipv6_prefix, default=DEFAULT_IPV6_PREFIX,
+             help="per-address limits count IPv6 addresses sharing this many leading bits as one address; "
+                  "128: each alone (default: %(default)s, one subscriber's network)")
     add_flag(parser, "--chat-rate", metavar="N", type=non_negative, default=5.0,
              help="messages a second one connection may send, on average; 0: no limit (default: %(default)s)")
     add_flag(parser, "--chat-burst", metavar="N", type=positive_int, default=20,

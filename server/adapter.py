@@ -36,6 +36,7 @@ from .core.chats import StagedChat
 from .database import Database, store_request
 from .hub import Hub
 from .outbox import Outbox
+from .pipe import IN_PROCESS
 
 log = logging.getLogger("parley.server")
 
@@ -115,7 +116,8 @@ class CoreAdapter:
         peer = transport.get_extra_info("peername") or ("?", 0)
         host = str(peer[0])
         log.info("%s:%s: connected", host, peer[1])
-        self.drive(e.Connected(protocol.id, host, int(peer[1]), proxied=self._is_trusted_proxy(host)))
+        proxied = bool(transport.get_extra_info(IN_PROCESS)) or self._is_trusted_proxy(host)
+        self.drive(e.Connected(protocol.id, host, int(peer[1]), proxied=proxied))
 
     def drive(self, event: e.Event) -> None:
         """Feed ``event`` to the core and perform its actions, and those of any event they cause, in order."""

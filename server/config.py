@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parley.net.proxy import LOOPBACK, Network, parse_networks
+from parley.net.groups import DEFAULT_IPV6_PREFIX
+from parley.net.proxy import Network
 from parley.paths import default_data_dir
 
 
@@ -25,9 +26,9 @@ class ServerConfig:
     max_outbuf: int = 2 * 1024 * 1024  # unsent bytes allowed per connection
     min_password: int = 4
     user_list_delay: float = 0.05  # seconds: user-list changes within it share one USER frame
-    trusted_proxies: list[Network] = field(
-        default_factory=lambda: parse_networks(list(LOOPBACK))
-    )
+    # Peers whose PROXY header is believed: none by default (parley serve's gateway uses in-process pipes).
+    trusted_proxies: list[Network] = field(default_factory=list)
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX  # per-address limits count an IPv6 address by this prefix
     durable: bool = True  # fsync every commit (off only for throwaway benchmarks)
     # Hostile conditions (RELIABILITY.md). 0 switches a limit off.
     chat_rate: float = 5.0  # CHAT frames a second, sustained, per connection

@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 from parley.protocol.names import name_key
 from parley.startup import StartupError
 
+from .datafolder import create_private_file, make_folder
 from .records import ROLES, Account, AccountExists, NewMessage, StoredMessage
 
 DATABASE_NAME = "parley.sqlite3"
@@ -61,19 +62,24 @@ def database_path(data_dir: Path) -> Path:
     return Path(data_dir) / DATABASE_NAME
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """Connect to ``path``, creating its folder. Raises StartupError naming what cannot be used."""
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        why = "it is not a folder" if folder.exists() else error.strerror
-        raise StartupError(f"cannot use the data folder {folder}: {why}") from None
+def check_usable(path: Path) -> None:
+    """Create the database's folder (0700) if missing. Raises StartupError naming why it cannot be used."""
+    make_folder(path.parent)
     # Asked of the system first: SQLite's own answer ("unable to open database
     # file") names neither the file nor the cause.
     why_not = _unwritable(path)
     if why_not:
         raise StartupError(f"cannot open the database {path}: {why_not}")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Connect to ``path``, creating its folder (0700) and file (0600). Raises StartupError naming what cannot be used."""
+    check_usable(path)
+    try:
+        # Made private before SQLite opens it: its -wal and -shm files take its permissions.
+        create_private_file(path)
+    except OSError as error:
+        raise StartupError(f"cannot open the database {path}: {error.strerror or error}") from None
     try:
         return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:

@@ -12,11 +12,23 @@ import pytest
 from gateway.app import start_gateway
 from gateway.config import GatewayConfig
 from server.app import ChatServer
-from server.config import parse_networks
+from parley.net.proxy import parse_networks
 from parley.protocol import Frame, format_frame, parse_frame
+from conftest import ServerFactory
 from wire import TIMEOUT, Client, eventually, ws_closed
 
 GatewayFactory = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def make_server(make_server: ServerFactory) -> ServerFactory:
+    """conftest's servers, trusting the PROXY headers of a gateway on 127.0.0.1 (as a host passes
+    ``--trusted-proxy 127.0.0.1`` to ``parley server`` with a separate ``parley gateway``)."""
+    async def start(**settings: object) -> ChatServer:
+        settings.setdefault("trusted_proxies", parse_networks(["127.0.0.1"]))
+        return await make_server(**settings)
+
+    return start
 
 
 @pytest.fixture

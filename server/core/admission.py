@@ -3,7 +3,7 @@
 Each connection has a budget of work (``Budget``): its own token bucket
 (``--request-rate``/``--request-burst``) and its address's, shared by every
 connection of that address (``--address-request-rate``/``--address-request-burst``;
-an IPv6 /64 is one address, parley.net.groups.limit_key). Work is counted in
+an IPv6 /64 is one address by default, ``--ipv6-prefix``). Work is counted in
 bytes: a fixed cost for handling a frame, plus what the frame makes the
 server send. A frame is admitted when both buckets hold its cost; USER and
 REF then pay for the bytes they sent (``spend``), which may leave the budget

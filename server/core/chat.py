@@ -194,9 +194,10 @@ class ChatCore:
 
     def _admit(self, conn: Connection) -> bool:
         """Count ``conn`` against its address's limit; refuse and end it if over."""
-        if self._per_address.open(conn.host):
+        key = limit_key(conn.host, self.config.ipv6_prefix)  # an IPv6 /64 is one address
+        if self._per_address.open(key):
             conn.admitted = True
-            conn.budget.shared = self._work_by_address.get(limit_key(conn.host))
+            conn.budget.shared = self._work_by_address.get(key)
             return True
         log.warning("%s: refused: too many connections from this address", conn.peer)
         self.send(conn, messages.conver(self.stamp(), texts.TOO_MANY_CONNECTIONS))
@@ -489,7 +490,7 @@ class ChatCore:
                 self.emit(Broadcast(messages.info(self.stamp(), conn.nickname, text)))
                 self.schedule_user_list()
         if conn.admitted:
-            self._per_address.close(conn.host)
+            self._per_address.close(limit_key(conn.host, self.config.ipv6_prefix))
         self.emit(Close(conn.id))
 
 

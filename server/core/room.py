@@ -68,7 +68,7 @@ def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> None:
         core.send(conn, messages.err(core.stamp(), texts.CANNOT_KICK_ADMIN.format(user=target.nickname)))
         return
     core.emit(Kick(target.nickname, messages.warn(core.stamp(), texts.KICKED.format(reason=frame.content))))
-    log.info("%s %s: kicked %s (%s)", conn.peer, conn.nickname, target.nickname, frame.content[:100])
+    log.info("%s %s: kicked %s (reason %r)", conn.peer, conn.nickname, target.nickname, frame.content[:100])
     text = texts.KICKED_INFO.format(nick=target.nickname, admin=conn.nickname)
     core.emit(Broadcast(messages.info(core.stamp(), target.nickname, text)))
     core.schedule_user_list()
