@@ -256,7 +256,7 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--request-burst", metavar="BYTES", type=positive_int, default=1024 * 1024,
              help="work one connection may cause at once before --request-rate applies (default: %(default)s)")
     add_flag(parser, "--address-request-rate", metavar="BYTES", type=non_negative, default=256 * 1024,
-             help="work all connections from one address (an IPv6 /64) may cause a second, as --request-rate; "
+             help="work all connections from one address (an IPv6 address by its --ipv6-prefix) may cause a second, as --request-rate; "
                   "0: no limit (default: %(default)s)")
     add_flag(parser, "--address-request-burst", metavar="BYTES", type=positive_int, default=4 * 1024 * 1024,
              help="work all connections from one address may cause at once (default: %(default)s)")
