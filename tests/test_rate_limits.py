@@ -13,10 +13,12 @@ import collections
 import statistics
 from dataclasses import dataclass, field
 
-from wire import Client
+import aiohttp
+from serverproc import GatewayProcess
+from wire import TIMEOUT, Client, ws_login, ws_next
 
 from parley.net.proxy import parse_networks
-from parley.protocol import texts
+from parley.protocol import parse_frame, texts
 from parley.protocol.framing import FrameDecoder, FrameReceived
 from server.limits import BucketTable, Budget, TokenBucket
 
@@ -263,3 +265,29 @@ def test_address_buckets_are_shared_per_key_and_bounded_in_number() -> None:
     assert table.get("a") is first
     table.get("b"), table.get("c")
     assert table.get("a") is not first  # forgotten (least recently used), back full
+
+
+async def test_a_browser_spamming_user_through_the_gateway_is_refused_then_cut_off(make_server, tmp_path) -> None:
+    server = await make_server(trusted_proxies=TRUST_LOOPBACK, request_rate=1024, request_burst=16 * 1024)
+    gateway = GatewayProcess(tmp_path, server.port).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            spammer = await ws_login(http, gateway.url + "ws", "spammer")
+            await ws_next(spammer, "USER")  # the join's list: from here on each frame answers one USER
+            got = []
+            for _ in range(300):  # one at a time, so the server is never closing on unread frames
+                await spammer.send_str("USER,,")
+                message = await spammer.receive(TIMEOUT)
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                got.append(parse_frame(message.data))
+                if got[-1].reason == "WARN":
+                    message = await spammer.receive(TIMEOUT)
+                    break
+            contents = [f.content for f in got]
+            assert texts.TOO_FAST in contents, contents
+            assert got[-1].reason == "WARN" and got[-1].content == texts.FLOOD_DISCONNECT
+            assert sum(f.reason == "USER" for f in got) < 300
+            assert message.type is aiohttp.WSMsgType.CLOSE and message.data == 1000, message
+    finally:
+        gateway.stop()
