@@ -179,8 +179,8 @@ def _undo_rename(conn: Connection, old_user: OnlineUser, old_account: Account | 
             conn.account = old_account
         except (AccountExists, StoreFailed):
             return  # the account keeps its new name, and so does the user
-    yield Rename(old_user)
-    conn.nickname = old_user.nickname
+    if (yield Rename(old_user)):  # someone may have taken the old name meanwhile: then the new one stays
+        conn.nickname = old_user.nickname
 
 
 def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: str | None) -> Flow:
