@@ -33,7 +33,7 @@ from .core import ChatCore, Now
 from .core import actions as a
 from .core import events as e
 from .core.chats import StagedChat
-from .database import Database
+from .database import Database, store_request
 from .hub import Hub
 from .outbox import Outbox
 from .pipe import IN_PROCESS
@@ -231,7 +231,14 @@ class CoreAdapter:
             self._run(conn, self._hashing, passwords.hash_password, what.password)
         else:
             function, args = self._store_call(what)
-            self._run(conn, self.db.executor, function, *args)
+            who = self._who(conn)
+            self._run(conn, self.db.executor, functools.partial(store_request, who, type(what).__name__, function),
+                      *args)
+
+    def _who(self, conn: int) -> str:
+        """The connection for the log: its address and nickname."""
+        known = self.core.connections.get(conn)
+        return f"{known.peer} {known.who}" if known is not None else f"connection {conn}"
 
     def _store_call(self, what: a.RequestKind) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The Store method and arguments that answer a database request."""
@@ -239,13 +246,11 @@ class CoreAdapter:
         if isinstance(what, a.LoadAccount):
             return store.get_account, (what.nickname,)
         if isinstance(what, a.CreateAccount):
-            return store.add_account, (what.name, what.role, what.password_hash)
+            return functools.partial(store.add_account, adopt=what.adopt), (what.name, what.role, what.password_hash)
         if isinstance(what, a.RenameAccount):
             return store.rename_account, (what.account_id, what.name)
         if isinstance(what, a.SetPassword):
             return store.set_password, (what.account_id, what.password_hash)
-        if isinstance(what, a.MovePrivateMessages):
-            return store.move_private_messages, (what.old_ident, what.new_ident)
         if isinstance(what, a.LoadHistory):
             return store.recent_messages, (list(what.idents), what.limit)
         if isinstance(what, a.LoadAdmins):

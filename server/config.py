@@ -33,7 +33,13 @@ class ServerConfig:
     # Hostile conditions (RELIABILITY.md). 0 switches a limit off.
     chat_rate: float = 5.0  # CHAT frames a second, sustained, per connection
     chat_burst: int = 20  # CHAT frames allowed at once
-    flood_strikes: int = 10  # refused CHATs (refilling at 1/s) before a flooder is cut off
+    flood_strikes: int = 10  # refused frames (refilling at 1/s) before a flooder is cut off
+    # Work a connection, and all connections of one address, may cause: bytes a
+    # second and at once (core/admission.py). A join's history and user list fit.
+    request_rate: float = 64 * 1024
+    request_burst: int = 1024 * 1024
+    address_request_rate: float = 256 * 1024
+    address_request_burst: int = 4 * 1024 * 1024
     max_connections_per_address: int = 32
     login_failures_per_address: int = 20  # wrong passwords a minute before a lockout
     login_failures_per_nickname: int = 10

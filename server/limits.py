@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass, field
 
 
@@ -12,21 +13,85 @@ class TokenBucket:
 
     rate: float
     burst: float
-    tokens: float = -1.0
+    tokens: float = math.inf  # full until first used
     updated: float = 0.0
+
+    def _refill(self, now: float) -> float:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        return self.tokens
 
     def take(self, now: float, cost: float = 1.0) -> bool:
         """Spend ``cost`` tokens if there are enough; return whether it was allowed."""
         if self.rate <= 0:
             return True
-        if self.tokens < 0:
-            self.tokens, self.updated = self.burst, now
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= cost:
+        if self._refill(now) >= cost:
             self.tokens -= cost
             return True
         return False
+
+    def holds(self, now: float, cost: float) -> bool:
+        """Whether ``cost`` tokens are there now (always, when unlimited)."""
+        return self.rate <= 0 or self._refill(now) >= cost
+
+    def spend(self, now: float, cost: float) -> None:
+        """Spend ``cost`` tokens even when there are fewer: work already done is paid for.
+
+        The debt is at most ``burst`` below zero, so one costly answer (a long
+        history) delays what follows by at most two bursts' worth of refill.
+        """
+        if self.rate > 0:
+            self.tokens = max(-self.burst, self._refill(now) - cost)
+
+
+@dataclass(slots=True)
+class Budget:
+    """A cost-aware limit over two buckets: the connection's own and its address's.
+
+    A frame is admitted when both hold its cost; work whose cost is known only
+    once done (the bytes of a history) is spent from both afterwards.
+    """
+
+    own: TokenBucket
+    shared: TokenBucket
+
+    def admit(self, now: float, cost: float) -> bool:
+        """Spend ``cost`` from both buckets if both hold it; return whether it was admitted."""
+        own, shared = self.own, self.shared
+        if not (own.holds(now, cost) and shared.holds(now, cost)):
+            return False
+        own.take(now, cost)
+        shared.take(now, cost)
+        return True
+
+    def spend(self, now: float, cost: float) -> None:
+        self.own.spend(now, cost)
+        self.shared.spend(now, cost)
+
+
+@dataclass
+class BucketTable:
+    """One token bucket per key (an address), created full when first asked for.
+
+    At most ``max_keys`` buckets are kept, the least recently used forgotten
+    first: a forgotten bucket comes back full, which costs an attacker's key
+    nothing it could not get by waiting, and memory stays bounded.
+    """
+
+    rate: float
+    burst: float
+    max_keys: int = 100_000
+    _buckets: collections.OrderedDict[str, TokenBucket] = field(default_factory=collections.OrderedDict)
+
+    def get(self, key: str) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
+            if len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        return bucket
 
 
 @dataclass

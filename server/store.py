@@ -7,6 +7,7 @@ its version in ``PRAGMA user_version`` and migrates forward on open.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -145,8 +146,19 @@ class Store:
                 self._db.execute(f"PRAGMA user_version={number + 1}")
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already.
+
+        After a full disk or an I/O error SQLite may roll back by itself; a
+        ROLLBACK then fails ("no transaction is active") and would hide the
+        error that matters, which the caller re-raises.
+        """
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def close(self) -> None:
         self._db.close()
@@ -163,19 +175,32 @@ class Store:
         ).fetchone()
         return Account(*row) if row else None
 
-    def add_account(self, name: str, role: str, password_hash: str) -> Account:
-        """Create an account. Raises AccountExists."""
+    def add_account(self, name: str, role: str, password_hash: str, *, adopt: str | None = None) -> Account:
+        """Create an account. Raises AccountExists.
+
+        ``adopt``: a guest's ident whose private messages become the account's,
+        in the same transaction (a guest registering keeps them, or nothing is done).
+        """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        self._db.execute("BEGIN IMMEDIATE")
         try:
             cursor = self._db.execute(
                 "INSERT INTO accounts (name, name_key, role, password_hash, created_ms)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (name, name_key(name), role, password_hash, int(time.time() * 1000)),
             )
+            account = Account(int(cursor.lastrowid or 0), name, role, password_hash)
+            if adopt is not None:
+                self.move_private_messages(adopt, account.ident)
+            self._db.execute("COMMIT")
         except sqlite3.IntegrityError:
+            self._rollback()
             raise AccountExists(name) from None
-        return Account(int(cursor.lastrowid or 0), name, role, password_hash)
+        except BaseException:
+            self._rollback()
+            raise
+        return account
 
     def set_password(self, account_id: int, password_hash: str) -> None:
         self._db.execute(
@@ -236,7 +261,7 @@ class Store:
                 )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         return ids
 
@@ -266,7 +291,7 @@ class Store:
         return [StoredMessage(*row) for row in reversed(rows)]
 
     def move_private_messages(self, old_ident: str, new_ident: str) -> None:
-        """Re-tag a guest's private messages when the guest registers."""
+        """Re-tag a guest's private messages (inside ``add_account``'s transaction when it adopts them)."""
         self._db.execute(
             "UPDATE messages SET sender_ident = ? WHERE sender_ident = ?", (new_ident, old_ident)
         )

@@ -189,10 +189,9 @@ class ChatWorld:
             a.LoadAccount: lambda w: store.get_account(w.nickname),
             a.CheckPassword: lambda w: passwords.verify_password(w.password, w.password_hash),
             a.HashPassword: lambda w: passwords.hash_password(w.password),
-            a.CreateAccount: lambda w: store.add_account(w.name, w.role, w.password_hash),
+            a.CreateAccount: lambda w: store.add_account(w.name, w.role, w.password_hash, adopt=w.adopt),
             a.RenameAccount: lambda w: store.rename_account(w.account_id, w.name),
             a.SetPassword: lambda w: store.set_password(w.account_id, w.password_hash),
-            a.MovePrivateMessages: lambda w: store.move_private_messages(w.old_ident, w.new_ident),
             a.LoadHistory: lambda w: store.recent_messages(list(w.idents), w.limit),
             a.LoadAdmins: lambda w: store.admin_names(),
         }

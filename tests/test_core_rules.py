@@ -385,7 +385,7 @@ def test_an_overflowed_reader_leaves_and_the_others_are_told(world: ChatWorld) -
 
 def test_a_connection_moves_only_as_the_table_allows() -> None:
     conn = Connection(1, "h", 1, max_frame=100, login_deadline=0, chat_bucket=None,  # type: ignore[arg-type]
-                      strikes=None)  # type: ignore[arg-type]
+                      strikes=None, budget=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="awaiting login cannot become closed"):
         conn.move_to(Phase.CLOSED)
     conn.move_to(Phase.CHATTING)

@@ -8,7 +8,8 @@ to it. The rules:
   original client compared it. A refusal is retried automatically only by a
   client reconnecting after a drop, and only for the temporary ones: "already
   logged in" (the server may not have noticed the old connection go yet),
-  too many connections from the address, too many failed logins.
+  too many connections from the address, too many failed logins, requests
+  too fast (the address's work budget).
 * A WARN names why the server is closing: after a kick or a flood disconnect
   the client never reconnects by itself; after anything else (a shutdown, a
   timeout) it may, with backoff, as after any dropped connection.
@@ -56,7 +57,8 @@ def template_pattern(template: str) -> re.Pattern[str]:
 
 # Refusals that a reconnecting client should try again later.
 _TEMPORARY_REFUSALS = tuple(
-    template_pattern(text) for text in (texts.ALREADY_LOGGED_IN, texts.TOO_MANY_CONNECTIONS, texts.LOCKED_OUT)
+    template_pattern(text)
+    for text in (texts.ALREADY_LOGGED_IN, texts.TOO_MANY_CONNECTIONS, texts.LOCKED_OUT, texts.TOO_FAST)
 )
 
 

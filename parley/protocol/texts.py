@@ -33,6 +33,8 @@ NOT_UTF8 = "Error: Frame is not valid UTF-8."
 FRAME_TOO_LONG = "Error: Frame longer than {limit} bytes; closing the connection."
 FLOODING = "Error: You are sending messages too fast. Please slow down."
 NOT_STORED = "Error: Your message could not be stored; it was not sent."
+TOO_FAST = "Error: You are sending requests too fast. Please slow down."
+HISTORY_FAILED = "Error: The message history could not be loaded, please try again."
 
 # CONFIRM texts.
 UPDATE_BAD_COLOR = "Error: Color not recgnized as Hex color. "

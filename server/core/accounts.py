@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generator
 
 from parley.protocol import Frame, messages, names, texts
 
-from ..records import Account, AccountExists
+from ..records import Account, AccountExists, StoreFailed
 from .actions import (
     Broadcast,
     CheckPassword,
@@ -24,7 +24,6 @@ from .actions import (
     HashPassword,
     LoadAccount,
     LoadAdmins,
-    MovePrivateMessages,
     Rename,
     RenameAccount,
     SetPassword,
@@ -65,15 +64,26 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role))
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))))
     if account is not None:
-        core.admins = yield LoadAdmins()
+        yield from _load_admins(core)
     core.schedule_user_list()
+
+
+def _load_admins(core: "ChatCore") -> Flow:
+    """Refresh the admin accounts' names for user lists; on a database failure the last list stays."""
+    try:
+        core.admins = yield LoadAdmins()
+    except StoreFailed:
+        pass  # logged where it failed; nothing the client asked for depends on it
 
 
 def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: str) -> Flow:
     """Return (error text or None, the account logged into or None)."""
     if core.presence.lookup(nickname) is not None:
         return texts.ALREADY_LOGGED_IN, None
-    account: Account | None = yield LoadAccount(nickname)
+    try:
+        account: Account | None = yield LoadAccount(nickname)
+    except StoreFailed:
+        return texts.LOGIN_FAILED, None
     if account is None:
         return names.nickname_error(nickname), None
     locked = core.lockout(conn.host, account.name)
@@ -114,7 +124,7 @@ def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     text = texts.CHANGED_PREFIX.format(old=old) + "".join(parts)
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, text)))
     if conn.is_admin:
-        core.admins = yield LoadAdmins()
+        yield from _load_admins(core)
     core.schedule_user_list()
 
 
@@ -140,7 +150,10 @@ def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, colo
 def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
     """Move the user (and its account, if any) to ``new_nick``; return an error text or None."""
     if names.name_key(new_nick) != names.name_key(conn.nickname):
-        existing: Account | None = yield LoadAccount(new_nick)
+        try:
+            existing: Account | None = yield LoadAccount(new_nick)
+        except StoreFailed:
+            return texts.UPDATE_FAILED
         if existing is not None and (conn.account is None or existing.id != conn.account.id):
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
     old_user = conn.online_user()
@@ -149,31 +162,61 @@ def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
     if conn.account is not None:
         try:
             yield RenameAccount(conn.account.id, new_nick)
-        except AccountExists:
+        except (AccountExists, StoreFailed) as error:
             yield Rename(old_user)
+            if isinstance(error, StoreFailed):
+                return texts.UPDATE_FAILED
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
         conn.account = replace(conn.account, name=new_nick)
     return None
 
 
+def _undo_rename(conn: Connection, old_user: OnlineUser, old_account: Account | None) -> Flow:
+    """Put the user (and its account) back under its old name after a later step of an UPDATE failed."""
+    if old_account is not None and conn.account is not None and conn.account.name != old_account.name:
+        try:
+            yield RenameAccount(old_account.id, old_account.name)
+            conn.account = old_account
+        except (AccountExists, StoreFailed):
+            return  # the account keeps its new name, and so does the user
+    if (yield Rename(old_user)):  # someone may have taken the old name meanwhile: then the new one stays
+        conn.nickname = old_user.nickname
+
+
 def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: str | None) -> Flow:
-    """Rename first if asked, then change the password or register the guest; return an error text or None."""
+    """Rename first if asked, then change the password or register the guest; return an error text or None.
+
+    If the password cannot be stored, a rename it came with is undone: on any error nothing changes.
+    """
+    old_user, old_account = conn.online_user(), conn.account
     if new_nick is not None:
         error = yield from _rename(core, conn, new_nick)
         if error is not None:
             return error
         conn.nickname = new_nick
+    error = yield from _store_password(core, conn, password)
+    if error is not None and new_nick is not None:
+        yield from _undo_rename(conn, old_user, old_account)
+    return error
+
+
+def _store_password(core: "ChatCore", conn: Connection, password: str) -> Flow:
+    """Change the account's password, or register the guest under its nickname; return an error text or None."""
     password_hash: str = yield HashPassword(password)
     if conn.account is not None:
-        yield SetPassword(conn.account.id, password_hash)
+        try:
+            yield SetPassword(conn.account.id, password_hash)
+        except StoreFailed:
+            return texts.UPDATE_FAILED
         conn.account = replace(conn.account, password_hash=password_hash)
         log.info("%s %s: password changed", conn.peer, conn.nickname)
         return None
     try:
-        account: Account = yield CreateAccount(conn.nickname, "member", password_hash)
+        account: Account = yield CreateAccount(conn.nickname, "member", password_hash, adopt=conn.guest_ident)
     except AccountExists:
         return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
-    yield MovePrivateMessages(conn.guest_ident, account.ident)
+    except StoreFailed:
+        return texts.UPDATE_FAILED
     conn.account = account
     yield Rename(conn.online_user())
     log.info("%s %s: registered as a member", conn.peer, conn.nickname)

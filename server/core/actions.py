@@ -9,6 +9,8 @@ Three kinds:
 * requests, which the adapter answers with ``Completed(conn, result)`` (or
   the error raised): database work, password hashing, and the hub's
   claims on nicknames, which a distributed hub must check with its peers.
+  A database request that fails raises ``records.StoreFailed`` where the
+  handler yielded it (the cause is logged by the adapter's side).
   A connection waits for its request's answer before it handles anything
   else, so a request is the last action for its connection in a batch.
 """
@@ -152,11 +154,16 @@ class HashPassword:
 
 @dataclass(frozen=True, slots=True)
 class CreateAccount:
-    """Result: the new Account. Raises AccountExists."""
+    """Result: the new Account. Raises AccountExists.
+
+    ``adopt``: a guest's ident whose private messages become the account's, in
+    the same transaction, so a registration is done whole or not at all.
+    """
 
     name: str
     role: str
     password_hash: str = field(repr=False)
+    adopt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +181,6 @@ class SetPassword:
 
 
 @dataclass(frozen=True, slots=True)
-class MovePrivateMessages:
-    """Re-tag a guest's private messages as its new account's."""
-
-    old_ident: str
-    new_ident: str
-
-
-@dataclass(frozen=True, slots=True)
 class LoadHistory:
     """Result: the last ``limit`` StoredMessages visible to ``idents``, oldest first."""
 
@@ -196,7 +195,7 @@ class LoadAdmins:
 
 RequestKind = Union[
     Claim, Rename, LoadAccount, CheckPassword, HashPassword, CreateAccount, RenameAccount, SetPassword,
-    MovePrivateMessages, LoadHistory, LoadAdmins,
+    LoadHistory, LoadAdmins,
 ]
 
 

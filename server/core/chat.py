@@ -27,8 +27,8 @@ from parley.protocol.messages import Stamp
 from parley.protocol.names import name_key
 
 from ..config import ServerConfig
-from ..limits import ConnectionCounter, FailureWindow, TokenBucket
-from . import accounts, chats, room
+from ..limits import BucketTable, Budget, ConnectionCounter, FailureWindow, TokenBucket
+from . import accounts, admission, chats, room
 from .actions import (
     Action,
     Broadcast,
@@ -71,6 +71,7 @@ log = logging.getLogger("parley.server")
 MAX_UNHANDLED = 256 * 1024  # bytes received and waiting to be handled before reading pauses
 MAX_UNSENT = 256  # a connection's answers waiting behind messages being stored before reading pauses
 MAX_USER_LIST_DELAY = 1.0  # seconds: the longest a user list waits for more changes
+UNLIMITED = TokenBucket(0, 0)  # an address's work budget until its address is known
 
 
 class Now(NamedTuple):
@@ -99,6 +100,7 @@ class ChatCore:
         self._per_address = ConnectionCounter(config.max_connections_per_address)
         self._failures_by_address = FailureWindow(config.login_failures_per_address)
         self._failures_by_nickname = FailureWindow(config.login_failures_per_nickname)
+        self._work_by_address = BucketTable(config.address_request_rate, config.address_request_burst)
 
     def handle(self, event: Event, now: Now) -> list[Action]:
         """Apply one event at time ``now``; return the actions that follow, in order."""
@@ -181,6 +183,7 @@ class ChatCore:
             login_deadline=self.now.monotonic + config.login_timeout,
             chat_bucket=TokenBucket(config.chat_rate, config.chat_burst),
             strikes=TokenBucket(1.0 if config.flood_strikes else 0, config.flood_strikes),
+            budget=Budget(TokenBucket(config.request_rate, config.request_burst), UNLIMITED),
         )
         self.connections[conn.id] = conn
         if event.proxied:
@@ -191,8 +194,10 @@ class ChatCore:
 
     def _admit(self, conn: Connection) -> bool:
         """Count ``conn`` against its address's limit; refuse and end it if over."""
-        if self._per_address.open(limit_key(conn.host, self.config.ipv6_prefix)):  # an IPv6 /64 is one address
+        key = limit_key(conn.host, self.config.ipv6_prefix)  # an IPv6 /64 is one address
+        if self._per_address.open(key):
             conn.admitted = True
+            conn.budget.shared = self._work_by_address.get(key)
             return True
         log.warning("%s: refused: too many connections from this address", conn.peer)
         self.send(conn, messages.conver(self.stamp(), texts.TOO_MANY_CONNECTIONS))
@@ -394,6 +399,8 @@ class ChatCore:
         return None
 
     def _frame(self, conn: Connection, frame: Frame) -> None:
+        if not admission.admit_frame(self, conn, frame):
+            return
         if not is_allowed(conn.phase, frame.reason):
             self._refuse(conn, frame)
             return
@@ -445,6 +452,8 @@ class ChatCore:
         return None
 
     def _rejected(self, conn: Connection, event: FrameRejected) -> None:
+        if not event.fatal and not admission.admit_rejected(self, conn):
+            return
         code = event.error.code
         if code == "too-long":
             text = texts.FRAME_TOO_LONG.format(limit=self.config.max_frame)

@@ -35,7 +35,7 @@ from parley.protocol.framing import (
     StreamEnded,
 )
 
-from ..limits import TokenBucket
+from ..limits import Budget, TokenBucket
 from ..records import Account
 from .presence import OnlineUser
 
@@ -93,11 +93,11 @@ class Connection:
     __slots__ = (
         "id", "host", "peer", "phase", "proxy", "decoder", "input_open", "inbox", "inbox_bytes", "task",
         "unsent", "reading", "timer_at", "nickname", "color", "account", "guest_ident", "online", "leave_text",
-        "login_deadline", "frame_started", "admitted", "chat_bucket", "strikes",
+        "login_deadline", "frame_started", "admitted", "chat_bucket", "strikes", "budget",
     )
 
     def __init__(self, conn: int, host: str, port: int, *, max_frame: int, login_deadline: float,
-                 chat_bucket: TokenBucket, strikes: TokenBucket) -> None:
+                 chat_bucket: TokenBucket, strikes: TokenBucket, budget: Budget) -> None:
         self.id = conn
         self.host = host
         self.peer = f"{host}:{port}"  # for the log
@@ -124,7 +124,8 @@ class Connection:
         self.frame_started = 0.0  # when the first byte of the frame being received came
         self.admitted = False  # counted against its address's connections
         self.chat_bucket = chat_bucket
-        self.strikes = strikes
+        self.strikes = strikes  # refusals (of any frame) before it is cut off for flooding
+        self.budget = budget  # its work, and its address's (admission.py)
 
     def move_to(self, phase: Phase) -> None:
         """Change phase (the one place it changes). Raises ValueError for a move the table does not allow."""

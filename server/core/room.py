@@ -8,8 +8,11 @@ import logging
 from typing import TYPE_CHECKING, Any, Generator
 
 from parley.protocol import Frame, messages, texts
+from parley.protocol.framing import encode_frame
 from parley.protocol.messages import Stamp
 
+from ..records import StoreFailed
+from . import admission
 from .actions import Broadcast, Kick, LoadHistory
 from .connection import Connection
 
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from .chat import ChatCore
 
 log = logging.getLogger("parley.server")
+CHATR_OVERHEAD = 96  # bytes of a replayed CHATR besides its content, sender and rec (time, color, id, ts)
 
 
 def on_discon(core: "ChatCore", conn: Connection, frame: Frame) -> None:
@@ -29,13 +33,23 @@ def on_ref(core: "ChatCore", conn: Connection, frame: Frame) -> Generator[Any, A
     """Replay the last ``history`` messages this user may see, oldest first."""
     core.send(conn, messages.confirm(core.stamp(), "REF", texts.REF_RESENDING))
     idents = tuple(sorted({conn.ident, conn.guest_ident}))
-    history = yield LoadHistory(idents, core.config.history)
+    try:
+        history = yield LoadHistory(idents, core.config.history)
+    except StoreFailed:
+        core.send(conn, messages.err(core.stamp(), texts.HISTORY_FAILED))
+        return
+    sent = 0
     for m in history:
-        core.send(conn, messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content))
+        chatr = messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content)
+        core.send(conn, chatr)
+        sent += len(m.content.encode()) + len(m.sender) + len(m.rec) + CHATR_OVERHEAD
+    admission.spend(core, conn, sent)
 
 
 def on_user(core: "ChatCore", conn: Connection, frame: Frame) -> None:
-    core.send(conn, core.user_list_frame())
+    users = core.user_list_frame()
+    core.send(conn, users)
+    admission.spend(core, conn, len(encode_frame(users)))
 
 
 def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> None:
