@@ -281,6 +281,16 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--ping-interval", metavar="SECONDS", type=non_negative, default=25.0,
              help="seconds between pings to each browser, so proxies keep quiet chats open; 0: none "
                   "(default: %(default)s)")
+    add_flag(parser, "--http-header-timeout", metavar="SECONDS", type=positive_number, default=10.0,
+             help="seconds a new web connection has to send its request's headers (default: %(default)s)")
+    add_flag(parser, "--http-keepalive-timeout", metavar="SECONDS", type=positive_number, default=30.0,
+             help="seconds an idle web connection is kept open between requests (default: %(default)s)")
+    add_flag(parser, "--max-web-connections-per-address", metavar="N", type=count, default=64,
+             help="web connections (page requests and WebSockets) one address may hold at once; "
+                  "0: no limit (default: %(default)s)")
+    add_flag(parser, "--max-web-connections", metavar="N", type=count, default=0,
+             help="web connections the page may hold at once; 0: half of what the process's file "
+                  "descriptor limit allows, the rest kept for the chat port (default: %(default)s)")
 
 
 def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
@@ -291,8 +301,8 @@ def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
              help="certificate to trust for the chat server's TLS, e.g. its self-signed one (implies --upstream-tls)")
     _add_web_flags(parser)
     add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
-             help="address or network of a reverse proxy whose forwarded-address headers are believed "
-                  "(repeatable; default: this machine)")
+             help="address or network of a reverse proxy whose X-Forwarded-For and Forwarded headers are "
+                  "believed, e.g. 127.0.0.1 behind nginx or Caddy on this machine (repeatable; default: none)")
     add_flag(parser, "--max-frame", metavar="BYTES", type=positive_int, default=8192,
              help="longest message a browser may send, in bytes (default: %(default)s)")
     add_flag(parser, "--tls-cert", metavar="FILE", type=Path, help="certificate file (PEM): the page is served over HTTPS")
