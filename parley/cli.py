@@ -78,6 +78,7 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         chat_rate=args.chat_rate,
         chat_burst=args.chat_burst,
         max_connections_per_address=args.max_connections_per_address,
+        admin_reserve=args.admin_reserve,
         max_outbuf=args.max_outbuf,
         durable=args.fsync == "on",
         ipv6_prefix=args.ipv6_prefix,
@@ -229,7 +230,8 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
     server_settings = server_config(args)
     # One budget for both ports: the web port cannot take the chat port's share.
     budget = plan_budget(descriptor_limit(), chat_port=True, web_port=True,
-                         max_web_connections=args.max_web_connections)
+                         max_web_connections=args.max_web_connections, admin_reserve=args.admin_reserve)
+    server_settings.budget = budget
     upstream = _local_address(server_settings.host)
     # The gateway's connections are in-process pipes, whose PROXY headers the
     # server believes: the TCP port trusts only --trusted-proxy.

@@ -251,6 +251,9 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="messages one connection may send at once before --chat-rate applies (default: %(default)s)")
     add_flag(parser, "--max-connections-per-address", metavar="N", type=count, default=32,
              help="connections one address may hold at once; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--admin-reserve", metavar="N", type=count, default=8,
+             help="chat connections kept for admins when the server is full: past the chat port's share "
+                  "of the file descriptor limit, only an admin may log in (default: %(default)s)")
     add_flag(parser, "--fsync", default="on", choices=["on", "off"],
              help="off: do not wait for the disk at each save, for throwaway test data only; a crash may "
                   "then lose messages people saw (default: %(default)s)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parley.net.budget import ConnectionBudget
 from parley.net.groups import DEFAULT_IPV6_PREFIX
 from parley.net.proxy import Network
 from parley.paths import default_data_dir
@@ -35,6 +36,9 @@ class ServerConfig:
     chat_burst: int = 20  # CHAT frames allowed at once
     flood_strikes: int = 10  # refused CHATs (refilling at 1/s) before a flooder is cut off
     max_connections_per_address: int = 32
+    admin_reserve: int = 8  # connections past the chat port's share on which only an admin may log in
+    # The chat port's share of the process's connections (None: planned from the descriptor limit at start).
+    budget: ConnectionBudget | None = None
     login_failures_per_address: int = 20  # wrong passwords a minute before a lockout
     login_failures_per_nickname: int = 10
     frame_timeout: float = 60.0  # seconds a started frame may take to end

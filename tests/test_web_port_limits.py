@@ -361,3 +361,36 @@ def test_the_budget_stays_below_the_descriptor_limit_and_keeps_the_chat_ports_sh
     alone = plan_budget(1000, chat_port=False, web_port=True, web_cost=2)
     assert alone.web * 2 <= 1000 - 50
 
+
+
+async def test_past_the_chat_ports_share_only_admins_log_in_then_the_port_refuses_clearly(
+        make_server, data_dir: Path, caplog) -> None:
+    # Once descriptors ran out, chat logins got EOF with nothing logged, admins' as well.
+    from parley.net.budget import ConnectionBudget
+
+    add_account(data_dir, "root", "rootpass", role="admin")
+    server = await make_server(budget=ConnectionBudget(web=0, chat=2, admin_reserve=1))
+    guests = [await Client.connect(server.port) for _ in range(2)]
+    for n, guest in enumerate(guests):
+        await guest.login(f"guest{n}")
+    late = await Client.connect(server.port)  # in the admins' reserve
+    await late.send("CON,nickname=late;password=;color=#FFFFFF,")
+    assert (await late.expect("CONVER")).content == "Error: The server is full; try again later."
+    assert await late.closed_by_server()
+    admin = await Client.connect(server.port)
+    assert (await admin.login("root", "rootpass")).content == "OK"
+    full = await Client.connect(server.port)  # past the reserve: refused at once
+    assert (await full.expect("CONVER")).content == "Error: The server is full; try again later."
+    assert await full.closed_by_server()
+    await admin.send("PING,,admin here")
+    assert (await admin.next("PONG")).content == "admin here"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("only an admin may log in" in w for w in warnings)
+    assert any("refused (the admins' reserve is in use too)" in w for w in warnings)
+    for guest in guests:
+        await guest.close()
+    await eventually(lambda: server.config.budget is not None and server.config.budget.chat_open == 1)
+    again = await Client.connect(server.port)
+    await again.login("again")  # with places free again, anyone logs in
+    for client in (*guests, late, admin, full, again):
+        await client.close()

@@ -183,6 +183,11 @@ class ChatCore:
             strikes=TokenBucket(1.0 if config.flood_strikes else 0, config.flood_strikes),
         )
         self.connections[conn.id] = conn
+        if event.full:  # the adapter logs it (once in a while: a flood must not flood the log)
+            self.send(conn, messages.conver(self.stamp(), texts.SERVER_FULL))
+            self.end(conn)
+            return
+        conn.admins_only = event.admins_only
         if event.proxied:
             conn.proxy = ProxyHeaderReader()
         elif not self._admit(conn):
