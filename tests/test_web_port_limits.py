@@ -18,14 +18,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 from conftest import add_account
+from serverproc import ServeProcess
+from wire import TIMEOUT, Client, eventually, ws_login, ws_next
+
 from gateway.app import start_gateway
 from gateway.config import GatewayConfig
 from parley.net.proxy import parse_networks
-from serverproc import ServeProcess
 from server.app import ChatServer
-from wire import TIMEOUT, Client, eventually, ws_login, ws_next
 
 GatewayFactory = Callable[..., Awaitable[int]]
 KEY = base64.b64encode(b"sixteen byte key").decode()
@@ -394,3 +394,19 @@ async def test_past_the_chat_ports_share_only_admins_log_in_then_the_port_refuse
     await again.login("again")  # with places free again, anyone logs in
     for client in (*guests, late, admin, full, again):
         await client.close()
+
+
+async def test_over_https_the_limits_answer_the_same(make_gateway, tmp_path: Path) -> None:
+    from certs import self_signed, unverified
+
+    cert, key = self_signed(tmp_path)
+    port = await make_gateway(tls_cert=cert, tls_key=key, http_header_timeout=0.5, max_connections_per_address=1)
+    context = unverified()
+    slow_reader, slow = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+    slow.write(b"GET / HTTP/1.1\r\n")  # half-sent, and holding the address's one connection
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+    writer.write(PAGE)
+    assert (await read_all(reader)).startswith(b"HTTP/1.1 429 ")
+    assert (await read_all(slow_reader)).startswith(b"HTTP/1.1 408 ")
+    for stream in (writer, slow):
+        stream.close()
