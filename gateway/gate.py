@@ -179,11 +179,13 @@ class Gate(asyncio.Protocol):
         self._timer = asyncio.get_running_loop().call_later(REFUSAL_LINGER, transport.close)
 
     def data_received(self, data: bytes) -> None:
-        handler = self._handler
+        handler, transport = self._handler, self._transport
+        if transport is None or transport.is_closing():
+            return  # cut (an unmasked frame, a late request): nothing more reaches aiohttp
         if handler is None:  # refused: read the request, then close
             self._seen = self._seen[-3:] + data
-            if HEAD_END in self._seen and self._transport is not None:
-                self._transport.close()
+            if HEAD_END in self._seen:
+                transport.close()
             return
         if self._masks is not None and not self._masks.feed(data):
             self._unmasked()
