@@ -292,8 +292,9 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
              help="web connections (page requests and WebSockets) one address may hold at once; "
                   "0: no limit (default: %(default)s)")
     add_flag(parser, "--max-web-connections", metavar="N", type=count, default=0,
-             help="web connections the page may hold at once; 0: half of what the process's file "
-                  "descriptor limit allows, the rest kept for the chat port (default: %(default)s)")
+             help="web connections the page may hold at once; 0: what the process's file descriptor "
+                  "limit allows, less a margin (in parley serve half of it: the rest is the chat port's) "
+                  "(default: %(default)s)")
 
 
 def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
