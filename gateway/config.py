@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parley.net.budget import ConnectionBudget
+from parley.net.groups import DEFAULT_IPV6_PREFIX
 from parley.net.proxy import Network
 
 
@@ -40,5 +41,6 @@ class GatewayConfig:
     http_header_timeout: float = 10.0  # seconds from connecting until the first request's headers are in
     http_keepalive_timeout: float = 30.0  # seconds an idle connection is kept between requests
     max_connections_per_address: int = 64  # open web connections (HTTP and WebSocket) of one address
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX  # the per-address cap counts an IPv6 address by this prefix
     # The web port's share of the process's connections (None: planned from the descriptor limit at start).
     budget: ConnectionBudget | None = None

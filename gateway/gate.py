@@ -134,7 +134,7 @@ class Gate(asyncio.Protocol):
             return
         self._counted = True
         if not guard.trusted(self._address):
-            key = limit_key(self._address)
+            key = limit_key(self._address, guard.config.ipv6_prefix)
             if not guard.per_address.open(key):
                 self._refuse(TOO_MANY)
                 return
@@ -268,7 +268,7 @@ def guard_middleware(guard: WebGuard, client_address: Callable[[web.Request], st
                             "(this is said once)", peer[0] if peer else "a peer", peer[0] if peer else "ADDRESS")
             return await handler(request)
         address = client_address(request)
-        key = limit_key(address)
+        key = limit_key(address, guard.config.ipv6_prefix)
         if not guard.per_address.open(key):
             guard.refused(TOO_MANY, address)
             refusal = web.HTTPTooManyRequests(text=TOO_MANY.text, headers={"Cache-Control": "no-store"})

@@ -55,6 +55,7 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
         http_header_timeout=args.http_header_timeout,
         http_keepalive_timeout=args.http_keepalive_timeout,
         max_connections_per_address=args.max_web_connections_per_address,
+        ipv6_prefix=args.ipv6_prefix,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)

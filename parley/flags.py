@@ -307,6 +307,9 @@ def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
              help="address or network of a reverse proxy whose X-Forwarded-For and Forwarded headers are "
                   "believed, e.g. 127.0.0.1 behind nginx or Caddy on this machine (repeatable; default: none)")
+    add_flag(parser, "--ipv6-prefix", metavar="BITS", type=ipv6_prefix, default=DEFAULT_IPV6_PREFIX,
+             help="the per-address cap counts IPv6 addresses sharing this many leading bits as one address; "
+                  "128: each alone (default: %(default)s, one subscriber's network)")
     add_flag(parser, "--max-frame", metavar="BYTES", type=positive_int, default=8192,
              help="longest message a browser may send, in bytes (default: %(default)s)")
     add_flag(parser, "--tls-cert", metavar="FILE", type=Path, help="certificate file (PEM): the page is served over HTTPS")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import add_account
+from conftest import ServerFactory, add_account
 from serverproc import ServeProcess
 from wire import TIMEOUT, Client, eventually, ws_login, ws_next
 
@@ -32,6 +32,17 @@ KEY = base64.b64encode(b"sixteen byte key").decode()
 UPGRADE = ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").encode()
 PAGE = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.fixture
+def make_server(make_server: ServerFactory) -> ServerFactory:
+    """conftest's servers, trusting the PROXY headers of a gateway on 127.0.0.1 (``parley server
+    --trusted-proxy 127.0.0.1`` with a separate ``parley gateway``)."""
+    async def start(**settings: object) -> ChatServer:
+        settings.setdefault("trusted_proxies", parse_networks(["127.0.0.1"]))
+        return await make_server(**settings)
+
+    return start
 
 
 @pytest.fixture
@@ -339,9 +350,10 @@ def test_flags_reach_the_gateway(monkeypatch) -> None:
 
     monkeypatch.delenv("PARLEY_TRUSTED_PROXY", raising=False)
     args = build_parser().parse_args(["gateway", "--http-header-timeout", "4", "--http-keepalive-timeout", "9",
-                                      "--max-web-connections-per-address", "7"])
+                                      "--max-web-connections-per-address", "7", "--ipv6-prefix", "56"])
     config = gateway_config(args, args.upstream)
-    assert (config.http_header_timeout, config.http_keepalive_timeout, config.max_connections_per_address) == (4, 9, 7)
+    assert (config.http_header_timeout, config.http_keepalive_timeout, config.max_connections_per_address,
+            config.ipv6_prefix) == (4, 9, 7, 56)
     assert config.trusted_proxies == []
 
 
