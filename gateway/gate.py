@@ -301,7 +301,9 @@ class GatedSite(web.BaseSite):
         server = self._runner.server
         assert server is not None
         guard = self._guard
+        # Over TLS a connection reaches the Gate only once its handshake is done: bound that by the header timeout.
         self._server = await asyncio.get_running_loop().create_server(
             lambda: Gate(guard, server), self._host, self._port, ssl=self._ssl_context,
             backlog=self._backlog, reuse_address=True,
+            ssl_handshake_timeout=guard.config.http_header_timeout if self._ssl_context else None,
         )

@@ -422,3 +422,6 @@ async def test_over_https_the_limits_answer_the_same(make_gateway, tmp_path: Pat
     assert (await read_all(slow_reader)).startswith(b"HTTP/1.1 408 ")
     for stream in (writer, slow):
         stream.close()
+    silent_tls = await asyncio.open_connection("127.0.0.1", port)  # opens TCP, never starts its TLS handshake
+    assert await read_all(silent_tls[0]) == b""  # cut within the header timeout, not asyncio's 60 s
+    silent_tls[1].close()
