@@ -52,6 +52,10 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
         allowed_origins=list(args.allowed_origin or []),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        http_header_timeout=args.http_header_timeout,
+        http_keepalive_timeout=args.http_keepalive_timeout,
+        max_connections_per_address=args.max_web_connections_per_address,
+        ipv6_prefix=args.ipv6_prefix,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)
@@ -79,6 +83,7 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         address_request_rate=args.address_request_rate,
         address_request_burst=args.address_request_burst,
         max_connections_per_address=args.max_connections_per_address,
+        admin_reserve=args.admin_reserve,
         max_outbuf=args.max_outbuf,
         durable=args.fsync == "on",
         ipv6_prefix=args.ipv6_prefix,
@@ -225,7 +230,13 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
     from gateway.app import start_gateway
     from server.app import ChatServer
 
+    from .net.budget import descriptor_limit, plan_budget
+
     server_settings = server_config(args)
+    # One budget for both ports: the web port cannot take the chat port's share.
+    budget = plan_budget(descriptor_limit(), chat_port=True, web_port=True,
+                         max_web_connections=args.max_web_connections, admin_reserve=args.admin_reserve)
+    server_settings.budget = budget
     upstream = _local_address(server_settings.host)
     # The gateway's connections are in-process pipes, whose PROXY headers the
     # server believes: the TCP port trusts only --trusted-proxy.
@@ -233,6 +244,7 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
     await server.start()
     try:
         config = gateway_config(args, (upstream, server.port))
+        config.budget = budget
         config.upstream_tls = server_settings.tls_cert is not None
         config.upstream_verify = False  # our own server, over this machine's own address
         # Browsers reach this process's server over in-process pipes, not loopback TCP.
@@ -255,9 +267,14 @@ async def run_gateway(args: argparse.Namespace, started: Started) -> None:
     """The web gateway alone, in front of the chat server at ``--upstream``."""
     from gateway.app import start_gateway
 
+    from .net.budget import descriptor_limit, plan_budget
+
     config = gateway_config(args, args.upstream)
     config.upstream_tls = args.upstream_tls or args.upstream_ca_file is not None
     config.upstream_ca_file = args.upstream_ca_file
+    # Each WebSocket also holds a TCP connection to the chat server.
+    config.budget = plan_budget(descriptor_limit(), chat_port=False, web_port=True,
+                                max_web_connections=args.max_web_connections, web_cost=2)
     runner, port = await start_gateway(config)
     try:
         started()

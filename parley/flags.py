@@ -262,6 +262,9 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="work all connections from one address may cause at once (default: %(default)s)")
     add_flag(parser, "--max-connections-per-address", metavar="N", type=count, default=32,
              help="connections one address may hold at once; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--admin-reserve", metavar="N", type=count, default=8,
+             help="chat connections kept for admins when the server is full: past the chat port's share "
+                  "of the file descriptor limit, only an admin may log in (default: %(default)s)")
     add_flag(parser, "--fsync", default="on", choices=["on", "off"],
              help="off: do not wait for the disk at each save, for throwaway test data only; a crash may "
                   "then lose messages people saw (default: %(default)s)")
@@ -292,6 +295,17 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--ping-interval", metavar="SECONDS", type=non_negative, default=25.0,
              help="seconds between pings to each browser, so proxies keep quiet chats open; 0: none "
                   "(default: %(default)s)")
+    add_flag(parser, "--http-header-timeout", metavar="SECONDS", type=positive_number, default=10.0,
+             help="seconds a new web connection has to send its request's headers (default: %(default)s)")
+    add_flag(parser, "--http-keepalive-timeout", metavar="SECONDS", type=positive_number, default=30.0,
+             help="seconds an idle web connection is kept open between requests (default: %(default)s)")
+    add_flag(parser, "--max-web-connections-per-address", metavar="N", type=count, default=64,
+             help="web connections (page requests and WebSockets) one address may hold at once; "
+                  "0: no limit (default: %(default)s)")
+    add_flag(parser, "--max-web-connections", metavar="N", type=count, default=0,
+             help="web connections the page may hold at once; 0: what the process's file descriptor "
+                  "limit allows, less a margin (in parley serve half of it: the rest is the chat port's) "
+                  "(default: %(default)s)")
 
 
 def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
@@ -302,8 +316,11 @@ def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
              help="certificate to trust for the chat server's TLS, e.g. its self-signed one (implies --upstream-tls)")
     _add_web_flags(parser)
     add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
-             help="address or network of a reverse proxy whose forwarded-address headers are believed "
-                  "(repeatable; default: this machine)")
+             help="address or network of a reverse proxy whose X-Forwarded-For and Forwarded headers are "
+                  "believed, e.g. 127.0.0.1 behind nginx or Caddy on this machine (repeatable; default: none)")
+    add_flag(parser, "--ipv6-prefix", metavar="BITS", type=ipv6_prefix, default=DEFAULT_IPV6_PREFIX,
+             help="the per-address cap counts IPv6 addresses sharing this many leading bits as one address; "
+                  "128: each alone (default: %(default)s, one subscriber's network)")
     add_flag(parser, "--max-frame", metavar="BYTES", type=positive_int, default=8192,
              help="longest message a browser may send, in bytes (default: %(default)s)")
     add_flag(parser, "--tls-cert", metavar="FILE", type=Path, help="certificate file (PEM): the page is served over HTTPS")

@@ -24,6 +24,7 @@ import logging
 import time
 from typing import Any, Callable, cast
 
+from parley.net.budget import Admission, ConnectionBudget, LogThrottle
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
 
@@ -44,7 +45,7 @@ log = logging.getLogger("parley.server")
 class ClientProtocol(asyncio.Protocol):
     """One connection, as an asyncio protocol: feeds its transport's news to the core."""
 
-    __slots__ = ("adapter", "id", "transport", "outbox", "timer")
+    __slots__ = ("adapter", "id", "transport", "outbox", "timer", "budgeted")
     transport: asyncio.Transport
     outbox: Outbox
 
@@ -52,6 +53,7 @@ class ClientProtocol(asyncio.Protocol):
         self.adapter = adapter
         self.id = 0
         self.timer: asyncio.TimerHandle | None = None
+        self.budgeted = False  # counted against the process's connection budget
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
@@ -67,6 +69,9 @@ class ClientProtocol(asyncio.Protocol):
         return self.transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.budgeted:
+            self.budgeted = False
+            self.adapter.release(self)
         self.adapter.drive(e.ConnectionLost(self.id, exc.__class__.__name__ if exc is not None else None))
 
     # The hub's Member ---------------------------------------------------
@@ -86,7 +91,8 @@ class CoreAdapter:
 
     def __init__(self, config: ServerConfig, hub: Hub, db: Database, admins: list[str],
                  new_outbox: Callable[[asyncio.Transport, Callable[[], None]], Outbox],
-                 is_trusted_proxy: Callable[[str], bool], set_keepalive: Callable[[Any], None]) -> None:
+                 is_trusted_proxy: Callable[[str], bool], set_keepalive: Callable[[Any], None],
+                 budget: ConnectionBudget | None = None) -> None:
         self.core = ChatCore(config, hub, admins)
         self.hub = hub
         self.db = db
@@ -101,6 +107,8 @@ class CoreAdapter:
         self._new_outbox = new_outbox
         self._is_trusted_proxy = is_trusted_proxy
         self._set_keepalive = set_keepalive
+        self._budget = budget
+        self._throttle = LogThrottle()
 
     def accept(self, protocol: ClientProtocol) -> None:
         """A connection came in: register it with the core (or reset it while shutting down)."""
@@ -117,7 +125,29 @@ class CoreAdapter:
         host = str(peer[0])
         log.info("%s:%s: connected", host, peer[1])
         proxied = bool(transport.get_extra_info(IN_PROCESS)) or self._is_trusted_proxy(host)
-        self.drive(e.Connected(protocol.id, host, int(peer[1]), proxied=proxied))
+        admission = self._admission(protocol, host)
+        self.drive(e.Connected(protocol.id, host, int(peer[1]), proxied=proxied,
+                               full=admission is Admission.FULL, admins_only=admission is Admission.ADMIN_ONLY))
+
+    def _admission(self, protocol: ClientProtocol, host: str) -> Admission:
+        """Count a socket's connection against the chat port's share (in-process pipes hold no descriptor)."""
+        if self._budget is None or protocol.transport.get_extra_info("socket") is None:
+            return Admission.NORMAL
+        admission = self._budget.open_chat()
+        protocol.budgeted = admission is not Admission.FULL
+        if admission is not Admission.NORMAL:
+            held = self._throttle.allow(admission.value, self._loop.time())
+            if held is not None:
+                more = f" ({held} more since the last such message)" if held else ""
+                log.warning("%s: the chat port's %d connections are in use: %s%s", host, self._budget.chat,
+                            "only an admin may log in on this one" if admission is Admission.ADMIN_ONLY
+                            else "refused (the admins' reserve is in use too)", more)
+        return admission
+
+    def release(self, protocol: ClientProtocol) -> None:
+        """A counted connection closed: its place in the budget is free again."""
+        if self._budget is not None:
+            self._budget.close_chat()
 
     def drive(self, event: e.Event) -> None:
         """Feed ``event`` to the core and perform its actions, and those of any event they cause, in order."""

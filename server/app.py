@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 from typing import Callable
 
+from parley.net.budget import descriptor_limit, plan_budget
 from parley.net.listen import LISTEN_BACKLOG
 from parley.net.proxy import is_trusted
 from parley.startup import listen_error, tls_server_context
@@ -81,8 +82,11 @@ class ChatServer:
         for warning in await loop.run_in_executor(None, permission_warnings, path):
             log.warning("%s", warning)
         admins = await self.db.call(store.admin_names)
+        if self.config.budget is None:
+            self.config.budget = plan_budget(descriptor_limit(), chat_port=True, web_port=False,
+                                             admin_reserve=self.config.admin_reserve)
         self._adapter = CoreAdapter(self.config, self.hub, self.db, admins, self._new_outbox,
-                                    self.is_trusted_proxy, self._set_keepalive)
+                                    self.is_trusted_proxy, self._set_keepalive, self.config.budget)
         try:
             self._server = await loop.create_server(
                 self._new_protocol,
@@ -97,9 +101,9 @@ class ChatServer:
             self._release_lock()
             raise listen_error(self.config.host, self.config.port, error) from None
         log.info(
-            "listening on %s port %d%s; database %s (fsync %s)",
+            "listening on %s port %d%s; database %s (fsync %s); up to %d chat connections, %d more for admins",
             self.config.host, self.port, " (TLS)" if context else "", path,
-            "on" if self.config.durable else "off",
+            "on" if self.config.durable else "off", self.config.budget.chat, self.config.budget.admin_reserve,
         )
 
     def _new_protocol(self) -> ClientProtocol:

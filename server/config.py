@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parley.net.budget import ConnectionBudget
 from parley.net.groups import DEFAULT_IPV6_PREFIX
 from parley.net.proxy import Network
 from parley.paths import default_data_dir
@@ -41,6 +42,9 @@ class ServerConfig:
     address_request_rate: float = 256 * 1024
     address_request_burst: int = 4 * 1024 * 1024
     max_connections_per_address: int = 32
+    admin_reserve: int = 8  # connections past the chat port's share on which only an admin may log in
+    # The chat port's share of the process's connections (None: planned from the descriptor limit at start).
+    budget: ConnectionBudget | None = None
     login_failures_per_address: int = 20  # wrong passwords a minute before a lockout
     login_failures_per_nickname: int = 10
     frame_timeout: float = 60.0  # seconds a started frame may take to end

@@ -65,7 +65,7 @@ async def test_a_websocket_flood_is_refused_then_cut_off_and_others_notice_nothi
 
 async def test_many_websockets_from_one_address_meet_the_servers_cap(make_server, tmp_path: Path) -> None:
     server = await make_server(max_connections_per_address=3)
-    gateway = GatewayProcess(tmp_path, server.port).start()
+    gateway = GatewayProcess(tmp_path, server.port, "--trusted-proxy", "127.0.0.1").start()
     url = gateway.url + "ws"
     try:
         async with aiohttp.ClientSession() as http:

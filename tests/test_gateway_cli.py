@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 async def test_serve_runs_server_and_gateway_and_prints_the_browser_url(tmp_path: Path) -> None:
-    serve = ServeProcess(tmp_path / "data").start()
+    serve = ServeProcess(tmp_path / "data", "--trusted-proxy", "127.0.0.1").start()
     try:
         assert serve.printed(f"Web chat is running (HTTP port {serve.http_port})")
         assert serve.printed(f"    http://127.0.0.1:{serve.http_port}/\n")

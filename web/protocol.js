@@ -75,7 +75,9 @@ export function templatePattern(template) {
   return new RegExp(`^${source}${escapeRe(template.slice(last))}$`, "s");
 }
 
-const TEMPORARY_REFUSALS = [T.ALREADY_LOGGED_IN, T.TOO_MANY_CONNECTIONS, T.LOCKED_OUT, T.TOO_FAST].map(templatePattern);
+const TEMPORARY_REFUSALS = [T.ALREADY_LOGGED_IN, T.TOO_MANY_CONNECTIONS, T.SERVER_FULL, T.LOCKED_OUT, T.TOO_FAST].map(
+  templatePattern,
+);
 const WARN_KINDS = [
   ["kicked", templatePattern(T.KICKED)],
   ["flooding", templatePattern(T.FLOOD_DISCONNECT)],

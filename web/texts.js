@@ -8,6 +8,7 @@ export const MUST_START_WITH_LETTER = "Error: Username must start with a letter"
 export const BAD_LENGTH = "Error: Username must be between lengths 2 and 16";
 export const MISSING_CON_PARAMS = "Error: Incorrect paramters. nickname, password, and color are required";
 export const TOO_MANY_CONNECTIONS = "Error: Too many connections from your address.";
+export const SERVER_FULL = "Error: The server is full; try again later.";
 export const LOCKED_OUT = "Error: Too many failed logins. Try again in {seconds} seconds.";
 export const BAD_CHARACTER = "Error: Username contains a character that is not allowed";
 export const LOGIN_FAILED = "Error: Login failed, please try again";

@@ -58,7 +58,7 @@ def template_pattern(template: str) -> re.Pattern[str]:
 # Refusals that a reconnecting client should try again later.
 _TEMPORARY_REFUSALS = tuple(
     template_pattern(text)
-    for text in (texts.ALREADY_LOGGED_IN, texts.TOO_MANY_CONNECTIONS, texts.LOCKED_OUT, texts.TOO_FAST)
+    for text in (texts.ALREADY_LOGGED_IN, texts.TOO_MANY_CONNECTIONS, texts.SERVER_FULL, texts.LOCKED_OUT, texts.TOO_FAST)
 )
 
 

@@ -15,6 +15,7 @@ BAD_LENGTH = "Error: Username must be between lengths 2 and 16"
 MISSING_CON_PARAMS = "Error: Incorrect paramters. nickname, password, and color are required"
 # Parley's own additions.
 TOO_MANY_CONNECTIONS = "Error: Too many connections from your address."
+SERVER_FULL = "Error: The server is full; try again later."
 LOCKED_OUT = "Error: Too many failed logins. Try again in {seconds} seconds."
 BAD_CHARACTER = "Error: Username contains a character that is not allowed"
 LOGIN_FAILED = "Error: Login failed, please try again"

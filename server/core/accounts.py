@@ -46,6 +46,11 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         core.send(conn, messages.conver(core.stamp(), texts.MISSING_CON_PARAMS))
         return
     error, account = yield from _check_login(core, conn, nickname, password)
+    if error is None and conn.admins_only and (account is None or not account.is_admin):
+        log.warning("%s: login as %r refused: the server is full (only admins may log in)", conn.peer, nickname[:32])
+        core.send(conn, messages.conver(core.stamp(), texts.SERVER_FULL))
+        core.end(conn)
+        return
     if error is None:
         conn.account = account
         conn.nickname = account.name if account else nickname

@@ -186,6 +186,11 @@ class ChatCore:
             budget=Budget(TokenBucket(config.request_rate, config.request_burst), UNLIMITED),
         )
         self.connections[conn.id] = conn
+        if event.full:  # the adapter logs it (once in a while: a flood must not flood the log)
+            self.send(conn, messages.conver(self.stamp(), texts.SERVER_FULL))
+            self.end(conn)
+            return
+        conn.admins_only = event.admins_only
         if event.proxied:
             conn.proxy = ProxyHeaderReader()
         elif not self._admit(conn):

@@ -93,7 +93,7 @@ class Connection:
     __slots__ = (
         "id", "host", "peer", "phase", "proxy", "decoder", "input_open", "inbox", "inbox_bytes", "task",
         "unsent", "reading", "timer_at", "nickname", "color", "account", "guest_ident", "online", "leave_text",
-        "login_deadline", "frame_started", "admitted", "chat_bucket", "strikes", "budget",
+        "login_deadline", "frame_started", "admitted", "admins_only", "chat_bucket", "strikes", "budget",
     )
 
     def __init__(self, conn: int, host: str, port: int, *, max_frame: int, login_deadline: float,
@@ -123,6 +123,7 @@ class Connection:
         self.login_deadline = login_deadline
         self.frame_started = 0.0  # when the first byte of the frame being received came
         self.admitted = False  # counted against its address's connections
+        self.admins_only = False  # in the admins' reserve of connections: only an admin may log in
         self.chat_bucket = chat_bucket
         self.strikes = strikes  # refusals (of any frame) before it is cut off for flooding
         self.budget = budget  # its work, and its address's (admission.py)
