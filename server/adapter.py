@@ -236,6 +236,8 @@ class CoreAdapter:
         store = self.db.store
         if isinstance(what, a.LoadAccount):
             return store.get_account, (what.nickname,)
+        if isinstance(what, a.FindLookalike):
+            return store.find_lookalike, (what.nickname, what.except_id)
         if isinstance(what, a.CreateAccount):
             return store.add_account, (what.name, what.role, what.password_hash)
         if isinstance(what, a.RenameAccount):
