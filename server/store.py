@@ -60,6 +60,11 @@ _MIGRATIONS: list[str] = [
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+# Both keys indexed (SQLite answers the OR from the two indexes): no scan at each CON.
+LOOKALIKE_QUERY = (
+    "SELECT name FROM accounts WHERE (lookalike_typed = ? OR lookalike_folded = ?) AND name_key != ?"
+    " AND id IS NOT ? ORDER BY id LIMIT 1"
+)
 
 
 class NewerDatabase(StartupError):
@@ -184,13 +189,11 @@ class Store:
         return Account(*row) if row else None
 
     def find_lookalike(self, nickname: str, except_id: int | None = None) -> str | None:
-        """The name of an account other than ``except_id`` that ``nickname`` imitates (UTS #39), or None."""
-        typed, folded = lookalike_keys(nickname)
-        row = self._db.execute(
-            "SELECT name FROM accounts WHERE (lookalike_typed = ? OR lookalike_folded = ?) AND id IS NOT ?"
-            " ORDER BY id LIMIT 1",
-            (typed, folded, except_id),
-        ).fetchone()
+        """The name of an account other than ``except_id`` that ``nickname`` imitates (UTS #39), or None.
+
+        An account of the very name (rule 2 of CON) is no look-alike of it.
+        """
+        row = self._db.execute(LOOKALIKE_QUERY, (*lookalike_keys(nickname), name_key(nickname), except_id)).fetchone()
         return str(row[0]) if row else None
 
     def add_account(self, name: str, role: str, password_hash: str) -> Account:

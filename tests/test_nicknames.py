@@ -21,6 +21,7 @@ from desktop.client import ChatMessage, LoggedIn, LoginDetails, ServerWarning, U
 from desktop.connection import Backoff, Closed, Connection
 from parley import cli
 from parley.protocol import Frame, format_frame, parse_frame, texts
+from server.store import LOOKALIKE_QUERY, Store, database_path
 from parley.protocol.reading import read_users
 from wire import TIMEOUT, Client, users
 
@@ -372,3 +373,21 @@ def test_parley_user_add_applies_the_same_rules(data_dir, monkeypatch, capsys) -
         monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-password\n"))
         assert cli.main(["user", "add", "--data-dir", str(data_dir), name]) == status, name
         assert why in capsys.readouterr().err
+
+
+def test_a_version_1_database_gets_look_alike_keys_and_finds_them_by_index(data_dir) -> None:
+    from test_upgrade import old_database
+
+    old_database(data_dir, 1)  # accounts Zoë and bob, written before look-alike keys
+    store = Store(database_path(data_dir))
+    try:
+        assert store.find_lookalike("b\u043eb") == "bob"  # Cyrillic о
+        assert store.find_lookalike("Z\u043e\u0435\u0308") == "Zoë"  # Cyrillic о, е and a combining diaeresis
+        assert store.find_lookalike("ZOË") is None  # the same name is rule 2's, not a look-alike
+        bob = store.get_account("bob")
+        assert bob is not None and store.find_lookalike("b\u043eb", except_id=bob.id) is None
+        plan = " ".join(row[-1] for row in store._db.execute(
+            "EXPLAIN QUERY PLAN " + LOOKALIKE_QUERY, ("a", "a", "a", None)))
+        assert "accounts_by_lookalike_typed" in plan and "accounts_by_lookalike_folded" in plan, plan
+    finally:
+        store.close()

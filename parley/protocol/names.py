@@ -126,12 +126,19 @@ def is_forbidden(char: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def script_set(char: str) -> frozenset[str]:
     """The UTS #39 augmented script set of ``char`` (Script_Extensions); ANY_SCRIPT for Common and Inherited."""
-    found = {code for code, pattern in _SCRIPTS if pattern.match(char)}
-    if not found or found <= {"ZYYY", "ZINH"}:
+    return augmented_scripts({code for code, pattern in _SCRIPTS if pattern.match(char)})
+
+
+def augmented_scripts(scripts: set[str]) -> frozenset[str]:
+    """A character's Script_Extensions codes made its augmented script set (ANY_SCRIPT for Common, Inherited)."""
+    if not scripts or scripts <= {"ZYYY", "ZINH"}:
         return ANY_SCRIPT
-    for code in list(found):
-        found |= _AUGMENT.get(code, set())
-    return frozenset(found)
+    return frozenset(scripts.union(*(_AUGMENT.get(code, set()) for code in scripts)))
+
+
+def script_patterns() -> list[tuple[str, regex.Pattern[str]]]:
+    """Each script's code and a pattern for one character of it (by Script_Extensions)."""
+    return list(_SCRIPTS)
 
 
 def is_highly_restrictive(text: str) -> bool:
