@@ -24,10 +24,10 @@ import unicodedata
 from pathlib import Path
 from typing import Callable, Iterator
 
+import regex
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-import regex  # noqa: E402
 
 from parley.protocol import names, texts  # noqa: E402  (the path above comes first)
 
@@ -113,18 +113,17 @@ def script_module_parts() -> list[str]:
     sets = script_sets()
     table = sorted(set(sets.values()), key=sorted)
     index = {scripts: at + 1 for at, scripts in enumerate(table)}  # 0: any script
+    runs: list[list[int]] = []  # [start, end exclusive, set index]
+    for code in sorted(sets):
+        if runs and runs[-1][1] == code and runs[-1][2] == index[sets[code]]:
+            runs[-1][1] = code + 1
+        else:
+            runs.append([code, code + 1, index[sets[code]]])
     numbers: list[str] = []
     previous_end = 0
-    start = None
-    for code in sorted(sets) + [-1]:
-        if start is not None and (code != end or index[sets[code]] != value):
-            numbers += [base36(start - previous_end), base36(end - start), base36(value)]
-            previous_end, start = end, None
-        if code < 0:
-            break
-        if start is None:
-            start, value = code, index[sets[code]]
-        end = code + 1
+    for start, end, value in runs:
+        numbers += [base36(start - previous_end), base36(end - start), base36(value)]
+        previous_end = end
     lines = [" ".join(numbers[at:at + 24]) for at in range(0, len(numbers), 24)]
     return [
         "/** UTS #39 augmented script sets (Script_Extensions, ISO 15924 codes): names.script_set. */\n",
