@@ -21,6 +21,7 @@ from desktop.client import ChatMessage, LoggedIn, LoginDetails, ServerWarning, U
 from desktop.connection import Backoff, Closed, Connection
 from parley import cli
 from parley.protocol import Frame, format_frame, parse_frame, texts
+from server.core.presence import Directory, OnlineUser
 from server.store import LOOKALIKE_QUERY, Store, database_path
 from parley.protocol.reading import read_users
 from wire import TIMEOUT, Client, users
@@ -310,7 +311,7 @@ async def test_look_alikes_of_a_registered_name_are_refused_by_script_and_skelet
         # The owner takes its own name in another look, and another user may not.
         owner = await Client.connect(server.port)
         await owner.login("Coco", password="coco-secret")
-        assert await rename(owner, "C0CO") == "OK"
+        assert await rename(owner, "\u0421\u043e\u0441\u043e") == "OK"  # its own account's look-alike
         await owner.close()
     finally:
         await client.close()
@@ -391,3 +392,18 @@ def test_a_version_1_database_gets_look_alike_keys_and_finds_them_by_index(data_
         assert "accounts_by_lookalike_typed" in plan and "accounts_by_lookalike_folded" in plan, plan
     finally:
         store.close()
+
+
+def test_the_online_look_alike_index_follows_claims_renames_and_releases() -> None:
+    directory: Directory[object] = Directory()
+    coco, other = object(), object()
+    assert directory.claim(OnlineUser("Coco", "g:1", False), coco)
+    assert [u.nickname for u in directory.lookalikes("\u0421\u043e\u0441\u043e")] == ["Coco"]
+    assert directory.rename(coco, OnlineUser("COCO", "g:1", False))  # same name key, new look
+    assert [u.nickname for u in directory.lookalikes("C\u041e\u0421O")] == ["COCO"]  # Cyrillic О, С
+    assert directory.rename(coco, OnlineUser("Bob", "g:1", False))
+    assert directory.lookalikes("\u0421\u043e\u0441\u043e") == []
+    assert [u.nickname for u in directory.lookalikes("\u0412ob")] == ["Bob"]  # Cyrillic В
+    assert directory.claim(OnlineUser("Ann", "g:2", False), other)
+    assert directory.release(coco)
+    assert directory.lookalikes("\u0412ob") == [] and len(directory.lookalikes("\u0410nn")) == 1
