@@ -54,16 +54,20 @@ _MIGRATIONS: list[str] = [
     # _refresh_lookalikes.
     """
     ALTER TABLE accounts ADD COLUMN lookalike_typed TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN lookalike_upper TEXT NOT NULL DEFAULT '';
     ALTER TABLE accounts ADD COLUMN lookalike_folded TEXT NOT NULL DEFAULT '';
     CREATE INDEX accounts_by_lookalike_typed ON accounts (lookalike_typed);
+    CREATE INDEX accounts_by_lookalike_upper ON accounts (lookalike_upper);
     CREATE INDEX accounts_by_lookalike_folded ON accounts (lookalike_folded);
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
-# Both keys indexed (SQLite answers the OR from the two indexes): no scan at each CON.
+# Any key of the name is any key of an account. Each column indexed (SQLite
+# answers the OR from the three indexes): no scan at each CON.
 LOOKALIKE_QUERY = (
-    "SELECT name FROM accounts WHERE (lookalike_typed = ? OR lookalike_folded = ?) AND name_key != ?"
-    " AND id IS NOT ? ORDER BY id LIMIT 1"
+    "SELECT name FROM accounts WHERE (lookalike_typed IN (:k0, :k1, :k2) OR lookalike_upper IN (:k0, :k1, :k2)"
+    " OR lookalike_folded IN (:k0, :k1, :k2)) AND name_key != :name_key AND id IS NOT :except_id"
+    " ORDER BY id LIMIT 1"
 )
 
 
@@ -160,14 +164,16 @@ class Store:
 
     def _refresh_lookalikes(self) -> None:
         """Store each account's look-alike key where it is missing or was made from other confusables data."""
-        rows = self._db.execute("SELECT id, name, lookalike_typed, lookalike_folded FROM accounts").fetchall()
+        rows = self._db.execute(
+            "SELECT id, name, lookalike_typed, lookalike_upper, lookalike_folded FROM accounts").fetchall()
         changed = [(*lookalike_keys(name), account_id) for account_id, name, *stored in rows
                    if lookalike_keys(name) != tuple(stored)]
         if changed:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "UPDATE accounts SET lookalike_typed = ?, lookalike_folded = ? WHERE id = ?", changed)
+                    "UPDATE accounts SET lookalike_typed = ?, lookalike_upper = ?, lookalike_folded = ? WHERE id = ?",
+                    changed)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -193,7 +199,9 @@ class Store:
 
         An account of the very name (rule 2 of CON) is no look-alike of it.
         """
-        row = self._db.execute(LOOKALIKE_QUERY, (*lookalike_keys(nickname), name_key(nickname), except_id)).fetchone()
+        keys = {f"k{at}": key for at, key in enumerate(lookalike_keys(nickname))}
+        row = self._db.execute(
+            LOOKALIKE_QUERY, {**keys, "name_key": name_key(nickname), "except_id": except_id}).fetchone()
         return str(row[0]) if row else None
 
     def add_account(self, name: str, role: str, password_hash: str) -> Account:
@@ -202,8 +210,8 @@ class Store:
             raise ValueError(f"unknown role {role!r}")
         try:
             cursor = self._db.execute(
-                "INSERT INTO accounts (name, name_key, lookalike_typed, lookalike_folded, role, password_hash,"
-                " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO accounts (name, name_key, lookalike_typed, lookalike_upper, lookalike_folded, role,"
+                " password_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (name, name_key(name), *lookalike_keys(name), role, password_hash, int(time.time() * 1000)),
             )
         except sqlite3.IntegrityError:
@@ -224,7 +232,8 @@ class Store:
         """Give an account a new name. Raises AccountExists."""
         try:
             self._db.execute(
-                "UPDATE accounts SET name = ?, name_key = ?, lookalike_typed = ?, lookalike_folded = ? WHERE id = ?",
+                "UPDATE accounts SET name = ?, name_key = ?, lookalike_typed = ?, lookalike_upper = ?,"
+                " lookalike_folded = ? WHERE id = ?",
                 (name, name_key(name), *lookalike_keys(name), account_id),
             )
         except sqlite3.IntegrityError:

@@ -303,8 +303,8 @@ async def test_look_alikes_of_a_registered_name_are_refused_by_script_and_skelet
     client = await Client.connect(server.port)
     try:
         assert await con_error(client, "\u0410dmin") == texts.MIXED_SCRIPTS  # Cyrillic А, Latin dmin
-        # All-Cyrillic Сосо; capital I for l; r n for m, in any case and width.
-        for nickname in ("\u0421\u043e\u0441\u043e", "AIice", "Adrnin", "ADRNIN", "ａｄｒｎｉｎ"):
+        # All-Cyrillic Сосо; capital I for l; r n for m, in any case and width; l for I in capitals.
+        for nickname in ("\u0421\u043e\u0441\u043e", "AIice", "Adrnin", "ADRNIN", "ａｄｒｎｉｎ", "ADMlN"):
             assert await con_error(client, nickname) == texts.LOOKS_LIKE, nickname
         await client.login("Bob")
         assert await rename(client, "Adrnin") == texts.UPDATE_NAME_ERROR.format(error=texts.LOOKS_LIKE)
@@ -383,13 +383,17 @@ def test_a_version_1_database_gets_look_alike_keys_and_finds_them_by_index(data_
     store = Store(database_path(data_dir))
     try:
         assert store.find_lookalike("b\u043eb") == "bob"  # Cyrillic о
+        assert store.find_lookalike("\u0412ob") == "bob"  # Cyrillic В: bob shown as Bob
+        assert store.find_lookalike("All") is None and store.find_lookalike("bib") is None
         assert store.find_lookalike("Z\u043e\u0435\u0308") == "Zoë"  # Cyrillic о, е and a combining diaeresis
         assert store.find_lookalike("ZOË") is None  # the same name is rule 2's, not a look-alike
         bob = store.get_account("bob")
         assert bob is not None and store.find_lookalike("b\u043eb", except_id=bob.id) is None
         plan = " ".join(row[-1] for row in store._db.execute(
-            "EXPLAIN QUERY PLAN " + LOOKALIKE_QUERY, ("a", "a", "a", None)))
-        assert "accounts_by_lookalike_typed" in plan and "accounts_by_lookalike_folded" in plan, plan
+            "EXPLAIN QUERY PLAN " + LOOKALIKE_QUERY, {"k0": "a", "k1": "A", "k2": "a", "name_key": "a", "except_id": None}))
+        for column in ("typed", "upper", "folded"):
+            assert f"accounts_by_lookalike_{column}" in plan, plan
+        assert "SCAN accounts" not in plan, plan
     finally:
         store.close()
 

@@ -24,9 +24,10 @@ Look-alikes follow Unicode's security mechanisms (UTS #39):
   and Hiragana and Katakana, or Latin with Han and Bopomofo, or Latin with
   Han and Hangul;
 * ``lookalike_keys`` are the UTS #39 skeletons (NFD, map each character to
-  its prototype in confusables.txt, NFD) of the NFKC form as typed and case
-  folded: ``Сосо`` (Cyrillic), ``AIice`` (capital I) and ``ADRNIN`` share a
-  key with ``Coco``, ``Alice`` and ``Admin``.
+  its prototype in confusables.txt, NFD) of the NFKC form as typed, upper
+  cased and case folded: ``Сосо`` (Cyrillic), ``AIice`` (capital I),
+  ``Вob`` and ``ADRNIN`` share a key with ``Coco``, ``Alice``, ``bob`` and
+  ``Admin``.
   The server refuses a new name whose key is a registered account's or an
   online user's (server/core/accounts.py); the page checks only the rules
   above.
@@ -207,16 +208,18 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFD", "".join(mapping.get(char, char) for char in decomposed))
 
 
-def lookalike_keys(nickname: str) -> tuple[str, str]:
-    """The two keys of ``nickname`` under which look-alikes are found: (as typed, case folded).
+def lookalike_keys(nickname: str) -> tuple[str, str, str]:
+    """The keys under which look-alikes of ``nickname`` are found: (as sent, upper case, case folded).
 
-    Each is the UTS #39 skeleton of the NFKC form, the second of it case
-    folded. Two names are look-alikes when either key is equal: the first
-    finds ``AIice`` (capital I) for ``Alice``, which folding would hide; the
-    second ``ADRNIN`` for ``Admin``, as nicknames are compared without case.
+    Each is the UTS #39 skeleton of the NFKC form in one case. Nicknames are
+    one whatever their case, so a name is shown in any of them: two names
+    are look-alikes when any key of one is any key of the other. As sent
+    finds ``AIice`` (capital I) for ``Alice``, which folding would hide; upper
+    case ``Вob`` (Cyrillic В) for ``bob`` and ``ADMlN`` for ``Admin``; folded
+    ``ADRNIN`` for ``Admin``.
     """
     normal = unicodedata.normalize("NFKC", nickname)
-    return skeleton(normal), skeleton(normal.casefold())
+    return skeleton(normal), skeleton(normal.upper()), skeleton(normal.casefold())
 
 
 def is_color(color: str) -> bool:

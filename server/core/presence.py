@@ -42,9 +42,8 @@ class Directory(Generic[M]):
     def __init__(self) -> None:
         self._users: dict[str, tuple[OnlineUser, M]] = {}
         self._keys: dict[int, str] = {}  # id(member) -> name key
-        # (which, look-alike key) -> name keys online; which is 0 as typed, 1 folded
-        self._lookalikes: dict[tuple[int, str], set[str]] = {}
-        self._lookalike_of: dict[str, tuple[str, str]] = {}  # name key -> its look-alike keys
+        self._lookalikes: dict[str, set[str]] = {}  # look-alike key -> name keys online
+        self._lookalike_of: dict[str, frozenset[str]] = {}  # name key -> its look-alike keys
 
     def claim(self, user: OnlineUser, member: M) -> bool:
         """Put ``user`` online for ``member``; False when the nickname is taken (or the member is online)."""
@@ -81,16 +80,16 @@ class Directory(Generic[M]):
         return True
 
     def _index(self, nickname: str, key: str) -> None:
-        self._lookalike_of[key] = lookalikes = lookalike_keys(nickname)
-        for which in enumerate(lookalikes):
-            self._lookalikes.setdefault(which, set()).add(key)
+        self._lookalike_of[key] = lookalikes = frozenset(lookalike_keys(nickname))
+        for lookalike in lookalikes:
+            self._lookalikes.setdefault(lookalike, set()).add(key)
 
     def _unindex(self, key: str) -> None:
-        for which in enumerate(self._lookalike_of.pop(key)):
-            keys = self._lookalikes[which]
+        for lookalike in self._lookalike_of.pop(key):
+            keys = self._lookalikes[lookalike]
             keys.discard(key)
             if not keys:
-                del self._lookalikes[which]
+                del self._lookalikes[lookalike]
 
     def member(self, nickname: str) -> M | None:
         """The member online as ``nickname``, or None."""
@@ -105,5 +104,5 @@ class Directory(Generic[M]):
         return [user.nickname for user, _ in self._users.values()]
 
     def lookalikes(self, nickname: str) -> list[OnlineUser]:
-        keys = set().union(*(self._lookalikes.get(which, ()) for which in enumerate(lookalike_keys(nickname))))
+        keys = set().union(*(self._lookalikes.get(lookalike, ()) for lookalike in lookalike_keys(nickname)))
         return [self._users[key][0] for key in sorted(keys)]
