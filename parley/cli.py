@@ -332,6 +332,10 @@ def run_user_command(args: argparse.Namespace) -> int:
             if store.get_account(args.name):
                 print(f"parley: an account named {args.name} exists", file=sys.stderr)
                 return 1
+            lookalike = store.find_lookalike(args.name)
+            if lookalike is not None:
+                print(f"parley: {args.name} looks like the account {lookalike}", file=sys.stderr)
+                return 1
             role = "admin" if args.admin else "member"
             try:
                 store.add_account(args.name, role, hash_password(_new_password(args.name)))

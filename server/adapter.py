@@ -275,6 +275,8 @@ class CoreAdapter:
         store = self.db.store
         if isinstance(what, a.LoadAccount):
             return store.get_account, (what.nickname,)
+        if isinstance(what, a.FindLookalike):
+            return store.find_lookalike, (what.nickname, what.except_id)
         if isinstance(what, a.CreateAccount):
             return functools.partial(store.add_account, adopt=what.adopt), (what.name, what.role, what.password_hash)
         if isinstance(what, a.RenameAccount):

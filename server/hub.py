@@ -84,6 +84,9 @@ class LocalHub:
     def online(self) -> list[str]:
         return self._directory.online()
 
+    def lookalikes(self, nickname: str) -> list[OnlineUser]:
+        return self._directory.lookalikes(nickname)
+
     def broadcast(self, frame: Frame) -> None:
         self._batcher.broadcast(encode_frame(frame))
 

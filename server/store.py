@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from parley.protocol.names import name_key
+from parley.protocol.names import lookalike_keys, name_key
 from parley.startup import StartupError
 
 from .datafolder import create_private_file, make_folder
@@ -50,8 +50,27 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX messages_by_sender ON messages (sender_ident, id) WHERE rec_ident IS NOT NULL;
     CREATE INDEX messages_by_recipient ON messages (rec_ident, id);
     """,
+    # Version 2: each account's UTS #39 look-alike keys (names.lookalike_keys),
+    # indexed, so a new name is checked against every registered one without
+    # a scan. Filled in (and kept up to date with the confusables data) by
+    # _refresh_lookalikes.
+    """
+    ALTER TABLE accounts ADD COLUMN lookalike_typed TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN lookalike_upper TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN lookalike_folded TEXT NOT NULL DEFAULT '';
+    CREATE INDEX accounts_by_lookalike_typed ON accounts (lookalike_typed);
+    CREATE INDEX accounts_by_lookalike_upper ON accounts (lookalike_upper);
+    CREATE INDEX accounts_by_lookalike_folded ON accounts (lookalike_folded);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+# Any key of the name is any key of an account. Each column indexed (SQLite
+# answers the OR from the three indexes): no scan at each CON.
+LOOKALIKE_QUERY = (
+    "SELECT name FROM accounts WHERE (lookalike_typed IN (:k0, :k1, :k2) OR lookalike_upper IN (:k0, :k1, :k2)"
+    " OR lookalike_folded IN (:k0, :k1, :k2)) AND name_key != :name_key AND id IS NOT :except_id"
+    " ORDER BY id LIMIT 1"
+)
 
 
 class NewerDatabase(StartupError):
@@ -119,6 +138,7 @@ class Store:
             # message a client has seen can be lost, by a crash or a power cut.
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             self._migrate(version)
+            self._refresh_lookalikes()
         except sqlite3.Error as error:
             self._db.close()
             raise StartupError(f"cannot open the database {self.path}: {error}") from None
@@ -160,6 +180,23 @@ class Store:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
 
+    def _refresh_lookalikes(self) -> None:
+        """Store each account's look-alike key where it is missing or was made from other confusables data."""
+        rows = self._db.execute(
+            "SELECT id, name, lookalike_typed, lookalike_upper, lookalike_folded FROM accounts").fetchall()
+        changed = [(*lookalike_keys(name), account_id) for account_id, name, *stored in rows
+                   if lookalike_keys(name) != tuple(stored)]
+        if changed:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "UPDATE accounts SET lookalike_typed = ?, lookalike_upper = ?, lookalike_folded = ? WHERE id = ?",
+                    changed)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
     def close(self) -> None:
         self._db.close()
 
@@ -175,6 +212,16 @@ class Store:
         ).fetchone()
         return Account(*row) if row else None
 
+    def find_lookalike(self, nickname: str, except_id: int | None = None) -> str | None:
+        """The name of an account other than ``except_id`` that ``nickname`` imitates (UTS #39), or None.
+
+        An account of the very name (rule 2 of CON) is no look-alike of it.
+        """
+        keys = {f"k{at}": key for at, key in enumerate(lookalike_keys(nickname))}
+        row = self._db.execute(
+            LOOKALIKE_QUERY, {**keys, "name_key": name_key(nickname), "except_id": except_id}).fetchone()
+        return str(row[0]) if row else None
+
     def add_account(self, name: str, role: str, password_hash: str, *, adopt: str | None = None) -> Account:
         """Create an account. Raises AccountExists.
 
@@ -186,9 +233,9 @@ class Store:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             cursor = self._db.execute(
-                "INSERT INTO accounts (name, name_key, role, password_hash, created_ms)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (name, name_key(name), role, password_hash, int(time.time() * 1000)),
+                "INSERT INTO accounts (name, name_key, lookalike_typed, lookalike_upper, lookalike_folded, role,"
+                " password_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, name_key(name), *lookalike_keys(name), role, password_hash, int(time.time() * 1000)),
             )
             account = Account(int(cursor.lastrowid or 0), name, role, password_hash)
             if adopt is not None:
@@ -216,8 +263,9 @@ class Store:
         """Give an account a new name. Raises AccountExists."""
         try:
             self._db.execute(
-                "UPDATE accounts SET name = ?, name_key = ? WHERE id = ?",
-                (name, name_key(name), account_id),
+                "UPDATE accounts SET name = ?, name_key = ?, lookalike_typed = ?, lookalike_upper = ?,"
+                " lookalike_folded = ? WHERE id = ?",
+                (name, name_key(name), *lookalike_keys(name), account_id),
             )
         except sqlite3.IntegrityError:
             raise AccountExists(name) from None

@@ -187,6 +187,7 @@ class ChatWorld:
             a.Claim: lambda w: self.directory.claim(w.user, peer),
             a.Rename: lambda w: self.directory.rename(peer, w.user),
             a.LoadAccount: lambda w: store.get_account(w.nickname),
+            a.FindLookalike: lambda w: store.find_lookalike(w.nickname, w.except_id),
             a.CheckPassword: lambda w: passwords.verify_password(w.password, w.password_hash),
             a.HashPassword: lambda w: passwords.hash_password(w.password),
             a.CreateAccount: lambda w: store.add_account(w.name, w.role, w.password_hash, adopt=w.adopt),

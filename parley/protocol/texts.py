@@ -19,6 +19,8 @@ SERVER_FULL = "Error: The server is full; try again later."
 LOCKED_OUT = "Error: Too many failed logins. Try again in {seconds} seconds."
 BAD_CHARACTER = "Error: Username contains a character that is not allowed"
 LOGIN_FAILED = "Error: Login failed, please try again"
+LOOKS_LIKE = "Error: Username looks like another user's name"
+MIXED_SCRIPTS = "Error: Username mixes letters of different scripts"
 
 # ERR texts.
 UNRECOGNIZED_RECIPIENT = "Error: {rec} Unrecognized recipient."

@@ -21,6 +21,7 @@ from .actions import (
     CheckPassword,
     Claim,
     CreateAccount,
+    FindLookalike,
     HashPassword,
     LoadAccount,
     LoadAdmins,
@@ -90,7 +91,15 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
     except StoreFailed:
         return texts.LOGIN_FAILED, None
     if account is None:
-        return names.nickname_error(nickname), None
+        # A guest takes a new name: every rule, and no imitation of another's.
+        error = names.nickname_error(nickname) or _online_lookalike_error(core, conn, nickname)
+        if error is None:
+            try:
+                if (yield FindLookalike(nickname)) is not None:
+                    error = texts.LOOKS_LIKE
+            except StoreFailed:
+                error = texts.LOGIN_FAILED
+        return error, None
     locked = core.lockout(conn.host, account.name)
     if locked:
         return texts.LOCKED_OUT.format(seconds=locked), None
@@ -136,10 +145,14 @@ def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
 def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, color: str | None,
                   password: str | None) -> str | None:
     """The CONFIRM error text for an UPDATE that cannot be done, or None."""
-    if new_nick is not None and names.name_key(new_nick) != names.name_key(conn.nickname):
-        if core.presence.lookup(new_nick) is not None:
+    if new_nick is not None and new_nick != conn.nickname:
+        # Every rule, even for a new spelling of the same name ("a rename whose
+        # folded form equals the current one skips every rule" was issue 12).
+        # Only the name held exactly, which may predate a rule, is exempt.
+        if (names.name_key(new_nick) != names.name_key(conn.nickname)
+                and core.presence.lookup(new_nick) is not None):
             return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
-        error = names.nickname_error(new_nick)
+        error = names.nickname_error(new_nick) or _online_lookalike_error(core, conn, new_nick)
         if error is not None:
             return texts.UPDATE_NAME_ERROR.format(error=error)
     if color is not None and not names.is_color(color):
@@ -152,15 +165,28 @@ def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, colo
     return None
 
 
+def _online_lookalike_error(core: ChatCore, conn: Connection, nickname: str) -> str | None:
+    """LOOKS_LIKE when ``nickname`` imitates the name of someone else online, else None."""
+    others = [user for user in core.presence.lookalikes(nickname) if user.ident != conn.ident]
+    return texts.LOOKS_LIKE if others else None
+
+
 def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
     """Move the user (and its account, if any) to ``new_nick``; return an error text or None."""
+    own_id = conn.account.id if conn.account is not None else None
     if names.name_key(new_nick) != names.name_key(conn.nickname):
         try:
             existing: Account | None = yield LoadAccount(new_nick)
         except StoreFailed:
             return texts.UPDATE_FAILED
-        if existing is not None and (conn.account is None or existing.id != conn.account.id):
+        if existing is not None and existing.id != own_id:
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
+    if new_nick != conn.nickname:
+        try:
+            if (yield FindLookalike(new_nick, own_id)) is not None:
+                return texts.UPDATE_NAME_ERROR.format(error=texts.LOOKS_LIKE)
+        except StoreFailed:
+            return texts.UPDATE_FAILED
     old_user = conn.online_user()
     if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin))):
         return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
@@ -216,6 +242,12 @@ def _store_password(core: "ChatCore", conn: Connection, password: str) -> Flow:
         conn.account = replace(conn.account, password_hash=password_hash)
         log.info("%s %s: password changed", conn.peer, conn.nickname)
         return None
+    # A look-alike may have been registered since the guest took its name.
+    try:
+        if (yield FindLookalike(conn.nickname)) is not None:
+            return texts.UPDATE_NAME_ERROR.format(error=texts.LOOKS_LIKE)
+    except StoreFailed:
+        return texts.UPDATE_FAILED
     try:
         account: Account = yield CreateAccount(conn.nickname, "member", password_hash, adopt=conn.guest_ident)
     except AccountExists:

@@ -138,6 +138,17 @@ class LoadAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class FindLookalike:
+    """Result: the name of a registered account ``nickname`` imitates (UTS #39 look-alike), or None.
+
+    The account ``except_id`` (the asker's own) does not count.
+    """
+
+    nickname: str
+    except_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CheckPassword:
     """Result: whether ``password`` matches ``password_hash``."""
 
@@ -194,8 +205,8 @@ class LoadAdmins:
 
 
 RequestKind = Union[
-    Claim, Rename, LoadAccount, CheckPassword, HashPassword, CreateAccount, RenameAccount, SetPassword,
-    LoadHistory, LoadAdmins,
+    Claim, Rename, LoadAccount, FindLookalike, CheckPassword, HashPassword, CreateAccount, RenameAccount,
+    SetPassword, LoadHistory, LoadAdmins,
 ]
 
 
