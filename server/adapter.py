@@ -201,7 +201,7 @@ class CoreAdapter:
     # The hub -------------------------------------------------------------------
 
     def _broadcast(self, action: a.Broadcast) -> None:
-        self.hub.broadcast(action.frame)
+        self.hub.broadcast(action.frame, action.audience)
 
     def _send_to(self, action: a.SendTo) -> None:
         self.hub.send_to(action.nickname, action.frame)

@@ -46,6 +46,7 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if nickname is None or password is None or color is None:
         core.send(conn, messages.conver(core.stamp(), texts.MISSING_CON_PARAMS))
         return
+    conn.list_changes = frame.get("lists") == "changes"  # extension: USERCHANGES instead of whole lists
     error, account = yield from _check_login(core, conn, nickname, password)
     if error is None:
         conn.account = account
@@ -64,9 +65,11 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     log.info("%s %s: joined as %s", conn.peer, conn.nickname, conn.role)
     core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role))
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))))
+    core.user_changed(None, conn.nickname)
     if account is not None:
         core.admins = yield LoadAdmins()
-    core.schedule_user_list()
+    if conn.list_changes:
+        core.send_user_list(conn)  # the list its changes apply to
 
 
 def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: str) -> Flow:
@@ -113,6 +116,8 @@ def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     log.info("%s %s: updated (%s)", conn.peer, old, "".join(parts).strip())
     text = texts.CHANGED_PREFIX.format(old=old) + "".join(parts)
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, text)))
+    if conn.nickname != old:
+        core.user_changed(old, conn.nickname)
     if conn.is_admin:
         core.admins = yield LoadAdmins()
     core.schedule_user_list()

@@ -15,6 +15,7 @@ Three kinds:
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
@@ -81,11 +82,20 @@ class SetUserListTimer:
 # For the hub ------------------------------------------------------------------
 
 
+class Audience(enum.Enum):
+    """Who of those online a broadcast is for."""
+
+    ALL = "all"
+    LISTS = "lists"  # users sent whole user lists (every client that did not ask for changes)
+    CHANGES = "changes"  # users that asked for USERCHANGES (CON lists=changes)
+
+
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """Send ``frame`` to everyone online."""
+    """Send ``frame`` to everyone online (or to ``audience`` of them)."""
 
     frame: Frame
+    audience: Audience = Audience.ALL
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ class Connection:
     __slots__ = (
         "id", "host", "peer", "phase", "proxy", "decoder", "input_open", "inbox", "inbox_bytes", "task",
         "unsent", "reading", "timer_at", "nickname", "color", "account", "guest_ident", "online", "leave_text",
-        "login_deadline", "frame_started", "admitted", "chat_bucket", "strikes",
+        "login_deadline", "frame_started", "admitted", "chat_bucket", "strikes", "list_changes",
     )
 
     def __init__(self, conn: int, host: str, port: int, *, max_frame: int, login_deadline: float,
@@ -125,6 +125,7 @@ class Connection:
         self.admitted = False  # counted against its address's connections
         self.chat_bucket = chat_bucket
         self.strikes = strikes
+        self.list_changes = False  # sent USERCHANGES, not whole lists (CON lists=changes)
 
     def move_to(self, phase: Phase) -> None:
         """Change phase (the one place it changes). Raises ValueError for a move the table does not allow."""
@@ -155,7 +156,7 @@ class Connection:
         return self.nickname or "-"
 
     def online_user(self) -> OnlineUser:
-        return OnlineUser(self.nickname, self.ident, self.is_admin)
+        return OnlineUser(self.nickname, self.ident, self.is_admin, self.list_changes)
 
     def next_deadline(self, login_timeout: float, grace: float, frame_timeout: float) -> tuple[float, Deadline] | None:
         """The earliest deadline that applies now, and which it is; None if none."""

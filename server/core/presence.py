@@ -23,6 +23,7 @@ class OnlineUser:
     nickname: str
     ident: str  # who the user is in message history
     is_admin: bool
+    list_changes: bool = False  # asked for USERCHANGES (CON lists=changes) instead of whole lists
 
 
 class Presence(Protocol):
@@ -31,6 +32,9 @@ class Presence(Protocol):
 
     def online(self) -> list[str]:
         """The nicknames online, in the order their users joined."""
+
+    def count_list_changes(self) -> tuple[int, int]:
+        """How many users are online, and how many of them asked for USERCHANGES."""
 
 
 class Directory(Generic[M]):
@@ -81,3 +85,10 @@ class Directory(Generic[M]):
 
     def online(self) -> list[str]:
         return [user.nickname for user, _ in self._users.values()]
+
+    def count_list_changes(self) -> tuple[int, int]:
+        return len(self._users), sum(user.list_changes for user, _ in self._users.values())
+
+    def members(self, list_changes: bool) -> list[M]:
+        """The members whose users asked for USERCHANGES (True), or for whole lists (False)."""
+        return [member for user, member in self._users.values() if user.list_changes is list_changes]

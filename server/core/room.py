@@ -35,7 +35,7 @@ def on_ref(core: "ChatCore", conn: Connection, frame: Frame) -> Generator[Any, A
 
 
 def on_user(core: "ChatCore", conn: Connection, frame: Frame) -> None:
-    core.send(conn, core.user_list_frame())
+    core.send_user_list(conn)
 
 
 def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> None:
@@ -57,7 +57,7 @@ def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> None:
     log.info("%s %s: kicked %s (%s)", conn.peer, conn.nickname, target.nickname, frame.content[:100])
     text = texts.KICKED_INFO.format(nick=target.nickname, admin=conn.nickname)
     core.emit(Broadcast(messages.info(core.stamp(), target.nickname, text)))
-    core.schedule_user_list()
+    core.user_changed(target.nickname, None)
 
 
 def on_ping(core: "ChatCore", conn: Connection, frame: Frame) -> None:
