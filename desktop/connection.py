@@ -27,7 +27,6 @@ from typing import Any, Callable
 
 from parley.net import tls
 from parley.protocol import Frame, LocalProtocolError
-from parley.protocol.messages import MAX_SERVER_FRAME
 from parley.protocol.framing import (
     FrameDecoder,
     FrameReceived,
@@ -35,6 +34,7 @@ from parley.protocol.framing import (
     StreamEnded,
     encode_frame,
 )
+from parley.protocol.messages import MAX_SERVER_FRAME
 
 from .client import (
     Event,

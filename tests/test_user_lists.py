@@ -14,12 +14,13 @@ from pathlib import Path
 
 from chatworld import ChatWorld
 from conftest import add_account
+from wire import Client, users
+
 from parley.protocol import Frame, parse_frame
 from parley.protocol.framing import encode_frame
 from parley.protocol.messages import MAX_SERVER_FRAME
 from parley.protocol.reading import UserListState, follow_users, read_users
 from server.core.presence import OnlineUser
-from wire import Client, users
 
 
 async def login_for_changes(client: Client, nickname: str, password: str = "") -> Frame:
