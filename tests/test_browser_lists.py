@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from playwright.async_api import expect
-
 from browser import MS, login, open_page, serve
-from parley.protocol import parse_frame
+from playwright.async_api import expect
 from serverproc import ParleyProcess
 from wire import Client, users
+
+from parley.protocol import parse_frame
 
 expect.set_options(timeout=MS)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
-
-from parley.protocol import make_frame
 from serverproc import ServerProcess
 from test_desktop_gui import Desktops, Raw, connect, desktops, display  # noqa: F401 (fixtures)
+
+from parley.protocol import make_frame
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def whole_list(raw: Raw) -> list[str]:
     return [last.params[str(i)] for i in range(int(last.params["num"]))]
 
 
-def test_the_desktop_follows_joins_renames_and_leaves_from_changes(desktops: Desktops,
+def test_the_desktop_follows_joins_renames_and_leaves_from_changes(desktops: Desktops,  # noqa: F811
                                                                     chat_server: ServerProcess) -> None:
     ivy = desktops.open("ivy")
     connect(desktops, ivy, chat_server.port, "ivy")
