@@ -77,6 +77,7 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         chat_burst=args.chat_burst,
         max_connections_per_address=args.max_connections_per_address,
         max_outbuf=args.max_outbuf,
+        drain_timeout=args.drain_timeout,
         durable=args.fsync == "on",
     )
     if args.trusted_proxy:

@@ -204,9 +204,18 @@ class LoadAdmins:
     """Result: the names of the admin accounts, in the order they were created."""
 
 
+@dataclass(frozen=True, slots=True)
+class AwaitDrain:
+    """Answer (result None) once what the connection was sent is written, but for what the transport
+    may hold under its high-water mark. Not drained within ``timeout`` seconds: the connection is reset
+    as when its output overflows (``OutputOverflowed``), and this is never answered."""
+
+    timeout: float
+
+
 RequestKind = Union[
     Claim, Rename, LoadAccount, CheckPassword, HashPassword, CreateAccount, RenameAccount, SetPassword,
-    MovePrivateMessages, LoadHistory, LoadAdmins,
+    MovePrivateMessages, LoadHistory, LoadAdmins, AwaitDrain,
 ]
 
 
