@@ -79,9 +79,13 @@ async def test_a_client_asking_for_changes_gets_one_list_then_only_changes(make_
         await bob.send("DISCON,,")
         state = await follow(ann, state, ["ann", "Boss"])
         assert state.admins == ("Boss",)
+        await ann.send("UPDATE,nickname=Anna,")  # renamed, it still gets changes, not whole lists
+        state = await follow(ann, state, ["Anna", "Boss"])
+        await boss.send("DISCON,,")
+        state = await follow(ann, state, ["Anna"])
         await ann.send("USER,,")  # on request: a whole list, numbered so that changes go on from it
         asked = await ann.expect("USER")
-        assert users(asked) == ["ann", "Boss"] and int(asked.params["v"]) == state.serial
+        assert users(asked) == ["Anna"] and int(asked.params["v"]) == state.serial
         assert [f.reason for f in await ann.drain()] == []
     finally:
         for client in (ann, bob, cat, boss):

@@ -149,7 +149,7 @@ def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
         if existing is not None and (conn.account is None or existing.id != conn.account.id):
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
     old_user = conn.online_user()
-    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin))):
+    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin, conn.list_changes))):
         return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
     if conn.account is not None:
         try:
