@@ -14,10 +14,11 @@ import socket
 import time
 from pathlib import Path
 
+from wire import Client
+
 from parley.protocol import Frame
 from server.records import NewMessage
 from server.store import Store, database_path
-from wire import Client
 
 HISTORY = 300
 CONTENT = 8000  # bytes of each message: 300 of them pass the 2 MiB cap
