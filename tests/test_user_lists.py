@@ -141,3 +141,22 @@ def test_no_list_frame_passes_the_client_limit_in_a_huge_room(tmp_path: Path) ->
         assert list(read_users(plain_frames[0]).online) == list(state.online[:len(read_users(plain_frames[0]).online)])
     finally:
         world.close()
+
+
+def test_many_changes_in_one_window_are_split_under_the_limit_and_apply_in_order() -> None:
+    from parley.protocol.messages import Stamp, UserChange, user_changes, user_list
+
+    now = Stamp.at(1_700_000_000)
+    names = [f"user{i:04d}" for i in range(2000)]
+    changes = [UserChange(None, name) for name in names] + [UserChange(name, name.upper()) for name in names[:500]]
+    changes += [UserChange(name, None) for name in names[1000:]]
+    limit = 8192
+    frames = user_changes(now, 5, changes, 1000, ["boss"], limit=limit)
+    assert len(frames) > 1 and all(len(encode_frame(f)) <= limit for f in frames[:-1])
+    assert sum(int(f.params["changes"]) for f in frames) == len(changes)
+    state = follow_users(UserListState(), user_list(now, [], ["boss"], 5)[0])
+    for f in frames:
+        state = follow_users(state, f)
+        assert not state.resync, f.params["v"]
+    assert list(state.online) == [name.upper() for name in names[:500]] + names[500:1000]
+    assert state.admins == ("boss",) and state.serial == 5 + len(changes) and not state.resync

@@ -130,10 +130,15 @@ def user_changes(now: Stamp, serial: int, changes: Sequence[UserChange], online:
     ``admins``: the admin accounts, when they changed (None: they did not).
     Split, like a whole list, so that no frame passes ``limit`` bytes.
     """
+    # Users online after each change: each frame's num is the count after its own last change.
+    after = [online] * (len(changes) + 1)
+    for i in range(len(changes) - 1, -1, -1):
+        change = changes[i]
+        after[i] = after[i + 1] - (change.old is None) + (change.new is None)
     frames: list[Frame] = []
     start = 0
     while start < len(changes) or not frames:
-        params = {"time": now.text, "v": str(serial + start), "changes": "0", "num": str(online)}
+        params = {"time": now.text, "v": str(serial + start), "changes": "0", "num": "0"}
         size = _HEADROOM
         count = 0
         for change in changes[start:]:
@@ -146,6 +151,7 @@ def user_changes(now: Stamp, serial: int, changes: Sequence[UserChange], online:
             count += 1
         params["changes"] = str(count)
         start += count
+        params["num"] = str(after[start])
         frames.append(Frame("USERCHANGES", params, ""))
     if admins is not None:
         last = frames[-1]
