@@ -85,6 +85,7 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         max_connections_per_address=args.max_connections_per_address,
         admin_reserve=args.admin_reserve,
         max_outbuf=args.max_outbuf,
+        drain_timeout=args.drain_timeout,
         durable=args.fsync == "on",
         ipv6_prefix=args.ipv6_prefix,
     )

@@ -270,6 +270,9 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                   "then lose messages people saw (default: %(default)s)")
     add_flag(parser, "--max-outbuf", metavar="BYTES", type=positive_int, default=2 * 1024 * 1024,
              help="bytes waiting to be sent to one slow client before it is disconnected (default: %(default)s)")
+    add_flag(parser, "--drain-timeout", metavar="SECONDS", type=positive_number, default=60.0,
+             help="seconds a client may take to read each part of a history replay (REF) before it is "
+                  "disconnected (default: %(default)s)")
     _add_log_flags(parser)
 
 

@@ -85,6 +85,14 @@ class ClientProtocol(asyncio.Protocol):
     def overflowed(self) -> None:
         self.adapter.drive(e.OutputOverflowed(self.id))
 
+    # The transport's flow control: only a drain someone waits for (AwaitDrain) uses it.
+
+    def pause_writing(self) -> None:
+        self.outbox.writing_paused(True)
+
+    def resume_writing(self) -> None:
+        self.outbox.writing_paused(False)
+
 
 class CoreAdapter:
     """Drives the chat core and performs its actions on the event loop."""
@@ -233,7 +241,7 @@ class CoreAdapter:
     # The hub -------------------------------------------------------------------
 
     def _broadcast(self, action: a.Broadcast) -> None:
-        self.hub.broadcast(action.frame)
+        self.hub.broadcast(action.frame, action.audience)
 
     def _send_to(self, action: a.SendTo) -> None:
         self.hub.send_to(action.nickname, action.frame)
@@ -259,6 +267,9 @@ class CoreAdapter:
             self._run(conn, self._hashing, passwords.verify_password, what.password, what.password_hash)
         elif isinstance(what, a.HashPassword):
             self._run(conn, self._hashing, passwords.hash_password, what.password)
+        elif isinstance(what, a.AwaitDrain):
+            # After this iteration's writes (the write batcher's flush is already scheduled).
+            self._loop.call_soon(self._await_drain, conn, what.timeout)
         else:
             function, args = self._store_call(what)
             who = self._who(conn)
@@ -288,6 +299,26 @@ class CoreAdapter:
         if isinstance(what, a.LoadAdmins):
             return store.admin_names, ()
         raise TypeError(f"no way to answer {what!r}")
+
+    def _await_drain(self, conn: int, timeout: float) -> None:
+        protocol = self.protocols.get(conn)
+        if protocol is None:
+            return  # it is gone, and the core ends it
+        timer = self._loop.call_later(timeout, self._drain_timed_out, protocol, timeout)
+
+        def drained() -> None:
+            timer.cancel()
+            self.drive(e.Completed(conn, None))
+
+        protocol.outbox.notify_drained(drained)
+
+    def _drain_timed_out(self, protocol: ClientProtocol, timeout: float) -> None:
+        """The peer read nothing of its replay for ``timeout`` seconds: cut it off, as when its output overflows."""
+        if protocol.outbox.closed:
+            return
+        log.warning("connection %d: did not read what it was sent within %gs", protocol.id, timeout)
+        protocol.outbox.abort()
+        protocol.overflowed()
 
     def _answer(self, conn: int, result: Any) -> None:
         """Give the core the hub's answer, now or when the hub has it."""

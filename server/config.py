@@ -25,6 +25,7 @@ class ServerConfig:
     legacy_grace: float = 0.15  # seconds to wait after an unterminated first CON
     legacy_pace: float = 0.05  # seconds between frames sent to a legacy client
     max_outbuf: int = 2 * 1024 * 1024  # unsent bytes allowed per connection
+    drain_timeout: float = 60.0  # seconds a client may take to read a part of a REF before it is cut off
     min_password: int = 4
     user_list_delay: float = 0.05  # seconds: user-list changes within it share one USER frame
     # Peers whose PROXY header is believed: none by default (parley serve's gateway uses in-process pipes).

@@ -155,9 +155,10 @@ class ChatWorld:
 
     def _broadcast(self, action: a.Broadcast) -> None:
         for name in self.directory.online():
-            peer = self.directory.member(name)
-            assert peer is not None
-            peer.frames.append(_wire(action.frame))
+            user, peer = self.directory.lookup(name), self.directory.member(name)
+            assert user is not None and peer is not None
+            if action.audience is a.Audience.ALL or user.list_changes is (action.audience is a.Audience.CHANGES):
+                peer.frames.append(_wire(action.frame))
 
     def _send_to(self, action: a.SendTo) -> None:
         peer = self.directory.member(action.nickname)
@@ -195,6 +196,7 @@ class ChatWorld:
             a.SetPassword: lambda w: store.set_password(w.account_id, w.password_hash),
             a.LoadHistory: lambda w: store.recent_messages(list(w.idents), w.limit),
             a.LoadAdmins: lambda w: store.admin_names(),
+            a.AwaitDrain: lambda w: None,  # every peer here takes what it is sent at once
         }
         return answers[type(what)](what)
 

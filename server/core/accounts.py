@@ -46,6 +46,7 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if nickname is None or password is None or color is None:
         core.send(conn, messages.conver(core.stamp(), texts.MISSING_CON_PARAMS))
         return
+    conn.list_changes = frame.get("lists") == "changes"  # extension: USERCHANGES instead of whole lists
     error, account = yield from _check_login(core, conn, nickname, password)
     if error is None and conn.admins_only and (account is None or not account.is_admin):
         log.warning("%s: login as %r refused: the server is full (only admins may log in)", conn.peer, nickname[:32])
@@ -69,9 +70,11 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     log.info("%s %s: joined as %s", conn.peer, conn.nickname, conn.role)
     core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role))
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))))
+    core.user_changed(None, conn.nickname)
     if account is not None:
         yield from _load_admins(core)
-    core.schedule_user_list()
+    if conn.list_changes:
+        core.send_user_list(conn)  # the list its changes apply to
 
 
 def _load_admins(core: "ChatCore") -> Flow:
@@ -137,6 +140,8 @@ def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     log.info("%s %s: updated (%s)", conn.peer, old, "".join(parts).strip())
     text = texts.CHANGED_PREFIX.format(old=old) + "".join(parts)
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, text)))
+    if conn.nickname != old:
+        core.user_changed(old, conn.nickname)
     if conn.is_admin:
         yield from _load_admins(core)
     core.schedule_user_list()
@@ -188,7 +193,7 @@ def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
         except StoreFailed:
             return texts.UPDATE_FAILED
     old_user = conn.online_user()
-    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin))):
+    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin, conn.list_changes))):
         return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
     if conn.account is not None:
         try:

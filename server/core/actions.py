@@ -17,6 +17,7 @@ Three kinds:
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
@@ -83,11 +84,20 @@ class SetUserListTimer:
 # For the hub ------------------------------------------------------------------
 
 
+class Audience(enum.Enum):
+    """Who of those online a broadcast is for."""
+
+    ALL = "all"
+    LISTS = "lists"  # users sent whole user lists (every client that did not ask for changes)
+    CHANGES = "changes"  # users that asked for USERCHANGES (CON lists=changes)
+
+
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """Send ``frame`` to everyone online."""
+    """Send ``frame`` to everyone online (or to ``audience`` of them)."""
 
     frame: Frame
+    audience: Audience = Audience.ALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +214,18 @@ class LoadAdmins:
     """Result: the names of the admin accounts, in the order they were created."""
 
 
+@dataclass(frozen=True, slots=True)
+class AwaitDrain:
+    """Answer (result None) once what the connection was sent is written, but for what the transport
+    may hold under its high-water mark. Not drained within ``timeout`` seconds: the connection is reset
+    as when its output overflows (``OutputOverflowed``), and this is never answered."""
+
+    timeout: float
+
+
 RequestKind = Union[
     Claim, Rename, LoadAccount, FindLookalike, CheckPassword, HashPassword, CreateAccount, RenameAccount,
-    SetPassword, LoadHistory, LoadAdmins,
+    SetPassword, LoadHistory, LoadAdmins, AwaitDrain,
 ]
 
 

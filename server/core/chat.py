@@ -22,8 +22,13 @@ from typing import Any, Callable, Generator, NamedTuple
 from parley.net.groups import limit_key
 from parley.net.proxy import ProxyHeaderError, ProxyHeaderReader
 from parley.protocol import Frame, messages, texts
-from parley.protocol.framing import FrameReceived, FrameRejected, StreamEnded
-from parley.protocol.messages import Stamp
+from parley.protocol.framing import (
+    FrameReceived,
+    FrameRejected,
+    StreamEnded,
+    encode_frame,
+)
+from parley.protocol.messages import Stamp, UserChange
 from parley.protocol.names import name_key
 
 from ..config import ServerConfig
@@ -31,6 +36,7 @@ from ..limits import BucketTable, Budget, ConnectionCounter, FailureWindow, Toke
 from . import accounts, admission, chats, room
 from .actions import (
     Action,
+    Audience,
     Broadcast,
     Close,
     Release,
@@ -97,6 +103,10 @@ class ChatCore:
         self._actions: list[Action] = []
         self._stamp: Stamp | None = None
         self._user_list_at: float | None = None
+        # The user-list changes not yet sent (USERCHANGES), and the serial the next one gets.
+        self._changes: list[UserChange] = []
+        self._serial = 0
+        self._admins_sent: list[str] = list(self.admins)  # as USERCHANGES last sent them
         self._per_address = ConnectionCounter(config.max_connections_per_address)
         self._failures_by_address = FailureWindow(config.login_failures_per_address)
         self._failures_by_nickname = FailureWindow(config.login_failures_per_nickname)
@@ -159,8 +169,20 @@ class ChatCore:
                                                                    len(self.connections))
         self.emit(SetUserListTimer(self._user_list_at))
 
-    def user_list_frame(self) -> Frame:
-        return messages.user_list(self.stamp(), self.presence.online(), self.admins)
+    def user_changed(self, old: str | None, new: str | None) -> None:
+        """Someone joined (``old`` None), left (``new`` None) or was renamed: tell everyone in the window."""
+        self._changes.append(UserChange(old, new))
+        self._serial += 1
+        self.schedule_user_list()
+
+    def send_user_list(self, conn: Connection) -> int:
+        """Send ``conn`` the whole list (numbered with the next change's serial when it asked for changes); return its bytes."""
+        serial = self._serial if conn.list_changes else None
+        sent = 0
+        for frame in messages.user_list(self.stamp(), self.presence.online(), self.admins, serial):
+            self.send(conn, frame)
+            sent += len(encode_frame(frame))
+        return sent
 
     def lockout(self, address: str, nickname: str) -> int:
         """Whole seconds until this address may try this nickname's password again (0: now)."""
@@ -326,9 +348,21 @@ class ChatCore:
         self.end(conn)
 
     def _user_list_due(self, event: UserListDue) -> None:
+        """The window is over: whole lists to the clients that want them, the changes to the others."""
         self._user_list_at = None
-        if not self.closing:
-            self.emit(Broadcast(self.user_list_frame()))
+        changes, self._changes = self._changes, []
+        if self.closing:
+            return
+        online, wanting_changes = self.presence.count_list_changes()
+        if wanting_changes < online:
+            for frame in messages.user_list(self.stamp(), self.presence.online(), self.admins):
+                self.emit(Broadcast(frame, Audience.LISTS))
+        admins = self.admins if self.admins != self._admins_sent else None
+        if wanting_changes and (changes or admins is not None):
+            self._admins_sent = list(self.admins)
+            first = self._serial - len(changes)
+            for frame in messages.user_changes(self.stamp(), first, changes, online, admins):
+                self.emit(Broadcast(frame, Audience.CHANGES))
 
     def _shutdown_started(self, event: ShutdownStarted) -> None:
         if self.closing:
@@ -493,7 +527,7 @@ class ChatCore:
             if conn.leave_text is not None and not self.closing:
                 text = conn.leave_text.format(nick=conn.nickname)
                 self.emit(Broadcast(messages.info(self.stamp(), conn.nickname, text)))
-                self.schedule_user_list()
+                self.user_changed(conn.nickname, None)
         if conn.admitted:
             self._per_address.close(limit_key(conn.host, self.config.ipv6_prefix))
         self.emit(Close(conn.id))

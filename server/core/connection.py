@@ -94,6 +94,7 @@ class Connection:
         "id", "host", "peer", "phase", "proxy", "decoder", "input_open", "inbox", "inbox_bytes", "task",
         "unsent", "reading", "timer_at", "nickname", "color", "account", "guest_ident", "online", "leave_text",
         "login_deadline", "frame_started", "admitted", "admins_only", "chat_bucket", "strikes", "budget",
+        "list_changes",
     )
 
     def __init__(self, conn: int, host: str, port: int, *, max_frame: int, login_deadline: float,
@@ -127,6 +128,7 @@ class Connection:
         self.chat_bucket = chat_bucket
         self.strikes = strikes  # refusals (of any frame) before it is cut off for flooding
         self.budget = budget  # its work, and its address's (admission.py)
+        self.list_changes = False  # sent USERCHANGES, not whole lists (CON lists=changes)
 
     def move_to(self, phase: Phase) -> None:
         """Change phase (the one place it changes). Raises ValueError for a move the table does not allow."""
@@ -157,7 +159,7 @@ class Connection:
         return self.nickname or "-"
 
     def online_user(self) -> OnlineUser:
-        return OnlineUser(self.nickname, self.ident, self.is_admin)
+        return OnlineUser(self.nickname, self.ident, self.is_admin, self.list_changes)
 
     def next_deadline(self, login_timeout: float, grace: float, frame_timeout: float) -> tuple[float, Deadline] | None:
         """The earliest deadline that applies now, and which it is; None if none."""

@@ -23,6 +23,7 @@ class OnlineUser:
     nickname: str
     ident: str  # who the user is in message history
     is_admin: bool
+    list_changes: bool = False  # asked for USERCHANGES (CON lists=changes) instead of whole lists
 
 
 class Presence(Protocol):
@@ -34,6 +35,9 @@ class Presence(Protocol):
 
     def lookalikes(self, nickname: str) -> list[OnlineUser]:
         """Who is online under a name ``nickname`` imitates (same UTS #39 look-alike key), itself included."""
+
+    def count_list_changes(self) -> tuple[int, int]:
+        """How many users are online, and how many of them asked for USERCHANGES."""
 
 
 class Directory(Generic[M]):
@@ -106,3 +110,10 @@ class Directory(Generic[M]):
     def lookalikes(self, nickname: str) -> list[OnlineUser]:
         keys = set().union(*(self._lookalikes.get(lookalike, ()) for lookalike in lookalike_keys(nickname)))
         return [self._users[key][0] for key in sorted(keys)]
+
+    def count_list_changes(self) -> tuple[int, int]:
+        return len(self._users), sum(user.list_changes for user, _ in self._users.values())
+
+    def members(self, list_changes: bool) -> list[M]:
+        """The members whose users asked for USERCHANGES (True), or for whole lists (False)."""
+        return [member for user, member in self._users.values() if user.list_changes is list_changes]
