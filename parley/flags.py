@@ -253,13 +253,15 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="work one connection may cause a second, on average, counted in bytes: what its requests "
                   "make the server send (user lists, history) plus a little for each; 0: no limit "
                   "(default: %(default)s)")
-    add_flag(parser, "--request-burst", metavar="BYTES", type=positive_int, default=1024 * 1024,
-             help="work one connection may cause at once before --request-rate applies (default: %(default)s)")
+    add_flag(parser, "--request-burst", metavar="BYTES", type=positive_int,
+             help="work one connection may cause at once before --request-rate applies (default: 1048576, or one "
+                  "whole history replay, --history x (--max-frame + 128), if that is more)")
     add_flag(parser, "--address-request-rate", metavar="BYTES", type=non_negative, default=256 * 1024,
              help="work all connections from one address (an IPv6 address by its --ipv6-prefix) may cause a second, as --request-rate; "
                   "0: no limit (default: %(default)s)")
-    add_flag(parser, "--address-request-burst", metavar="BYTES", type=positive_int, default=4 * 1024 * 1024,
-             help="work all connections from one address may cause at once (default: %(default)s)")
+    add_flag(parser, "--address-request-burst", metavar="BYTES", type=positive_int,
+             help="work all connections from one address may cause at once (default: 4194304, or one whole "
+                  "history replay if that is more)")
     add_flag(parser, "--max-connections-per-address", metavar="N", type=count, default=32,
              help="connections one address may hold at once; 0: no limit (default: %(default)s)")
     add_flag(parser, "--admin-reserve", metavar="N", type=count, default=8,

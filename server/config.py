@@ -39,9 +39,9 @@ class ServerConfig:
     # Work a connection, and all connections of one address, may cause: bytes a
     # second and at once (core/admission.py). A join's history and user list fit.
     request_rate: float = 64 * 1024
-    request_burst: int = 1024 * 1024
+    request_burst: int | None = None  # None: 1 MiB, or one whole history replay if that is more
     address_request_rate: float = 256 * 1024
-    address_request_burst: int = 4 * 1024 * 1024
+    address_request_burst: int | None = None  # None: 4 MiB, or one whole history replay if that is more
     max_connections_per_address: int = 32
     admin_reserve: int = 8  # connections past the chat port's share on which only an admin may log in
     # The chat port's share of the process's connections (None: planned from the descriptor limit at start).
@@ -52,3 +52,12 @@ class ServerConfig:
     keepalive_idle: int = 60  # TCP keepalive: a silent peer is probed after this many seconds,
     keepalive_interval: int = 15  # then every this many,
     keepalive_count: int = 4  # and dropped after this many unanswered probes
+
+    @property
+    def work_bursts(self) -> tuple[int, int]:
+        """The work budget's bursts (per connection, per address). Unless set, each is at least
+        one whole history replay, so that the REF a client sends at each join is paid for at once."""
+        replay = self.history * (self.max_frame + 128)
+        own = self.request_burst if self.request_burst is not None else max(1024 * 1024, replay)
+        shared = self.address_request_burst if self.address_request_burst is not None else max(4 * 1024 * 1024, replay)
+        return own, shared

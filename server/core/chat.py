@@ -110,7 +110,7 @@ class ChatCore:
         self._per_address = ConnectionCounter(config.max_connections_per_address)
         self._failures_by_address = FailureWindow(config.login_failures_per_address)
         self._failures_by_nickname = FailureWindow(config.login_failures_per_nickname)
-        self._work_by_address = BucketTable(config.address_request_rate, config.address_request_burst)
+        self._work_by_address = BucketTable(config.address_request_rate, config.work_bursts[1])
 
     def handle(self, event: Event, now: Now) -> list[Action]:
         """Apply one event at time ``now``; return the actions that follow, in order."""
@@ -205,7 +205,7 @@ class ChatCore:
             login_deadline=self.now.monotonic + config.login_timeout,
             chat_bucket=TokenBucket(config.chat_rate, config.chat_burst),
             strikes=TokenBucket(1.0 if config.flood_strikes else 0, config.flood_strikes),
-            budget=Budget(TokenBucket(config.request_rate, config.request_burst), UNLIMITED),
+            budget=Budget(TokenBucket(config.request_rate, config.work_bursts[0]), UNLIMITED),
         )
         self.connections[conn.id] = conn
         if event.full:  # the adapter logs it (once in a while: a flood must not flood the log)
