@@ -1,7 +1,8 @@
 """``python -m bench SCENARIO [options]``: run one benchmark scenario, or ``all`` of them.
 
 Scenarios (the numbers of issue 6): 1 ``fanout``, 2 ``gateway``,
-3 ``overhead``, 4 ``capacity``, 5 ``persistence``, 6 ``yardstick``. Each
+3 ``overhead``, 4 ``capacity``, 5 ``persistence``, 6 ``yardstick``; and
+7 ``userlist`` (issue 12: bytes per user-list change). Each
 prints one summary line on standard output (progress goes to standard
 error) and writes every figure as JSON with ``--json PATH``. ``all`` runs
 every scenario and rewrites the generated table of BENCHMARKS.md.
@@ -26,13 +27,15 @@ def _runners() -> dict[str, Runner]:
     from .capacity import run_capacity
     from .fanout import run_fanout, run_persistence, run_yardstick
     from .gateway import run_gateway, run_overhead
+    from .userlist import run_userlist
 
     return {"yardstick": run_yardstick, "fanout": run_fanout, "persistence": run_persistence,
-            "capacity": run_capacity, "overhead": run_overhead, "gateway": run_gateway}
+            "capacity": run_capacity, "overhead": run_overhead, "gateway": run_gateway, "userlist": run_userlist}
 
 
-NUMBERS = {"1": "fanout", "2": "gateway", "3": "overhead", "4": "capacity", "5": "persistence", "6": "yardstick"}
-ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway"]
+NUMBERS = {"1": "fanout", "2": "gateway", "3": "overhead", "4": "capacity", "5": "persistence", "6": "yardstick",
+           "7": "userlist"}
+ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway", "userlist"]
 
 
 def _int_list(text: str) -> list[int]:
@@ -42,12 +45,12 @@ def _int_list(text: str) -> list[int]:
 def parser() -> argparse.ArgumentParser:
     """Return the command line parser."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|all, or 1-6")
+    p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|userlist|all, or 1-7")
     p.add_argument("--quick", action="store_true", help="smaller rooms, fewer and shorter rounds")
     p.add_argument("--rounds", type=int, help="rounds per measure (default 3; --quick 2)")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
     p.add_argument("--clients", type=_int_list, help="room sizes, comma-separated (fanout, gateway, persistence, "
-                                                     "yardstick)")
+                                                     "yardstick, userlist: default 1000,3000; --quick 300)")
     p.add_argument("--seconds", type=float, help="length of each max-throughput run (default 3; --quick 2)")
     p.add_argument("--latency-seconds", type=float, help="length of each fixed-rate run (default 4; --quick 2)")
     p.add_argument("--senders", type=int, default=32, help="closed-loop senders (default 32)")
@@ -66,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--syscalls", action="store_true",
                    help="count the servers' write system calls during max fan-out (needs perf): deliveries "
                         "per write")
+    p.add_argument("--userlist-plain", type=int, default=100,
+                   help="userlist: clients of the room that do not ask for list changes (default 100)")
     p.add_argument("--json", type=Path, help="write every figure to this JSON file")
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",

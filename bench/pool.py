@@ -32,11 +32,12 @@ class Endpoint:
     path: str = "/ws"
     binary: bool = False
     subprotocol: str | None = None
+    lists: str = ""  # CON's lists= ("changes": USERCHANGES rather than whole user lists)
 
     def spec(self) -> dict[str, Any]:
         """Return the endpoint as the dict the workers take."""
         return {"kind": self.kind, "port": self.port, "parley": self.parley, "path": self.path,
-                "binary": self.binary, "subprotocol": self.subprotocol}
+                "binary": self.binary, "subprotocol": self.subprotocol, "lists": self.lists}
 
 
 class Pool:

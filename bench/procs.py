@@ -60,6 +60,10 @@ def child_env(source: Path = REPO) -> dict[str, str]:
     """Return the environment for children: this one, with ``source`` (the repository) first on PYTHONPATH."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(source), env.get("PYTHONPATH", "")) if p)
+    # Every client of a benchmark comes from loopback, one address: lift the work budgets
+    # (as variables, which a Parley without these flags ignores).
+    env.setdefault("PARLEY_REQUEST_RATE", "0")
+    env.setdefault("PARLEY_ADDRESS_REQUEST_RATE", "0")
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -191,7 +195,8 @@ def parley_server(log_dir: Path, name: str, data_dir: Path, *, fsync: bool = Tru
     from the code in ``source`` (unless ``installed``)."""
     args = [*parley_program(installed), "server", "--host", "127.0.0.1", "--port", "0",
             "--data-dir", str(data_dir), "--chat-rate", "0", "--max-connections-per-address", "0",
-            "--login-timeout", "3600", "--fsync", "on" if fsync else "off", *extra]
+            "--login-timeout", "3600", "--fsync", "on" if fsync else "off",
+            "--trusted-proxy", "127.0.0.1", *extra]  # the PROXY headers of a `parley gateway` beside it
     return Child(name, args, log_dir, source=source)
 
 
@@ -201,7 +206,7 @@ def parley_serve(log_dir: Path, name: str, data_dir: Path, *, installed: bool = 
     runs them, on loopback with the same limits lifted as ``parley_server``."""
     args = [*parley_program(installed), "serve", "--host", "127.0.0.1", "--port", "0", "--http-host", "127.0.0.1",
             "--http-port", "0", "--data-dir", str(data_dir), "--chat-rate", "0", "--max-connections-per-address", "0",
-            "--login-timeout", "3600", *extra]
+            "--login-timeout", "3600", "--trusted-proxy", "127.0.0.1", *extra]  # a `parley gateway` may front it too
     return Child(name, args, log_dir, wanted=("TCP", "HTTP"), source=source)
 
 

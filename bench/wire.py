@@ -16,9 +16,10 @@ MARK_BYTE = MARK[0]
 COLOR = "#336699"
 
 
-def con_frame(nickname: str) -> bytes:
-    """Return the CON frame (no terminator) logging ``nickname`` in as a guest."""
-    return f"CON,nickname={nickname};password=;color={COLOR},".encode()
+def con_frame(nickname: str, lists: str = "") -> bytes:
+    """Return the CON frame (no terminator) logging ``nickname`` in as a guest (asking for ``lists=``, if given)."""
+    extra = f";lists={lists}" if lists else ""
+    return f"CON,nickname={nickname};password=;color={COLOR}{extra},".encode()
 
 
 def chat_frame(t_ns: int, tag: bytes, line_size: int) -> bytes:

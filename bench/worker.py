@@ -328,7 +328,7 @@ class Worker:
         self.ops: dict[str, Callable[..., Awaitable[Any]]] = {
             "connect": self.connect, "login": self.login, "quiet": self.quiet, "reset": self.reset,
             "chat_closed": self.chat_closed, "chat_paced": self.chat_paced, "expect": self.expect,
-            "rtt": self.rtt, "close": self.close, "exit": self.exit, "info": self.info,
+            "rtt": self.rtt, "close": self.close, "exit": self.exit, "info": self.info, "received": self.received,
         }
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -429,7 +429,7 @@ class Worker:
         conn.logged_in = self.loop.create_future()
         conn.state = LOGIN
         conn.line_mode = True
-        conn.send([wire.con_frame(conn.nickname)])
+        conn.send([wire.con_frame(conn.nickname, conn.endpoint.get("lists") or "")])
         return await asyncio.wait_for(conn.logged_in, max(0.1, deadline - time.monotonic()))
 
     async def login(self, group: str, timeout: float = 60.0) -> dict[str, Any]:
@@ -546,6 +546,10 @@ class Worker:
             "t_done": max((c.t_mark for c in live), default=0), "latencies": self.latencies.tobytes(),
             "bytes": self.rx_bytes + self.loop.bytes,
         }
+
+    async def received(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Return {"bytes"}: what this worker's connections read since the last ``reset``."""
+        return {"bytes": self.rx_bytes + self.loop.bytes}
 
     async def rtt(self, group: str, duration: float, size: int, rate: float = 0.0,
                   timeout: float = 60.0) -> dict[str, Any]:

@@ -36,7 +36,8 @@ from parley.protocol.names import name_key, nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
 from parley.protocol.reading import ChatMessage as ChatMessage  # the shared readers' values are our events
 from parley.protocol.reading import LoginRefused as LoginRefused
-from parley.protocol.reading import LoginAccepted, own_join, read_chat, read_login, read_update, read_users, read_warn
+from parley.protocol.reading import (LoginAccepted, UserListState, follow_users, own_join, read_chat, read_login,
+                                     read_update, read_warn)
 
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
 
@@ -81,6 +82,7 @@ class InfoMessage:
 class UsersChanged:
     users: tuple[str, ...]
     admins: tuple[str, ...]
+    resync: bool = False  # the list is out of step: send ``list_users()`` for a whole one
 
 
 @dataclass(frozen=True)
@@ -148,14 +150,14 @@ class Session:
         self.login = login
         self.state = State.OFFLINE
         self.role: str | None = None
-        self.users: tuple[str, ...] = ()
+        self.user_list = UserListState()
         self.logged_in_once = False
         self.final = False  # kicked, flooded, or we said DISCON: never reconnect
         self.reconnecting = False
         self._pending: list[_PendingUpdate] = []
         self._handlers: dict[str, Callable[[Frame], list[Event]]] = {
             "CONVER": self._conver, "CHATR": self._chatr, "INFO": self._info,
-            "USER": self._user, "CONFIRM": self._confirm, "ERR": self._err,
+            "USER": self._user, "USERCHANGES": self._user, "CONFIRM": self._confirm, "ERR": self._err,
             "WARN": self._warn, "PONG": self._pong,
         }
 
@@ -163,6 +165,11 @@ class Session:
     def nickname(self) -> str:
         """Return our nickname as the server knows it."""
         return self.login.nickname
+
+    @property
+    def users(self) -> tuple[str, ...]:
+        """The nicknames online, in the order they joined."""
+        return self.user_list.online
 
     @property
     def may_reconnect(self) -> bool:
@@ -180,9 +187,11 @@ class Session:
         self.reconnecting = self.logged_in_once
         self.state = State.LOGGING_IN
         self._pending.clear()
+        self.user_list = UserListState()
         login = self.login
+        # lists=changes: user-list changes (USERCHANGES) rather than a whole list for each.
         return make_frame("CON", [("nickname", login.nickname), ("password", login.password),
-                                  ("color", login.color)])
+                                  ("color", login.color), ("lists", "changes")])
 
     def connection_lost(self) -> None:
         """The connection is gone (for whatever reason)."""
@@ -220,6 +229,11 @@ class Session:
         self._require_chatting("REF")
         return make_frame("REF")
 
+    def list_users(self) -> Frame:
+        """Return ``USER,,``: a whole user list, when ours is out of step."""
+        self._require_chatting("USER")
+        return make_frame("USER")
+
     def kick(self, user: str, reason: str) -> Frame:
         """Return ``KICK,user=NICK,reason``."""
         self._require_chatting("KICK")
@@ -253,9 +267,8 @@ class Session:
         return [InfoMessage(frame.get("time") or "", frame.get("sender") or "", frame.content)]
 
     def _user(self, frame: Frame) -> list[Event]:
-        users = read_users(frame)
-        self.users = users.online
-        return [UsersChanged(users.online, users.admins)]
+        after = self.user_list = follow_users(self.user_list, frame)
+        return [] if after.parts is not None else [UsersChanged(after.online, after.admins, after.resync)]
 
     def _confirm(self, frame: Frame) -> list[Event]:
         reason = frame.get("reason")

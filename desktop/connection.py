@@ -34,6 +34,7 @@ from parley.protocol.framing import (
     StreamEnded,
     encode_frame,
 )
+from parley.protocol.messages import MAX_SERVER_FRAME
 
 from .client import (
     Event,
@@ -44,11 +45,13 @@ from .client import (
     ServerWarning,
     Session,
     State,
+    UsersChanged,
 )
 
 log = logging.getLogger("parley.desktop")
 
-MAX_FRAME = 1 << 20  # what we accept from the server; its own limit is on what it accepts
+# What we accept from the server: all it ever sends (it splits user lists to stay under it).
+MAX_FRAME = MAX_SERVER_FRAME
 CONNECT_TIMEOUT = 10.0
 DISCON_GRACE = 1.5  # how long DISCON waits for the server to close the connection
 CLOSE_TIMEOUT = 2.0
@@ -329,6 +332,8 @@ class Connection:
             self._emit(Status("online", f"Connected to {self.session.login.address} as "
                                         f"{event.nickname}{' (TLS)' if self.session.login.tls else ''}."))
             self._write(self.session.refresh())  # history, de-duplicated by id in the UI
+        elif isinstance(event, UsersChanged) and event.resync:
+            self._write(self.session.list_users())
         elif isinstance(event, ServerWarning) and event.final:
             self._final_text = event.text
         elif isinstance(event, LoginRefused):

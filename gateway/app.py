@@ -19,15 +19,18 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from parley.net.budget import descriptor_limit, plan_budget
 from parley.net.listen import LISTEN_BACKLOG
 from parley.startup import listen_error, tls_client_context, tls_server_context
 
 from .config import GatewayConfig
+from .gate import GatedSite, WebGuard, guard_middleware
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .relay import (
     CONNECT_TIMEOUT,
     GatewayState,
     LocalConnector,
+    client_of,
     close_all,
     handle_websocket,
 )
@@ -83,8 +86,13 @@ def create_app(config: GatewayConfig, connect_local: LocalConnector | None = Non
     server in this same process without a socket; the upstream address then
     only serves ``/healthz``.
     """
-    app = web.Application()
     state = GatewayState(config, connect_local=connect_local)
+    if config.budget is None:
+        # Alone, each of its WebSockets also holds a TCP connection to the chat server.
+        config.budget = plan_budget(descriptor_limit(), chat_port=False, web_port=True,
+                                    web_cost=1 if connect_local else 2)
+    state.guard = WebGuard(config, config.budget, state.metrics)
+    app = web.Application(middlewares=[guard_middleware(state.guard, lambda r: client_of(r, state).address)])
     app[STATE] = state
     base = normalize_base_path(config.base_path)
     files = page_files(config.web_root)
@@ -196,11 +204,15 @@ async def start_gateway(config: GatewayConfig,
     Raises StartupError (naming the certificate, CA file or address) for what a user can fix.
     """
     context = tls_server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
-    runner = web.AppRunner(create_app(config, connect_local), shutdown_timeout=3.0)
+    app = create_app(config, connect_local)
+    guard = app[STATE].guard
+    assert guard is not None
+    # aiohttp's keep-alive timer also runs from the connection's start until its first request.
+    runner = web.AppRunner(app, shutdown_timeout=3.0, keepalive_timeout=config.http_keepalive_timeout)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, config.http_host, config.http_port, ssl_context=context, reuse_address=True,
-                           backlog=LISTEN_BACKLOG)
+        site = GatedSite(runner, guard, config.http_host, config.http_port, ssl_context=context,
+                         backlog=LISTEN_BACKLOG)
         try:
             await site.start()
         except OSError as error:
@@ -209,6 +221,7 @@ async def start_gateway(config: GatewayConfig,
         await runner.cleanup()
         raise
     port = int(runner.addresses[0][1])
-    log.info("web gateway on %s port %d%s, chat server %s:%d", config.http_host, port,
-             " (TLS)" if context else "", config.upstream_host, config.upstream_port)
+    log.info("web gateway on %s port %d%s, chat server %s:%d; up to %d web connections, %s per address",
+             config.http_host, port, " (TLS)" if context else "", config.upstream_host, config.upstream_port,
+             guard.budget.web, config.max_connections_per_address or "any number")
     return runner, port

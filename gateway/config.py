@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parley.net.proxy import LOOPBACK, Network, parse_networks
+from parley.net.budget import ConnectionBudget
+from parley.net.groups import DEFAULT_IPV6_PREFIX
+from parley.net.proxy import Network
 
 
 def _web_root() -> Path:
@@ -27,12 +29,18 @@ class GatewayConfig:
     web_root: Path = WEB_ROOT
     max_frame: int = 8192  # bytes of one WebSocket text message (one frame)
     ping_interval: float = 25.0  # seconds between WebSocket pings
-    trusted_proxies: list[Network] = field(
-        default_factory=lambda: parse_networks(list(LOOPBACK))
-    )
+    # Reverse proxies whose X-Forwarded-For / Forwarded headers are believed: none unless configured.
+    trusted_proxies: list[Network] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)  # besides the page's own origin
     tls_cert: Path | None = None  # serve HTTPS with this certificate
     tls_key: Path | None = None
     upstream_tls: bool = False  # the chat server speaks TLS
     upstream_ca_file: Path | None = None  # trust this CA (or self-signed certificate) for it
     upstream_verify: bool = True  # off only for the server in the same process
+    # Hostile conditions (RELIABILITY.md). 0 switches a per-address cap off.
+    http_header_timeout: float = 10.0  # seconds from connecting until the first request's headers are in
+    http_keepalive_timeout: float = 30.0  # seconds an idle connection is kept between requests
+    max_connections_per_address: int = 64  # open web connections (HTTP and WebSocket) of one address
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX  # the per-address cap counts an IPv6 address by this prefix
+    # The web port's share of the process's connections (None: planned from the descriptor limit at start).
+    budget: ConnectionBudget | None = None

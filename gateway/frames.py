@@ -92,3 +92,69 @@ class LineSplitter:
         if len(self._partial) > self.limit or any(len(line) > self.limit for line in lines):
             raise LineTooLong()
         return [line for line in lines if line]  # an empty line carries no frame
+
+
+PROTOCOL_ERROR = 1002
+UNMASKED = Refusal(PROTOCOL_ERROR, "Frames from a browser must be masked")
+
+
+def close_frame(refusal: Refusal) -> bytes:
+    """A server's close frame (final, unmasked) carrying ``refusal``'s code and reason."""
+    payload = refusal.code.to_bytes(2, "big") + refusal.reason.encode("utf-8")[:123]
+    return bytes((0x88, len(payload))) + payload
+
+
+class MaskCheck:
+    """Follows a browser's frame stream by its headers alone and tells whether every frame is masked.
+
+    RFC 6455 section 5.1: "The server MUST close the connection upon receiving
+    a frame that is not masked." Payloads are skipped, never held: at most one
+    header (14 bytes) is kept between reads.
+    """
+
+    MAX_HEADER = 14  # 2 bytes, 8 of extended length, 4 of mask key
+
+    def __init__(self) -> None:
+        self._header = b""
+        self._skip = 0  # payload bytes of the current frame still to come
+
+    def feed(self, data: bytes) -> bool:
+        """Take the next bytes of the stream; False once a frame without a mask has started."""
+        view = memoryview(data)
+        while view:
+            if self._skip:
+                step = min(self._skip, len(view))
+                self._skip -= step
+                view = view[step:]
+                continue
+            needed = self._header_size(self._header + bytes(view[: self.MAX_HEADER]))
+            if needed == 0:
+                return False
+            if needed is None or len(self._header) + len(view) < needed:
+                self._header += bytes(view)
+                return True
+            taken = needed - len(self._header)
+            header = self._header + bytes(view[:taken])
+            view = view[taken:]
+            self._header = b""
+            self._skip = self._payload_size(header)
+        return True
+
+    @staticmethod
+    def _header_size(start: bytes) -> int | None:
+        """The header's length, None while its first two bytes are missing, 0 when it has no mask."""
+        if len(start) < 2:
+            return None
+        if not start[1] & 0x80:
+            return 0
+        size = start[1] & 0x7F
+        return 2 + (2 if size == 126 else 8 if size == 127 else 0) + 4
+
+    @staticmethod
+    def _payload_size(header: bytes) -> int:
+        size = header[1] & 0x7F
+        if size == 126:
+            return int.from_bytes(header[2:4], "big")
+        if size == 127:
+            return int.from_bytes(header[2:10], "big")
+        return size

@@ -26,6 +26,11 @@ class GatewayMetrics:
             "parley_gateway_upgrades_refused", "WebSocket upgrades refused, by cause",
             ["cause"], registry=self.registry,
         )
+        self.connections_refused = Counter(
+            "parley_gateway_connections_refused",
+            "Web connections refused or cut, by cause (address, full, header_timeout)",
+            ["cause"], registry=self.registry,
+        )
         self.frames_to_server = Counter(
             "parley_gateway_frames_to_server", "Frames relayed from browsers to the server",
             registry=self.registry,

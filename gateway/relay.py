@@ -24,6 +24,7 @@ from . import frames
 from .config import GatewayConfig
 from .forwarding import Client, Forwarding, origin_allowed, resolve
 from .frames import LineSplitter, LineTooLong, Refusal
+from .gate import WebGuard, gate_of
 from .metrics import GatewayMetrics
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class GatewayState:
     health: tuple[float, bool] = (float("-inf"), False)  # when the server was last checked, and the answer
     # In ``parley serve``: the server in this same process, reached over an in-process pipe instead of TCP.
     connect_local: "LocalConnector | None" = None
+    guard: WebGuard | None = None  # set by create_app
 
 
 def client_of(request: web.Request, state: GatewayState) -> Client:
@@ -91,6 +93,13 @@ async def handle_websocket(request: web.Request, state: GatewayState) -> web.Str
     )
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="This is the chat WebSocket endpoint: a WebSocket upgrade is expected.\n")
+    if _sent_before_handshake(request):
+        # RFC 6455 4.1: the client "MUST wait for a response from the server before sending any further data";
+        # frames sent early would reach aiohttp before the Gate checks their masks.
+        raise web.HTTPBadRequest(text="Data arrived before the WebSocket handshake was answered.\n")
+    gate = gate_of(request)
+    if gate is not None:
+        gate.websocket_started()
     await ws.prepare(request)
     state.websockets.add(ws)
     state.metrics.websockets.inc()
@@ -102,6 +111,11 @@ async def handle_websocket(request: web.Request, state: GatewayState) -> web.Str
         state.metrics.websockets_open.dec()
         log.info("%s: WebSocket closed (%s)", client.address, ws.close_code)
     return ws
+
+
+def _sent_before_handshake(request: web.Request) -> bool:
+    """Whether bytes followed the upgrade request before it was answered (aiohttp holds them for the parser)."""
+    return bool(getattr(request.protocol, "_message_tail", b""))
 
 
 class Upstream(asyncio.Protocol):

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
-import ipaddress
 import logging
 import logging.handlers
 import signal
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 from .addresses import connect_hints
 from .flags import build_parser
+from .logsafe import SafeFormatter
 from .loops import loop_factory
 from .net.proxy import parse_networks
 from .startup import StartupError
@@ -53,6 +52,10 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
         allowed_origins=list(args.allowed_origin or []),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        http_header_timeout=args.http_header_timeout,
+        http_keepalive_timeout=args.http_keepalive_timeout,
+        max_connections_per_address=args.max_web_connections_per_address,
+        ipv6_prefix=args.ipv6_prefix,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)
@@ -75,8 +78,14 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         login_timeout=args.login_timeout,
         chat_rate=args.chat_rate,
         chat_burst=args.chat_burst,
+        request_rate=args.request_rate,
+        request_burst=args.request_burst,
+        address_request_rate=args.address_request_rate,
+        address_request_burst=args.address_request_burst,
         max_connections_per_address=args.max_connections_per_address,
+        admin_reserve=args.admin_reserve,
         max_outbuf=args.max_outbuf,
+        drain_timeout=args.drain_timeout,
         login_failures_per_address=args.login_failures_per_address,
         login_failures_per_nickname=args.login_failures_per_nickname,
         login_failures_per_account=args.login_failures_per_account,
@@ -84,6 +93,7 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         max_hashing_per_address=args.max_hashing_per_address,
         accounts_per_address=args.accounts_per_address,
         durable=args.fsync == "on",
+        ipv6_prefix=args.ipv6_prefix,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)
@@ -119,7 +129,7 @@ class _HeldLogs:
 
     def __init__(self, level: str) -> None:
         self._out = logging.StreamHandler()
-        self._out.setFormatter(logging.Formatter(LOG_FORMAT))
+        self._out.setFormatter(SafeFormatter(LOG_FORMAT))  # user text in logs is escaped
         self._held = logging.handlers.MemoryHandler(
             capacity=100_000, flushLevel=logging.CRITICAL + 1, target=self._out, flushOnClose=False)
         root = logging.getLogger()
@@ -227,16 +237,21 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
     from gateway.app import start_gateway
     from server.app import ChatServer
 
+    from .net.budget import descriptor_limit, plan_budget
+
     server_settings = server_config(args)
+    # One budget for both ports: the web port cannot take the chat port's share.
+    budget = plan_budget(descriptor_limit(), chat_port=True, web_port=True,
+                         max_web_connections=args.max_web_connections, admin_reserve=args.admin_reserve)
+    server_settings.budget = budget
     upstream = _local_address(server_settings.host)
-    with contextlib.suppress(ValueError):
-        # The gateway's own connections carry the browsers' addresses in PROXY
-        # headers, whatever else is trusted.
-        server_settings.trusted_proxies.append(ipaddress.ip_network(upstream))
+    # The gateway's connections are in-process pipes, whose PROXY headers the
+    # server believes: the TCP port trusts only --trusted-proxy.
     server = ChatServer(server_settings)
     await server.start()
     try:
         config = gateway_config(args, (upstream, server.port))
+        config.budget = budget
         config.upstream_tls = server_settings.tls_cert is not None
         config.upstream_verify = False  # our own server, over this machine's own address
         # Browsers reach this process's server over in-process pipes, not loopback TCP.
@@ -259,9 +274,14 @@ async def run_gateway(args: argparse.Namespace, started: Started) -> None:
     """The web gateway alone, in front of the chat server at ``--upstream``."""
     from gateway.app import start_gateway
 
+    from .net.budget import descriptor_limit, plan_budget
+
     config = gateway_config(args, args.upstream)
     config.upstream_tls = args.upstream_tls or args.upstream_ca_file is not None
     config.upstream_ca_file = args.upstream_ca_file
+    # Each WebSocket also holds a TCP connection to the chat server.
+    config.budget = plan_budget(descriptor_limit(), chat_port=False, web_port=True,
+                                max_web_connections=args.max_web_connections, web_cost=2)
     runner, port = await start_gateway(config)
     try:
         started()
@@ -294,11 +314,15 @@ def _new_password(name: str) -> str:
 
 def run_user_command(args: argparse.Namespace) -> int:
     from parley.protocol import names
+    from server.datafolder import permission_warnings
     from server.passwords import hash_password
     from server.records import AccountExists
     from server.store import Store, database_path
 
+    # No folder lock: SQLite serialises these writes with a running server's.
     store = Store(database_path(args.data_dir))
+    for warning in permission_warnings(store.path):
+        print(f"parley: warning: {warning}", file=sys.stderr)
     try:
         if args.user_command == "list":
             accounts = store.list_accounts()
@@ -314,6 +338,10 @@ def run_user_command(args: argparse.Namespace) -> int:
                 return 2
             if store.get_account(args.name):
                 print(f"parley: an account named {args.name} exists", file=sys.stderr)
+                return 1
+            lookalike = store.find_lookalike(args.name)
+            if lookalike is not None:
+                print(f"parley: {args.name} looks like the account {lookalike}", file=sys.stderr)
                 return 1
             role = "admin" if args.admin else "member"
             try:

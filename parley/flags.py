@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from .loops import CHOICES
+from .net.groups import DEFAULT_IPV6_PREFIX
 from .net.listen import port_error, port_range
 from .paths import default_data_dir
 
@@ -121,6 +122,15 @@ def _number(kind: type[int] | type[float], least: float, *, above: bool = False)
 
 
 positive_int = _number(int, 1)
+
+
+def ipv6_prefix(text: str) -> int:
+    """An IPv6 prefix length, 1 to 128. Raises ArgumentTypeError."""
+    bits = positive_int(text)
+    if bits > 128:
+        raise argparse.ArgumentTypeError(f"{text} is too large: an IPv6 prefix is 1 to 128 bits")
+    return int(bits)
+
 count = _number(int, 0)  # 0 usually means "no limit"
 non_negative = _number(float, 0)
 positive_number = _number(float, 0, above=True)
@@ -230,19 +240,41 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--login-timeout", metavar="SECONDS", type=positive_number, default=30.0,
              help="seconds a new connection has to log in (default: %(default)s)")
     add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
-             help="address or network of a proxy or gateway allowed to pass on its clients' addresses "
-                  "(repeatable; default: this machine)")
+             help="address or network of a proxy or separate gateway allowed to pass on its clients' addresses "
+                  "(repeatable; default: none; parley serve's own web page needs none)")
+    add_flag(parser, "--ipv6-prefix", metavar="BITS", type=ipv6_prefix, default=DEFAULT_IPV6_PREFIX,
+             help="per-address limits count IPv6 addresses sharing this many leading bits as one address; "
+                  "128: each alone (default: %(default)s, one subscriber's network)")
     add_flag(parser, "--chat-rate", metavar="N", type=non_negative, default=5.0,
              help="messages a second one connection may send, on average; 0: no limit (default: %(default)s)")
     add_flag(parser, "--chat-burst", metavar="N", type=positive_int, default=20,
              help="messages one connection may send at once before --chat-rate applies (default: %(default)s)")
+    add_flag(parser, "--request-rate", metavar="BYTES", type=non_negative, default=64 * 1024,
+             help="work one connection may cause a second, on average, counted in bytes: what its requests "
+                  "make the server send (user lists, history) plus a little for each; 0: no limit "
+                  "(default: %(default)s)")
+    add_flag(parser, "--request-burst", metavar="BYTES", type=positive_int,
+             help="work one connection may cause at once before --request-rate applies (default: 1048576, or one "
+                  "whole history replay, --history x (--max-frame + 128), if that is more)")
+    add_flag(parser, "--address-request-rate", metavar="BYTES", type=non_negative, default=256 * 1024,
+             help="work all connections from one address (an IPv6 address by its --ipv6-prefix) may cause a second, as --request-rate; "
+                  "0: no limit (default: %(default)s)")
+    add_flag(parser, "--address-request-burst", metavar="BYTES", type=positive_int,
+             help="work all connections from one address may cause at once (default: 4194304, or one whole "
+                  "history replay if that is more)")
     add_flag(parser, "--max-connections-per-address", metavar="N", type=count, default=32,
              help="connections one address may hold at once; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--admin-reserve", metavar="N", type=count, default=8,
+             help="chat connections kept for admins when the server is full: past the chat port's share "
+                  "of the file descriptor limit, only an admin may log in (default: %(default)s)")
     add_flag(parser, "--fsync", default="on", choices=["on", "off"],
              help="off: do not wait for the disk at each save, for throwaway test data only; a crash may "
                   "then lose messages people saw (default: %(default)s)")
     add_flag(parser, "--max-outbuf", metavar="BYTES", type=positive_int, default=2 * 1024 * 1024,
              help="bytes waiting to be sent to one slow client before it is disconnected (default: %(default)s)")
+    add_flag(parser, "--drain-timeout", metavar="SECONDS", type=positive_number, default=60.0,
+             help="seconds a client may take to read each part of a history replay (REF) before it is "
+                  "disconnected (default: %(default)s)")
     _add_password_flags(parser)
     _add_log_flags(parser)
 
@@ -250,7 +282,8 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
 def _add_password_flags(parser: argparse.ArgumentParser) -> None:
     """Limits on password guessing, hashing and account creation (RELIABILITY.md)."""
     add_flag(parser, "--login-failures-per-address", metavar="N", type=count, default=20,
-             help="wrong passwords a minute from one address before it may try no account; 0: no limit "
+             help="wrong passwords a minute from one address (an IPv6 address by its --ipv6-prefix) before it may "
+                  "try no account; 0: no limit "
                   "(default: %(default)s)")
     add_flag(parser, "--login-failures-per-nickname", metavar="N", type=count, default=10,
              help="wrong passwords a minute from one address on one account before it may not try that "
@@ -290,6 +323,17 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--ping-interval", metavar="SECONDS", type=non_negative, default=25.0,
              help="seconds between pings to each browser, so proxies keep quiet chats open; 0: none "
                   "(default: %(default)s)")
+    add_flag(parser, "--http-header-timeout", metavar="SECONDS", type=positive_number, default=10.0,
+             help="seconds a new web connection has to send its request's headers (default: %(default)s)")
+    add_flag(parser, "--http-keepalive-timeout", metavar="SECONDS", type=positive_number, default=30.0,
+             help="seconds an idle web connection is kept open between requests (default: %(default)s)")
+    add_flag(parser, "--max-web-connections-per-address", metavar="N", type=count, default=64,
+             help="web connections (page requests and WebSockets) one address may hold at once; "
+                  "0: no limit (default: %(default)s)")
+    add_flag(parser, "--max-web-connections", metavar="N", type=count, default=0,
+             help="web connections the page may hold at once; 0: what the process's file descriptor "
+                  "limit allows, less a margin (in parley serve half of it: the rest is the chat port's) "
+                  "(default: %(default)s)")
 
 
 def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
@@ -300,8 +344,11 @@ def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
              help="certificate to trust for the chat server's TLS, e.g. its self-signed one (implies --upstream-tls)")
     _add_web_flags(parser)
     add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
-             help="address or network of a reverse proxy whose forwarded-address headers are believed "
-                  "(repeatable; default: this machine)")
+             help="address or network of a reverse proxy whose X-Forwarded-For and Forwarded headers are "
+                  "believed, e.g. 127.0.0.1 behind nginx or Caddy on this machine (repeatable; default: none)")
+    add_flag(parser, "--ipv6-prefix", metavar="BITS", type=ipv6_prefix, default=DEFAULT_IPV6_PREFIX,
+             help="the per-address cap counts IPv6 addresses sharing this many leading bits as one address; "
+                  "128: each alone (default: %(default)s, one subscriber's network)")
     add_flag(parser, "--max-frame", metavar="BYTES", type=positive_int, default=8192,
              help="longest message a browser may send, in bytes (default: %(default)s)")
     add_flag(parser, "--tls-cert", metavar="FILE", type=Path, help="certificate file (PEM): the page is served over HTTPS")

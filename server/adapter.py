@@ -24,6 +24,7 @@ import logging
 import time
 from typing import Any, Callable, cast
 
+from parley.net.budget import Admission, ConnectionBudget, LogThrottle
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
 
@@ -33,10 +34,11 @@ from .core import ChatCore, Now
 from .core import actions as a
 from .core import events as e
 from .core.chats import StagedChat
-from .database import Database
+from .database import Database, store_request
 from .hashing import HashingPool
 from .hub import Hub
 from .outbox import Outbox
+from .pipe import IN_PROCESS
 
 log = logging.getLogger("parley.server")
 
@@ -44,7 +46,7 @@ log = logging.getLogger("parley.server")
 class ClientProtocol(asyncio.Protocol):
     """One connection, as an asyncio protocol: feeds its transport's news to the core."""
 
-    __slots__ = ("adapter", "id", "transport", "outbox", "timer")
+    __slots__ = ("adapter", "id", "transport", "outbox", "timer", "budgeted")
     transport: asyncio.Transport
     outbox: Outbox
 
@@ -52,6 +54,7 @@ class ClientProtocol(asyncio.Protocol):
         self.adapter = adapter
         self.id = 0
         self.timer: asyncio.TimerHandle | None = None
+        self.budgeted = False  # counted against the process's connection budget
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
@@ -67,6 +70,9 @@ class ClientProtocol(asyncio.Protocol):
         return self.transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.budgeted:
+            self.budgeted = False
+            self.adapter.release(self)
         self.adapter.drive(e.ConnectionLost(self.id, exc.__class__.__name__ if exc is not None else None))
 
     # The hub's Member ---------------------------------------------------
@@ -80,13 +86,22 @@ class ClientProtocol(asyncio.Protocol):
     def overflowed(self) -> None:
         self.adapter.drive(e.OutputOverflowed(self.id))
 
+    # The transport's flow control: only a drain someone waits for (AwaitDrain) uses it.
+
+    def pause_writing(self) -> None:
+        self.outbox.writing_paused(True)
+
+    def resume_writing(self) -> None:
+        self.outbox.writing_paused(False)
+
 
 class CoreAdapter:
     """Drives the chat core and performs its actions on the event loop."""
 
     def __init__(self, config: ServerConfig, hub: Hub, db: Database, admins: list[str],
                  new_outbox: Callable[[asyncio.Transport, Callable[[], None]], Outbox],
-                 is_trusted_proxy: Callable[[str], bool], set_keepalive: Callable[[Any], None]) -> None:
+                 is_trusted_proxy: Callable[[str], bool], set_keepalive: Callable[[Any], None],
+                 budget: ConnectionBudget | None = None) -> None:
         self.core = ChatCore(config, hub, admins)
         self.hub = hub
         self.db = db
@@ -104,6 +119,8 @@ class CoreAdapter:
         self._new_outbox = new_outbox
         self._is_trusted_proxy = is_trusted_proxy
         self._set_keepalive = set_keepalive
+        self._budget = budget
+        self._throttle = LogThrottle()
 
     def accept(self, protocol: ClientProtocol) -> None:
         """A connection came in: register it with the core (or reset it while shutting down)."""
@@ -119,7 +136,30 @@ class CoreAdapter:
         peer = transport.get_extra_info("peername") or ("?", 0)
         host = str(peer[0])
         log.info("%s:%s: connected", host, peer[1])
-        self.drive(e.Connected(protocol.id, host, int(peer[1]), proxied=self._is_trusted_proxy(host)))
+        proxied = bool(transport.get_extra_info(IN_PROCESS)) or self._is_trusted_proxy(host)
+        admission = self._admission(protocol, host)
+        self.drive(e.Connected(protocol.id, host, int(peer[1]), proxied=proxied,
+                               full=admission is Admission.FULL, admins_only=admission is Admission.ADMIN_ONLY))
+
+    def _admission(self, protocol: ClientProtocol, host: str) -> Admission:
+        """Count a socket's connection against the chat port's share (in-process pipes hold no descriptor)."""
+        if self._budget is None or protocol.transport.get_extra_info("socket") is None:
+            return Admission.NORMAL
+        admission = self._budget.open_chat()
+        protocol.budgeted = admission is not Admission.FULL
+        if admission is not Admission.NORMAL:
+            held = self._throttle.allow(admission.value, self._loop.time())
+            if held is not None:
+                more = f" ({held} more since the last such message)" if held else ""
+                log.warning("%s: the chat port's %d connections are in use: %s%s", host, self._budget.chat,
+                            "only an admin may log in on this one" if admission is Admission.ADMIN_ONLY
+                            else "refused (the admins' reserve is in use too)", more)
+        return admission
+
+    def release(self, protocol: ClientProtocol) -> None:
+        """A counted connection closed: its place in the budget is free again."""
+        if self._budget is not None:
+            self._budget.close_chat()
 
     def drive(self, event: e.Event) -> None:
         """Feed ``event`` to the core and perform its actions, and those of any event they cause, in order."""
@@ -208,7 +248,7 @@ class CoreAdapter:
     # The hub -------------------------------------------------------------------
 
     def _broadcast(self, action: a.Broadcast) -> None:
-        self.hub.broadcast(action.frame)
+        self.hub.broadcast(action.frame, action.audience)
 
     def _send_to(self, action: a.SendTo) -> None:
         self.hub.send_to(action.nickname, action.frame)
@@ -234,30 +274,60 @@ class CoreAdapter:
             self._hash(conn, hashing.LOGIN, passwords.check_password, what.password, what.password_hash)
         elif isinstance(what, a.HashPassword):
             self._hash(conn, hashing.CHANGE, passwords.hash_password, what.password)
+        elif isinstance(what, a.AwaitDrain):
+            # After this iteration's writes (the write batcher's flush is already scheduled).
+            self._loop.call_soon(self._await_drain, conn, what.timeout)
         else:
             function, args = self._store_call(what)
-            self._run(conn, self.db.executor, function, *args)
+            who = self._who(conn)
+            self._run(conn, self.db.executor, functools.partial(store_request, who, type(what).__name__, function),
+                      *args)
+
+    def _who(self, conn: int) -> str:
+        """The connection for the log: its address and nickname."""
+        known = self.core.connections.get(conn)
+        return f"{known.peer} {known.who}" if known is not None else f"connection {conn}"
 
     def _store_call(self, what: a.RequestKind) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The Store method and arguments that answer a database request."""
         store = self.db.store
         if isinstance(what, a.LoadAccount):
             return store.get_account, (what.nickname,)
+        if isinstance(what, a.FindLookalike):
+            return store.find_lookalike, (what.nickname, what.except_id)
         if isinstance(what, a.CreateAccount):
-            return store.add_account, (what.name, what.role, what.password_hash)
+            return functools.partial(store.add_account, adopt=what.adopt), (what.name, what.role, what.password_hash)
         if isinstance(what, a.RenameAccount):
             return store.rename_account, (what.account_id, what.name)
         if isinstance(what, a.SetPassword):
             return store.set_password, (what.account_id, what.password_hash)
         if isinstance(what, a.UpgradePassword):
             return store.upgrade_password, (what.account_id, what.old_hash, what.new_hash)
-        if isinstance(what, a.MovePrivateMessages):
-            return store.move_private_messages, (what.old_ident, what.new_ident)
         if isinstance(what, a.LoadHistory):
             return store.recent_messages, (list(what.idents), what.limit)
         if isinstance(what, a.LoadAdmins):
             return store.admin_names, ()
         raise TypeError(f"no way to answer {what!r}")
+
+    def _await_drain(self, conn: int, timeout: float) -> None:
+        protocol = self.protocols.get(conn)
+        if protocol is None:
+            return  # it is gone, and the core ends it
+        timer = self._loop.call_later(timeout, self._drain_timed_out, protocol, timeout)
+
+        def drained() -> None:
+            timer.cancel()
+            self.drive(e.Completed(conn, None))
+
+        protocol.outbox.notify_drained(drained)
+
+    def _drain_timed_out(self, protocol: ClientProtocol, timeout: float) -> None:
+        """The peer read nothing of its replay for ``timeout`` seconds: cut it off, as when its output overflows."""
+        if protocol.outbox.closed:
+            return
+        log.warning("connection %d: did not read what it was sent within %gs", protocol.id, timeout)
+        protocol.outbox.abort()
+        protocol.overflowed()
 
     def _answer(self, conn: int, result: Any) -> None:
         """Give the core the hub's answer, now or when the hub has it."""

@@ -10,8 +10,10 @@ import functools
 import logging
 import signal
 import socket
+from pathlib import Path
 from typing import Callable
 
+from parley.net.budget import descriptor_limit, plan_budget
 from parley.net.listen import LISTEN_BACKLOG
 from parley.net.proxy import is_trusted
 from parley.startup import listen_error, tls_server_context
@@ -21,10 +23,11 @@ from .config import ServerConfig
 from .core import ChatCore
 from .core.events import ShutdownStarted
 from .database import Database
+from .datafolder import FolderLock, permission_warnings
 from .hub import Hub, LocalHub
 from .outbox import Outbox, WriteBatcher
-from .pipe import open_pipe
-from .store import Store, database_path
+from .pipe import IN_PROCESS, open_pipe
+from .store import Store, check_usable, database_path
 
 log = logging.getLogger("parley.server")
 
@@ -38,6 +41,7 @@ class ChatServer:
         self.closing = False
         self._server: asyncio.Server | None = None
         self._db: Database | None = None
+        self._lock: FolderLock | None = None
         self._adapter: CoreAdapter | None = None
 
     @property
@@ -72,11 +76,17 @@ class ChatServer:
             context = tls_server_context(self.config.tls_cert, self.config.tls_key)
         loop = asyncio.get_running_loop()
         path = database_path(self.config.data_dir)
-        store = await loop.run_in_executor(None, functools.partial(Store, path, durable=self.config.durable))
+        self._lock, store = await loop.run_in_executor(None, functools.partial(
+            open_data, path, durable=self.config.durable))
         self._db = Database(store)
+        for warning in await loop.run_in_executor(None, permission_warnings, path):
+            log.warning("%s", warning)
         admins = await self.db.call(store.admin_names)
+        if self.config.budget is None:
+            self.config.budget = plan_budget(descriptor_limit(), chat_port=True, web_port=False,
+                                             admin_reserve=self.config.admin_reserve)
         self._adapter = CoreAdapter(self.config, self.hub, self.db, admins, self._new_outbox,
-                                    self.is_trusted_proxy, self._set_keepalive)
+                                    self.is_trusted_proxy, self._set_keepalive, self.config.budget)
         try:
             self._server = await loop.create_server(
                 self._new_protocol,
@@ -88,11 +98,12 @@ class ChatServer:
             )
         except OSError as error:
             await self.db.close()
+            self._release_lock()
             raise listen_error(self.config.host, self.config.port, error) from None
         log.info(
-            "listening on %s port %d%s; database %s (fsync %s)",
+            "listening on %s port %d%s; database %s (fsync %s); up to %d chat connections, %d more for admins",
             self.config.host, self.port, " (TLS)" if context else "", path,
-            "on" if self.config.durable else "off",
+            "on" if self.config.durable else "off", self.config.budget.chat, self.config.budget.admin_reserve,
         )
 
     def _new_protocol(self) -> ClientProtocol:
@@ -111,7 +122,9 @@ class ChatServer:
             raise ConnectionRefusedError("the chat server is not running")
         transport, protocol, _, _ = open_pipe(
             factory, self._new_protocol,
-            near_extra={"peername": (self.config.host, self.port)}, far_extra={"peername": peername},
+            near_extra={"peername": (self.config.host, self.port)},
+            # Only this process opens pipes: its gateway's PROXY header is believed, whatever --trusted-proxy says.
+            far_extra={"peername": peername, IN_PROCESS: True},
         )
         return transport, protocol
 
@@ -145,6 +158,7 @@ class ChatServer:
             adapter.close()
         if self._db is not None:
             await self._db.close()
+        self._release_lock()
         log.info("stopped")
 
     @staticmethod
@@ -169,8 +183,28 @@ class ChatServer:
             on_overflow=on_overflow,
         )
 
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def is_trusted_proxy(self, host: str) -> bool:
         return is_trusted(host, self.config.trusted_proxies)
+
+
+def open_data(path: Path, *, durable: bool) -> tuple[FolderLock, Store]:
+    """Lock the data folder for this server, then open the database at ``path``.
+
+    Blocking (run it off the loop). Raises StartupError when the folder cannot
+    be used, another server holds it, or the database cannot be opened.
+    """
+    check_usable(path)  # its own clear words for a folder that cannot be written
+    lock = FolderLock(path.parent)
+    try:
+        return lock, Store(path, durable=durable)
+    except BaseException:
+        lock.release()
+        raise
 
 
 async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:

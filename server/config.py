@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parley.net.proxy import LOOPBACK, Network, parse_networks
+from parley.net.budget import ConnectionBudget
+from parley.net.groups import DEFAULT_IPV6_PREFIX
+from parley.net.proxy import Network
 from parley.paths import default_data_dir
 
 
@@ -23,17 +25,27 @@ class ServerConfig:
     legacy_grace: float = 0.15  # seconds to wait after an unterminated first CON
     legacy_pace: float = 0.05  # seconds between frames sent to a legacy client
     max_outbuf: int = 2 * 1024 * 1024  # unsent bytes allowed per connection
+    drain_timeout: float = 60.0  # seconds a client may take to read a part of a REF before it is cut off
     min_password: int = 4
     user_list_delay: float = 0.05  # seconds: user-list changes within it share one USER frame
-    trusted_proxies: list[Network] = field(
-        default_factory=lambda: parse_networks(list(LOOPBACK))
-    )
+    # Peers whose PROXY header is believed: none by default (parley serve's gateway uses in-process pipes).
+    trusted_proxies: list[Network] = field(default_factory=list)
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX  # per-address limits count an IPv6 address by this prefix
     durable: bool = True  # fsync every commit (off only for throwaway benchmarks)
     # Hostile conditions (RELIABILITY.md). 0 switches a limit off.
     chat_rate: float = 5.0  # CHAT frames a second, sustained, per connection
     chat_burst: int = 20  # CHAT frames allowed at once
-    flood_strikes: int = 10  # refused CHATs (refilling at 1/s) before a flooder is cut off
+    flood_strikes: int = 10  # refused frames (refilling at 1/s) before a flooder is cut off
+    # Work a connection, and all connections of one address, may cause: bytes a
+    # second and at once (core/admission.py). A join's history and user list fit.
+    request_rate: float = 64 * 1024
+    request_burst: int | None = None  # None: 1 MiB, or one whole history replay if that is more
+    address_request_rate: float = 256 * 1024
+    address_request_burst: int | None = None  # None: 4 MiB, or one whole history replay if that is more
     max_connections_per_address: int = 32
+    admin_reserve: int = 8  # connections past the chat port's share on which only an admin may log in
+    # The chat port's share of the process's connections (None: planned from the descriptor limit at start).
+    budget: ConnectionBudget | None = None
     # Password guessing (server/limits.py LoginGuard): wrong passwords a minute,
     login_failures_per_address: int = 20  # from one address, on any accounts, before it is refused on all;
     login_failures_per_nickname: int = 10  # from one address on one account, before it is refused on that one;
@@ -45,3 +57,12 @@ class ServerConfig:
     keepalive_idle: int = 60  # TCP keepalive: a silent peer is probed after this many seconds,
     keepalive_interval: int = 15  # then every this many,
     keepalive_count: int = 4  # and dropped after this many unanswered probes
+
+    @property
+    def work_bursts(self) -> tuple[int, int]:
+        """The work budget's bursts (per connection, per address). Unless set, each is at least
+        one whole history replay, so that the REF a client sends at each join is paid for at once."""
+        replay = self.history * (self.max_frame + 128)
+        own = self.request_burst if self.request_burst is not None else max(1024 * 1024, replay)
+        shared = self.address_request_burst if self.address_request_burst is not None else max(4 * 1024 * 1024, replay)
+        return own, shared

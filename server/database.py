@@ -13,15 +13,30 @@ import collections
 import concurrent.futures
 import functools
 import logging
+import sqlite3
 from typing import Any, Callable, Optional, TypeVar
 
-from .records import NewMessage
+from .records import NewMessage, StoreFailed
 from .store import Store
 
 T = TypeVar("T")
 StoredCallback = Callable[[Optional[int], Optional[BaseException]], None]
 log = logging.getLogger("parley.server")
 MAX_BATCH = 1000  # messages in one transaction
+
+
+def store_request(who: str, what: str, function: Callable[..., T], *args: Any) -> T:
+    """On the database thread: ``function(*args)`` (a Store method) for ``who``.
+
+    A database failure (a full disk, an I/O error, a locked or read-only file)
+    is logged here, once, with SQLite's own words, and raised as StoreFailed
+    for the chat core to answer the client with.
+    """
+    try:
+        return function(*args)
+    except (sqlite3.Error, OSError) as error:
+        log.error("%s: %s failed: %s: %s", who, what, type(error).__name__, error)
+        raise StoreFailed(what) from error
 
 
 class Database:
@@ -71,6 +86,7 @@ class Database:
             try:
                 ids, error = self.store.append_messages([m for m, _ in batch]), None
             except Exception as failure:
+                log.error("storing %d messages failed: %s: %s", len(batch), type(failure).__name__, failure)
                 ids, error = [], failure
             loop.call_soon_threadsafe(self._committed, batch, ids, error)
 

@@ -18,6 +18,7 @@ from typing import Awaitable, Protocol
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
 
+from .core.actions import Audience
 from .core.presence import Directory, OnlineUser, Presence
 from .outbox import Outbox, WriteBatcher
 
@@ -46,8 +47,8 @@ class Hub(Presence, Protocol):
     def release(self, member: Member) -> bool:
         """Take ``member`` offline; False when it was not online."""
 
-    def broadcast(self, frame: Frame) -> None:
-        """Send ``frame`` to everyone online."""
+    def broadcast(self, frame: Frame, audience: Audience = Audience.ALL) -> None:
+        """Send ``frame`` to everyone online, or to those of ``audience``."""
 
     def send_to(self, nickname: str, frame: Frame) -> bool:
         """Send ``frame`` to one user; False when not online."""
@@ -84,8 +85,22 @@ class LocalHub:
     def online(self) -> list[str]:
         return self._directory.online()
 
-    def broadcast(self, frame: Frame) -> None:
-        self._batcher.broadcast(encode_frame(frame))
+    def lookalikes(self, nickname: str) -> list[OnlineUser]:
+        return self._directory.lookalikes(nickname)
+
+    def count_list_changes(self) -> tuple[int, int]:
+        return self._directory.count_list_changes()
+
+    def broadcast(self, frame: Frame, audience: Audience = Audience.ALL) -> None:
+        payload = encode_frame(frame)
+        if audience is not Audience.ALL:
+            online, wanting_changes = self._directory.count_list_changes()
+            wanted = wanting_changes if audience is Audience.CHANGES else online - wanting_changes
+            if wanted < online:  # a part of the room: each member's own queue
+                for member in self._directory.members(audience is Audience.CHANGES):
+                    member.deliver(payload)
+                return
+        self._batcher.broadcast(payload)
 
     def send_to(self, nickname: str, frame: Frame) -> bool:
         member = self._directory.member(nickname)

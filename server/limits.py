@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass, field
 
-from parley.net.groups import limit_key
-
-
-def address_key(address: str) -> str:
-    """The key per-address limits count ``address`` under: itself, or its IPv6 /64 (parley/net/groups.py)."""
-    return limit_key(address)
+from parley.net.groups import DEFAULT_IPV6_PREFIX, limit_key
 
 
 @dataclass(slots=True)
@@ -19,21 +15,85 @@ class TokenBucket:
 
     rate: float
     burst: float
-    tokens: float = -1.0
+    tokens: float = math.inf  # full until first used
     updated: float = 0.0
+
+    def _refill(self, now: float) -> float:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        return self.tokens
 
     def take(self, now: float, cost: float = 1.0) -> bool:
         """Spend ``cost`` tokens if there are enough; return whether it was allowed."""
         if self.rate <= 0:
             return True
-        if self.tokens < 0:
-            self.tokens, self.updated = self.burst, now
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= cost:
+        if self._refill(now) >= cost:
             self.tokens -= cost
             return True
         return False
+
+    def holds(self, now: float, cost: float) -> bool:
+        """Whether ``cost`` tokens are there now (always, when unlimited)."""
+        return self.rate <= 0 or self._refill(now) >= cost
+
+    def spend(self, now: float, cost: float) -> None:
+        """Spend ``cost`` tokens even when there are fewer: work already done is paid for.
+
+        The debt is at most ``burst`` below zero, so one costly answer (a long
+        history) delays what follows by at most two bursts' worth of refill.
+        """
+        if self.rate > 0:
+            self.tokens = max(-self.burst, self._refill(now) - cost)
+
+
+@dataclass(slots=True)
+class Budget:
+    """A cost-aware limit over two buckets: the connection's own and its address's.
+
+    A frame is admitted when both hold its cost; work whose cost is known only
+    once done (the bytes of a history) is spent from both afterwards.
+    """
+
+    own: TokenBucket
+    shared: TokenBucket
+
+    def admit(self, now: float, cost: float) -> bool:
+        """Spend ``cost`` from both buckets if both hold it; return whether it was admitted."""
+        own, shared = self.own, self.shared
+        if not (own.holds(now, cost) and shared.holds(now, cost)):
+            return False
+        own.take(now, cost)
+        shared.take(now, cost)
+        return True
+
+    def spend(self, now: float, cost: float) -> None:
+        self.own.spend(now, cost)
+        self.shared.spend(now, cost)
+
+
+@dataclass
+class BucketTable:
+    """One token bucket per key (an address), created full when first asked for.
+
+    At most ``max_keys`` buckets are kept, the least recently used forgotten
+    first: a forgotten bucket comes back full, which costs an attacker's key
+    nothing it could not get by waiting, and memory stays bounded.
+    """
+
+    rate: float
+    burst: float
+    max_keys: int = 100_000
+    _buckets: collections.OrderedDict[str, TokenBucket] = field(default_factory=collections.OrderedDict)
+
+    def get(self, key: str) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
+            if len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        return bucket
 
 
 @dataclass
@@ -118,7 +178,7 @@ class LoginGuard:
 
     The rules, so the owner is never locked out by someone else's guessing:
 
-    1. An address (an IPv6 /64 counts as one, ``limit_key``) with
+    1. An address (an IPv6 /64 counts as one by default, ``limit_key``) with
        ``per_address`` failures in the window is refused on every account.
     2. An address with ``per_pair`` failures against one account is refused
        on that account.
@@ -138,6 +198,7 @@ class LoginGuard:
     per_address: int
     per_pair: int
     per_account: int
+    ipv6_prefix: int = DEFAULT_IPV6_PREFIX  # an IPv6 address counts by this prefix (--ipv6-prefix)
     window: float = 60.0
     max_keys: int = 20_000  # per window: 30 MiB for the three with every key full (measured)
     _addresses: FailureWindow = field(init=False)
@@ -151,11 +212,11 @@ class LoginGuard:
 
     def address_wait(self, address: str, now: float) -> float:
         """Seconds until ``address`` may try any password again (rule 1); 0: now."""
-        return self._addresses.locked_for(limit_key(address), now)
+        return self._addresses.locked_for(limit_key(address, self.ipv6_prefix), now)
 
     def wait(self, address: str, account: str, now: float) -> float:
         """Seconds until ``address`` may try ``account``'s password again (rules 1 to 3); 0: now."""
-        where = limit_key(address)
+        where = limit_key(address, self.ipv6_prefix)
         pair = f"{account}\n{where}"
         wait = max(self._addresses.locked_for(where, now), self._pairs.locked_for(pair, now))
         under_attack = self._accounts.locked_for(account, now)
@@ -170,7 +231,7 @@ class LoginGuard:
         Returns whether this failure locked the address out, and whether it
         put the account under attack (each only at the failure that does it).
         """
-        where = limit_key(address)
+        where = limit_key(address, self.ipv6_prefix)
         was_locked = self._addresses.locked_for(where, now) > 0
         was_attacked = self._accounts.locked_for(account, now) > 0
         self._addresses.fail(where, now)

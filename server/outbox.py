@@ -93,7 +93,7 @@ class Outbox:
     __slots__ = (
         "_transport", "_batcher", "_max_buffer", "_legacy_pace", "_on_overflow", "_pending",
         "_pending_size", "subscribed", "shared_from", "_legacy_queue", "_legacy_timer",
-        "_last_legacy_write", "_close_when_sent", "closed",
+        "_last_legacy_write", "_close_when_sent", "closed", "_writing_paused", "_on_drained",
     )
 
     def __init__(
@@ -119,6 +119,29 @@ class Outbox:
         self._last_legacy_write = float("-inf")
         self._close_when_sent = False
         self.closed = False
+        self._writing_paused = False  # the transport is over its high-water mark (pause_writing)
+        self._on_drained: Callable[[], None] | None = None
+
+    # Drain: what waits for the peer to take what it was sent (a REF's replay) -----------
+
+    def notify_drained(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, when this connection's unsent output is drained: nothing queued in
+        here and the transport under its high-water mark (at once, if so now). Never, if it closes."""
+        self._on_drained = callback
+        self._check_drained()
+
+    def writing_paused(self, paused: bool) -> None:
+        """The transport's flow control: over its high-water mark (True), back under its low one (False)."""
+        self._writing_paused = paused
+        if not paused:
+            self._check_drained()
+
+    def _check_drained(self) -> None:
+        callback = self._on_drained
+        if callback is None or self.closed or self._writing_paused or self._pending_size:
+            return
+        self._on_drained = None
+        callback()
 
     def use_legacy_framing(self) -> None:
         """From now on send one unterminated frame per write, paced."""
@@ -207,6 +230,8 @@ class Outbox:
             if not self._transport.is_closing():
                 self._transport.write(payload)
             self._last_legacy_write = loop.time()
+            if not queue:
+                self._check_drained()
         if queue:
             self._legacy_timer = loop.call_later(self._legacy_pace, self._write_legacy)
         elif self._close_when_sent:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
+IN_PROCESS = "in_process"  # extra info that ChatServer.connect_local gives the server's end
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
 

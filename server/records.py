@@ -15,6 +15,14 @@ class AccountExists(Exception):
     """An account with that name (compared as nicknames are) exists."""
 
 
+class StoreFailed(Exception):
+    """The database could not do what was asked (disk full, I/O error...).
+
+    Its ``__cause__`` is the database's own error, already logged where it
+    happened; whoever asked answers the client and carries on.
+    """
+
+
 @dataclass(frozen=True)
 class Account:
     id: int

@@ -7,15 +7,17 @@ its version in ``PRAGMA user_version`` and migrates forward on open.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from parley.protocol.names import name_key
+from parley.protocol.names import lookalike_keys, name_key
 from parley.startup import StartupError
 
+from .datafolder import create_private_file, make_folder
 from .records import ROLES, Account, AccountExists, NewMessage, StoredMessage
 
 DATABASE_NAME = "parley.sqlite3"
@@ -48,8 +50,27 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX messages_by_sender ON messages (sender_ident, id) WHERE rec_ident IS NOT NULL;
     CREATE INDEX messages_by_recipient ON messages (rec_ident, id);
     """,
+    # Version 2: each account's UTS #39 look-alike keys (names.lookalike_keys),
+    # indexed, so a new name is checked against every registered one without
+    # a scan. Filled in (and kept up to date with the confusables data) by
+    # _refresh_lookalikes.
+    """
+    ALTER TABLE accounts ADD COLUMN lookalike_typed TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN lookalike_upper TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN lookalike_folded TEXT NOT NULL DEFAULT '';
+    CREATE INDEX accounts_by_lookalike_typed ON accounts (lookalike_typed);
+    CREATE INDEX accounts_by_lookalike_upper ON accounts (lookalike_upper);
+    CREATE INDEX accounts_by_lookalike_folded ON accounts (lookalike_folded);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+# Any key of the name is any key of an account. Each column indexed (SQLite
+# answers the OR from the three indexes): no scan at each CON.
+LOOKALIKE_QUERY = (
+    "SELECT name FROM accounts WHERE (lookalike_typed IN (:k0, :k1, :k2) OR lookalike_upper IN (:k0, :k1, :k2)"
+    " OR lookalike_folded IN (:k0, :k1, :k2)) AND name_key != :name_key AND id IS NOT :except_id"
+    " ORDER BY id LIMIT 1"
+)
 
 
 class NewerDatabase(StartupError):
@@ -60,19 +81,24 @@ def database_path(data_dir: Path) -> Path:
     return Path(data_dir) / DATABASE_NAME
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """Connect to ``path``, creating its folder. Raises StartupError naming what cannot be used."""
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        why = "it is not a folder" if folder.exists() else error.strerror
-        raise StartupError(f"cannot use the data folder {folder}: {why}") from None
+def check_usable(path: Path) -> None:
+    """Create the database's folder (0700) if missing. Raises StartupError naming why it cannot be used."""
+    make_folder(path.parent)
     # Asked of the system first: SQLite's own answer ("unable to open database
     # file") names neither the file nor the cause.
     why_not = _unwritable(path)
     if why_not:
         raise StartupError(f"cannot open the database {path}: {why_not}")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Connect to ``path``, creating its folder (0700) and file (0600). Raises StartupError naming what cannot be used."""
+    check_usable(path)
+    try:
+        # Made private before SQLite opens it: its -wal and -shm files take its permissions.
+        create_private_file(path)
+    except OSError as error:
+        raise StartupError(f"cannot open the database {path}: {error.strerror or error}") from None
     try:
         return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
@@ -112,6 +138,7 @@ class Store:
             # message a client has seen can be lost, by a crash or a power cut.
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             self._migrate(version)
+            self._refresh_lookalikes()
         except sqlite3.Error as error:
             self._db.close()
             raise StartupError(f"cannot open the database {self.path}: {error}") from None
@@ -139,7 +166,35 @@ class Store:
                 self._db.execute(f"PRAGMA user_version={number + 1}")
                 self._db.execute("COMMIT")
             except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already.
+
+        After a full disk or an I/O error SQLite may roll back by itself; a
+        ROLLBACK then fails ("no transaction is active") and would hide the
+        error that matters, which the caller re-raises.
+        """
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
+
+    def _refresh_lookalikes(self) -> None:
+        """Store each account's look-alike key where it is missing or was made from other confusables data."""
+        rows = self._db.execute(
+            "SELECT id, name, lookalike_typed, lookalike_upper, lookalike_folded FROM accounts").fetchall()
+        changed = [(*lookalike_keys(name), account_id) for account_id, name, *stored in rows
+                   if lookalike_keys(name) != tuple(stored)]
+        if changed:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "UPDATE accounts SET lookalike_typed = ?, lookalike_upper = ?, lookalike_folded = ? WHERE id = ?",
+                    changed)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
                 raise
 
     def close(self) -> None:
@@ -157,19 +212,42 @@ class Store:
         ).fetchone()
         return Account(*row) if row else None
 
-    def add_account(self, name: str, role: str, password_hash: str) -> Account:
-        """Create an account. Raises AccountExists."""
+    def find_lookalike(self, nickname: str, except_id: int | None = None) -> str | None:
+        """The name of an account other than ``except_id`` that ``nickname`` imitates (UTS #39), or None.
+
+        An account of the very name (rule 2 of CON) is no look-alike of it.
+        """
+        keys = {f"k{at}": key for at, key in enumerate(lookalike_keys(nickname))}
+        row = self._db.execute(
+            LOOKALIKE_QUERY, {**keys, "name_key": name_key(nickname), "except_id": except_id}).fetchone()
+        return str(row[0]) if row else None
+
+    def add_account(self, name: str, role: str, password_hash: str, *, adopt: str | None = None) -> Account:
+        """Create an account. Raises AccountExists.
+
+        ``adopt``: a guest's ident whose private messages become the account's,
+        in the same transaction (a guest registering keeps them, or nothing is done).
+        """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        self._db.execute("BEGIN IMMEDIATE")
         try:
             cursor = self._db.execute(
-                "INSERT INTO accounts (name, name_key, role, password_hash, created_ms)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (name, name_key(name), role, password_hash, int(time.time() * 1000)),
+                "INSERT INTO accounts (name, name_key, lookalike_typed, lookalike_upper, lookalike_folded, role,"
+                " password_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, name_key(name), *lookalike_keys(name), role, password_hash, int(time.time() * 1000)),
             )
+            account = Account(int(cursor.lastrowid or 0), name, role, password_hash)
+            if adopt is not None:
+                self.move_private_messages(adopt, account.ident)
+            self._db.execute("COMMIT")
         except sqlite3.IntegrityError:
+            self._rollback()
             raise AccountExists(name) from None
-        return Account(int(cursor.lastrowid or 0), name, role, password_hash)
+        except BaseException:
+            self._rollback()
+            raise
+        return account
 
     def set_password(self, account_id: int, password_hash: str) -> None:
         self._db.execute(
@@ -197,8 +275,9 @@ class Store:
         """Give an account a new name. Raises AccountExists."""
         try:
             self._db.execute(
-                "UPDATE accounts SET name = ?, name_key = ? WHERE id = ?",
-                (name, name_key(name), account_id),
+                "UPDATE accounts SET name = ?, name_key = ?, lookalike_typed = ?, lookalike_upper = ?,"
+                " lookalike_folded = ? WHERE id = ?",
+                (name, name_key(name), *lookalike_keys(name), account_id),
             )
         except sqlite3.IntegrityError:
             raise AccountExists(name) from None
@@ -242,7 +321,7 @@ class Store:
                 )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         return ids
 
@@ -272,7 +351,7 @@ class Store:
         return [StoredMessage(*row) for row in reversed(rows)]
 
     def move_private_messages(self, old_ident: str, new_ident: str) -> None:
-        """Re-tag a guest's private messages when the guest registers."""
+        """Re-tag a guest's private messages (inside ``add_account``'s transaction when it adopts them)."""
         self._db.execute(
             "UPDATE messages SET sender_ident = ? WHERE sender_ident = ?", (new_ident, old_ident)
         )

@@ -39,8 +39,8 @@ def serve(log_dir: Path, data_dir: Path, *flags: str) -> ParleyProcess:
 
 
 def server(log_dir: Path, data_dir: Path, port: int) -> ParleyProcess:
-    """``parley server`` alone on ``port``."""
-    return ServerProcess(data_dir, port=port, source=True).start()
+    """``parley server`` alone on ``port``, trusting the PROXY headers of a gateway on this machine."""
+    return ServerProcess(data_dir, "--trusted-proxy", "127.0.0.1", port=port, source=True).start()
 
 
 def gateway(log_dir: Path, upstream_port: int) -> ParleyProcess:

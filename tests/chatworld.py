@@ -155,9 +155,10 @@ class ChatWorld:
 
     def _broadcast(self, action: a.Broadcast) -> None:
         for name in self.directory.online():
-            peer = self.directory.member(name)
-            assert peer is not None
-            peer.frames.append(_wire(action.frame))
+            user, peer = self.directory.lookup(name), self.directory.member(name)
+            assert user is not None and peer is not None
+            if action.audience is a.Audience.ALL or user.list_changes is (action.audience is a.Audience.CHANGES):
+                peer.frames.append(_wire(action.frame))
 
     def _send_to(self, action: a.SendTo) -> None:
         peer = self.directory.member(action.nickname)
@@ -187,15 +188,16 @@ class ChatWorld:
             a.Claim: lambda w: self.directory.claim(w.user, peer),
             a.Rename: lambda w: self.directory.rename(peer, w.user),
             a.LoadAccount: lambda w: store.get_account(w.nickname),
+            a.FindLookalike: lambda w: store.find_lookalike(w.nickname, w.except_id),
             a.CheckPassword: lambda w: passwords.check_password(w.password, w.password_hash),
             a.UpgradePassword: lambda w: store.upgrade_password(w.account_id, w.old_hash, w.new_hash),
             a.HashPassword: lambda w: passwords.hash_password(w.password),
-            a.CreateAccount: lambda w: store.add_account(w.name, w.role, w.password_hash),
+            a.CreateAccount: lambda w: store.add_account(w.name, w.role, w.password_hash, adopt=w.adopt),
             a.RenameAccount: lambda w: store.rename_account(w.account_id, w.name),
             a.SetPassword: lambda w: store.set_password(w.account_id, w.password_hash),
-            a.MovePrivateMessages: lambda w: store.move_private_messages(w.old_ident, w.new_ident),
             a.LoadHistory: lambda w: store.recent_messages(list(w.idents), w.limit),
             a.LoadAdmins: lambda w: store.admin_names(),
+            a.AwaitDrain: lambda w: None,  # every peer here takes what it is sent at once
         }
         return answers[type(what)](what)
 

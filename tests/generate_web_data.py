@@ -7,8 +7,9 @@
   Unicode version the browser has: the code points whose ``str.casefold``
   differs from ``str.lower`` (JavaScript's ``toLowerCase`` of one code point
   is Python's ``lower``; tests/test_names_js.py checks that over every
-  assigned code point), the letters (``str.isalpha``), and the characters no
-  nickname may hold (``names.is_forbidden``).
+  assigned code point), the letters (``str.isalpha``), the characters no
+  nickname may hold (``names.is_forbidden``), and each allowed character's
+  UTS #39 augmented script set (``names.script_set``) for the mixed-script rule.
 
 Run ``python tests/generate_web_data.py`` after changing texts.py, the
 nickname rules or the Python version; ``--check`` fails when a file is stale
@@ -22,6 +23,8 @@ import sys
 import unicodedata
 from pathlib import Path
 from typing import Callable, Iterator
+
+import regex
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -87,6 +90,49 @@ def casefold_entries() -> Iterator[str]:
             yield f"  [0x{code:04x}, {json.dumps(char.casefold())}],\n"
 
 
+def script_sets() -> dict[int, frozenset[str]]:
+    """Code point -> names.script_set of it, for every allowed character of a known script.
+
+    Found script by script over one string of the allowed characters (the
+    same patterns names.script_set matches one character against), which
+    takes a second where asking each character would take minutes.
+    """
+    allowed = "".join(chr(code) for code in range(sys.maxunicode + 1)
+                      if not 0xD800 <= code <= 0xDFFF and not names.is_forbidden(chr(code)))
+    found: dict[int, set[str]] = {}
+    for script, pattern in names.script_patterns():
+        for match in regex.finditer(pattern.pattern + "+", allowed):
+            for char in match.group():
+                found.setdefault(ord(char), set()).add(script)
+    sets = {code: names.augmented_scripts(scripts) for code, scripts in found.items()}
+    return {code: scripts for code, scripts in sets.items() if scripts != names.ANY_SCRIPT}
+
+
+def script_module_parts() -> list[str]:
+    """The SCRIPT_SETS list and the SCRIPTS runs (gap, length, index into SCRIPT_SETS) of unicode.js."""
+    sets = script_sets()
+    table = sorted(set(sets.values()), key=sorted)
+    index = {scripts: at + 1 for at, scripts in enumerate(table)}  # 0: any script
+    runs: list[list[int]] = []  # [start, end exclusive, set index]
+    for code in sorted(sets):
+        if runs and runs[-1][1] == code and runs[-1][2] == index[sets[code]]:
+            runs[-1][1] = code + 1
+        else:
+            runs.append([code, code + 1, index[sets[code]]])
+    numbers: list[str] = []
+    previous_end = 0
+    for start, end, value in runs:
+        numbers += [base36(start - previous_end), base36(end - start), base36(value)]
+        previous_end = end
+    lines = [" ".join(numbers[at:at + 24]) for at in range(0, len(numbers), 24)]
+    return [
+        "/** UTS #39 augmented script sets (Script_Extensions, ISO 15924 codes): names.script_set. */\n",
+        "export const SCRIPT_SETS = [[],\n", *(f"  {json.dumps(sorted(s))},\n" for s in table), "];\n",
+        "/** Runs of allowed characters of one script set: gap, length, index into SCRIPT_SETS (others: any). */\n",
+        "export const SCRIPTS = [\n", *(f'  "{line}",\n' for line in lines), '].join(" ");\n',
+    ]
+
+
 def unicode_module() -> str:
     """Return web/unicode.js."""
     version = unicodedata.unidata_version
@@ -100,6 +146,7 @@ def unicode_module() -> str:
         f"export const LETTERS = {encoded_ranges(str.isalpha)};\n",
         "/** Characters no nickname may hold: parley.protocol.names.is_forbidden. */\n",
         f"export const FORBIDDEN = {encoded_ranges(names.is_forbidden)};\n",
+        *script_module_parts(),
     ])
 
 

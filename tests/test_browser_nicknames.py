@@ -16,6 +16,8 @@ import pytest
 from playwright.async_api import Error as PlaywrightError, Locator, Page, expect
 
 from browser import MS, login, open_page, say, screenshot, serve
+from conftest import add_account
+from parley.protocol import texts
 from serverproc import ParleyProcess
 from wire import users
 
@@ -127,3 +129,31 @@ async def test_the_page_stays_out_after_a_flood_disconnect(chromium, start_serve
     await watcher.send("USER,,")
     assert users(await watcher.next("USER")) == ["watcher"]
     await flooder.assert_clean()
+
+
+async def test_the_page_shows_the_servers_refusal_of_a_look_alike(chromium, start_serve, data_dir, tcp) -> None:
+    add_account(data_dir, "Alice", "alice-secret")
+    parley = start_serve()
+    coco = await tcp(parley.port)
+    await coco.login("Coco")
+    watched = await open_page(chromium, parley.url, "look-alike", viewport=DESKTOP)
+    page = watched.page
+
+    # Capital I for l: only the server knows Alice is registered, and says so.
+    await page.fill("#login-nickname", "AIice")
+    await page.click("#login-submit")
+    await expect(page.locator("#login-error")).to_have_text(texts.LOOKS_LIKE)
+    # Cyrillic А among Latin letters: the page refuses it in the server's words, sending nothing.
+    await page.fill("#login-nickname", "\u0410lice")
+    await page.click("#login-submit")
+    await expect(page.locator("#login-error")).to_have_text(texts.MIXED_SCRIPTS)
+
+    await login(page, "Bob")
+    await page.click("#settings-toggle")
+    await page.fill("#set-nickname", "\u0421\u043e\u0441\u043e")  # all-Cyrillic Сосо, like Coco online
+    await page.click("#settings-save")
+    await expect(page.locator("#settings-result")).to_have_text(texts.LOOKS_LIKE + ".")
+    await expect(page.locator("#status")).to_have_text("Online as Bob")
+    joins = [f.content for f in await coco.drain() if f.reason == "INFO"]
+    assert joins == ["Bob has joined the chat!"]  # no look-alike ever got in
+    await watched.assert_clean()

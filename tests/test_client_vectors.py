@@ -14,10 +14,10 @@ import pytest
 
 from desktop.client import (ChatMessage, InfoMessage, LoggedIn, LoginDetails, LoginRefused, ServerWarning,
                             Session, UpdateAnswer, UsersChanged)
-from parley.protocol import parse_frame
+from parley.protocol import format_frame, parse_frame
 from parley.protocol.names import name_key, nickname_error, same_nickname
-from parley.protocol.reading import (LoginAccepted, own_join, read_chat, read_login, read_update, read_users,
-                                     read_warn)
+from parley.protocol.reading import (LoginAccepted, UserListState, follow_users, own_join, read_chat, read_login,
+                                     read_update, read_users, read_warn)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "client.json").read_text("utf-8"))
 FRAMES = VECTORS["frames"]
@@ -51,6 +51,11 @@ def conclude(case: dict[str, Any]) -> Any:
     if name == "users":
         users = read_users(frame)
         return {"online": list(users.online), "admins": list(users.admins)}
+    if name == "user_list":
+        state = UserListState()
+        for text in [*case["before"], case["frame"]]:
+            state = follow_users(state, parse_frame(text))
+        return {"online": list(state.online), "admins": list(state.admins), "resync": state.resync}
     if name == "own_join":
         return own_join(frame, case["nickname"])
     assert name == "update", name
@@ -59,7 +64,8 @@ def conclude(case: dict[str, Any]) -> Any:
 
 
 def test_every_kind_of_conclusion_has_vectors() -> None:
-    assert {kind(case) for case in FRAMES} == {"login", "warn", "chat", "users", "own_join", "update"}
+    assert {kind(case) for case in FRAMES} == {"login", "warn", "chat", "users", "user_list", "own_join",
+                                                "update"}
     assert len({case["name"] for case in FRAMES}) == len(FRAMES)
 
 
@@ -142,3 +148,16 @@ def test_the_desktop_shows_what_the_vector_says(case: dict[str, Any]) -> None:
     else:
         assert (event.ok, event.text) == (expect["ok"], expect["text"])
         assert event.color == ("#123456" if expect["ok"] else "#FFFFFF")
+
+
+@pytest.mark.parametrize("case", of_kind("user_list"), ids=lambda case: case["name"])
+def test_the_desktop_follows_list_changes_as_the_vector_says(case: dict[str, Any]) -> None:
+    desktop = session(case)
+    desktop.receive(parse_frame("CONVER,time=t,OK"))
+    events = [event for text in [*case["before"], case["frame"]] for event in desktop.receive(parse_frame(text))]
+    expect = case["expect"]["user_list"]
+    shown = [event for event in events if isinstance(event, UsersChanged)]
+    assert shown[-1] == UsersChanged(tuple(expect["online"]), tuple(expect["admins"]), expect["resync"])
+    assert desktop.users == tuple(expect["online"])
+    if expect["resync"]:
+        assert format_frame(desktop.list_users()) == "USER,,"

@@ -69,6 +69,8 @@ def test_con_asks_for_the_account_then_claims_the_nickname_then_answers_ok() -> 
     actions = core.handle(e.DataReceived(1, b"CON,nickname=ann;password=;color=#abc,\n"), NOW)
     assert actions == [a.Request(1, a.LoadAccount("ann"))]
     actions = core.handle(e.Completed(1, None), NOW)
+    assert actions == [a.Request(1, a.FindLookalike("ann"))]  # no registered name it imitates
+    actions = core.handle(e.Completed(1, None), NOW)
     assert actions == [a.Request(1, a.Claim(OnlineUser("ann", core.connections[1].guest_ident, False)))]
     actions = core.handle(e.Completed(1, True), NOW)
     assert sent(actions) == [(1, "CONVER", "OK")]
@@ -84,6 +86,7 @@ def test_a_claim_refused_by_the_hub_is_already_logged_in() -> None:
     core.handle(e.Connected(1, "10.0.0.7", 5000), NOW)
     core.handle(e.DataReceived(1, b"CON,nickname=ann;password=;color=#abc,\n"), NOW)
     core.handle(e.Completed(1, None), NOW)
+    core.handle(e.Completed(1, None), NOW)
     actions = core.handle(e.Completed(1, False), NOW)
     assert sent(actions) == [(1, "CONVER", texts.ALREADY_LOGGED_IN)]
     assert core.connections[1].phase is Phase.AWAITING_LOGIN
@@ -95,6 +98,7 @@ def test_frames_behind_a_login_wait_for_it_and_keep_their_order() -> None:
     actions = core.handle(e.DataReceived(1, b"CON,nickname=ann;password=;color=#abc,\nPING,,after\n"), NOW)
     assert actions == [a.Request(1, a.LoadAccount("ann"))]  # the PING waits
     core.handle(e.Completed(1, None), NOW)
+    core.handle(e.Completed(1, None), NOW)
     actions = core.handle(e.Completed(1, True), NOW)
     assert [s[1:] for s in sent(actions)] == [("CONVER", "OK"), ("PONG", "after")]
 
@@ -103,6 +107,7 @@ def test_a_chat_goes_to_nobody_before_its_commit() -> None:
     core = ChatCore(ServerConfig(), directory := Directory[object]())
     core.handle(e.Connected(1, "10.0.0.7", 5000), NOW)
     core.handle(e.DataReceived(1, b"CON,nickname=ann;password=;color=#abc,\n"), NOW)
+    core.handle(e.Completed(1, None), NOW)
     core.handle(e.Completed(1, None), NOW)
     directory.claim(OnlineUser("ann", "g:x", False), object())
     core.handle(e.Completed(1, True), NOW)
@@ -152,6 +157,7 @@ def test_an_answer_for_a_connection_that_ended_is_ignored() -> None:
     core.handle(e.DataReceived(1, b"CON,nickname=ann;password=;color=#abc,\n"), NOW)
     actions = core.handle(e.ConnectionLost(1, "ConnectionResetError"), NOW)
     assert actions == []  # the loss waits behind the login's request
+    core.handle(e.Completed(1, None), NOW)
     actions = core.handle(e.Completed(1, None), NOW)
     assert of(actions, a.Request)  # the login goes on to its claim...
     actions = core.handle(e.Completed(1, True), NOW)
@@ -385,7 +391,7 @@ def test_an_overflowed_reader_leaves_and_the_others_are_told(world: ChatWorld) -
 
 def test_a_connection_moves_only_as_the_table_allows() -> None:
     conn = Connection(1, "h", 1, max_frame=100, login_deadline=0, chat_bucket=None,  # type: ignore[arg-type]
-                      strikes=None)  # type: ignore[arg-type]
+                      strikes=None, budget=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="awaiting login cannot become closed"):
         conn.move_to(Phase.CLOSED)
     conn.move_to(Phase.CHATTING)
@@ -397,7 +403,8 @@ def _chatting(core: ChatCore, conn: int, nickname: str) -> Connection:
     """Log ``conn`` in, answering its requests by hand."""
     core.handle(e.Connected(conn, "10.0.0.7", 5000 + conn), NOW)
     core.handle(e.DataReceived(conn, f"CON,nickname={nickname};password=;color=#abc,\n".encode()), NOW)
-    core.handle(e.Completed(conn, None), NOW)
+    core.handle(e.Completed(conn, None), NOW)  # no account
+    core.handle(e.Completed(conn, None), NOW)  # no look-alike
     core.handle(e.Completed(conn, True), NOW)
     state = core.connections[conn]
     assert state.phase is Phase.CHATTING

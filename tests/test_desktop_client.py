@@ -55,14 +55,16 @@ def vector(name: str) -> dict[str, Any]:
 # ---- frames we send, checked against the shared vectors ----------------------
 
 
-def test_con_is_the_seed_example() -> None:
+def test_con_is_the_seed_example_asking_for_list_changes() -> None:
     session = Session(login("my nick", "my pass", "#FFFFFF"))
-    assert format_frame(session.connection_made()) == vector("seed CON example")["text"]
+    seed = vector("seed CON example")["text"]
+    assert seed.endswith(",")
+    assert format_frame(session.connection_made()) == seed[:-1] + ";lists=changes,"
 
 
 def test_con_escapes_a_comma_in_the_nickname() -> None:
     session = Session(login("foo,bar", "", "#FFF"))
-    assert format_frame(session.connection_made()) == vector("escaped comma in a value")["text"]
+    assert format_frame(session.connection_made()) == vector("escaped comma in a value")["text"][:-1] + ";lists=changes,"
 
 
 @pytest.mark.parametrize("name", ["public chat", "content full of commas is raw",
@@ -201,7 +203,7 @@ def test_updates_are_answered_in_order_and_applied_only_when_ok() -> None:
     assert (second.ok, second.nickname, second.color) == (True, "anna", "#123")
     session.connection_lost()
     con = session.connection_made()  # a reconnect logs in as who we are now
-    assert dict(con.params) == {"nickname": "anna", "password": "secret", "color": "#123"}
+    assert dict(con.params) == {"nickname": "anna", "password": "secret", "color": "#123", "lists": "changes"}
 
 
 @pytest.mark.parametrize("text, comes_back", [
@@ -441,7 +443,7 @@ def test_frames_split_across_reads_are_reassembled(scripted: ScriptedServer) -> 
     connection, events = start(scripted.port)
     try:
         scripted.accept()
-        assert scripted.read_line() == "CON,nickname=ann;password=pw;color=#F80,"
+        assert scripted.read_line() == "CON,nickname=ann;password=pw;color=#F80;lists=changes,"
         for byte in f"CONVER,{T};role=guest,OK\nCHATR,{T};sender=bob;rec=-ALL;color=#00F;id=3;ts=1,a,b\n".encode():
             scripted.conn.sendall(bytes([byte]))  # type: ignore[union-attr]
         assert events.wait_for(LoggedIn).role == "guest"
@@ -476,7 +478,7 @@ def test_a_lost_connection_comes_back_with_con_and_ref(scripted: ScriptedServer)
         while status.state != "reconnecting":
             status = events.wait_for(Status)
         assert "Reconnecting in" in status.text
-        assert scripted.login() == "CON,nickname=ann;password=pw;color=#F80,"  # REF checked in login()
+        assert scripted.login() == "CON,nickname=ann;password=pw;color=#F80;lists=changes,"  # REF checked in login()
         assert events.wait_for(LoggedIn).reconnected
     finally:
         connection.close()

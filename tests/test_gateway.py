@@ -12,11 +12,23 @@ import pytest
 from gateway.app import start_gateway
 from gateway.config import GatewayConfig
 from server.app import ChatServer
-from server.config import parse_networks
+from parley.net.proxy import parse_networks
 from parley.protocol import Frame, format_frame, parse_frame
+from conftest import ServerFactory
 from wire import TIMEOUT, Client, eventually, ws_closed
 
 GatewayFactory = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def make_server(make_server: ServerFactory) -> ServerFactory:
+    """conftest's servers, trusting the PROXY headers of a gateway on 127.0.0.1 (as a host passes
+    ``--trusted-proxy 127.0.0.1`` to ``parley server`` with a separate ``parley gateway``)."""
+    async def start(**settings: object) -> ChatServer:
+        settings.setdefault("trusted_proxies", parse_networks(["127.0.0.1"]))
+        return await make_server(**settings)
+
+    return start
 
 
 @pytest.fixture
@@ -145,8 +157,8 @@ async def _next(reader: Browser, reason: str) -> Frame:
 
 
 async def test_the_server_sees_the_browsers_address_not_the_gateways(make_gateway, browser, server) -> None:
-    # The test's TCP peer is 127.0.0.1; the PROXY header must name the browser.
-    base = await make_gateway()
+    # The test's TCP peer is 127.0.0.1, trusted here; the PROXY header must name the browser.
+    base = await make_gateway(trusted_proxies=parse_networks(["127.0.0.1"]))
     await browser(base, headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
     await eventually(lambda: peer_hosts(server) == ["203.0.113.9"])
 
@@ -160,7 +172,8 @@ async def test_an_untrusted_peers_forwarded_for_is_ignored(make_gateway, browser
 async def test_per_address_limits_apply_to_the_browsers_address(make_server, web_root, http) -> None:
     server = await make_server(max_connections_per_address=2)
     runner, port = await start_gateway(GatewayConfig(
-        upstream_port=server.port, http_host="127.0.0.1", http_port=0, web_root=web_root))
+        upstream_port=server.port, http_host="127.0.0.1", http_port=0, web_root=web_root,
+        trusted_proxies=parse_networks(["127.0.0.1"])))
     try:
         url = f"http://127.0.0.1:{port}/ws"
         same = {"X-Forwarded-For": "203.0.113.9"}
@@ -318,7 +331,7 @@ async def test_idle_websockets_are_pinged(make_gateway, http) -> None:
     ],
 )
 async def test_websocket_upgrades_from_other_origins_are_refused(make_gateway, http, origin, headers, allowed, status) -> None:
-    base = await make_gateway(allowed_origins=allowed)
+    base = await make_gateway(allowed_origins=allowed, trusted_proxies=parse_networks(["127.0.0.1"]))
     port = base.split(":")[2].split("/")[0]
     request_headers = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
                        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", **headers}

@@ -10,10 +10,25 @@ import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from conftest import ServerFactory
+from parley.net.proxy import parse_networks
 from serverproc import GatewayProcess, ServeProcess
+from server.app import ChatServer
 from parley.protocol import parse_frame
 from wire import TIMEOUT, eventually, ws_login
+
+
+@pytest.fixture
+def make_server(make_server: ServerFactory) -> ServerFactory:
+    """conftest's servers, trusting the PROXY headers of a gateway on 127.0.0.1 (as a host passes
+    ``--trusted-proxy 127.0.0.1`` to ``parley server`` with a separate ``parley gateway``)."""
+    async def start(**settings: object) -> ChatServer:
+        settings.setdefault("trusted_proxies", parse_networks(["127.0.0.1"]))
+        return await make_server(**settings)
+
+    return start
 
 
 async def frames_until_closed(ws: aiohttp.ClientWebSocketResponse) -> tuple[list, aiohttp.WSMessage]:
@@ -50,7 +65,7 @@ async def test_a_websocket_flood_is_refused_then_cut_off_and_others_notice_nothi
 
 async def test_many_websockets_from_one_address_meet_the_servers_cap(make_server, tmp_path: Path) -> None:
     server = await make_server(max_connections_per_address=3)
-    gateway = GatewayProcess(tmp_path, server.port).start()
+    gateway = GatewayProcess(tmp_path, server.port, "--trusted-proxy", "127.0.0.1").start()
     url = gateway.url + "ws"
     try:
         async with aiohttp.ClientSession() as http:

@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 async def test_serve_runs_server_and_gateway_and_prints_the_browser_url(tmp_path: Path) -> None:
-    serve = ServeProcess(tmp_path / "data").start()
+    serve = ServeProcess(tmp_path / "data", "--trusted-proxy", "127.0.0.1").start()
     try:
         assert serve.printed(f"Web chat is running (HTTP port {serve.http_port})")
         assert serve.printed(f"    http://127.0.0.1:{serve.http_port}/\n")
@@ -47,7 +47,7 @@ async def test_serve_runs_server_and_gateway_and_prints_the_browser_url(tmp_path
 
 async def test_gateway_alone_follows_its_server_down_and_up(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
-    server = ServerProcess(data, port=port).start()
+    server = ServerProcess(data, "--trusted-proxy", "127.0.0.1", port=port).start()
     gateway = GatewayProcess(tmp_path, port, env={"PARLEY_BASE_PATH": "/chat"}).start()
     base = f"http://127.0.0.1:{gateway.http_port}/chat/"
     try:
@@ -64,7 +64,7 @@ async def test_gateway_alone_follows_its_server_down_and_up(tmp_path: Path) -> N
                 assert health.status == 503
             refused = await http.ws_connect(base + "ws")
             assert (await ws_closed(refused)).data == 1013
-            server = ServerProcess(data, port=port).start()
+            server = ServerProcess(data, "--trusted-proxy", "127.0.0.1", port=port).start()
             await asyncio.sleep(1.1)  # past the cached health answer
             async with http.get(base + "healthz") as health:
                 assert health.status == 200

@@ -7,7 +7,7 @@ import pytest
 from gateway.app import normalize_base_path
 from gateway.forwarding import Client, Forwarding, client_address, origin_allowed, parse_address, resolve
 from gateway.frames import LineSplitter, LineTooLong, check_browser_frame
-from server.config import parse_networks
+from parley.net.proxy import parse_networks
 
 LOOPBACK = parse_networks(["127.0.0.0/8", "::1/128"])
 PROXIES = parse_networks(["127.0.0.0/8", "10.0.0.0/8"])

@@ -51,7 +51,7 @@ async def test_connections_per_address_are_capped(make_server) -> None:
     server = await make_server(max_connections_per_address=2)
     first, second, third = [await Client.connect(server.port) for _ in range(3)]
     try:
-        # From loopback (a trusted proxy address) the address is settled by the first bytes.
+        # Counted as they connect: loopback is no trusted proxy, so no PROXY header is awaited.
         for client in (first, second):
             await client.send("PING,,x")
             await client.expect("PONG")

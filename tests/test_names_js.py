@@ -22,10 +22,10 @@ import pytest
 
 import generate_web_data
 from parley.protocol import texts
-from parley.protocol.names import name_key, nickname_error
+from parley.protocol.names import is_forbidden, name_key, nickname_error, script_set
 
 HERE = Path(__file__).parent
-ERRORS = [texts.MUST_START_WITH_LETTER, texts.BAD_LENGTH, texts.BAD_CHARACTER]
+ERRORS = [texts.MUST_START_WITH_LETTER, texts.BAD_LENGTH, texts.BAD_CHARACTER, texts.MIXED_SCRIPTS]
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,15 @@ def test_the_page_checks_every_code_point_as_python(node_dump: dict[str, Any], p
     python = runs(nickname)
     assert node_dump[position] == python
     assert len(python) > 100  # letters, marks, spaces and the unassigned interleave
+
+
+@SAME_UNICODE
+def test_the_page_has_the_script_set_of_every_allowed_code_point_as_python(node_dump: dict[str, Any]) -> None:
+    javascript = {code: frozenset(codes.split()) for code, codes in node_dump["scripts"]}
+    generated = generate_web_data.script_sets()
+    assert javascript == generated
+    # The generator finds sets script by script; names.script_set asks one character at a time.
+    sample = [code for code in range(0, sys.maxunicode + 1, 31) if assigned(code) and not is_forbidden(chr(code))]
+    differ = [hex(code) for code in sample if script_set(chr(code)) != generated.get(code, frozenset())]
+    assert not differ, differ[:20]
+    assert generated[ord("a")] == {"LATN"} and "JPAN" in generated[0x30FC]  # ー is Hiragana and Katakana

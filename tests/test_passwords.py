@@ -197,7 +197,7 @@ async def test_an_old_scrypt_hash_logs_in_and_is_stored_upgraded(make_server, da
     # Used to go wrong: hashes stayed scrypt N=2^14, 8x below OWASP's minimum.
     add_account(data_dir, "Old", "old-password")
     set_stored_hash(data_dir, "Old", scrypt_hash_of_parley_0_1("old-password"))
-    server = await make_server()
+    server = await make_server(trusted_proxies=TRUST_LOOPBACK)
     assert await con(server.port, "127.0.0.1", "old", "wrong-password") == texts.REGISTERED_USER
     assert stored_hash(data_dir, "Old").startswith("scrypt$")  # a wrong password upgrades nothing
     assert await con(server.port, "127.0.0.1", "old", "old-password") == "OK"

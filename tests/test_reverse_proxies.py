@@ -1,15 +1,18 @@
 """Parley behind a real nginx and a real Caddy running the shipped deploy/ configs (TLS, prefix /chat/).
 
 The client side connects over IPv6 loopback (::1) and the proxy reaches the
-gateway over IPv4 (127.0.0.1), which is the only trusted proxy: so the
-address the chat server records tells the browser's (::1) from the proxy's.
+gateway over IPv4 (127.0.0.1), which is the only trusted proxy
+(``--trusted-proxy 127.0.0.1/32``, as the deploy files say: no proxy is
+trusted by default): so the address the chat server records tells the
+browser's (::1) from the proxy's. Parley runs from this working tree.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import aiohttp
 import pytest
@@ -26,8 +29,14 @@ from wire import TIMEOUT, Client
 
 @pytest.fixture(params=[Nginx, Caddy], ids=["nginx", "caddy"])
 def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ServeProcess, ReverseProxy]]:
-    serve = ServeProcess(tmp_path / "data", "--trusted-proxy", "127.0.0.1/32").start()
-    proxy = request.param(tmp_path / "proxy", serve.http_port)
+    with _deployed(request.param, tmp_path, "--trusted-proxy", "127.0.0.1/32") as deployed:
+        yield deployed
+
+
+@contextlib.contextmanager
+def _deployed(proxy_class: type[ReverseProxy], tmp_path: Path, *flags: str) -> Iterator[tuple[ServeProcess, ReverseProxy]]:
+    serve = ServeProcess(tmp_path / "data", *flags, source=True).start()
+    proxy = proxy_class(tmp_path / "proxy", serve.http_port)
     try:
         proxy.start()
         yield serve, proxy
@@ -106,3 +115,42 @@ async def test_the_page_in_chromium_through_the_proxy(deployment, chromium) -> N
         await bob.close()
         await ann.page.context.close()
     assert joined_from(serve, "ann") == "::1"
+
+
+async def test_behind_nginx_the_web_cap_counts_each_browsers_address(tmp_path: Path) -> None:
+    # One address used to hold thousands of web connections; behind a proxy, by the browser's address.
+    with _deployed(Nginx, tmp_path, "--trusted-proxy", "127.0.0.1/32",
+                   "--max-web-connections-per-address", "1") as (serve, proxy):
+        async with https_session(unverified()) as http:
+            first = await http.ws_connect(proxy.url + "ws", origin=f"https://[::1]:{proxy.https_port}")
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(proxy.url + "ws", origin=f"https://[::1]:{proxy.https_port}")
+            assert refused.value.status == 429
+            other_url = f"https://127.0.0.1:{proxy.https_port}/chat/"
+            other = await http.ws_connect(other_url + "ws", origin=f"https://127.0.0.1:{proxy.https_port}")
+            await other.send_str("CON,nickname=cat;password=;color=#123456,")
+            assert parse_frame((await other.receive(TIMEOUT)).data).content == "OK"
+            for ws in (first, other):
+                await ws.close()
+    assert "refused: the address holds 1 web connections already" in serve.log.read_text()
+
+
+async def test_behind_nginx_without_trust_the_log_says_which_proxy_to_trust(tmp_path: Path) -> None:
+    # Every address of 127/8 used to be trusted, so any local process could claim any address.
+    with _deployed(Nginx, tmp_path) as (serve, proxy):
+        async with https_session(unverified()) as http:
+            for _ in range(2):
+                async with http.get(proxy.url) as page:
+                    assert page.status == 200
+            # Untrusted, the proxy's X-Forwarded-Proto is not believed either: the page's origin
+            # (https) is not the one the gateway sees (http), so a browser's WebSocket is refused.
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(proxy.url + "ws", origin=f"https://[::1]:{proxy.https_port}")
+            assert refused.value.status == 403
+            ws = await http.ws_connect(proxy.url + "ws")  # no Origin: not a browser
+            await ws.send_str("CON,nickname=ann;password=;color=#123456,")
+            assert parse_frame((await ws.receive(TIMEOUT)).data).content == "OK"
+            await ws.close()
+    assert joined_from(serve, "ann") == "127.0.0.1"  # the proxy's address, not what it forwarded
+    log = serve.log.read_text()
+    assert log.count("start Parley with --trusted-proxy 127.0.0.1") == 1, log

@@ -61,6 +61,7 @@ export class ChatClient {
     this.joinTs = null;
     this.awaitingJoin = false;
     this.pendingUpdates = [];
+    this.userList = P.NO_USERS;
     this.status = { state: "offline", reason: "", retryAt: 0 };
   }
 
@@ -172,6 +173,7 @@ export class ChatClient {
 
   sendCon() {
     this.loginPending = true;
+    this.userList = P.NO_USERS; // a new connection's list starts whole
     this.send(P.con(this.credentials));
   }
 
@@ -318,6 +320,12 @@ export class ChatClient {
     this.note("warn", warn.text, P.readNotice(f));
   }
 
+  onUsers(f) {
+    const after = (this.userList = P.followUsers(this.userList, f));
+    if (after.resync) this.send(P.listUsers()); // out of step: a whole list, please
+    if (after.parts === null) this.emit("users", { online: after.online, admins: after.admins });
+  }
+
   onConfirm(f) {
     const answer = P.readUpdate(f);
     if (answer !== null) this.updateAnswered(answer);
@@ -348,7 +356,8 @@ const HANDLERS = new Map([
   ["INFO", ChatClient.prototype.onInfo],
   ["WARN", ChatClient.prototype.onWarn],
   ["CONFIRM", ChatClient.prototype.onConfirm],
-  ["USER", function onUser(f) { this.emit("users", P.readUsers(f)); }],
+  ["USER", ChatClient.prototype.onUsers],
+  ["USERCHANGES", ChatClient.prototype.onUsers],
   ["ERR", function onErr(f) { const err = P.readNotice(f); this.note("error", err.text, err); }],
   ["PONG", () => {}],
 ]);

@@ -7,13 +7,19 @@
 // - Nicknames are 2 to 16 characters (code points) and start with a letter.
 // - They may hold `, ; = /` (escaped on the wire like every parameter value)
 //   but no control, format, private-use, surrogate or unassigned character,
-//   no line or paragraph separator, and no space but the plain space, which
-//   may not end a nickname.
+//   no line or paragraph separator, no default-ignorable code point (U+3164
+//   and the other invisible fillers), and no space but the plain space,
+//   which may not end a nickname.
+// - All of that holds for the NFKC form too (U+FDFA is one letter, eighteen
+//   after NFKC), and the NFKC form is of one script or a mix UTS #39's
+//   "Highly Restrictive" level allows (Latin with Han and Japanese kana, or
+//   Bopomofo, or Hangul). Look-alikes of other users' names are refused by
+//   the server alone; the page shows its refusal.
 // - Two nicknames are one when equal after NFKC and full case folding
 //   (Python's `unicodedata.normalize("NFKC", s).casefold()`).
 
 import * as T from "./texts.js";
-import { CASEFOLD, FORBIDDEN, LETTERS } from "./unicode.js";
+import { CASEFOLD, FORBIDDEN, LETTERS, SCRIPT_SETS, SCRIPTS } from "./unicode.js";
 
 export const MIN_LENGTH = 2;
 export const MAX_LENGTH = 16;
@@ -48,6 +54,57 @@ function inRanges({ starts, ends }, code) {
 const letters = decodeRanges(LETTERS);
 const forbidden = decodeRanges(FORBIDDEN);
 
+/** unicode.js's SCRIPTS (base-36 gap, length, set index triples) as {starts, ends, sets}. */
+function decodeScripts(encoded) {
+  const numbers = encoded.split(" ").map((n) => parseInt(n, 36));
+  const starts = [];
+  const ends = [];
+  const sets = [];
+  let end = 0;
+  for (let i = 0; i < numbers.length; i += 3) {
+    const start = end + numbers[i];
+    end = start + numbers[i + 1];
+    starts.push(start);
+    ends.push(end);
+    sets.push(SCRIPT_SETS[numbers[i + 2]]);
+  }
+  return { starts, ends, sets };
+}
+
+const scripts = decodeScripts(SCRIPTS);
+// UTS #39 section 5.2, Highly Restrictive: besides one script, these combinations.
+const COVERS = [
+  ["LATN", "HANI", "HIRA", "KANA", "JPAN"],
+  ["LATN", "HANI", "BOPO", "HANB"],
+  ["LATN", "HANI", "HANG", "KORE"],
+];
+
+/** The run index holding code point `code`, or -1. */
+function runOf({ starts, ends }, code) {
+  let low = 0;
+  let high = starts.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (starts[mid] <= code) low = mid + 1;
+    else high = mid;
+  }
+  return low > 0 && code < ends[low - 1] ? low - 1 : -1;
+}
+
+/** The UTS #39 augmented script set of `char` (ISO 15924 codes); [] for Common and Inherited (any script). */
+export function scriptSet(char) {
+  const run = runOf(scripts, char.codePointAt(0));
+  return run < 0 ? [] : scripts.sets[run];
+}
+
+/** True when `text` is of one script or a mix UTS #39 "Highly Restrictive" allows. */
+export function isHighlyRestrictive(text) {
+  const sets = [...text].map(scriptSet).filter((set) => set.length > 0);
+  if (sets.length === 0) return true;
+  if (sets[0].some((code) => sets.every((set) => set.includes(code)))) return true;
+  return COVERS.some((cover) => sets.every((set) => set.some((code) => cover.includes(code))));
+}
+
 /** True when `char` (one code point) is a letter as Python's str.isalpha says. */
 export function isLetter(char) {
   return inRanges(letters, char.codePointAt(0));
@@ -74,9 +131,16 @@ export function sameNick(a, b) {
   return typeof a === "string" && typeof b === "string" && nickKey(a) === nickKey(b);
 }
 
-/** The server's error text for a nickname it would refuse, or null; first letter, then length, then characters. */
+/** The server's error text for a nickname it would refuse, or null: the rules on the name, then on its NFKC form, then scripts. */
 export function nicknameError(nickname) {
-  const chars = [...String(nickname)];
+  const normal = String(nickname).normalize("NFKC");
+  const error = formError([...String(nickname)]) ?? formError([...normal]);
+  if (error === null && !isHighlyRestrictive(normal)) return T.MIXED_SCRIPTS;
+  return error;
+}
+
+/** The first-letter, length and character rules for one form of a nickname (its code points), in that order. */
+function formError(chars) {
   if (chars.length === 0 || !isLetter(chars[0])) return T.MUST_START_WITH_LETTER;
   if (chars.length < MIN_LENGTH || chars.length > MAX_LENGTH) return T.BAD_LENGTH;
   // Every other space character is forbidden, so "no surrounding whitespace"

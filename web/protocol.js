@@ -29,8 +29,10 @@ export function utf8Length(text) {
   return encoder.encode(text).length;
 }
 
+// lists=changes: user-list changes (USERCHANGES) rather than a whole list for each.
 export const con = ({ nickname, password, color }) =>
-  frame("CON", [["nickname", nickname], ["password", password ?? ""], ["color", color]]);
+  frame("CON", [["nickname", nickname], ["password", password ?? ""], ["color", color], ["lists", "changes"]]);
+export const listUsers = () => frame("USER");
 export const chat = (rec, text) => frame("CHAT", [["rec", rec]], text);
 export const ref = () => frame("REF");
 export const discon = () => frame("DISCON");
@@ -59,7 +61,12 @@ export function chatBytes(rec, text) {
 //   `-ALL`); a bad color is dropped (null); `id` and `ts` are numbers only
 //   when they are 1 to 15 plain digits;
 // - a user list has 0-based keys, missing entries skipped, and a count never
-//   trusted beyond the parameters the frame holds.
+//   trusted beyond the parameters the frame holds;
+// - having asked for changes (CON lists=changes), the page keeps its list
+//   with followUsers: a USER frame replaces it (parts marked more=1 gathered
+//   first) and numbers it (v); USERCHANGES apply in order, each once; a gap
+//   or a count (num) that differs afterwards means out of step: ask USER,,
+//   and ignore changes until it comes.
 
 const NUMBER_RE = /^[0-9]{1,15}$/;
 
@@ -75,7 +82,9 @@ export function templatePattern(template) {
   return new RegExp(`^${source}${escapeRe(template.slice(last))}$`, "s");
 }
 
-const TEMPORARY_REFUSALS = [T.ALREADY_LOGGED_IN, T.TOO_MANY_CONNECTIONS, T.LOCKED_OUT].map(templatePattern);
+const TEMPORARY_REFUSALS = [T.ALREADY_LOGGED_IN, T.TOO_MANY_CONNECTIONS, T.SERVER_FULL, T.LOCKED_OUT, T.TOO_FAST].map(
+  templatePattern,
+);
 const WARN_KINDS = [
   ["kicked", templatePattern(T.KICKED)],
   ["flooding", templatePattern(T.FLOOD_DISCONNECT)],
@@ -153,6 +162,66 @@ export function readUsers(f) {
     return names;
   };
   return { online: list(p.get("num"), ""), admins: list(p.get("admin"), "admin") };
+}
+
+/** A user list followed through USER and USERCHANGES frames: {online, admins, serial, resync, parts}. */
+export const NO_USERS = Object.freeze({ online: [], admins: [], serial: null, resync: false, parts: null });
+
+/** The list after a USER or USERCHANGES frame (`state` is never changed). */
+export function followUsers(state, f) {
+  if (f.reason === "USER") {
+    let part = readUsers(f);
+    if (state.parts) part = { online: [...state.parts.online, ...part.online], admins: [...state.parts.admins, ...part.admins] };
+    if (f.params.get("more") === "1") return { ...state, parts: part, resync: false };
+    return { ...NO_USERS, online: part.online, admins: part.admins, serial: number(f.params.get("v")) };
+  }
+  if (f.reason !== "USERCHANGES" || state.serial === null || state.parts) return { ...state, resync: false };
+  const p = f.params;
+  const first = number(p.get("v"));
+  if (first === null || first > state.serial) return { ...state, serial: null, resync: true };
+  const online = [...state.online];
+  const count = Math.min(number(p.get("changes")) ?? 0, p.size);
+  for (let i = Math.max(0, state.serial - first); i < count; i++) {
+    const joined = p.get(`join${i}`);
+    const left = p.get(`leave${i}`);
+    const [old, now] = [p.get(`rename${i}`), p.get(`to${i}`)];
+    if (joined) userJoined(online, joined);
+    else if (left) userLeft(online, left);
+    else if (old && now) userRenamed(online, old, now);
+  }
+  const admins = p.has("admin") ? readUsers(f).admins : state.admins;
+  if (number(p.get("num")) !== online.length) return { ...NO_USERS, online, admins, resync: true };
+  return { ...NO_USERS, online, admins, serial: Math.max(state.serial, first + count) };
+}
+
+const indexOfNick = (online, nickname) => {
+  const key = nickKey(nickname);
+  return online.findIndex((name) => nickKey(name) === key);
+};
+
+function userJoined(online, nickname) {
+  if (indexOfNick(online, nickname) < 0) online.push(nickname);
+}
+
+function userLeft(online, nickname) {
+  const at = indexOfNick(online, nickname);
+  if (at >= 0) online.splice(at, 1);
+}
+
+function userRenamed(online, old, now) {
+  let at = indexOfNick(online, old);
+  if (at < 0) {
+    userJoined(online, now);
+    return;
+  }
+  const key = nickKey(now);
+  for (let i = online.length - 1; i >= 0; i--) {
+    if (i !== at && nickKey(online[i]) === key) { // never listed twice
+      online.splice(i, 1);
+      if (i < at) at -= 1;
+    }
+  }
+  online[at] = now;
 }
 
 /** Our nickname as the server spells it when this INFO is our own join, else null. */

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from .frames import Frame
+from .frames import Frame, escape
+
+# No server frame is longer than this many bytes (terminator excluded): what
+# every client may rely on (the desktop client reads frames up to it). Only a
+# user list can grow with the room; it is split (``user_list``, ``user_changes``).
+MAX_SERVER_FRAME = 1 << 20
+_HEADROOM = 256  # the reason, time, counts and separators around a list's names
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,93 @@ def pong(now: Stamp, content: str) -> Frame:
     return Frame("PONG", {"time": now.text}, content)
 
 
-def user_list(now: Stamp, online: Sequence[str], admins: Sequence[str]) -> Frame:
-    """The USER frame: 0-based keys for online users, then every admin account."""
-    params = {"time": now.text, "num": str(len(online)), "admin": str(len(admins))}
-    params.update((str(i), nick) for i, nick in enumerate(online))
-    params.update((f"admin{i}", name) for i, name in enumerate(admins))
-    return Frame("USER", params, "")
+def user_list(now: Stamp, online: Sequence[str], admins: Sequence[str], serial: int | None = None,
+              limit: int = MAX_SERVER_FRAME) -> list[Frame]:
+    """The USER frames of a whole list: 0-based keys for online users, then every admin account.
+
+    One frame, unless the names pass ``limit`` bytes. Then the names are split
+    over several frames of at most ``limit`` bytes, each with its own 0-based
+    keys and counts: a client that asked for changes (``serial`` given, sent as
+    ``v``) is sent them all, each but the last marked ``more=1``; any other
+    client only the first (a list cut short beats one it cannot read).
+    """
+    names = [("", nick) for nick in online] + [("admin", name) for name in admins]
+    parts: list[list[tuple[str, str]]] = [[]]
+    size = _HEADROOM
+    for prefix, name in names:
+        item = len(prefix) + 8 + len(escape(name).encode("utf-8"))  # ;KEY=NAME, KEY up to 6 digits
+        if parts[-1] and size + item > limit:
+            parts.append([])
+            size = _HEADROOM
+        parts[-1].append((prefix, name))
+        size += item
+    if serial is None:
+        parts = parts[:1]
+    frames = []
+    for index, part in enumerate(parts):
+        users = [name for prefix, name in part if not prefix]
+        admin_names = [name for prefix, name in part if prefix]
+        params = {"time": now.text, "num": str(len(users)), "admin": str(len(admin_names))}
+        params.update((str(i), nick) for i, nick in enumerate(users))
+        params.update((f"admin{i}", name) for i, name in enumerate(admin_names))
+        if serial is not None:
+            params["v"] = str(serial)  # extension: the serial of the next change (USERCHANGES)
+            if index < len(parts) - 1:
+                params["more"] = "1"  # extension: more of this list follows
+        frames.append(Frame("USER", params, ""))
+    return frames
+
+
+@dataclass(frozen=True, slots=True)
+class UserChange:
+    """A change to the user list: a join (``old`` None), a leave (``new`` None) or a rename."""
+
+    old: str | None
+    new: str | None
+
+
+def user_changes(now: Stamp, serial: int, changes: Sequence[UserChange], online: int,
+                 admins: Sequence[str] | None, limit: int = MAX_SERVER_FRAME) -> list[Frame]:
+    """USERCHANGES frames: ``changes`` in order, the first numbered ``serial``, leaving ``online`` users.
+
+    ``admins``: the admin accounts, when they changed (None: they did not).
+    Split, like a whole list, so that no frame passes ``limit`` bytes.
+    """
+    # Users online after each change: each frame's num is the count after its own last change.
+    after = [online] * (len(changes) + 1)
+    for i in range(len(changes) - 1, -1, -1):
+        change = changes[i]
+        after[i] = after[i + 1] - (change.old is None) + (change.new is None)
+    frames: list[Frame] = []
+    start = 0
+    while start < len(changes) or not frames:
+        params = {"time": now.text, "v": str(serial + start), "changes": "0", "num": "0"}
+        size = _HEADROOM
+        count = 0
+        for change in changes[start:]:
+            items = [(f"{kind}{count}", name) for kind, name in _change_items(change)]
+            item = sum(len(key) + 2 + len(escape(name).encode("utf-8")) for key, name in items)
+            if count and size + item > limit:
+                break
+            params.update(items)
+            size += item
+            count += 1
+        params["changes"] = str(count)
+        start += count
+        params["num"] = str(after[start])
+        frames.append(Frame("USERCHANGES", params, ""))
+    if admins is not None:
+        last = frames[-1]
+        params = dict(last.params)
+        params["admin"] = str(len(admins))
+        params.update((f"admin{i}", name) for i, name in enumerate(admins))
+        frames[-1] = Frame("USERCHANGES", params, "")
+    return frames
+
+
+def _change_items(change: UserChange) -> list[tuple[str, str]]:
+    if change.old is None:
+        return [("join", change.new or "")]
+    if change.new is None:
+        return [("leave", change.old)]
+    return [("rename", change.old), ("to", change.new)]

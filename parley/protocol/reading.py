@@ -8,7 +8,8 @@ to it. The rules:
   original client compared it. A refusal is retried automatically only by a
   client reconnecting after a drop, and only for the temporary ones: "already
   logged in" (the server may not have noticed the old connection go yet),
-  too many connections from the address, too many failed logins.
+  too many connections from the address, too many failed logins, requests
+  too fast (the address's work budget).
 * A WARN names why the server is closing: after a kick or a flood disconnect
   the client never reconnects by itself; after anything else (a shutdown, a
   timeout) it may, with backoff, as after any dropped connection.
@@ -21,6 +22,13 @@ to it. The rules:
 * A user list (USER) has 0-based keys ``0``..``num-1`` and ``admin0``..;
   missing or empty entries are skipped, and a count is never trusted beyond
   the parameters the frame holds.
+* A client that asked for changes (``CON ... lists=changes``) keeps its list
+  with ``follow_users``: a USER frame replaces it (its parts marked ``more=1``
+  gathered first) and numbers it (``v``); a USERCHANGES frame's changes apply
+  in order, each once (those numbered below the list's own are in it
+  already). A gap in the numbers, or a count (``num``) that differs from the
+  list's length afterwards, means the list is out of step: the client asks
+  for a whole one (``USER,,``) and ignores changes until it comes.
 * Our own join INFO (``NICK has joined the chat!`` with our nickname as
   sender) gives the account's own spelling of the nickname.
 
@@ -33,12 +41,12 @@ from __future__ import annotations
 import enum
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Union
 
 from . import texts
 from .frames import Frame
-from .names import is_color, same_nickname
+from .names import is_color, name_key, same_nickname
 
 EVERYONE = "-ALL"
 _NUMBER_RE = re.compile(r"[0-9]{1,15}\Z")
@@ -56,7 +64,8 @@ def template_pattern(template: str) -> re.Pattern[str]:
 
 # Refusals that a reconnecting client should try again later.
 _TEMPORARY_REFUSALS = tuple(
-    template_pattern(text) for text in (texts.ALREADY_LOGGED_IN, texts.TOO_MANY_CONNECTIONS, texts.LOCKED_OUT)
+    template_pattern(text)
+    for text in (texts.ALREADY_LOGGED_IN, texts.TOO_MANY_CONNECTIONS, texts.SERVER_FULL, texts.LOCKED_OUT, texts.TOO_FAST)
 )
 
 
@@ -205,6 +214,85 @@ def read_users(frame: Frame) -> UserList:
         return tuple(name for name in names if name)
 
     return UserList(listed(params.get("num"), ""), listed(params.get("admin"), "admin"))
+
+
+@dataclass(frozen=True)
+class UserListState:
+    """A client's user list, followed through USER and USERCHANGES frames (``follow_users``).
+
+    ``serial``: the number of the next change it expects (None: it has no
+    numbered list, and ignores changes); ``resync``: it is out of step and
+    should send ``USER,,`` now; ``parts``: a whole list still being gathered.
+    """
+
+    online: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    serial: int | None = None
+    resync: bool = False
+    parts: UserList | None = None
+
+
+def follow_users(state: UserListState, frame: Frame) -> UserListState:
+    """Return the list after a USER or USERCHANGES frame (any other frame leaves it as it is)."""
+    if frame.reason == "USER":
+        part = read_users(frame)
+        if state.parts is not None:
+            part = UserList(state.parts.online + part.online, state.parts.admins + part.admins)
+        if frame.get("more") == "1":
+            return replace(state, parts=part, resync=False)
+        return UserListState(part.online, part.admins, number(frame.get("v")))
+    if frame.reason != "USERCHANGES" or state.serial is None or state.parts is not None:
+        return replace(state, resync=False)
+    params = frame.params
+    first = number(params.get("v"))
+    if first is None or first > state.serial:
+        return replace(state, serial=None, resync=True)  # changes were missed
+    online = list(state.online)
+    count = min(number(params.get("changes")) or 0, len(params))
+    for i in range(max(0, state.serial - first), count):
+        joined, left = params.get(f"join{i}"), params.get(f"leave{i}")
+        old, new = params.get(f"rename{i}"), params.get(f"to{i}")
+        if joined:
+            _user_joined(online, joined)
+        elif left:
+            _user_left(online, left)
+        elif old and new:
+            _user_renamed(online, old, new)
+    admins = state.admins
+    if "admin" in params:
+        admins = read_users(frame).admins
+    if number(params.get("num")) != len(online):
+        return UserListState(tuple(online), admins, None, resync=True)
+    return UserListState(tuple(online), admins, max(state.serial, first + count))
+
+
+def _index(online: list[str], nickname: str) -> int:
+    key = name_key(nickname)
+    return next((i for i, name in enumerate(online) if name_key(name) == key), -1)
+
+
+def _user_joined(online: list[str], nickname: str) -> None:
+    if _index(online, nickname) < 0:
+        online.append(nickname)
+
+
+def _user_left(online: list[str], nickname: str) -> None:
+    at = _index(online, nickname)
+    if at >= 0:
+        del online[at]
+
+
+def _user_renamed(online: list[str], old: str, new: str) -> None:
+    at = _index(online, old)
+    if at < 0:
+        _user_joined(online, new)
+        return
+    key = name_key(new)
+    for i in reversed(range(len(online))):
+        if i != at and name_key(online[i]) == key:  # never listed twice
+            del online[i]
+            at -= i < at
+    online[at] = new
 
 
 def own_join(frame: Frame, own_nickname: str) -> str | None:

@@ -15,9 +15,12 @@ BAD_LENGTH = "Error: Username must be between lengths 2 and 16"
 MISSING_CON_PARAMS = "Error: Incorrect paramters. nickname, password, and color are required"
 # Parley's own additions.
 TOO_MANY_CONNECTIONS = "Error: Too many connections from your address."
+SERVER_FULL = "Error: The server is full; try again later."
 LOCKED_OUT = "Error: Too many failed logins. Try again in {seconds} seconds."
 BAD_CHARACTER = "Error: Username contains a character that is not allowed"
 LOGIN_FAILED = "Error: Login failed, please try again"
+LOOKS_LIKE = "Error: Username looks like another user's name"
+MIXED_SCRIPTS = "Error: Username mixes letters of different scripts"
 
 # ERR texts.
 UNRECOGNIZED_RECIPIENT = "Error: {rec} Unrecognized recipient."
@@ -33,6 +36,8 @@ NOT_UTF8 = "Error: Frame is not valid UTF-8."
 FRAME_TOO_LONG = "Error: Frame longer than {limit} bytes; closing the connection."
 FLOODING = "Error: You are sending messages too fast. Please slow down."
 NOT_STORED = "Error: Your message could not be stored; it was not sent."
+TOO_FAST = "Error: You are sending requests too fast. Please slow down."
+HISTORY_FAILED = "Error: The message history could not be loaded, please try again."
 
 # CONFIRM texts.
 UPDATE_BAD_COLOR = "Error: Color not recgnized as Hex color. "

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any, Generator
 
 from parley.protocol import Frame, messages, names, texts
 
-from ..records import Account, AccountExists
+from ..records import Account, AccountExists, StoreFailed
 from .actions import (
     Broadcast,
     CheckPassword,
     Claim,
     CreateAccount,
+    FindLookalike,
     HashPassword,
     LoadAccount,
     LoadAdmins,
-    MovePrivateMessages,
     Rename,
     RenameAccount,
     SetPassword,
@@ -48,7 +48,13 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if nickname is None or password is None or color is None:
         core.send(conn, messages.conver(core.stamp(), texts.MISSING_CON_PARAMS))
         return
+    conn.list_changes = frame.get("lists") == "changes"  # extension: USERCHANGES instead of whole lists
     error, account = yield from _check_login(core, conn, nickname, password)
+    if error is None and conn.admins_only and (account is None or not account.is_admin):
+        log.warning("%s: login as %r refused: the server is full (only admins may log in)", conn.peer, nickname[:32])
+        core.send(conn, messages.conver(core.stamp(), texts.SERVER_FULL))
+        core.end(conn)
+        return
     if error is None:
         conn.account = account
         conn.nickname = account.name if account else nickname
@@ -66,9 +72,19 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     log.info("%s %s: joined as %s", conn.peer, conn.nickname, conn.role)
     core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role))
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))))
+    core.user_changed(None, conn.nickname)
     if account is not None:
+        yield from _load_admins(core)
+    if conn.list_changes:
+        core.send_user_list(conn)  # the list its changes apply to
+
+
+def _load_admins(core: "ChatCore") -> Flow:
+    """Refresh the admin accounts' names for user lists; on a database failure the last list stays."""
+    try:
         core.admins = yield LoadAdmins()
-    core.schedule_user_list()
+    except StoreFailed:
+        pass  # logged where it failed; nothing the client asked for depends on it
 
 
 def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: str) -> Flow:
@@ -80,9 +96,20 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
     locked = core.address_lockout(conn.host)
     if locked:
         return texts.LOCKED_OUT.format(seconds=locked), None
-    account: Account | None = yield LoadAccount(nickname)
+    try:
+        account: Account | None = yield LoadAccount(nickname)
+    except StoreFailed:
+        return texts.LOGIN_FAILED, None
     if account is None:
-        return names.nickname_error(nickname), None
+        # A guest takes a new name: every rule, and no imitation of another's.
+        error = names.nickname_error(nickname) or _online_lookalike_error(core, conn, nickname)
+        if error is None:
+            try:
+                if (yield FindLookalike(nickname)) is not None:
+                    error = texts.LOOKS_LIKE
+            except StoreFailed:
+                error = texts.LOGIN_FAILED
+        return error, None
     locked = core.lockout(conn.host, account.name)
     if locked:
         return texts.LOCKED_OUT.format(seconds=locked), None
@@ -130,18 +157,24 @@ def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     log.info("%s %s: updated (%s)", conn.peer, old, "".join(parts).strip())
     text = texts.CHANGED_PREFIX.format(old=old) + "".join(parts)
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, text)))
+    if conn.nickname != old:
+        core.user_changed(old, conn.nickname)
     if conn.is_admin:
-        core.admins = yield LoadAdmins()
+        yield from _load_admins(core)
     core.schedule_user_list()
 
 
 def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, color: str | None,
                   password: str | None) -> str | None:
     """The CONFIRM error text for an UPDATE that cannot be done, or None."""
-    if new_nick is not None and names.name_key(new_nick) != names.name_key(conn.nickname):
-        if core.presence.lookup(new_nick) is not None:
+    if new_nick is not None and new_nick != conn.nickname:
+        # Every rule, even for a new spelling of the same name ("a rename whose
+        # folded form equals the current one skips every rule" was issue 12).
+        # Only the name held exactly, which may predate a rule, is exempt.
+        if (names.name_key(new_nick) != names.name_key(conn.nickname)
+                and core.presence.lookup(new_nick) is not None):
             return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
-        error = names.nickname_error(new_nick)
+        error = names.nickname_error(new_nick) or _online_lookalike_error(core, conn, new_nick)
         if error is not None:
             return texts.UPDATE_NAME_ERROR.format(error=error)
     if color is not None and not names.is_color(color):
@@ -158,38 +191,80 @@ def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, colo
     return None
 
 
+def _online_lookalike_error(core: ChatCore, conn: Connection, nickname: str) -> str | None:
+    """LOOKS_LIKE when ``nickname`` imitates the name of someone else online, else None."""
+    others = [user for user in core.presence.lookalikes(nickname) if user.ident != conn.ident]
+    return texts.LOOKS_LIKE if others else None
+
+
 def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
     """Move the user (and its account, if any) to ``new_nick``; return an error text or None."""
+    own_id = conn.account.id if conn.account is not None else None
     if names.name_key(new_nick) != names.name_key(conn.nickname):
         # Whether a name is registered is what a guesser needs first: asking
         # costs a failure, and an address that guessed too much learns nothing.
         locked = core.address_lockout(conn.host)
         if locked:
             return texts.UPDATE_LOCKED_OUT.format(seconds=locked)
-        existing: Account | None = yield LoadAccount(new_nick)
-        if existing is not None and (conn.account is None or existing.id != conn.account.id):
+        try:
+            existing: Account | None = yield LoadAccount(new_nick)
+        except StoreFailed:
+            return texts.UPDATE_FAILED
+        if existing is not None and existing.id != own_id:
             core.login_failed(conn.host, existing.name)
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
+    if new_nick != conn.nickname:
+        try:
+            if (yield FindLookalike(new_nick, own_id)) is not None:
+                return texts.UPDATE_NAME_ERROR.format(error=texts.LOOKS_LIKE)
+        except StoreFailed:
+            return texts.UPDATE_FAILED
     old_user = conn.online_user()
-    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin))):
+    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin, conn.list_changes))):
         return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
     if conn.account is not None:
         try:
             yield RenameAccount(conn.account.id, new_nick)
-        except AccountExists:
+        except (AccountExists, StoreFailed) as error:
             yield Rename(old_user)
+            if isinstance(error, StoreFailed):
+                return texts.UPDATE_FAILED
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
         conn.account = replace(conn.account, name=new_nick)
     return None
 
 
+def _undo_rename(conn: Connection, old_user: OnlineUser, old_account: Account | None) -> Flow:
+    """Put the user (and its account) back under its old name after a later step of an UPDATE failed."""
+    if old_account is not None and conn.account is not None and conn.account.name != old_account.name:
+        try:
+            yield RenameAccount(old_account.id, old_account.name)
+            conn.account = old_account
+        except (AccountExists, StoreFailed):
+            return  # the account keeps its new name, and so does the user
+    if (yield Rename(old_user)):  # someone may have taken the old name meanwhile: then the new one stays
+        conn.nickname = old_user.nickname
+
+
 def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: str | None) -> Flow:
-    """Rename first if asked, then change the password or register the guest; return an error text or None."""
+    """Rename first if asked, then change the password or register the guest; return an error text or None.
+
+    If the password cannot be stored, a rename it came with is undone: on any error nothing changes.
+    """
+    old_user, old_account = conn.online_user(), conn.account
     if new_nick is not None:
         error = yield from _rename(core, conn, new_nick)
         if error is not None:
             return error
         conn.nickname = new_nick
+    error = yield from _store_password(core, conn, password)
+    if error is not None and new_nick is not None:
+        yield from _undo_rename(conn, old_user, old_account)
+    return error
+
+
+def _store_password(core: "ChatCore", conn: Connection, password: str) -> Flow:
+    """Change the account's password, or register the guest under its nickname; return an error text or None."""
     core.hashing_started(conn.host)
     try:
         if conn.account is None:
@@ -198,15 +273,25 @@ def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: s
     finally:  # also when the connection ends while it waits
         core.hashing_ended(conn.host)
     if conn.account is not None:
-        yield SetPassword(conn.account.id, password_hash)
+        try:
+            yield SetPassword(conn.account.id, password_hash)
+        except StoreFailed:
+            return texts.UPDATE_FAILED
         conn.account = replace(conn.account, password_hash=password_hash)
         log.info("%s %s: password changed", conn.peer, conn.nickname)
         return None
+    # A look-alike may have been registered since the guest took its name.
     try:
-        account: Account = yield CreateAccount(conn.nickname, "member", password_hash)
+        if (yield FindLookalike(conn.nickname)) is not None:
+            return texts.UPDATE_NAME_ERROR.format(error=texts.LOOKS_LIKE)
+    except StoreFailed:
+        return texts.UPDATE_FAILED
+    try:
+        account: Account = yield CreateAccount(conn.nickname, "member", password_hash, adopt=conn.guest_ident)
     except AccountExists:
         return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
-    yield MovePrivateMessages(conn.guest_ident, account.ident)
+    except StoreFailed:
+        return texts.UPDATE_FAILED
     conn.account = account
     yield Rename(conn.online_user())
     log.info("%s %s: registered as a member", conn.peer, conn.nickname)

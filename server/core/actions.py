@@ -9,12 +9,15 @@ Three kinds:
 * requests, which the adapter answers with ``Completed(conn, result)`` (or
   the error raised): database work, password hashing, and the hub's
   claims on nicknames, which a distributed hub must check with its peers.
+  A database request that fails raises ``records.StoreFailed`` where the
+  handler yielded it (the cause is logged by the adapter's side).
   A connection waits for its request's answer before it handles anything
   else, so a request is the last action for its connection in a batch.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
@@ -81,11 +84,20 @@ class SetUserListTimer:
 # For the hub ------------------------------------------------------------------
 
 
+class Audience(enum.Enum):
+    """Who of those online a broadcast is for."""
+
+    ALL = "all"
+    LISTS = "lists"  # users sent whole user lists (every client that did not ask for changes)
+    CHANGES = "changes"  # users that asked for USERCHANGES (CON lists=changes)
+
+
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """Send ``frame`` to everyone online."""
+    """Send ``frame`` to everyone online (or to ``audience`` of them)."""
 
     frame: Frame
+    audience: Audience = Audience.ALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,17 @@ class LoadAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class FindLookalike:
+    """Result: the name of a registered account ``nickname`` imitates (UTS #39 look-alike), or None.
+
+    The account ``except_id`` (the asker's own) does not count.
+    """
+
+    nickname: str
+    except_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CheckPassword:
     """Result: (whether ``password`` matches ``password_hash``, a stronger hash to store or None).
 
@@ -156,11 +179,16 @@ class HashPassword:
 
 @dataclass(frozen=True, slots=True)
 class CreateAccount:
-    """Result: the new Account. Raises AccountExists."""
+    """Result: the new Account. Raises AccountExists.
+
+    ``adopt``: a guest's ident whose private messages become the account's, in
+    the same transaction, so a registration is done whole or not at all.
+    """
 
     name: str
     role: str
     password_hash: str = field(repr=False)
+    adopt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +215,6 @@ class UpgradePassword:
 
 
 @dataclass(frozen=True, slots=True)
-class MovePrivateMessages:
-    """Re-tag a guest's private messages as its new account's."""
-
-    old_ident: str
-    new_ident: str
-
-
-@dataclass(frozen=True, slots=True)
 class LoadHistory:
     """Result: the last ``limit`` StoredMessages visible to ``idents``, oldest first."""
 
@@ -207,9 +227,18 @@ class LoadAdmins:
     """Result: the names of the admin accounts, in the order they were created."""
 
 
+@dataclass(frozen=True, slots=True)
+class AwaitDrain:
+    """Answer (result None) once what the connection was sent is written, but for what the transport
+    may hold under its high-water mark. Not drained within ``timeout`` seconds: the connection is reset
+    as when its output overflows (``OutputOverflowed``), and this is never answered."""
+
+    timeout: float
+
+
 RequestKind = Union[
-    Claim, Rename, LoadAccount, CheckPassword, HashPassword, CreateAccount, RenameAccount, SetPassword,
-    UpgradePassword, MovePrivateMessages, LoadHistory, LoadAdmins,
+    Claim, Rename, LoadAccount, FindLookalike, CheckPassword, HashPassword, CreateAccount, RenameAccount,
+    SetPassword, UpgradePassword, LoadHistory, LoadAdmins, AwaitDrain,
 ]
 
 

@@ -19,23 +19,24 @@ import logging
 import math
 from typing import Any, Callable, Generator, NamedTuple
 
+from parley.net.groups import limit_key
 from parley.net.proxy import ProxyHeaderError, ProxyHeaderReader
 from parley.protocol import Frame, messages, texts
-from parley.protocol.framing import FrameReceived, FrameRejected, StreamEnded
-from parley.protocol.messages import Stamp
+from parley.protocol.framing import (
+    FrameReceived,
+    FrameRejected,
+    StreamEnded,
+    encode_frame,
+)
+from parley.protocol.messages import Stamp, UserChange
 from parley.protocol.names import name_key
 
 from ..config import ServerConfig
-from ..limits import (
-    ConnectionCounter,
-    FailureWindow,
-    LoginGuard,
-    TokenBucket,
-    address_key,
-)
-from . import accounts, chats, room
+from ..limits import BucketTable, Budget, ConnectionCounter, FailureWindow, LoginGuard, TokenBucket
+from . import accounts, admission, chats, room
 from .actions import (
     Action,
+    Audience,
     Broadcast,
     Close,
     Release,
@@ -76,6 +77,7 @@ log = logging.getLogger("parley.server")
 MAX_UNHANDLED = 256 * 1024  # bytes received and waiting to be handled before reading pauses
 MAX_UNSENT = 256  # a connection's answers waiting behind messages being stored before reading pauses
 MAX_USER_LIST_DELAY = 1.0  # seconds: the longest a user list waits for more changes
+UNLIMITED = TokenBucket(0, 0)  # an address's work budget until its address is known
 
 
 class Now(NamedTuple):
@@ -101,11 +103,16 @@ class ChatCore:
         self._actions: list[Action] = []
         self._stamp: Stamp | None = None
         self._user_list_at: float | None = None
+        # The user-list changes not yet sent (USERCHANGES), and the serial the next one gets.
+        self._changes: list[UserChange] = []
+        self._serial = 0
+        self._admins_sent: list[str] = list(self.admins)  # as USERCHANGES last sent them
         self._per_address = ConnectionCounter(config.max_connections_per_address)
         self._logins = LoginGuard(config.login_failures_per_address, config.login_failures_per_nickname,
-                                  config.login_failures_per_account)
+                                  config.login_failures_per_account, ipv6_prefix=config.ipv6_prefix)
         self._creations = FailureWindow(config.accounts_per_address, window=3600.0)
         self._hashing = ConnectionCounter(config.max_hashing_per_address)
+        self._work_by_address = BucketTable(config.address_request_rate, config.work_bursts[1])
 
     def handle(self, event: Event, now: Now) -> list[Action]:
         """Apply one event at time ``now``; return the actions that follow, in order."""
@@ -164,8 +171,20 @@ class ChatCore:
                                                                    len(self.connections))
         self.emit(SetUserListTimer(self._user_list_at))
 
-    def user_list_frame(self) -> Frame:
-        return messages.user_list(self.stamp(), self.presence.online(), self.admins)
+    def user_changed(self, old: str | None, new: str | None) -> None:
+        """Someone joined (``old`` None), left (``new`` None) or was renamed: tell everyone in the window."""
+        self._changes.append(UserChange(old, new))
+        self._serial += 1
+        self.schedule_user_list()
+
+    def send_user_list(self, conn: Connection) -> int:
+        """Send ``conn`` the whole list (numbered with the next change's serial when it asked for changes); return its bytes."""
+        serial = self._serial if conn.list_changes else None
+        sent = 0
+        for frame in messages.user_list(self.stamp(), self.presence.online(), self.admins, serial):
+            self.send(conn, frame)
+            sent += len(encode_frame(frame))
+        return sent
 
     def lockout(self, address: str, nickname: str) -> int:
         """Whole seconds until this address may try this nickname's password again (0: now)."""
@@ -187,24 +206,27 @@ class ChatCore:
                         "may try its password for now", nickname[:32], self.config.login_failures_per_account,
                         window)
 
+    def _address_key(self, address: str) -> str:
+        return limit_key(address, self.config.ipv6_prefix)
+
     def creation_wait(self, address: str) -> int:
         """Whole seconds until guests of ``address`` may create another account (0: now)."""
-        return math.ceil(self._creations.locked_for(address_key(address), self.now.monotonic))
+        return math.ceil(self._creations.locked_for(self._address_key(address), self.now.monotonic))
 
     def account_creation_started(self, address: str) -> None:
-        self._creations.fail(address_key(address), self.now.monotonic)
+        self._creations.fail(self._address_key(address), self.now.monotonic)
 
     def hashing_full(self, address: str) -> bool:
         """Whether ``address`` has as many password changes hashing as it may."""
         limit = self.config.max_hashing_per_address
-        return limit > 0 and self._hashing.count(address_key(address)) >= limit
+        return limit > 0 and self._hashing.count(self._address_key(address)) >= limit
 
     def hashing_started(self, address: str) -> None:
         """Count a password hash for ``address`` (admitted by ``hashing_full`` when its UPDATE was checked)."""
-        self._hashing.open(address_key(address), force=True)
+        self._hashing.open(self._address_key(address), force=True)
 
     def hashing_ended(self, address: str) -> None:
-        self._hashing.close(address_key(address))
+        self._hashing.close(self._address_key(address))
 
     # Events -------------------------------------------------------------------
 
@@ -215,8 +237,14 @@ class ChatCore:
             login_deadline=self.now.monotonic + config.login_timeout,
             chat_bucket=TokenBucket(config.chat_rate, config.chat_burst),
             strikes=TokenBucket(1.0 if config.flood_strikes else 0, config.flood_strikes),
+            budget=Budget(TokenBucket(config.request_rate, config.work_bursts[0]), UNLIMITED),
         )
         self.connections[conn.id] = conn
+        if event.full:  # the adapter logs it (once in a while: a flood must not flood the log)
+            self.send(conn, messages.conver(self.stamp(), texts.SERVER_FULL))
+            self.end(conn)
+            return
+        conn.admins_only = event.admins_only
         if event.proxied:
             conn.proxy = ProxyHeaderReader()
         elif not self._admit(conn):
@@ -225,8 +253,10 @@ class ChatCore:
 
     def _admit(self, conn: Connection) -> bool:
         """Count ``conn`` against its address's limit; refuse and end it if over."""
-        if self._per_address.open(conn.host):
+        key = limit_key(conn.host, self.config.ipv6_prefix)  # an IPv6 /64 is one address
+        if self._per_address.open(key):
             conn.admitted = True
+            conn.budget.shared = self._work_by_address.get(key)
             return True
         log.warning("%s: refused: too many connections from this address", conn.peer)
         self.send(conn, messages.conver(self.stamp(), texts.TOO_MANY_CONNECTIONS))
@@ -350,9 +380,21 @@ class ChatCore:
         self.end(conn)
 
     def _user_list_due(self, event: UserListDue) -> None:
+        """The window is over: whole lists to the clients that want them, the changes to the others."""
         self._user_list_at = None
-        if not self.closing:
-            self.emit(Broadcast(self.user_list_frame()))
+        changes, self._changes = self._changes, []
+        if self.closing:
+            return
+        online, wanting_changes = self.presence.count_list_changes()
+        if wanting_changes < online:
+            for frame in messages.user_list(self.stamp(), self.presence.online(), self.admins):
+                self.emit(Broadcast(frame, Audience.LISTS))
+        admins = self.admins if self.admins != self._admins_sent else None
+        if wanting_changes and (changes or admins is not None):
+            self._admins_sent = list(self.admins)
+            first = self._serial - len(changes)
+            for frame in messages.user_changes(self.stamp(), first, changes, online, admins):
+                self.emit(Broadcast(frame, Audience.CHANGES))
 
     def _shutdown_started(self, event: ShutdownStarted) -> None:
         if self.closing:
@@ -428,6 +470,8 @@ class ChatCore:
         return None
 
     def _frame(self, conn: Connection, frame: Frame) -> None:
+        if not admission.admit_frame(self, conn, frame):
+            return
         if not is_allowed(conn.phase, frame.reason):
             self._refuse(conn, frame)
             return
@@ -479,6 +523,8 @@ class ChatCore:
         return None
 
     def _rejected(self, conn: Connection, event: FrameRejected) -> None:
+        if not event.fatal and not admission.admit_rejected(self, conn):
+            return
         code = event.error.code
         if code == "too-long":
             text = texts.FRAME_TOO_LONG.format(limit=self.config.max_frame)
@@ -513,9 +559,9 @@ class ChatCore:
             if conn.leave_text is not None and not self.closing:
                 text = conn.leave_text.format(nick=conn.nickname)
                 self.emit(Broadcast(messages.info(self.stamp(), conn.nickname, text)))
-                self.schedule_user_list()
+                self.user_changed(conn.nickname, None)
         if conn.admitted:
-            self._per_address.close(conn.host)
+            self._per_address.close(limit_key(conn.host, self.config.ipv6_prefix))
         self.emit(Close(conn.id))
 
 

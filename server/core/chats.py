@@ -43,9 +43,7 @@ class StagedChat:
 
 
 def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> None:
-    """``CHAT,rec=-ALL|NICK,text``: check the flood limit and the recipient, then store it."""
-    if not allowed_by_flood_limit(core, conn):
-        return
+    """``CHAT,rec=-ALL|NICK,text``: check the recipient, then store it (admission.py checked the flood limit)."""
     rec = frame.get("rec")
     target = None
     if not rec:
@@ -72,25 +70,12 @@ def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> None:
     core.emit(StoreMessage(chat))
 
 
-def allowed_by_flood_limit(core: "ChatCore", conn: Connection) -> bool:
-    """A token bucket per connection; a connection still flooding after its strikes is cut off."""
-    clock = core.now.monotonic
-    if conn.chat_bucket.take(clock):
-        return True
-    if conn.strikes.take(clock):
-        core.send(conn, messages.err(core.stamp(), texts.FLOODING))
-        return False
-    log.warning("%s %s: disconnected for flooding", conn.peer, conn.nickname)
-    core.send(conn, messages.warn(core.stamp(), texts.FLOOD_DISCONNECT))
-    core.end(conn)
-    return False
-
-
 def deliver(core: "ChatCore", chat: StagedChat) -> None:
     """Send a committed message (or the sender's error if storing it failed)."""
     conn = chat.conn
     if chat.error is not None:
-        log.error("%s %s: storing a message failed: %r", conn.peer, conn.nickname, chat.error)
+        # The database side logged the cause, once for the whole transaction.
+        log.info("%s %s: a message was not stored; the sender is told", conn.peer, conn.nickname)
         core.emit(Send(conn.id, messages.err(core.stamp(), texts.NOT_STORED)))
         return
     record = chat.record

@@ -35,7 +35,7 @@ from parley.protocol.framing import (
     StreamEnded,
 )
 
-from ..limits import TokenBucket
+from ..limits import Budget, TokenBucket
 from ..records import Account
 from .presence import OnlineUser
 
@@ -93,11 +93,12 @@ class Connection:
     __slots__ = (
         "id", "host", "peer", "phase", "proxy", "decoder", "input_open", "inbox", "inbox_bytes", "task",
         "unsent", "reading", "timer_at", "nickname", "color", "account", "guest_ident", "online", "leave_text",
-        "login_deadline", "frame_started", "admitted", "chat_bucket", "strikes",
+        "login_deadline", "frame_started", "admitted", "admins_only", "chat_bucket", "strikes", "budget",
+        "list_changes",
     )
 
     def __init__(self, conn: int, host: str, port: int, *, max_frame: int, login_deadline: float,
-                 chat_bucket: TokenBucket, strikes: TokenBucket) -> None:
+                 chat_bucket: TokenBucket, strikes: TokenBucket, budget: Budget) -> None:
         self.id = conn
         self.host = host
         self.peer = f"{host}:{port}"  # for the log
@@ -123,8 +124,11 @@ class Connection:
         self.login_deadline = login_deadline
         self.frame_started = 0.0  # when the first byte of the frame being received came
         self.admitted = False  # counted against its address's connections
+        self.admins_only = False  # in the admins' reserve of connections: only an admin may log in
         self.chat_bucket = chat_bucket
-        self.strikes = strikes
+        self.strikes = strikes  # refusals (of any frame) before it is cut off for flooding
+        self.budget = budget  # its work, and its address's (admission.py)
+        self.list_changes = False  # sent USERCHANGES, not whole lists (CON lists=changes)
 
     def move_to(self, phase: Phase) -> None:
         """Change phase (the one place it changes). Raises ValueError for a move the table does not allow."""
@@ -155,7 +159,7 @@ class Connection:
         return self.nickname or "-"
 
     def online_user(self) -> OnlineUser:
-        return OnlineUser(self.nickname, self.ident, self.is_admin)
+        return OnlineUser(self.nickname, self.ident, self.is_admin, self.list_changes)
 
     def next_deadline(self, login_timeout: float, grace: float, frame_timeout: float) -> tuple[float, Deadline] | None:
         """The earliest deadline that applies now, and which it is; None if none."""

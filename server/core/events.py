@@ -21,13 +21,17 @@ class Connected:
     """A connection was accepted from ``host``:``port``.
 
     ``proxied``: the peer is a trusted proxy, so the stream may start with a
-    PROXY header naming the real client.
+    PROXY header naming the real client. ``full``: the process has no room
+    for it (parley/net/budget.py); ``admins_only``: it is in the admins'
+    reserve, so only an admin may log in on it.
     """
 
     conn: int
     host: str
     port: int
     proxied: bool = False
+    full: bool = False
+    admins_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ test("login sends CON with escaped values, then REF after OK", () => {
   client.login({ nickname: "a;b", password: "p=w,", color: "#fff" });
   assert.deepEqual(of("status").map((s) => s.state), ["connecting"]);
   socket().accept();
-  assert.deepEqual(socket().sent, ["CON,nickname=a/;b;password=p/=w/,;color=#fff,"]);
+  assert.deepEqual(socket().sent, ["CON,nickname=a/;b;password=p/=w/,;color=#fff;lists=changes,"]);
   socket().receive("CONVER,time=t;role=admin,OK");
   assert.deepEqual(socket().sent.at(-1), "REF,,");
   assert.equal(client.isAdmin(), true);
@@ -113,9 +113,9 @@ test("a drop reconnects with backoff, logs in again and replays history without 
   socket().drop(1013, "Chat server unavailable; try again later");
   assert.deepEqual(timers.runAll(), [1000]);
   socket().accept();
-  assert.equal(socket().sent[0], "CON,nickname=ann;password=pw;color=#ff8800,");
+  assert.equal(socket().sent[0], "CON,nickname=ann;password=pw;color=#ff8800;lists=changes,");
   socket().receive("CONVER,time=t;role=member,OK", JOIN, chatr(1, "one"), chatr(2, "two"));
-  assert.deepEqual(socket().sent, ["CON,nickname=ann;password=pw;color=#ff8800,", "REF,,"]);
+  assert.deepEqual(socket().sent, ["CON,nickname=ann;password=pw;color=#ff8800;lists=changes,", "REF,,"]);
   assert.deepEqual(of("chat").map((c) => c.message.id), [1, 2]);
   assert.equal(of("logged-in").at(-1).first, false);
   assert.equal(client.backoff.attempt, 0);
@@ -188,7 +188,7 @@ test("UPDATE sends only the changes and remembers them for the next login", () =
   socket().drop(1006);
   timers.runAll();
   socket().accept();
-  assert.equal(socket().sent[0], "CON,nickname=anna;password=secret;color=#00ff00,");
+  assert.equal(socket().sent[0], "CON,nickname=anna;password=secret;color=#00ff00;lists=changes,");
 });
 
 test("chat, kick and the 8192-byte limit", () => {

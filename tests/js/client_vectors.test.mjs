@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { ChatClient } from "../../web/client.js";
 import { parseFrame } from "../../web/codec.js";
 import { nickKey, nicknameError, sameNick } from "../../web/names.js";
-import { ownJoin, readChat, readLogin, readUpdate, readUsers, readWarn } from "../../web/protocol.js";
+import { NO_USERS, followUsers, ownJoin, readChat, readLogin, readUpdate, readUsers, readWarn } from "../../web/protocol.js";
 import { Backoff } from "../../web/state.js";
 import { FakeSocket, FakeTimers } from "./fakes.mjs";
 
@@ -32,6 +32,10 @@ function conclude(c) {
     }
     case "users":
       return readUsers(f);
+    case "user_list": {
+      const state = [...c.before, c.frame].reduce((list, text) => followUsers(list, parseFrame(text)), NO_USERS);
+      return { online: state.online, admins: state.admins, resync: state.resync };
+    }
     case "own_join":
       return ownJoin(f, c.nickname);
     case "update":
@@ -42,7 +46,7 @@ function conclude(c) {
 }
 
 test("every kind of conclusion has vectors", () => {
-  assert.deepEqual(new Set(FRAMES.map(kind)), new Set(["login", "warn", "chat", "users", "own_join", "update"]));
+  assert.deepEqual(new Set(FRAMES.map(kind)), new Set(["login", "warn", "chat", "users", "user_list", "own_join", "update"]));
 });
 
 for (const c of FRAMES) {
@@ -145,5 +149,17 @@ for (const c of [...ofKind("chat"), ...ofKind("users"), ...ofKind("own_join"), .
       assert.deepEqual(of("update-result"), expect === null ? [] : [expect]);
       assert.equal(client.credentials.color, expect?.ok ? "#123456" : "#FFFFFF");
     }
+  });
+}
+
+for (const c of ofKind("user_list")) {
+  test(`the page follows list changes as the vector says: ${c.name}`, () => {
+    const { socket, of } = session(c);
+    socket().receive("CONVER,time=t,OK", ...c.before);
+    const sent = socket().sent.length;
+    socket().receive(c.frame);
+    const expect = c.expect.user_list;
+    assert.deepEqual(of("users").at(-1), { online: expect.online, admins: expect.admins });
+    assert.deepEqual(socket().sent.slice(sent), expect.resync ? ["USER,,"] : []);
   });
 }

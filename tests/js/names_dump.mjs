@@ -1,13 +1,14 @@
 // Print, as one JSON object, what web/names.js makes of every code point, in
 // compact form for tests/test_names_js.py to compare with Python:
 // - fold: [code, nickKey] for each code point whose key is not itself;
+// - scripts: [code, "CODE CODE ..."] for each code point with a script set;
 // - first, inner, last: runs [start, outcome] of nicknameError over
 //   X+"b", "a"+X+"b" and "ab"+X (outcome 0: allowed, else 1 + the index of
 //   its text in ERRORS), a new run wherever the outcome changes.
-import { nickKey, nicknameError } from "../../web/names.js";
-import { BAD_CHARACTER, BAD_LENGTH, MUST_START_WITH_LETTER } from "../../web/texts.js";
+import { nickKey, nicknameError, scriptSet } from "../../web/names.js";
+import { BAD_CHARACTER, BAD_LENGTH, MIXED_SCRIPTS, MUST_START_WITH_LETTER } from "../../web/texts.js";
 
-const ERRORS = [MUST_START_WITH_LETTER, BAD_LENGTH, BAD_CHARACTER];
+const ERRORS = [MUST_START_WITH_LETTER, BAD_LENGTH, BAD_CHARACTER, MIXED_SCRIPTS];
 const LAST = 0x10ffff;
 
 function runs(nickname) {
@@ -27,8 +28,14 @@ for (let code = 0; code <= LAST; code++) {
   const key = nickKey(char);
   if (key !== char) fold.push([code, key]);
 }
+const scripts = [];
+for (let code = 0; code <= LAST; code++) {
+  const set = scriptSet(String.fromCodePoint(code));
+  if (set.length > 0) scripts.push([code, set.join(" ")]);
+}
 process.stdout.write(JSON.stringify({
   fold,
+  scripts,
   first: runs((x) => `${x}b`),
   inner: runs((x) => `a${x}b`),
   last: runs((x) => `ab${x}`),
