@@ -121,8 +121,8 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
         # An old or weaker hash: stored anew, stronger, now that the password is known.
         try:
             yield UpgradePassword(account.id, account.password_hash, upgraded)
-        except Exception as error:  # the login stands; the upgrade is tried again at the next one
-            log.warning("%s: could not store %r's upgraded password hash: %s", conn.peer, account.name, error)
+        except StoreFailed:  # logged where it failed; the login stands, the upgrade is tried at the next one
+            pass
         else:
             account = replace(account, password_hash=upgraded)
             log.info("%s: %r's password hash upgraded", conn.peer, account.name)

@@ -32,7 +32,14 @@ from parley.protocol.messages import Stamp, UserChange
 from parley.protocol.names import name_key
 
 from ..config import ServerConfig
-from ..limits import BucketTable, Budget, ConnectionCounter, FailureWindow, LoginGuard, TokenBucket
+from ..limits import (
+    BucketTable,
+    Budget,
+    ConnectionCounter,
+    FailureWindow,
+    LoginGuard,
+    TokenBucket,
+)
 from . import accounts, admission, chats, room
 from .actions import (
     Action,
