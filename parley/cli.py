@@ -86,6 +86,12 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         admin_reserve=args.admin_reserve,
         max_outbuf=args.max_outbuf,
         drain_timeout=args.drain_timeout,
+        login_failures_per_address=args.login_failures_per_address,
+        login_failures_per_nickname=args.login_failures_per_nickname,
+        login_failures_per_account=args.login_failures_per_account,
+        hash_threads=args.hash_threads,
+        max_hashing_per_address=args.max_hashing_per_address,
+        accounts_per_address=args.accounts_per_address,
         durable=args.fsync == "on",
         ipv6_prefix=args.ipv6_prefix,
     )

@@ -275,7 +275,30 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--drain-timeout", metavar="SECONDS", type=positive_number, default=60.0,
              help="seconds a client may take to read each part of a history replay (REF) before it is "
                   "disconnected (default: %(default)s)")
+    _add_password_flags(parser)
     _add_log_flags(parser)
+
+
+def _add_password_flags(parser: argparse.ArgumentParser) -> None:
+    """Limits on password guessing, hashing and account creation (RELIABILITY.md)."""
+    add_flag(parser, "--login-failures-per-address", metavar="N", type=count, default=20,
+             help="wrong passwords a minute from one address (an IPv6 address by its --ipv6-prefix) before it may "
+                  "try no account; 0: no limit "
+                  "(default: %(default)s)")
+    add_flag(parser, "--login-failures-per-nickname", metavar="N", type=count, default=10,
+             help="wrong passwords a minute from one address on one account before it may not try that "
+                  "account; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--login-failures-per-account", metavar="N", type=count, default=10,
+             help="wrong passwords a minute on one account, from anywhere, after which only addresses "
+                  "that have not failed may try it; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--hash-threads", metavar="N", type=count, default=0,
+             help="threads hashing passwords; 0: half the cores, at least one (default: %(default)s)")
+    add_flag(parser, "--max-hashing-per-address", metavar="N", type=count, default=2,
+             help="password changes and registrations one address may have hashing at once; 0: no limit "
+                  "(default: %(default)s)")
+    add_flag(parser, "--accounts-per-address", metavar="N", type=count, default=3,
+             help="accounts guests of one address may create in an hour by setting a password; 0: no limit "
+                  "(default: %(default)s)")
 
 
 def _add_log_flags(parser: argparse.ArgumentParser) -> None:

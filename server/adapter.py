@@ -28,13 +28,14 @@ from parley.net.budget import Admission, ConnectionBudget, LogThrottle
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
 
-from . import passwords
+from . import hashing, passwords
 from .config import ServerConfig
 from .core import ChatCore, Now
 from .core import actions as a
 from .core import events as e
 from .core.chats import StagedChat
 from .database import Database, store_request
+from .hashing import HashingPool
 from .hub import Hub
 from .outbox import Outbox
 from .pipe import IN_PROCESS
@@ -107,7 +108,10 @@ class CoreAdapter:
         self.protocols: dict[int, ClientProtocol] = {}
         self.all_ended = asyncio.Event()  # set whenever no connection is left
         self._loop = asyncio.get_running_loop()
-        self._hashing = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="parley-hash")
+        threads = config.hash_threads or passwords.default_threads()
+        self._hashing = HashingPool(threads)
+        self._hash_jobs: dict[int, asyncio.Future[Any]] = {}  # by connection
+        log.info("hashing passwords on %d thread%s", threads, "" if threads == 1 else "s")
         self._ids = itertools.count(1)
         self._events: collections.deque[e.Event] = collections.deque()
         self._driving = False
@@ -175,7 +179,7 @@ class CoreAdapter:
             self._driving = False
 
     def close(self) -> None:
-        self._hashing.shutdown(wait=False)
+        self._hashing.shutdown()
         if self._user_list_timer is not None:
             self._user_list_timer.cancel()
 
@@ -190,6 +194,9 @@ class CoreAdapter:
         protocol = self.protocols.pop(action.conn, None)
         if protocol is None:
             return
+        job = self._hash_jobs.pop(action.conn, None)
+        if job is not None:
+            job.cancel()
         if protocol.timer is not None:
             protocol.timer.cancel()
             protocol.timer = None
@@ -264,9 +271,9 @@ class CoreAdapter:
         elif isinstance(what, a.Rename):
             self._answer(conn, self.hub.rename(self.protocols[conn], what.user))
         elif isinstance(what, a.CheckPassword):
-            self._run(conn, self._hashing, passwords.verify_password, what.password, what.password_hash)
+            self._hash(conn, hashing.LOGIN, passwords.check_password, what.password, what.password_hash)
         elif isinstance(what, a.HashPassword):
-            self._run(conn, self._hashing, passwords.hash_password, what.password)
+            self._hash(conn, hashing.CHANGE, passwords.hash_password, what.password)
         elif isinstance(what, a.AwaitDrain):
             # After this iteration's writes (the write batcher's flush is already scheduled).
             self._loop.call_soon(self._await_drain, conn, what.timeout)
@@ -294,6 +301,8 @@ class CoreAdapter:
             return store.rename_account, (what.account_id, what.name)
         if isinstance(what, a.SetPassword):
             return store.set_password, (what.account_id, what.password_hash)
+        if isinstance(what, a.UpgradePassword):
+            return store.upgrade_password, (what.account_id, what.old_hash, what.new_hash)
         if isinstance(what, a.LoadHistory):
             return store.recent_messages, (list(what.idents), what.limit)
         if isinstance(what, a.LoadAdmins):
@@ -332,6 +341,21 @@ class CoreAdapter:
         """Run ``function`` off the loop; its result (or error) goes back to the core."""
         future = self._loop.run_in_executor(executor, functools.partial(function, *args))
         future.add_done_callback(functools.partial(self._ran, conn))
+
+    def _hash(self, conn: int, priority: int, function: Callable[..., Any], *args: Any) -> None:
+        """Queue a hashing job (logins first); its result goes back to the core.
+
+        A job still waiting when its connection closes is dropped, so hanging
+        up cannot leave work queued that no one counts.
+        """
+        job = self._hashing.submit(priority, function, *args)
+        self._hash_jobs[conn] = job
+        job.add_done_callback(functools.partial(self._hashed, conn))
+
+    def _hashed(self, conn: int, future: asyncio.Future[Any]) -> None:
+        if self._hash_jobs.get(conn) is future:
+            del self._hash_jobs[conn]
+        self._ran(conn, future)
 
     def _ran(self, conn: int, future: "asyncio.Future[Any]") -> None:
         if future.cancelled():

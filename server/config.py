@@ -46,8 +46,13 @@ class ServerConfig:
     admin_reserve: int = 8  # connections past the chat port's share on which only an admin may log in
     # The chat port's share of the process's connections (None: planned from the descriptor limit at start).
     budget: ConnectionBudget | None = None
-    login_failures_per_address: int = 20  # wrong passwords a minute before a lockout
-    login_failures_per_nickname: int = 10
+    # Password guessing (server/limits.py LoginGuard): wrong passwords a minute,
+    login_failures_per_address: int = 20  # from one address, on any accounts, before it is refused on all;
+    login_failures_per_nickname: int = 10  # from one address on one account, before it is refused on that one;
+    login_failures_per_account: int = 10  # on one account from anywhere: then addresses that failed are refused
+    hash_threads: int = 0  # threads hashing passwords; 0: half the cores, at least one
+    max_hashing_per_address: int = 2  # password changes and registrations hashing at once, per address
+    accounts_per_address: int = 3  # accounts created by guests' UPDATE password= an hour, per address
     frame_timeout: float = 60.0  # seconds a started frame may take to end
     keepalive_idle: int = 60  # TCP keepalive: a silent peer is probed after this many seconds,
     keepalive_interval: int = 15  # then every this many,

@@ -254,6 +254,18 @@ class Store:
             "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
         )
 
+    def upgrade_password(self, account_id: int, old_hash: str, new_hash: str) -> bool:
+        """Store ``new_hash`` (a stronger hash of the same password) if the account still has ``old_hash``.
+
+        Returns whether it was stored: a password changed since ``old_hash``
+        was read is kept.
+        """
+        cursor = self._db.execute(
+            "UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?",
+            (new_hash, account_id, old_hash),
+        )
+        return cursor.rowcount > 0
+
     def set_role(self, account_id: int, role: str) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")

@@ -45,6 +45,10 @@ UPDATE_NAME_ERROR = "{error}. "  # a login rule's text followed by ". "
 UPDATE_REGISTRATION_CLOSED = "Error: Registration is closed. "
 UPDATE_PASSWORD_TOO_SHORT = "Error: Password must be at least {minimum} characters. "
 UPDATE_FAILED = "Error: Update failed, please try again. "
+# Parley's own limits on UPDATE (RELIABILITY.md).
+UPDATE_LOCKED_OUT = "Error: Too many failed logins from your address. Try again in {seconds} seconds. "
+UPDATE_HASHING_BUSY = "Error: Too many password changes at once from your address. Try again in a moment. "
+UPDATE_TOO_MANY_ACCOUNTS = "Error: Too many accounts created from your address. Try again in {minutes} minutes. "
 REF_RESENDING = "Resending messages..."
 DISCONNECTED = "Disconnected Successfully."
 

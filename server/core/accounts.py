@@ -10,6 +10,7 @@ socket.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generator
 
@@ -28,6 +29,7 @@ from .actions import (
     Rename,
     RenameAccount,
     SetPassword,
+    UpgradePassword,
 )
 from .connection import Connection, Phase
 from .presence import OnlineUser
@@ -89,6 +91,11 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
     """Return (error text or None, the account logged into or None)."""
     if core.presence.lookup(nickname) is not None:
         return texts.ALREADY_LOGGED_IN, None
+    # An address that guessed too much is refused on every name, registered
+    # or not, before the database is asked: its answer tells nothing.
+    locked = core.address_lockout(conn.host)
+    if locked:
+        return texts.LOCKED_OUT.format(seconds=locked), None
     try:
         account: Account | None = yield LoadAccount(nickname)
     except StoreFailed:
@@ -106,10 +113,20 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
     locked = core.lockout(conn.host, account.name)
     if locked:
         return texts.LOCKED_OUT.format(seconds=locked), None
-    if (yield CheckPassword(password, account.password_hash)):
-        return None, account
-    core.login_failed(conn.host, account.name)
-    return texts.REGISTERED_USER, None
+    matches, upgraded = yield CheckPassword(password, account.password_hash)
+    if not matches:
+        core.login_failed(conn.host, account.name)
+        return texts.REGISTERED_USER, None
+    if upgraded is not None:
+        # An old or weaker hash: stored anew, stronger, now that the password is known.
+        try:
+            yield UpgradePassword(account.id, account.password_hash, upgraded)
+        except StoreFailed:  # logged where it failed; the login stands, the upgrade is tried at the next one
+            pass
+        else:
+            account = replace(account, password_hash=upgraded)
+            log.info("%s: %r's password hash upgraded", conn.peer, account.name)
+    return None, account
 
 
 def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
@@ -167,6 +184,10 @@ def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, colo
             return texts.UPDATE_PASSWORD_TOO_SHORT.format(minimum=core.config.min_password)
         if conn.account is None and core.config.registration != "open":
             return texts.UPDATE_REGISTRATION_CLOSED
+        if conn.account is None and (wait := core.creation_wait(conn.host)):
+            return texts.UPDATE_TOO_MANY_ACCOUNTS.format(minutes=math.ceil(wait / 60))
+        if core.hashing_full(conn.host):
+            return texts.UPDATE_HASHING_BUSY
     return None
 
 
@@ -180,11 +201,17 @@ def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
     """Move the user (and its account, if any) to ``new_nick``; return an error text or None."""
     own_id = conn.account.id if conn.account is not None else None
     if names.name_key(new_nick) != names.name_key(conn.nickname):
+        # Whether a name is registered is what a guesser needs first: asking
+        # costs a failure, and an address that guessed too much learns nothing.
+        locked = core.address_lockout(conn.host)
+        if locked:
+            return texts.UPDATE_LOCKED_OUT.format(seconds=locked)
         try:
             existing: Account | None = yield LoadAccount(new_nick)
         except StoreFailed:
             return texts.UPDATE_FAILED
         if existing is not None and existing.id != own_id:
+            core.login_failed(conn.host, existing.name)
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
     if new_nick != conn.nickname:
         try:
@@ -238,7 +265,13 @@ def _set_password(core: "ChatCore", conn: Connection, password: str, new_nick: s
 
 def _store_password(core: "ChatCore", conn: Connection, password: str) -> Flow:
     """Change the account's password, or register the guest under its nickname; return an error text or None."""
-    password_hash: str = yield HashPassword(password)
+    core.hashing_started(conn.host)
+    try:
+        if conn.account is None:
+            core.account_creation_started(conn.host)
+        password_hash: str = yield HashPassword(password)
+    finally:  # also when the connection ends while it waits
+        core.hashing_ended(conn.host)
     if conn.account is not None:
         try:
             yield SetPassword(conn.account.id, password_hash)

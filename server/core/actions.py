@@ -160,7 +160,11 @@ class FindLookalike:
 
 @dataclass(frozen=True, slots=True)
 class CheckPassword:
-    """Result: whether ``password`` matches ``password_hash``."""
+    """Result: (whether ``password`` matches ``password_hash``, a stronger hash to store or None).
+
+    Run before password changes and registrations waiting for the hasher, so
+    that logins are not starved.
+    """
 
     password: str = field(repr=False)
     password_hash: str = field(repr=False)
@@ -168,7 +172,7 @@ class CheckPassword:
 
 @dataclass(frozen=True, slots=True)
 class HashPassword:
-    """Result: a new hash of ``password``."""
+    """Result: a new hash of ``password``. Waits behind every CheckPassword."""
 
     password: str = field(repr=False)
 
@@ -202,6 +206,15 @@ class SetPassword:
 
 
 @dataclass(frozen=True, slots=True)
+class UpgradePassword:
+    """Replace an account's ``old_hash`` by ``new_hash``, unless its password changed meanwhile."""
+
+    account_id: int
+    old_hash: str = field(repr=False)
+    new_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class LoadHistory:
     """Result: the last ``limit`` StoredMessages visible to ``idents``, oldest first."""
 
@@ -225,7 +238,7 @@ class AwaitDrain:
 
 RequestKind = Union[
     Claim, Rename, LoadAccount, FindLookalike, CheckPassword, HashPassword, CreateAccount, RenameAccount,
-    SetPassword, LoadHistory, LoadAdmins, AwaitDrain,
+    SetPassword, UpgradePassword, LoadHistory, LoadAdmins, AwaitDrain,
 ]
 
 

@@ -32,7 +32,14 @@ from parley.protocol.messages import Stamp, UserChange
 from parley.protocol.names import name_key
 
 from ..config import ServerConfig
-from ..limits import BucketTable, Budget, ConnectionCounter, FailureWindow, TokenBucket
+from ..limits import (
+    BucketTable,
+    Budget,
+    ConnectionCounter,
+    FailureWindow,
+    LoginGuard,
+    TokenBucket,
+)
 from . import accounts, admission, chats, room
 from .actions import (
     Action,
@@ -108,8 +115,10 @@ class ChatCore:
         self._serial = 0
         self._admins_sent: list[str] = list(self.admins)  # as USERCHANGES last sent them
         self._per_address = ConnectionCounter(config.max_connections_per_address)
-        self._failures_by_address = FailureWindow(config.login_failures_per_address)
-        self._failures_by_nickname = FailureWindow(config.login_failures_per_nickname)
+        self._logins = LoginGuard(config.login_failures_per_address, config.login_failures_per_nickname,
+                                  config.login_failures_per_account, ipv6_prefix=config.ipv6_prefix)
+        self._creations = FailureWindow(config.accounts_per_address, window=3600.0)
+        self._hashing = ConnectionCounter(config.max_hashing_per_address)
         self._work_by_address = BucketTable(config.address_request_rate, config.work_bursts[1])
 
     def handle(self, event: Event, now: Now) -> list[Action]:
@@ -186,15 +195,45 @@ class ChatCore:
 
     def lockout(self, address: str, nickname: str) -> int:
         """Whole seconds until this address may try this nickname's password again (0: now)."""
-        clock = self.now.monotonic
-        wait = max(self._failures_by_address.locked_for(address, clock),
-                   self._failures_by_nickname.locked_for(name_key(nickname), clock))
-        return math.ceil(wait)
+        return math.ceil(self._logins.wait(address, name_key(nickname), self.now.monotonic))
+
+    def address_lockout(self, address: str) -> int:
+        """Whole seconds until this address, which guessed too much, may try any password again (0: now)."""
+        return math.ceil(self._logins.address_wait(address, self.now.monotonic))
 
     def login_failed(self, address: str, nickname: str) -> None:
-        clock = self.now.monotonic
-        self._failures_by_address.fail(address, clock)
-        self._failures_by_nickname.fail(name_key(nickname), clock)
+        """Count a wrong password for ``nickname``, or a probe of it as a registered name, from ``address``."""
+        locked, attacked = self._logins.failed(address, name_key(nickname), self.now.monotonic)
+        window = self._logins.window
+        if locked:
+            log.warning("%s: %d failed logins or registered-name probes in %gs; this address may try no "
+                        "password for now", address, self.config.login_failures_per_address, window)
+        if attacked:
+            log.warning("account %r: %d failed logins in %gs from anywhere; only addresses without failures "
+                        "may try its password for now", nickname[:32], self.config.login_failures_per_account,
+                        window)
+
+    def _address_key(self, address: str) -> str:
+        return limit_key(address, self.config.ipv6_prefix)
+
+    def creation_wait(self, address: str) -> int:
+        """Whole seconds until guests of ``address`` may create another account (0: now)."""
+        return math.ceil(self._creations.locked_for(self._address_key(address), self.now.monotonic))
+
+    def account_creation_started(self, address: str) -> None:
+        self._creations.fail(self._address_key(address), self.now.monotonic)
+
+    def hashing_full(self, address: str) -> bool:
+        """Whether ``address`` has as many password changes hashing as it may."""
+        limit = self.config.max_hashing_per_address
+        return limit > 0 and self._hashing.count(self._address_key(address)) >= limit
+
+    def hashing_started(self, address: str) -> None:
+        """Count a password hash for ``address`` (admitted by ``hashing_full`` when its UPDATE was checked)."""
+        self._hashing.open(self._address_key(address), force=True)
+
+    def hashing_ended(self, address: str) -> None:
+        self._hashing.close(self._address_key(address))
 
     # Events -------------------------------------------------------------------
 
