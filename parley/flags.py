@@ -273,7 +273,7 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--max-outbuf", metavar="BYTES", type=positive_int, default=2 * 1024 * 1024,
              help="bytes waiting to be sent to one slow client before it is disconnected (default: %(default)s)")
     add_flag(parser, "--drain-timeout", metavar="SECONDS", type=positive_number, default=60.0,
-             help="seconds a client may take to read each part of a history replay (REF) before it is "
+             help="seconds a client may take to read each part of the past messages sent to it before it is "
                   "disconnected (default: %(default)s)")
     _add_password_flags(parser)
     _add_log_flags(parser)
