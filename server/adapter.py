@@ -42,11 +42,19 @@ from .pipe import IN_PROCESS
 
 log = logging.getLogger("parley.server")
 
+# A connection the server ends is half-closed first and what the peer still
+# sends is read and dropped, until it closes too, is silent this long, or at
+# most LINGER_MAX: closing a socket with unread input makes the kernel send a
+# reset, and the reset can destroy the last frames (a kick's or a flood's WARN)
+# before the peer reads them.
+LINGER_IDLE = 0.5
+LINGER_MAX = 2.0
+
 
 class ClientProtocol(asyncio.Protocol):
     """One connection, as an asyncio protocol: feeds its transport's news to the core."""
 
-    __slots__ = ("adapter", "id", "transport", "outbox", "timer", "budgeted")
+    __slots__ = ("adapter", "id", "transport", "outbox", "timer", "budgeted", "linger")
     transport: asyncio.Transport
     outbox: Outbox
 
@@ -55,21 +63,52 @@ class ClientProtocol(asyncio.Protocol):
         self.id = 0
         self.timer: asyncio.TimerHandle | None = None
         self.budgeted = False  # counted against the process's connection budget
+        self.linger: tuple[asyncio.TimerHandle, asyncio.TimerHandle] | None = None  # (idle, at most)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self.adapter.accept(self)
 
+    def close_gracefully(self) -> None:
+        """End the connection once its output is sent: half-close, then linger (LINGER_IDLE)."""
+        transport = self.transport
+        if transport.is_closing():
+            return
+        if not transport.can_write_eof():  # TLS and in-process pipes close whole
+            transport.close()
+            return
+        try:
+            transport.write_eof()  # after what is buffered
+        except OSError:  # the peer is gone already (reset)
+            transport.close()
+            return
+        transport.resume_reading()  # what comes is dropped: none may stay unread at the close
+        loop = self.adapter.loop
+        self.linger = (loop.call_later(LINGER_IDLE, transport.close), loop.call_later(LINGER_MAX, transport.close))
+        self.adapter.lingering.add(self)
+
     def data_received(self, data: bytes) -> None:
+        if self.linger is not None:
+            idle, at_most = self.linger
+            idle.cancel()
+            self.linger = (self.adapter.loop.call_later(LINGER_IDLE, self.transport.close), at_most)
+            return
         self.adapter.drive(e.DataReceived(self.id, data))
 
     def eof_received(self) -> bool:
+        if self.linger is not None:
+            return False  # both sides are done: the transport closes
         self.adapter.drive(e.InputEnded(self.id))
         # Keep the sending side open so the answers to the last frames still go
         # out (TLS cannot half-close: there the transport closes).
         return self.transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.linger is not None:
+            for timer in self.linger:
+                timer.cancel()
+            self.linger = None
+            self.adapter.lingering.discard(self)
         if self.budgeted:
             self.budgeted = False
             self.adapter.release(self)
@@ -107,7 +146,8 @@ class CoreAdapter:
         self.db = db
         self.protocols: dict[int, ClientProtocol] = {}
         self.all_ended = asyncio.Event()  # set whenever no connection is left
-        self._loop = asyncio.get_running_loop()
+        self._loop = self.loop = asyncio.get_running_loop()
+        self.lingering: set[ClientProtocol] = set()  # ended, waiting for their peers to close (LINGER_IDLE)
         threads = config.hash_threads or passwords.default_threads()
         self._hashing = HashingPool(threads)
         self._hash_jobs: dict[int, asyncio.Future[Any]] = {}  # by connection
@@ -130,6 +170,7 @@ class CoreAdapter:
             return
         protocol.id = next(self._ids)
         protocol.outbox = self._new_outbox(transport, protocol.overflowed)
+        protocol.outbox.close_transport = protocol.close_gracefully
         self._set_keepalive(transport.get_extra_info("socket"))
         self.protocols[protocol.id] = protocol
         self.all_ended.clear()
@@ -179,6 +220,8 @@ class CoreAdapter:
             self._driving = False
 
     def close(self) -> None:
+        for protocol in list(self.lingering):
+            protocol.transport.close()
         self._hashing.shutdown()
         if self._user_list_timer is not None:
             self._user_list_timer.cancel()

@@ -94,6 +94,7 @@ class Outbox:
         "_transport", "_batcher", "_max_buffer", "_legacy_pace", "_on_overflow", "_pending",
         "_pending_size", "subscribed", "shared_from", "_legacy_queue", "_legacy_timer",
         "_last_legacy_write", "_close_when_sent", "closed", "_writing_paused", "_on_drained",
+        "close_transport",
     )
 
     def __init__(
@@ -121,6 +122,8 @@ class Outbox:
         self.closed = False
         self._writing_paused = False  # the transport is over its high-water mark (pause_writing)
         self._on_drained: Callable[[], None] | None = None
+        # How the transport is closed once everything is sent: the adapter lingers (see ClientProtocol).
+        self.close_transport: Callable[[], None] = transport.close
 
     # Drain: what waits for the peer to take what it was sent (a REF's replay) -----------
 
@@ -252,7 +255,7 @@ class Outbox:
     def _close_now(self) -> None:
         self.closed = True
         self._batcher.unsubscribe(self)
-        self._transport.close()
+        self.close_transport()
 
     def abort(self) -> None:
         """Drop everything and reset the connection."""

@@ -152,3 +152,27 @@ async def test_accepted_sockets_use_tcp_keepalive(server) -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 4
     finally:
         await ann.close()
+
+
+async def test_a_flooder_cut_off_while_it_still_sends_reads_its_warning(make_server) -> None:
+    """The server half-closes and drains what the peer still sends: a close with
+    unread input would make the kernel reset the connection and destroy the WARN."""
+    server = await make_server()
+    loop = asyncio.get_running_loop()
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setblocking(False)
+    received = b""
+    try:
+        await loop.sock_sendall(sock, b"CON,nickname=flood;password=;color=#123456,\n")
+        # Megabytes of PINGs in one go: the work budget refuses them, then cuts the
+        # connection off while most of them are still unread on the server's side.
+        try:
+            await asyncio.wait_for(loop.sock_sendall(sock, b"PING,,x\n" * 600_000), 10)
+        except ConnectionError:
+            pass  # the server stopped reading once it had closed: fine, as long as the WARN came
+        while chunk := await asyncio.wait_for(loop.sock_recv(sock, 65536), 5):
+            received += chunk
+    finally:
+        sock.close()
+    last = received.rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
+    assert last.startswith("WARN,") and last.endswith(",You have been disconnected for flooding the chat.")
