@@ -60,10 +60,11 @@ def child_env(source: Path = REPO) -> dict[str, str]:
     """Return the environment for children: this one, with ``source`` (the repository) first on PYTHONPATH."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(source), env.get("PYTHONPATH", "")) if p)
-    # Every client of a benchmark comes from loopback, one address: lift the work budgets
-    # (as variables, which a Parley without these flags ignores).
+    # Every client of a benchmark comes from loopback, one address: lift the work budgets and
+    # the web port's per-address cap (as variables, which a Parley without these flags ignores).
     env.setdefault("PARLEY_REQUEST_RATE", "0")
     env.setdefault("PARLEY_ADDRESS_REQUEST_RATE", "0")
+    env.setdefault("PARLEY_MAX_WEB_CONNECTIONS_PER_ADDRESS", "0")
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 

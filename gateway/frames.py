@@ -112,49 +112,34 @@ class MaskCheck:
     header (14 bytes) is kept between reads.
     """
 
-    MAX_HEADER = 14  # 2 bytes, 8 of extended length, 4 of mask key
-
     def __init__(self) -> None:
         self._header = b""
         self._skip = 0  # payload bytes of the current frame still to come
 
     def feed(self, data: bytes) -> bool:
         """Take the next bytes of the stream; False once a frame without a mask has started."""
-        view = memoryview(data)
-        while view:
-            if self._skip:
-                step = min(self._skip, len(view))
-                self._skip -= step
-                view = view[step:]
-                continue
-            needed = self._header_size(self._header + bytes(view[: self.MAX_HEADER]))
-            if needed == 0:
-                return False
-            if needed is None or len(self._header) + len(view) < needed:
-                self._header += bytes(view)
+        pos, end = 0, len(data)
+        if self._skip:  # the rest of a payload
+            pos = min(self._skip, end)
+            self._skip -= pos
+        if self._header and pos < end:  # a header cut by the last read
+            data, pos, end, self._header = self._header + data[pos:], 0, len(self._header) + end - pos, b""
+        while pos < end:
+            if end - pos < 2:
+                self._header = data[pos:]
                 return True
-            taken = needed - len(self._header)
-            header = self._header + bytes(view[:taken])
-            view = view[taken:]
-            self._header = b""
-            self._skip = self._payload_size(header)
+            second = data[pos + 1]
+            if not second & 0x80:
+                return False
+            size = second & 0x7F
+            extended = 2 if size == 126 else 8 if size == 127 else 0
+            header = 2 + extended + 4
+            if end - pos < header:
+                self._header = data[pos:]
+                return True
+            if extended:
+                size = int.from_bytes(data[pos + 2:pos + 2 + extended], "big")
+            pos += header + size
+        if pos > end:  # the payload runs on into the next reads
+            self._skip = pos - end
         return True
-
-    @staticmethod
-    def _header_size(start: bytes) -> int | None:
-        """The header's length, None while its first two bytes are missing, 0 when it has no mask."""
-        if len(start) < 2:
-            return None
-        if not start[1] & 0x80:
-            return 0
-        size = start[1] & 0x7F
-        return 2 + (2 if size == 126 else 8 if size == 127 else 0) + 4
-
-    @staticmethod
-    def _payload_size(header: bytes) -> int:
-        size = header[1] & 0x7F
-        if size == 126:
-            return int.from_bytes(header[2:4], "big")
-        if size == 127:
-            return int.from_bytes(header[2:10], "big")
-        return size

@@ -43,10 +43,11 @@ from .pipe import IN_PROCESS
 log = logging.getLogger("parley.server")
 
 # A connection the server ends is half-closed first and what the peer still
-# sends is read and dropped, until it closes too, is silent this long, or at
-# most LINGER_MAX: closing a socket with unread input makes the kernel send a
-# reset, and the reset can destroy the last frames (a kick's or a flood's WARN)
-# before the peer reads them.
+# sends is read and dropped, until it closes too, is silent LINGER_IDLE, or
+# LINGER_MAX has passed: closing a socket with unread input makes the kernel
+# send a reset, and the reset can destroy the last frames (a kick's or a
+# flood's WARN) before the peer reads them. Not while the chat port is out of
+# descriptors: then freeing them comes first.
 LINGER_IDLE = 0.5
 LINGER_MAX = 2.0
 
@@ -74,8 +75,8 @@ class ClientProtocol(asyncio.Protocol):
         transport = self.transport
         if transport.is_closing():
             return
-        if not transport.can_write_eof():  # TLS and in-process pipes close whole
-            transport.close()
+        if not transport.can_write_eof() or self.adapter.descriptors_short():
+            transport.close()  # TLS and in-process pipes close whole; a port out of descriptors frees them now
             return
         try:
             transport.write_eof()  # after what is buffered
@@ -161,6 +162,11 @@ class CoreAdapter:
         self._set_keepalive = set_keepalive
         self._budget = budget
         self._throttle = LogThrottle()
+
+    def descriptors_short(self) -> bool:
+        """Whether the chat port has used up its share of descriptors (only admins or no one get in)."""
+        budget = self._budget
+        return budget is not None and budget.chat_open >= budget.chat
 
     def accept(self, protocol: ClientProtocol) -> None:
         """A connection came in: register it with the core (or reset it while shutting down)."""

@@ -24,62 +24,29 @@ import { CASEFOLD, FORBIDDEN, LETTERS, SCRIPT_SETS, SCRIPTS } from "./unicode.js
 export const MIN_LENGTH = 2;
 export const MAX_LENGTH = 16;
 
-/** Runs of code points from unicode.js's base-36 "gap length" pairs: {starts, ends} (ends exclusive). */
-function decodeRanges(encoded) {
+/**
+ * Runs of code points from unicode.js's base-36 numbers: each run is a gap
+ * after the previous run, a length, and (when `withValue`) an index into
+ * `values`. Returns {starts, ends, values} (ends exclusive).
+ */
+function decodeRuns(encoded, withValue = false, valueList = []) {
   const numbers = encoded.split(" ").map((n) => parseInt(n, 36));
+  const step = withValue ? 3 : 2;
   const starts = [];
   const ends = [];
+  const values = [];
   let end = 0;
-  for (let i = 0; i < numbers.length; i += 2) {
+  for (let i = 0; i < numbers.length; i += step) {
     const start = end + numbers[i];
     end = start + numbers[i + 1];
     starts.push(start);
     ends.push(end);
+    if (withValue) values.push(valueList[numbers[i + 2]]);
   }
-  return { starts, ends };
+  return { starts, ends, values };
 }
 
-/** True when code point `code` lies in one of the runs. */
-function inRanges({ starts, ends }, code) {
-  let low = 0;
-  let high = starts.length;
-  while (low < high) {
-    const mid = (low + high) >> 1;
-    if (starts[mid] <= code) low = mid + 1;
-    else high = mid;
-  }
-  return low > 0 && code < ends[low - 1];
-}
-
-const letters = decodeRanges(LETTERS);
-const forbidden = decodeRanges(FORBIDDEN);
-
-/** unicode.js's SCRIPTS (base-36 gap, length, set index triples) as {starts, ends, sets}. */
-function decodeScripts(encoded) {
-  const numbers = encoded.split(" ").map((n) => parseInt(n, 36));
-  const starts = [];
-  const ends = [];
-  const sets = [];
-  let end = 0;
-  for (let i = 0; i < numbers.length; i += 3) {
-    const start = end + numbers[i];
-    end = start + numbers[i + 1];
-    starts.push(start);
-    ends.push(end);
-    sets.push(SCRIPT_SETS[numbers[i + 2]]);
-  }
-  return { starts, ends, sets };
-}
-
-const scripts = decodeScripts(SCRIPTS);
-// UTS #39 section 5.2, Highly Restrictive: besides one script, these combinations.
-const COVERS = [
-  ["LATN", "HANI", "HIRA", "KANA", "JPAN"],
-  ["LATN", "HANI", "BOPO", "HANB"],
-  ["LATN", "HANI", "HANG", "KORE"],
-];
-
-/** The run index holding code point `code`, or -1. */
+/** The index of the run holding code point `code`, or -1. */
 function runOf({ starts, ends }, code) {
   let low = 0;
   let high = starts.length;
@@ -91,10 +58,20 @@ function runOf({ starts, ends }, code) {
   return low > 0 && code < ends[low - 1] ? low - 1 : -1;
 }
 
+const letters = decodeRuns(LETTERS);
+const forbidden = decodeRuns(FORBIDDEN);
+const scripts = decodeRuns(SCRIPTS, true, SCRIPT_SETS);
+// UTS #39 section 5.2, Highly Restrictive: besides one script, these combinations.
+const COVERS = [
+  ["LATN", "HANI", "HIRA", "KANA", "JPAN"],
+  ["LATN", "HANI", "BOPO", "HANB"],
+  ["LATN", "HANI", "HANG", "KORE"],
+];
+
 /** The UTS #39 augmented script set of `char` (ISO 15924 codes); [] for Common and Inherited (any script). */
 export function scriptSet(char) {
   const run = runOf(scripts, char.codePointAt(0));
-  return run < 0 ? [] : scripts.sets[run];
+  return run < 0 ? [] : scripts.values[run];
 }
 
 /** True when `text` is of one script or a mix UTS #39 "Highly Restrictive" allows. */
@@ -107,12 +84,12 @@ export function isHighlyRestrictive(text) {
 
 /** True when `char` (one code point) is a letter as Python's str.isalpha says. */
 export function isLetter(char) {
-  return inRanges(letters, char.codePointAt(0));
+  return runOf(letters, char.codePointAt(0)) >= 0;
 }
 
 /** True when no nickname may hold `char` (one code point). */
 export function isForbidden(char) {
-  return inRanges(forbidden, char.codePointAt(0));
+  return runOf(forbidden, char.codePointAt(0)) >= 0;
 }
 
 /** The form under which the server compares nicknames: NFKC, then full case folding. */
