@@ -30,6 +30,7 @@ from .pipe import IN_PROCESS, open_pipe
 from .store import Store, check_usable, database_path
 
 log = logging.getLogger("parley.server")
+TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds, at most: see ChatServer.start
 
 class ChatServer:
     """The listening socket, the database, the hub, and the adapter that runs the chat core."""
@@ -93,6 +94,9 @@ class ChatServer:
                 self.config.host,
                 self.config.port,
                 ssl=context,
+                # A handshake never finished holds a descriptor before the core counts the
+                # connection: it gets no longer than a login would (asyncio's default is 60 s).
+                ssl_handshake_timeout=min(TLS_HANDSHAKE_TIMEOUT, self.config.login_timeout) if context else None,
                 reuse_address=True,
                 backlog=LISTEN_BACKLOG,
             )

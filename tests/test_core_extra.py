@@ -189,6 +189,19 @@ async def test_tls_clients_chat_and_untrusting_clients_are_refused(make_server, 
         await ann.close(), await bob.close()
 
 
+async def test_a_tls_handshake_never_started_is_cut_off_like_a_login_that_never_comes(make_server, tmp_path) -> None:
+    # The connection is not the core's until its handshake ends: asyncio alone would hold it 60 s.
+    cert, key = self_signed(tmp_path)
+    server = await make_server(tls_cert=cert, tls_key=key, login_timeout=1.0)
+    silent = await Client.connect(server.port)  # plain TCP, sending nothing
+    started = time.perf_counter()
+    try:
+        assert await silent.closed_by_server(timeout=4.0)
+        assert time.perf_counter() - started < 3.0
+    finally:
+        await silent.close()
+
+
 def parley(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PARLEY, *args], input=password, capture_output=True, text=True, timeout=60)
 
