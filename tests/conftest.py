@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from parley.net.proxy import parse_networks
 from server.app import ChatServer
 from server.config import ServerConfig
 from server.passwords import hash_password
@@ -29,6 +30,16 @@ def add_account(data_dir: Path, name: str, password: str, role: str = "member") 
         store.add_account(name, role, hash_password(password))
     finally:
         store.close()
+
+
+def trusting_a_local_gateway(make_server: ServerFactory) -> ServerFactory:
+    """``make_server``'s servers, trusting the PROXY headers of a gateway on 127.0.0.1 (as a host
+    passes ``--trusted-proxy 127.0.0.1`` to ``parley server`` with a separate ``parley gateway``)."""
+    async def start(**settings: object) -> ChatServer:
+        settings.setdefault("trusted_proxies", parse_networks(["127.0.0.1"]))
+        return await make_server(**settings)
+
+    return start
 
 
 @pytest.fixture

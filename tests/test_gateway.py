@@ -14,7 +14,7 @@ from gateway.config import GatewayConfig
 from server.app import ChatServer
 from parley.net.proxy import parse_networks
 from parley.protocol import Frame, format_frame, parse_frame
-from conftest import ServerFactory
+from conftest import ServerFactory, trusting_a_local_gateway
 from wire import TIMEOUT, Client, eventually, ws_closed
 
 GatewayFactory = Callable[..., Awaitable[str]]
@@ -22,13 +22,7 @@ GatewayFactory = Callable[..., Awaitable[str]]
 
 @pytest.fixture
 def make_server(make_server: ServerFactory) -> ServerFactory:
-    """conftest's servers, trusting the PROXY headers of a gateway on 127.0.0.1 (as a host passes
-    ``--trusted-proxy 127.0.0.1`` to ``parley server`` with a separate ``parley gateway``)."""
-    async def start(**settings: object) -> ChatServer:
-        settings.setdefault("trusted_proxies", parse_networks(["127.0.0.1"]))
-        return await make_server(**settings)
-
-    return start
+    return trusting_a_local_gateway(make_server)
 
 
 @pytest.fixture

@@ -12,23 +12,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from conftest import ServerFactory
-from parley.net.proxy import parse_networks
+from conftest import ServerFactory, trusting_a_local_gateway
 from serverproc import GatewayProcess, ServeProcess
-from server.app import ChatServer
 from parley.protocol import parse_frame
 from wire import TIMEOUT, eventually, ws_login
 
 
 @pytest.fixture
 def make_server(make_server: ServerFactory) -> ServerFactory:
-    """conftest's servers, trusting the PROXY headers of a gateway on 127.0.0.1 (as a host passes
-    ``--trusted-proxy 127.0.0.1`` to ``parley server`` with a separate ``parley gateway``)."""
-    async def start(**settings: object) -> ChatServer:
-        settings.setdefault("trusted_proxies", parse_networks(["127.0.0.1"]))
-        return await make_server(**settings)
-
-    return start
+    return trusting_a_local_gateway(make_server)
 
 
 async def frames_until_closed(ws: aiohttp.ClientWebSocketResponse) -> tuple[list, aiohttp.WSMessage]:

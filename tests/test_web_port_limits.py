@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import ServerFactory, add_account
+from conftest import ServerFactory, add_account, trusting_a_local_gateway
 from serverproc import ServeProcess
 from wire import TIMEOUT, Client, eventually, ws_login, ws_next
 
@@ -36,13 +36,7 @@ PAGE = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 @pytest.fixture
 def make_server(make_server: ServerFactory) -> ServerFactory:
-    """conftest's servers, trusting the PROXY headers of a gateway on 127.0.0.1 (``parley server
-    --trusted-proxy 127.0.0.1`` with a separate ``parley gateway``)."""
-    async def start(**settings: object) -> ChatServer:
-        settings.setdefault("trusted_proxies", parse_networks(["127.0.0.1"]))
-        return await make_server(**settings)
-
-    return start
+    return trusting_a_local_gateway(make_server)
 
 
 @pytest.fixture
