@@ -176,3 +176,41 @@ function roomFormOk(chars) {
   if (!wordy(chars[0])) return false;
   return chars.slice(1).every((char) => ROOM_PUNCTUATION.has(char) || ((wordy(char) || isMark(char)) && !isForbidden(char)));
 }
+
+// ---- mentions (parley/protocol/names.py) ----
+
+/**
+ * True when `text` mentions `nickname`: "its content (line breaks as spaces)
+ * contains NICK, or @ NICK, compared as nicknames are (NFKC + casefold), not
+ * preceded and not followed by a letter, digit, mark or _". A `@` is
+ * neither, so `@bob` is found as `bob` is; `bob's` mentions bob, `bobby` and
+ * `_bob` do not. The search runs over the folded text.
+ */
+export function mentions(text, nickname) {
+  if (typeof text !== "string" || typeof nickname !== "string") return false;
+  const needle = nickKey(nickname);
+  if (!needle) return false;
+  const haystack = nickKey(text);
+  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) {
+    if (!inWord(codePointBefore(haystack, at)) && !inWord(codePointFrom(haystack, at + needle.length))) return true;
+  }
+  return false;
+}
+
+/** True for a letter (L*), decimal digit (Nd), mark (M*) or `_`: what a mention may not touch. */
+function inWord(char) {
+  return char !== null && (char === "_" || isLetter(char) || isDecimal(char) || isMark(char));
+}
+
+/** The code point of `text` that ends at UTF-16 index `at`, or null at the start. */
+function codePointBefore(text, at) {
+  if (at <= 0) return null;
+  const unit = text.charCodeAt(at - 1);
+  const pair = unit >= 0xdc00 && unit <= 0xdfff && at >= 2 && text.charCodeAt(at - 2) >= 0xd800 && text.charCodeAt(at - 2) <= 0xdbff;
+  return pair ? text.slice(at - 2, at) : text[at - 1];
+}
+
+/** The code point of `text` that starts at UTF-16 index `at`, or null at the end. */
+function codePointFrom(text, at) {
+  return at < text.length ? String.fromCodePoint(text.codePointAt(at)) : null;
+}

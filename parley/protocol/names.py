@@ -281,3 +281,37 @@ def _in_room_name(char: str) -> bool:
     if char in _ROOM_PUNCTUATION:
         return True
     return (char.isalpha() or char.isdecimal() or unicodedata.category(char).startswith("M")) and not is_forbidden(char)
+
+
+# ---- mentions ---------------------------------------------------------------------------
+
+
+def mentions(text: str, nickname: str) -> bool:
+    """Return True when ``text`` mentions ``nickname``.
+
+    "A message mentions NICK when its content (line breaks as spaces)
+    contains NICK, or @ NICK, compared as nicknames are (NFKC + casefold),
+    not preceded and not followed by a letter, digit, mark or _." A ``@``
+    is neither, so ``@bob`` is found as ``bob`` is; ``bob's`` mentions bob,
+    ``bobby`` and ``_bob`` do not. The search runs over the folded text.
+    """
+    needle = name_key(nickname)
+    if not needle:
+        return False
+    haystack = name_key(text)
+    end = len(needle)
+    at = haystack.find(needle)
+    while at >= 0:
+        before = haystack[at - 1] if at else ""
+        after = haystack[at + end] if at + end < len(haystack) else ""
+        if not _in_word(before) and not _in_word(after):
+            return True
+        at = haystack.find(needle, at + 1)
+    return False
+
+
+def _in_word(char: str) -> bool:
+    """True for a letter (L*), decimal digit (Nd), mark (M*) or ``_``: what a mention may not touch."""
+    if not char:
+        return False
+    return char == "_" or char.isalpha() or char.isdecimal() or unicodedata.category(char).startswith("M")

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 
 import { ChatClient } from "../../web/client.js";
 import { parseFrame } from "../../web/codec.js";
-import { isRoom, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "../../web/names.js";
+import { isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "../../web/names.js";
 import { NO_USERS, followUsers, ownJoin, readChat, readLogin, readUpdate, readUsers, readWarn } from "../../web/protocol.js";
 import { Backoff } from "../../web/state.js";
 import { FakeSocket, FakeTimers } from "./fakes.mjs";
@@ -80,6 +80,12 @@ test("a room is a rec with a hash, compared as nicknames are", () => {
   assert.equal(roomKey("GÉNÉRAL"), "général");
   assert.notEqual(roomKey("#lobby"), roomKey("#lobby2"));
 });
+
+for (const [text, nickname, mentioned] of VECTORS.mentions) {
+  test(`mentions: ${JSON.stringify(text)} ${mentioned ? "mentions" : "does not mention"} ${JSON.stringify(nickname)}`, () => {
+    assert.equal(mentions(text, nickname), mentioned);
+  });
+}
 
 // ---- the page's chat session draws the same conclusions ----
 
