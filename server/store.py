@@ -87,9 +87,11 @@ _MIGRATIONS: list[str] = [
     """,
     # Version 3: rooms and their members, read markers, offline private
     # messages, remembered sessions (issue 13). A room's messages carry its
-    # room_id (rec_ident NULL), so the lobby's index leaves them out. Existing
-    # accounts start with the lobby read up to its newest message, as a new
-    # account does.
+    # room_id (rec_ident NULL), so the lobby's index leaves them out. The
+    # recipients' index leaves out every message without one: else SQLite
+    # (with no statistics) answers "rec_ident IS NULL" from it and walks
+    # through every room message to find the lobby's. Existing accounts start
+    # with the lobby read up to its newest message, as a new account does.
     """
     CREATE TABLE rooms (
         id INTEGER PRIMARY KEY,
@@ -113,6 +115,8 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX messages_by_room ON messages (room_id, id) WHERE room_id IS NOT NULL;
     DROP INDEX messages_public;
     CREATE INDEX messages_public ON messages (id) WHERE rec_ident IS NULL AND room_id IS NULL;
+    DROP INDEX messages_by_recipient;
+    CREATE INDEX messages_by_recipient ON messages (rec_ident, id) WHERE rec_ident IS NOT NULL;
     CREATE TABLE read_markers (
         account_id INTEGER NOT NULL,
         conv TEXT NOT NULL,
