@@ -283,7 +283,14 @@ function onCreateSubmit(event) {
     $("create-name").focus();
     return;
   }
-  client.ask(R.create(roomName(typed), $("create-topic").value.trim(), $("create-private").checked));
+  const room = roomName(typed);
+  const problem = R.roomNameError(room.slice(1));
+  if (problem) {
+    showText($("create-error"), problem);
+    $("create-name").focus();
+    return;
+  }
+  client.ask(R.create(room, $("create-topic").value.trim(), $("create-private").checked));
 }
 
 function showBrowse(open) {

@@ -13,8 +13,8 @@
 //   error) sits after every item no later than its time, so our own join
 //   line never rises above older history loaded after it.
 
-import { nickKey } from "./names.js";
-import { LOBBY, isRoom } from "./rooms.js";
+import { isRoom, nickKey } from "./names.js";
+import { LOBBY } from "./rooms.js";
 
 /** The key conversations are compared by: `-ALL`, or the name as nicknames are compared. */
 export function convKey(rec) {

@@ -10,46 +10,13 @@
 
 import { frame } from "./codec.js";
 import { number } from "./protocol.js";
+import { encodeLines } from "./text.js";
+
+export { isRoom, roomNameError } from "./names.js";
+export { decodeLines, encodeLines } from "./text.js";
 
 export const LOBBY = "-ALL";
-export const MAX_LINE_BREAKS = 1000;
 export const HISTORY_PAGE = 50;
-
-/** True when `rec` names a room (`#NAME`). */
-export function isRoom(rec) {
-  return typeof rec === "string" && rec.startsWith("#");
-}
-
-/** `text` for the wire: {content, lines} with each line break as one space; `lines` null when there is none. */
-export function encodeLines(text) {
-  const points = [...text.replace(/\r\n?/g, "\n")];
-  const breaks = [];
-  points.forEach((ch, at) => {
-    if (ch === "\n") {
-      breaks.push(at);
-      points[at] = " ";
-    }
-  });
-  return { content: points.join(""), lines: breaks.length ? breaks.join(".") : null };
-}
-
-/** The text of `content` with its `lines=` parameter applied; throws Error on a bad parameter. */
-export function decodeLines(content, param) {
-  if (param === null || param === undefined) return content;
-  const points = [...content];
-  const parts = param.split(".");
-  if (parts.length > MAX_LINE_BREAKS) throw new Error("too many line breaks");
-  let previous = -1;
-  for (const part of parts) {
-    const at = number(part);
-    if (at === null || at <= previous || at >= points.length || points[at] !== " ") {
-      throw new Error(`bad lines parameter: ${param}`);
-    }
-    points[at] = "\n";
-    previous = at;
-  }
-  return points.join("");
-}
 
 /** True for a `/me` action: "/me waves" is shown as "* alice waves". */
 export function isAction(text) {
