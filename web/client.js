@@ -354,8 +354,9 @@ export class ChatClient {
     const sessionEnded = text === R.SESSION_ENDED;
     if (sessionEnded && this.credentials) {
       this.credentials.token = "";
-      // Reconnecting with the password still in memory: log in with it at once.
-      if (this.wantOnline && this.credentials.password) {
+      // Reconnecting (the server restarted, or the grace ran out): log in
+      // again at once as before, with the password if there was one.
+      if (this.wantOnline) {
         this.sendCon();
         return;
       }
