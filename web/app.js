@@ -10,7 +10,7 @@
 
 import { ChatClient, chatBytes, socketUrl } from "./client.js";
 import { Drafts, dayLabel, dayOf } from "./conversations.js";
-import { chatItem, convItem, daySeparator, memberItem, newDivider, roomItem } from "./convview.js";
+import { chatItem, convItem, daySeparator, historyStart, memberItem, newDivider, roomItem } from "./convview.js";
 import { MAX_FRAME_BYTES, nicknameError, sameNick, safeColor } from "./protocol.js";
 import { noticeItem, pageBackground, userItem } from "./render.js";
 import * as R from "./rooms.js";
@@ -103,6 +103,7 @@ function renderLog() {
   const nodes = [];
   const firstNew = dividerAfter === null ? null : conv.firstUnreadId(dividerAfter);
   let day = "";
+  if (conv.history === "loaded" && !conv.more) nodes.push(historyStart());
   for (const item of conv.items) {
     const itemDay = dayOf(item.ts);
     if (itemDay && itemDay !== day) {

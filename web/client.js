@@ -20,7 +20,7 @@
 //   only for the temporary refusals; any other ends the session.
 
 import { ProtocolError, formatFrame, parseFrame } from "./codec.js";
-import { Conversations, recOf } from "./conversations.js";
+import { Conversations, convKey, recOf } from "./conversations.js";
 import * as P from "./protocol.js";
 import * as R from "./rooms.js";
 import { Backoff } from "./state.js";
@@ -80,6 +80,7 @@ export class ChatClient {
     this.joinTs = null;
     this.awaitingJoin = false;
     this.pendingUpdates = [];
+    this.lastInfo = null; // the INFO just received, if the last frame was one
     this.userList = P.NO_USERS;
     this.status = { state: "offline", reason: "", retryAt: 0 };
   }
@@ -298,6 +299,7 @@ export class ChatClient {
     const handler = HANDLERS.get(f.reason);
     if (handler) handler.call(this, f);
     else this.report(`an unknown frame: ${f.reason}`);
+    if (f.reason !== "INFO") this.lastInfo = null;
   }
 
   report(what) {
@@ -390,6 +392,7 @@ export class ChatClient {
   onInfo(f) {
     const info = P.readNotice(f);
     info.rec = f.params.get("rec") || R.LOBBY;
+    this.lastInfo = info;
     const spelling = this.awaitingJoin ? P.ownJoin(f, this.nickname) : null;
     if (spelling !== null) {
       this.awaitingJoin = false;
@@ -436,8 +439,13 @@ export class ChatClient {
 
   onConv(f) {
     const c = R.readConv(f);
-    if (c.gone) this.convs.drop(c.rec);
-    else this.convs.ensure(c.rec).applyConv(c);
+    const why = this.lastInfo;
+    if (c.gone) {
+      this.convs.drop(c.rec);
+      // "INFO ... to the members and to NICK; CONV gone=1 to NICK": the
+      // removed member keeps the reason where they are now.
+      if (why && convKey(why.rec) === convKey(c.rec)) this.note("info", why.text, { ...why, rec: null });
+    } else this.convs.ensure(c.rec).applyConv(c);
     this.emit("convs", {});
   }
 

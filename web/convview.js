@@ -89,6 +89,11 @@ export function daySeparator(label) {
   return item;
 }
 
+/** The top of a conversation whose whole history is shown. */
+export function historyStart() {
+  return el("li", "history-start", "The beginning of this conversation.");
+}
+
 /** The "New messages" divider above the first unread message. */
 export function newDivider() {
   const item = el("li", "new-divider");
