@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 import pytest
 from playwright.async_api import Error as PlaywrightError, Locator, Page, expect
 
-from browser import MS, login, open_conversation, open_page, say, screenshot, serve
+from browser import MS, conversation_entry, login, open_conversation, open_page, say, screenshot, serve
 from conftest import add_account
 from parley.protocol import texts
 from serverproc import ParleyProcess
@@ -60,6 +60,8 @@ async def test_foo_bar_chats_privately_with_a_page_and_a_tcp_client(chromium, st
     await ann.page.click("#user-list li[data-nick='foo,bar'] .user-name")
     await expect(ann.page.locator("#conv-title")).to_have_text("foo,bar")
     await say(ann.page, "hi foo,bar, just you", to="foo,bar")
+    await expect(conversation_entry(foo.page, "ann").locator(".count-unread")).to_have_text("1")
+    await open_conversation(foo.page, "ann")
     to_foo = message(foo.page, "hi foo,bar, just you")
     await expect(to_foo).to_have_class(re.compile(r"\bmsg-private\b.*\bmsg-to-me\b"))
     await expect(to_foo.locator(".msg-to")).to_have_text("to you")

@@ -482,6 +482,17 @@ export class ChatClient {
     // need no line of their own (the close that follows DISCON ends it).
   }
 
+  onErr(f) {
+    const err = P.readNotice(f);
+    this.note("error", err.text, err);
+    // A server without HISTORY: what it has is shown, and no page waits for it.
+    if (err.text === R.UNKNOWN_HISTORY) {
+      for (const conv of this.convs.byKey.values()) {
+        if (conv.history === "loading") this.historyAnswered({ rec: conv.rec, ok: true, more: false, count: 0, text: "" });
+      }
+    }
+  }
+
   historyAnswered({ rec, ok, more, count, text }) {
     const conv = this.convs.get(rec || R.LOBBY);
     if (!conv) return;
@@ -521,6 +532,6 @@ const HANDLERS = new Map([
   ["MEMBER", ChatClient.prototype.onMember],
   ["SESSION", ChatClient.prototype.onSession],
   ["ROOMS", function onRooms(f) { this.emit("rooms", { rooms: R.readRooms(f) }); }],
-  ["ERR", function onErr(f) { const err = P.readNotice(f); this.note("error", err.text, err); }],
+  ["ERR", ChatClient.prototype.onErr],
   ["PONG", () => {}],
 ]);
