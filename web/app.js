@@ -121,7 +121,7 @@ function appendLast(conv) {
   const list = $("messages");
   const stick = nearBottom(list);
   const item = conv.items.at(-1);
-  const before = conv.items.at(-2);
+  const before = conv.items.findLast((other) => other !== item && dayOf(other.ts));
   if (dayOf(item.ts) && dayOf(item.ts) !== dayOf(before?.ts ?? null)) list.append(daySeparator(dayLabel(item.ts)));
   list.append(itemNode(item));
   if (stick || (item.type === "msg" && item.own && item.event.live)) scrollToEnd();
