@@ -2,9 +2,8 @@
 
 import { ChatClient, socketUrl } from "./client.js";
 import { EVERYONE, MAX_FRAME_BYTES, chatBytes, nicknameError, sameNick, safeColor } from "./protocol.js";
-import { fillRecipients, messageItem, noticeItem, pageBackground, userItem } from "./render.js";
+import { fillRecipients, messageItem, noticeItem, paintSender, regroup, userItem } from "./render.js";
 import { Unread } from "./state.js";
-import { readableColor } from "./text.js";
 import { UPDATE_NAME_ERROR } from "./texts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -63,23 +62,21 @@ function addToLog(item, before = null, follow = false) {
   const list = $("messages");
   const stick = follow || nearBottom(list);
   list.insertBefore(item, before);
+  regroup(item);
   if (stick) list.scrollTop = list.scrollHeight;
 }
 
 function onChat(event) {
-  const item = messageItem(event, pageBackground());
+  const item = messageItem(event);
   const { message } = event;
   if (message.id !== null) shown.set(message.id, item);
   addToLog(item, event.beforeId === null ? null : shown.get(event.beforeId) ?? null, event.own && event.live);
   if (event.live && !event.own) attention(event);
 }
 
-/** Senders' colors were made readable on the old theme's background: redo them. */
+/** Senders' colors were made readable on the old theme's backgrounds: redo them. */
 function recolor() {
-  const background = pageBackground();
-  for (const sender of document.querySelectorAll("#messages .sender")) {
-    sender.style.color = readableColor(sender.dataset.color, background);
-  }
+  for (const sender of document.querySelectorAll("#messages .sender")) paintSender(sender);
 }
 
 function onNotice(notice) {

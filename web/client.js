@@ -20,7 +20,7 @@ import { Backoff, MessageIndex } from "./state.js";
 // status: {state: "offline"|"connecting"|"online"|"reconnecting", reason, retryAt}
 // login-error: {text}          logged-in: {role, first}     identity: {nickname}
 // chat: {message, beforeId, live, own, toMe, mention}       users: {online, admins}
-// notice: {kind: "info"|"error"|"warn"|"client", text, ts, time}
+// notice: {kind: "info"|"error"|"warn"|"client", text, sender, ts, time}
 // update-result: {ok, text}    ended: {why: "left"|"kicked"|"flooding", text}
 export const EVENTS = [
   "status", "login-error", "logged-in", "identity", "chat", "users", "notice", "update-result", "ended",
@@ -240,7 +240,7 @@ export class ChatClient {
   }
 
   note(kind, text, notice = {}) {
-    this.emit("notice", { kind, text, ts: notice.ts ?? null, time: notice.time ?? "" });
+    this.emit("notice", { kind, text, sender: notice.sender ?? "", ts: notice.ts ?? null, time: notice.time ?? "" });
   }
 
   onConver(f) {
