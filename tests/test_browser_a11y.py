@@ -190,3 +190,99 @@ def test_a_second_run_of_install_js_deps_installs_nothing(tmp_path: Path, axe_sc
     assert result.returncode == 0, result.stderr
     assert not log.exists(), log.read_text()
     assert result.stdout == result.stderr == ""
+
+
+async def test_messages_group_by_sender_and_lobby_lines_name_no_recipient(
+        chromium: Any, start_serve: Callable[..., ParleyProcess], tcp: Any) -> None:
+    parley = start_serve()
+    ann = await open_page(chromium, parley.url, "ann", viewport=DESKTOP)
+    page = ann.page
+    await login(page, "ann", color="#aa3300")
+    carl = await tcp(parley.port)
+    await carl.login("carl")
+    await say(page, "one")
+    await say(page, "two")
+    await carl.send("CHAT,rec=-ALL,three")
+    await carl.send("CHAT,rec=-ALL,four")
+    await carl.send("CHAT,rec=ann,five, privately")
+    await say(page, "six")
+    await carl.send("UPDATE,nickname=;color=#0000ff;password=,")
+    await expect(page.locator("#messages .line-change .line-text").last).to_have_text("carl changed color")
+    await expect(page.locator("#messages .line-change .swatch").last).to_have_css("background-color", "rgb(0, 0, 255)")
+    await carl.send("CHAT,rec=-ALL,seven")
+    await expect(page.locator("#messages .msg")).to_have_count(7)
+
+    # Only the second of a run from one sender, to one conversation, continues its group.
+    continued = [await message(page, t).evaluate("(e) => e.classList.contains('msg-cont')")
+                 for t in ("one", "two", "three", "four", "five, privately", "six", "seven")]
+    assert continued == [False, True, False, True, False, False, False]
+    # A continuation shows neither name nor time, keeps them for screen readers, and its name leaves the tab order.
+    head = message(page, "two").locator(".msg-head")
+    box = await head.bounding_box()
+    assert box is not None and box["width"] <= 1 and box["height"] <= 1
+    await expect(message(page, "two").locator(".sender")).to_have_attribute("tabindex", "-1")
+    await expect(message(page, "one").locator(".sender")).to_be_visible()
+    await expect(message(page, "one").locator(".when")).to_be_visible()
+    snapshot = await message(page, "two").aria_snapshot()
+    assert "ann" in snapshot, snapshot
+    # Lobby lines name no recipient; a private one says so.
+    await expect(page.locator("#messages .msg-public .msg-to")).to_have_count(0)
+    await expect(message(page, "five, privately").locator(".msg-to")).to_have_text("to you")
+    await expect(message(page, "five, privately").locator(".badge-private")).to_have_text("private")
+    # Messages further apart than a few minutes start a new group.
+    gaps = await page.evaluate("""async () => {
+        const { continuesGroup, GROUP_MS } = await import(new URL("render.js", location.href).href);
+        const item = (ts, sender = "ann", rec = "-ALL") => {
+          const li = document.createElement("li");
+          li.className = "msg";
+          Object.assign(li.dataset, { ts: String(ts), sender, rec });
+          return li;
+        };
+        return [GROUP_MS, continuesGroup(item(0), item(GROUP_MS)), continuesGroup(item(0), item(GROUP_MS + 1)),
+                continuesGroup(item(0, "ann"), item(1, "ANN")), continuesGroup(item(0), item(1, "ann", "carl"))];
+    }""")
+    assert gaps == [300000, True, False, True, False]
+    await ann.assert_clean()
+
+
+async def test_nothing_of_the_chat_shows_before_joining_or_after_leaving(
+        chromium: Any, start_serve: Callable[..., ParleyProcess]) -> None:
+    parley = start_serve()
+    watched = await open_page(chromium, parley.url, "ann", viewport=DESKTOP,
+                              init_script="window.Notification = class { static permission = 'default'; };")
+    page = watched.page
+    chat = ("#status", "#notify-button", "#users-toggle", "#user-list", "#messages", "#composer")
+    for selector in chat:
+        await expect(page.locator(selector)).to_be_hidden()
+    await expect(page.locator("#login-nickname")).to_be_visible()
+    await login(page, "ann")
+    for selector in ("#status", "#notify-button", "#user-list", "#messages", "#composer"):
+        await expect(page.locator(selector)).to_be_visible()
+    await page.click("#leave")
+    await expect(page.locator("#login-panel")).to_be_visible()
+    for selector in chat:  # no stale online list either
+        await expect(page.locator(selector)).to_be_hidden()
+    await watched.assert_clean()
+
+
+@pytest.mark.parametrize("width", [360, 390])
+async def test_the_phone_top_bar_fits_one_row(chromium: Any, start_serve: Callable[..., ParleyProcess], width: int) -> None:
+    parley = start_serve()
+    watched = await open_page(chromium, parley.url, "pat", viewport={"width": width, "height": 740},
+                              device_scale_factor=2, is_mobile=True, has_touch=True,
+                              init_script="window.Notification = class { static permission = 'default'; };")
+    page = watched.page
+    await login(page, "pat_on_a_phone")
+    rows = await page.evaluate("""() => {
+        const shown = [...document.querySelectorAll(".topbar .brand img, #status, .actions button")]
+          .filter((e) => e.getClientRects().length > 0);
+        const middles = shown.map((e) => { const r = e.getBoundingClientRect(); return (r.top + r.bottom) / 2; });
+        return { spread: Math.max(...middles) - Math.min(...middles),
+                 right: Math.max(...shown.map((e) => e.getBoundingClientRect().right)),
+                 buttons: shown.filter((e) => e.tagName === "BUTTON").map((e) => e.textContent.trim()) };
+    }""")
+    assert rows["spread"] <= 6, rows  # one row: every middle at one height
+    assert rows["right"] <= width, rows
+    assert rows["buttons"] == ["Users 1", "Settings", "Leave"], rows
+    await expect(page.locator("#status")).to_be_in_viewport()
+    await watched.assert_clean()
