@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
-
 from browser import ARTIFACTS, MS, Watched, login, open_page, say, serve
 from conftest import add_account
+from playwright.async_api import Page, expect
 from serverproc import REPO, ParleyProcess
 
 expect.set_options(timeout=MS)
@@ -41,7 +41,7 @@ SETTLE = "() => new Promise((done) => requestAnimationFrame(() => requestAnimati
 @pytest.fixture(scope="session")
 def axe_script() -> Path:
     """axe.min.js, installed by the project's own script if it is not yet."""
-    result = subprocess.run([str(INSTALL_JS_DEPS)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(INSTALL_JS_DEPS)], capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, f"scripts/install-js-deps failed:\n{result.stderr}"
     assert AXE.is_file(), f"{AXE} missing after scripts/install-js-deps"
     return AXE
@@ -186,7 +186,7 @@ def test_a_second_run_of_install_js_deps_installs_nothing(tmp_path: Path, axe_sc
     npm.write_text(f'#!/bin/sh\necho "npm $*" >> "{log}"\nexit 1\n')
     npm.chmod(0o755)
     env = {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run([str(INSTALL_JS_DEPS)], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run([str(INSTALL_JS_DEPS)], capture_output=True, text=True, env=env, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert not log.exists(), log.read_text()
     assert result.stdout == result.stderr == ""
