@@ -134,6 +134,11 @@ export function regroup(item) {
   }
 }
 
+/** Mark every message of `list` as starting or continuing a group (after a whole render). */
+export function regroupAll(list) {
+  for (const node of list.querySelectorAll(":scope > .msg")) regroup(node);
+}
+
 /**
  * A rename or color change from its INFO (`OLD's name changed to NEW color
  * changed to C `, each part only if it changed; `sender` is NEW) as
