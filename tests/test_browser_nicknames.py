@@ -93,8 +93,7 @@ async def test_foo_bar_chats_privately_with_a_page_and_a_tcp_client(chromium, st
     await expect(foo.page.locator("#settings-result")).to_have_text("Saved.")
     await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann", "foo/bar", "x=y/z"])
     await open_conversation(ann.page, "-ALL")
-    await expect(ann.page.locator("#messages .line-info .line-text").last).to_have_text(
-        "foo,bar's name changed to foo/bar ")
+    await expect(ann.page.locator("#messages .line-info .line-text").last).to_have_text("foo,bar is now foo/bar")
     infos = [f.content for f in await xyz.drain() if f.reason == "INFO"]
     assert infos == ["foo,bar's name changed to foo/bar "]  # the refused name never reached the server
     await expect(foo.page.locator("#status")).to_have_text("Online as foo/bar")

@@ -12,10 +12,9 @@ import { ChatClient, chatBytes, socketUrl } from "./client.js";
 import { Drafts, dayLabel, dayOf } from "./conversations.js";
 import { chatItem, convItem, daySeparator, historyStart, memberItem, newDivider, roomItem } from "./convview.js";
 import { MAX_FRAME_BYTES, nicknameError, sameNick, safeColor } from "./protocol.js";
-import { noticeItem, pageBackground, userItem } from "./render.js";
+import { noticeItem, paintSender, regroup, regroupAll, userItem } from "./render.js";
 import * as R from "./rooms.js";
 import { Unread } from "./state.js";
-import { readableColor } from "./text.js";
 import { UPDATE_NAME_ERROR } from "./texts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -92,7 +91,7 @@ function scrollToEnd() {
 
 /** The DOM item of one log entry. */
 function itemNode(item) {
-  const node = item.type === "msg" ? chatItem(item.event, pageBackground()) : noticeItem(item.notice);
+  const node = item.type === "msg" ? chatItem(item.event) : noticeItem(item.notice);
   if (item.type === "line") node.dataset.line = "";
   return node;
 }
@@ -114,6 +113,7 @@ function renderLog() {
     nodes.push(itemNode(item));
   }
   $("messages").replaceChildren(...nodes);
+  regroupAll($("messages"));
 }
 
 /** The last item added at the end of the open log: appended, with a date separator if a new day. */
@@ -123,7 +123,9 @@ function appendLast(conv) {
   const item = conv.items.at(-1);
   const before = conv.items.findLast((other) => other !== item && dayOf(other.ts));
   if (dayOf(item.ts) && dayOf(item.ts) !== dayOf(before?.ts ?? null)) list.append(daySeparator(dayLabel(item.ts)));
-  list.append(itemNode(item));
+  const node = itemNode(item);
+  list.append(node);
+  regroup(node);
   if (stick || (item.type === "msg" && item.own && item.event.live)) scrollToEnd();
 }
 
@@ -169,10 +171,7 @@ function onHistory({ conv }) {
 
 /** Senders' colors were made readable on the old theme's background: redo them. */
 function recolor() {
-  const background = pageBackground();
-  for (const sender of document.querySelectorAll("#messages .sender")) {
-    sender.style.color = readableColor(sender.dataset.color, background);
-  }
+  for (const sender of document.querySelectorAll("#messages .sender")) paintSender(sender);
 }
 
 /** After any scroll or change: older history near the top, "Jump to latest", READ at the bottom. */

@@ -28,7 +28,7 @@ import { Backoff } from "./state.js";
 // status: {state: "offline"|"connecting"|"online"|"reconnecting", reason, retryAt}
 // login-error: {text}          logged-in: {role, first}     identity: {nickname}
 // chat: {message, conv, index, live, own, toMe, mention}          users: {online, admins}
-// notice: {kind: "info"|"error"|"warn"|"client", text, ts, time, conv, index}
+// notice: {kind: "info"|"error"|"warn"|"client", text, sender, ts, time, conv, index}
 // update-result: {ok, text}    ended: {why: "left"|"kicked"|"flooding", text}
 // convs: {}  (a conversation's counts, topic or the list changed)
 // history: {conv, count, more}  members: {conv}  rooms: {rooms}
@@ -310,7 +310,7 @@ export class ChatClient {
   /** A line in conversation `notice.rec` (INFO), else in the open one (errors, warnings, our own notes). */
   note(kind, text, notice = {}) {
     const conv = notice.rec ? this.convs.ensure(notice.rec) : this.convs.open;
-    const line = { kind, text, ts: notice.ts ?? null, time: notice.time ?? "", conv, index: -1 };
+    const line = { kind, text, sender: notice.sender ?? "", ts: notice.ts ?? null, time: notice.time ?? "", conv, index: -1 };
     line.index = conv.addLine(line);
     this.emit("notice", line);
   }
