@@ -32,7 +32,7 @@ let users = { online: [], admins: [] };
 let countdown = null;
 let kickTarget = "";
 let notificationsOn = false;
-let resuming = false; // logging in with a stored token: no join form meanwhile
+let resuming = null; // logging in with a stored token ({nickname, color, remember, guest}): no join form meanwhile
 let wantedOpen = ""; // the conversation open before the reload, until it is listed
 let shownKey = null; // the conversation the log shows
 let dividerAfter = null; // the read marker when the open conversation was opened
@@ -467,8 +467,15 @@ function onLoginSubmit(event) {
 }
 
 function onLoginError({ text }) {
+  // "a guest client may retry plainly with its nickname" (its grace is over).
+  if (resuming && resuming.guest && text === R.SESSION_ENDED) {
+    const { nickname, color, remember: keep } = resuming;
+    resuming = { guest: false };
+    client.login({ nickname, password: "", color, remember: keep });
+    return;
+  }
   if (resuming) {
-    resuming = false;
+    resuming = null;
     onStatus(client.status);
   }
   showText($("login-error"), text);
@@ -476,7 +483,7 @@ function onLoginError({ text }) {
 }
 
 function onLoggedIn({ first }) {
-  resuming = false;
+  resuming = null;
   $("login-password").value = "";
   $("chat-panel").hidden = false;
   $("set-color").value = toHex6(client.credentials.color);
@@ -495,7 +502,8 @@ function onSession({ token }) {
     return;
   }
   const keep = client.credentials?.remember;
-  const value = JSON.stringify({ nickname: client.credentials?.nickname ?? client.nickname, token });
+  const nickname = client.credentials?.nickname ?? client.nickname;
+  const value = JSON.stringify({ nickname, token, guest: client.role === "guest" });
   try {
     (keep ? localStorage : sessionStorage).setItem(STORE_TOKEN, value);
     (keep ? sessionStorage : localStorage).removeItem(STORE_TOKEN);
@@ -782,10 +790,11 @@ function start() {
   const session = storedSession();
   if (session) {
     // Signed in before: log in with the token, without the join form.
-    resuming = true;
+    const credentials = { nickname: session.nickname, password: "", color: toHex6(color), remember: session.remember };
+    resuming = { ...credentials, guest: session.guest === true };
     $("login-nickname").value = session.nickname;
     $("login-remember").checked = session.remember;
-    client.login({ nickname: session.nickname, password: "", color: toHex6(color), token: session.token, remember: session.remember });
+    client.login({ ...credentials, token: session.token });
   }
   onStatus(client.status);
   if (!session) ($("login-nickname").value ? $("login-password") : $("login-nickname")).focus();

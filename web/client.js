@@ -40,6 +40,7 @@ export const EVENTS = [
 ];
 
 const ROOM_REASONS = new Set(["CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "READ"]);
+const READ_DELAY_MS = 300;
 const CONNECTING = 0;
 const OPEN = 1;
 const LEAVE_GRACE_MS = 1500;
@@ -81,6 +82,8 @@ export class ChatClient {
     this.awaitingJoin = false;
     this.pendingUpdates = [];
     this.lastInfo = null; // the INFO just received, if the last frame was one
+    this.unsentReads = new Map(); // conversation key -> {rec, id}
+    this.readTimer = null;
     this.userList = P.NO_USERS;
     this.status = { state: "offline", reason: "", retryAt: 0 };
   }
@@ -146,12 +149,26 @@ export class ChatClient {
     return true;
   }
 
-  /** READ for what the user has seen of `conv` (all of it); true when sent. */
+  /**
+   * Everything of `conv` is seen: its counts drop at once, and READ follows
+   * (at most one a conversation every READ_DELAY_MS, so a busy room read as
+   * it scrolls by costs few frames). False when nothing was new.
+   */
   markRead(conv) {
     const id = conv.markRead();
     if (id === null || !this.online) return false;
     this.emit("convs", {});
-    return this.send(R.read(conv.rec, id));
+    this.unsentReads.set(conv.key, { rec: conv.rec, id });
+    if (this.readTimer === null) {
+      this.readTimer = this.timers.setTimeout(() => this.sendReads(), READ_DELAY_MS);
+    }
+    return true;
+  }
+
+  sendReads() {
+    this.readTimer = null;
+    for (const { rec, id } of this.unsentReads.values()) this.send(R.read(rec, id));
+    this.unsentReads.clear();
   }
 
   /** A room reason (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, ROOMS, MEMBERS): false when not sent. */

@@ -101,18 +101,10 @@ export function newDivider() {
   return item;
 }
 
-/**
- * A chat message in its conversation: a room's message is not private; a
- * `/me` action reads "* alice waves".
- */
-export function chatItem(event, background) {
-  const item = messageItem(event, background);
+/** A chat message in its conversation; a `/me` action reads "* alice waves". */
+export function chatItem(event) {
+  const item = messageItem(event);
   const { message } = event;
-  if (message.rec.startsWith("#")) {
-    item.classList.replace("msg-private", "msg-public");
-    item.querySelector(".badge-private")?.remove();
-    item.querySelector(".msg-to")?.remove();
-  }
   if (isAction(message.text)) {
     item.classList.add("msg-action");
     const body = item.querySelector(".msg-text");

@@ -86,13 +86,19 @@ test("unread and mentions: CONV's counts, live messages counted, READ sent when 
   socket.receive("CHATR,time=t;sender=bob;rec=-ALL;id=9;ts=5;old=1,ann old");
   assert.deepEqual([lobby.unread, lobby.mentions], [4, 2]);
   assert.equal(client.markRead(lobby), true);
-  assert.equal(socket.sent.at(-1), "READ,rec=-ALL;id=13,");
   assert.deepEqual([lobby.unread, lobby.mentions, lobby.read], [0, 0, 13]);
   assert.equal(client.markRead(lobby), false); // nothing new: nothing sent
+  socket.receive(chatr(15, "and one more"));
+  assert.equal(client.markRead(lobby), true);
+  assert.ok(!socket.sent.at(-1).startsWith("READ"));
+  assert.deepEqual(client.timers.runAll(), [300]); // one READ for both
+  assert.equal(socket.sent.at(-1), "READ,rec=-ALL;id=15,");
+  assert.equal(socket.sent.filter((t) => t.startsWith("READ")).length, 1);
   // The server's answer (also what another tab gets) never moves the marker back.
   socket.receive("CONV,time=t;rec=-ALL;last=13;read=13;unread=0;mentions=0,");
-  socket.receive(chatr(14, "late"), "CONV,time=t;rec=-ALL;last=13;read=13;unread=0;mentions=0,");
-  assert.deepEqual([lobby.unread, lobby.read], [1, 13]);
+  assert.equal(lobby.read, 15);
+  socket.receive(chatr(16, "late"), "CONV,time=t;rec=-ALL;last=15;read=15;unread=0;mentions=0,");
+  assert.deepEqual([lobby.unread, lobby.read], [1, 15]);
 });
 
 test("history: the newest page on open, older pages by the oldest id until more=0", () => {
