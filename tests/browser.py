@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, ConsoleMessage, Locator, Page, Playwright, Response, expect
-
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Playwright,
+    Response,
+    expect,
+)
 from serverproc import REPO, GatewayProcess, ParleyProcess, ServeProcess, ServerProcess
 from wire import TIMEOUT
 

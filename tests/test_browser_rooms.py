@@ -12,18 +12,23 @@ import asyncio
 import re
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
-from playwright.async_api import Locator, Page, expect
-
 from browser import (
-    MS, conversation_entry, login, open_conversation, open_page, say, screenshot, serve,
+    MS,
+    conversation_entry,
+    login,
+    open_conversation,
+    open_page,
+    say,
+    screenshot,
+    serve,
 )
 from conftest import add_account
+from playwright.async_api import Locator, Page, expect
 from serverproc import ParleyProcess
-from wire import Client
 
 from parley.protocol import parse_frame
 
@@ -65,7 +70,7 @@ class LegacyClient:
         while not self.stopping.is_set():
             try:
                 data = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
