@@ -38,6 +38,7 @@ let shownKey = null; // the conversation the log shows
 let dividerAfter = null; // the read marker when the open conversation was opened
 let convForm = null; // {action, user} of the header's small form
 let opening = false; // inside openConversation
+let firstPage = false; // the open conversation's newest page is on its way: show it at the divider or the end
 
 // ---- small helpers ----
 
@@ -157,8 +158,8 @@ function onNotice(notice) {
 function onHistory({ conv }) {
   if (conv.key !== shownKey) return;
   const list = $("messages");
-  const first = list.childElementCount === 0;
-  if (first) {
+  if (firstPage) {
+    firstPage = false;
     renderLog();
     const divider = list.querySelector(".new-divider");
     if (divider) divider.scrollIntoView({ block: "start" });
@@ -213,6 +214,7 @@ function openConversation(rec, { focus = true } = {}) {
   opening = true;
   const conv = client.openConversation(rec);
   opening = false;
+  firstPage = conv.history === "loading";
   remember(STORE_OPEN, conv.rec);
   shownKey = conv.key;
   dividerAfter = conv.unread > 0 ? conv.read : null;
