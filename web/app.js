@@ -228,8 +228,9 @@ function openConversation(rec, { focus = true } = {}) {
   if ($("messages").querySelector(".new-divider")) $("messages").querySelector(".new-divider").scrollIntoView();
   else scrollToEnd();
   afterScroll();
+  if (!focus) return; // opened by the page itself (a reload, a room left): the drawers stay as they are
   showSidebar(false);
-  if (focus) $("message-input").focus();
+  $("message-input").focus();
 }
 
 function onConvs() {
