@@ -253,7 +253,9 @@ function onConvClick(event) {
   if (button) openConversation(button.dataset.rec);
 }
 
+/** The conversations' drawer on phones (one drawer open at a time). */
 function showSidebar(open) {
+  if (open) showUsersPanel(false);
   document.body.classList.toggle("sidebar-open", open);
   $("convs-toggle").setAttribute("aria-expanded", String(open));
 }
@@ -614,6 +616,7 @@ function onNameClick(event) {
 }
 
 function showUsersPanel(open) {
+  if (open && document.body.classList.contains("sidebar-open")) showSidebar(false);
   document.body.classList.toggle("users-open", open);
   $("users-toggle").setAttribute("aria-expanded", String(open));
 }
