@@ -244,6 +244,8 @@ function onConvs() {
     openConversation(open.rec, { focus: false }); // ours was dropped (left, removed)
     return;
   }
+  // Just logged in: the CONV of the open conversation came after it opened.
+  if (firstPage && dividerAfter === null && open.unread > 0) dividerAfter = open.read;
   renderSidebar();
   renderHeader();
 }
