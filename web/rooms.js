@@ -11,7 +11,7 @@
 import { frame } from "./codec.js";
 import { number } from "./protocol.js";
 import { encodeLines } from "./text.js";
-import { UNKNOWN_REASON } from "./texts.js";
+import * as T from "./texts.js";
 
 export { isRoom, roomNameError } from "./names.js";
 export { decodeLines, encodeLines } from "./text.js";
@@ -132,7 +132,7 @@ export function readAnswer(f) {
 }
 
 /** The CONVER refusal of a resume token that no longer holds. */
-export const SESSION_ENDED = "Error: Your session has ended; please log in again.";
+export const SESSION_ENDED = T.SESSION_ENDED;
 
 /** The refusal of HISTORY by a server that does not know it. */
-export const UNKNOWN_HISTORY = UNKNOWN_REASON.replace("{reason}", "HISTORY");
+export const UNKNOWN_HISTORY = T.UNKNOWN_REASON.replace("{reason}", "HISTORY");
