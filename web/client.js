@@ -410,6 +410,12 @@ export class ChatClient {
     const info = P.readNotice(f);
     info.rec = f.params.get("rec") || R.LOBBY;
     this.lastInfo = info;
+    // "TOPIC: the members get INFO,...;rec=#NAME;topic=TEXT,...; clients take the topic from topic".
+    const room = R.isRoom(info.rec) && f.params.has("topic") ? this.convs.get(info.rec) : null;
+    if (room) {
+      room.topic = f.params.get("topic");
+      this.emit("convs", {});
+    }
     const spelling = this.awaitingJoin ? P.ownJoin(f, this.nickname) : null;
     if (spelling !== null) {
       this.awaitingJoin = false;
@@ -466,10 +472,17 @@ export class ChatClient {
     this.emit("convs", {});
   }
 
+  /** MEMBERS, "split like USER, every part but the last with more=1". */
   onMembers(f) {
-    const { room, members } = R.readMembers(f);
+    const { room, members: part } = R.readMembers(f);
     const conv = this.convs.get(room);
     if (!conv) return;
+    const members = [...(conv.memberParts ?? []), ...part];
+    if (f.params.get("more") === "1") {
+      conv.memberParts = members;
+      return;
+    }
+    conv.memberParts = null;
     conv.members = members;
     conv.memberCount = members.length;
     this.emit("members", { conv });

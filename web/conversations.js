@@ -48,6 +48,7 @@ export class Conversation {
     this.op = false;
     this.memberCount = null;
     this.members = null; // [{name, op}] once MEMBERS came
+    this.memberParts = null; // the parts of a MEMBERS split with more=1, until the last
     this.items = []; // {type: "msg", id, ts, own, event} | {type: "line", ts, notice}
     this.ids = new Set();
     this.history = "none"; // "none" | "loading" | "loaded"

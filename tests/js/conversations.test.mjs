@@ -138,7 +138,7 @@ test("rooms: CONV lists them, MEMBERS and MEMBER keep the list, gone=1 drops one
   socket.receive("CONV,time=t;rec=#tea;last=0;read=0;unread=0;mentions=0;members=2;private=1,");
   client.openConversation("#tea");
   assert.equal(socket.sent.at(-1), "MEMBERS,room=#tea,");
-  socket.receive("MEMBERS,time=t;room=#tea;num=2;0=ann;op0=1;1=bob,");
+  socket.receive("MEMBERS,time=t;room=#tea;num=1;0=ann;op0=1;more=1,", "MEMBERS,time=t;room=#tea;num=1;0=bob,");
   socket.receive("MEMBER,time=t;room=#tea;user=carl;change=join,", "MEMBER,time=t;room=#tea;user=bob;change=op,");
   socket.receive("MEMBER,time=t;room=#tea;user=ann;change=leave,");
   const tea = client.convs.get("#tea");
@@ -146,6 +146,8 @@ test("rooms: CONV lists them, MEMBERS and MEMBER keep the list, gone=1 drops one
   assert.equal(tea.private, true);
   socket.receive("USERCHANGES,time=t;v=0;changes=1;rename0=carl;to0=carla;num=0,");
   assert.equal(tea.members[1].name, "carla");
+  socket.receive("INFO,time=t;sender=bob;ts=7000;rec=#tea;topic=New/, topic,bob set the topic of #tea: New, topic");
+  assert.equal(tea.topic, "New, topic");
   socket.receive("CONFIRM,time=t;reason=PART;room=#tea,OK", "CONV,time=t;rec=#tea;last=0;read=0;unread=0;mentions=0;gone=1,");
   assert.equal(client.convs.get("#tea"), null);
   assert.equal(client.convs.open.rec, "-ALL");
