@@ -316,7 +316,7 @@ export class ChatClient {
     const handler = HANDLERS.get(f.reason);
     if (handler) handler.call(this, f);
     else this.report(`an unknown frame: ${f.reason}`);
-    if (f.reason !== "INFO") this.lastInfo = null;
+    if (f.reason !== "INFO" && f.reason !== "MEMBER") this.lastInfo = null; // REMOVE: INFO, MEMBER, CONV gone=1
   }
 
   report(what) {
