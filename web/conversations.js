@@ -187,11 +187,13 @@ export class Conversations {
 
   clear() {
     this.byKey = new Map([[LOBBY, new Conversation(LOBBY)]]);
+    this.renames = new Map(); // old key -> new key: answers asked under the old name still find theirs
     this.openKey = LOBBY;
   }
 
   get(rec) {
-    return this.byKey.get(convKey(rec)) ?? null;
+    const key = convKey(rec);
+    return this.byKey.get(key) ?? this.byKey.get(this.renames.get(key)) ?? null;
   }
 
   /** The conversation `rec`, made when new. */
@@ -238,6 +240,7 @@ export class Conversations {
     conv.rec = now;
     conv.key = convKey(now);
     this.byKey.set(conv.key, conv);
+    this.renames.set(convKey(old), conv.key);
     if (this.openKey === convKey(old)) this.openKey = conv.key;
   }
 }

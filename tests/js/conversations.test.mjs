@@ -235,3 +235,15 @@ test("date separators read Today, Yesterday, else a date", () => {
   assert.equal(dayLabel(new Date(2026, 10, 23, 23, 59).getTime(), now), "Yesterday");
   assert.match(dayLabel(new Date(2026, 10, 20, 12).getTime(), now), /2026/);
 });
+
+test("a private conversation follows its other party's rename, and answers asked under the old name find it", () => {
+  const { client, socket } = loggedIn();
+  socket.receive("USER,time=t;num=2;admin=0;0=ann;1=bob;v=1,");
+  client.openConversation("bob");
+  socket.receive(chatr(1, "hi", "sender=bob;rec=ann"));
+  socket.receive("USERCHANGES,time=t;v=1;changes=1;rename0=bob;to0=bobby;num=2,");
+  assert.equal(client.convs.open.rec, "bobby");
+  assert.equal(client.convs.get("bob").rec, "bobby");
+  socket.receive("CONFIRM,time=t;reason=HISTORY;rec=bob;count=1;more=0,OK");
+  assert.equal(client.convs.open.history, "loaded");
+});
