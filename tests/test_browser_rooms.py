@@ -279,6 +279,17 @@ async def test_an_account_reloads_signed_in_with_no_join_or_leave_line_and_histo
     await asyncio.sleep(0.5)
     assert await bob.page.locator("#messages .line").all_inner_texts() == lines
     await expect(bob.page.locator("#user-list .user-name")).to_have_text(["ann", "bob"])
+
+    # A token that no longer holds: the join form, prefilled, says why, and the token is forgotten.
+    await ann.page.evaluate("""() => {
+        const kept = JSON.parse(localStorage.getItem("parley.token"));
+        localStorage.setItem("parley.token", JSON.stringify({ ...kept, token: "x".repeat(43) }));
+    }""")
+    await ann.page.reload()
+    await expect(ann.page.locator("#login-panel")).to_be_visible()
+    await expect(ann.page.locator("#login-error")).to_have_text("Error: Your session has ended; please log in again.")
+    await expect(ann.page.locator("#login-nickname")).to_have_value("ann")
+    assert await ann.page.evaluate("localStorage.getItem('parley.token')") is None
     for page in (ann, bob):
         await page.assert_clean()
 
