@@ -6,11 +6,12 @@
 import { el, messageItem } from "./render.js";
 import { isAction } from "./rooms.js";
 
-function countBadge(className, count, label) {
-  const badge = el("span", `count ${className}`, count > 999 ? "999+" : String(count));
-  badge.title = label;
-  badge.hidden = count === 0;
-  return badge;
+/** A count shown as a number, read out with its words ("3 unread"); hidden at 0. */
+function countBadge(className, count, words) {
+  const group = el("span", "count-group");
+  group.hidden = count === 0;
+  group.append(el("span", `count ${className}`, count > 999 ? "999+" : String(count)), el("span", "visually-hidden", ` ${words}`));
+  return group;
 }
 
 /** A sidebar entry: the conversation's name, its unread count and (apart) its mention count. */
@@ -23,15 +24,8 @@ export function convItem(conv, open) {
   const name = el("span", "conv-name", conv.title);
   const parts = [name];
   if (conv.private && conv.kind === "room") parts.push(el("span", "badge badge-private", "private"));
-  parts.push(
-    countBadge("count-mentions", conv.mentions, `${conv.mentions} mentioning you`),
-    countBadge("count-unread", conv.unread, `${conv.unread} unread`),
-  );
+  parts.push(countBadge("count-mentions", conv.mentions, "mentioning you"), countBadge("count-unread", conv.unread, "unread"));
   button.append(...parts);
-  const words = [conv.title];
-  if (conv.unread) words.push(`${conv.unread} unread`);
-  if (conv.mentions) words.push(`${conv.mentions} mentioning you`);
-  button.setAttribute("aria-label", words.join(", "));
   item.append(button);
   return item;
 }
