@@ -548,6 +548,20 @@ class Store:
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_ident = :other AND rec_ident IN ({viewers})",
         ], params, before, limit)
 
+    def private_partner(self, viewer_idents: Sequence[str], nickname: str, scan: int = 2000) -> str | None:
+        """The ident of whoever ``viewer_idents`` last talked to privately under ``nickname`` (compared as
+        nicknames are), among their ``scan`` latest private messages; None if none. How a conversation
+        with a guest who has left is still found by its name."""
+        params: dict[str, object] = {"n": scan}
+        viewers = _marks("v", list(viewer_idents), params)
+        rows = self._db.execute(
+            f"SELECT * FROM (SELECT id, rec, rec_ident FROM messages WHERE sender_ident IN ({viewers})"
+            f" AND rec_ident IS NOT NULL ORDER BY id DESC LIMIT :n)"
+            f" UNION ALL SELECT * FROM (SELECT id, sender, sender_ident FROM messages WHERE rec_ident IN ({viewers})"
+            f" ORDER BY id DESC LIMIT :n) ORDER BY id DESC", params).fetchall()
+        key = name_key(nickname)
+        return next((str(ident) for _, name, ident in rows if name_key(name) == key), None)
+
     def _page(self, selects: list[str], params: dict[str, object], before: int | None,
               limit: int) -> tuple[list[StoredMessage], bool]:
         """The newest ``limit`` rows below ``before`` of the union of ``selects``, oldest first, and whether there are more.

@@ -445,13 +445,15 @@ def _conversation(core: "ChatCore", conn: Connection, rec: str, reason: str) -> 
         return "room", room
     try:
         found = yield from _find_user(core, rec)
+        # A guest who has left is found by the messages exchanged with it.
+        other = found[0] if found is not None else (yield StoreCall("private_partner", (list(conn.idents), rec)))
     except StoreFailed:
         _answer(core, conn, reason, texts.HISTORY_FAILED, rec=rec)
         return None
-    if found is None:
+    if other is None:
         _answer(core, conn, reason, texts.NO_USER.format(user=rec), rec=rec)
         return None
-    return "private", found[0]
+    return "private", other
 
 
 def _number(text: str | None) -> int | None:
