@@ -19,9 +19,9 @@ from parley.protocol import Frame, format_frame, parse_frame
 from parley.protocol.names import (is_room, mentions, name_key, nickname_error, room_key, room_name_error,
                                    same_nickname)
 from parley.protocol.reading import (LoginAccepted, RoomMembers, UserListState, chat_frame, conversation_key,
-                                     follow_members, follow_users, own_join, read_chat, read_conv, read_info,
-                                     read_login, read_members, read_rooms, read_session, read_update, read_users,
-                                     read_warn)
+                                     follow_members, follow_users, own_join, read_answer, read_chat, read_conv,
+                                     read_info, read_login, read_members, read_rooms, read_session, read_update,
+                                     read_users, read_warn)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "client.json").read_text("utf-8"))
 FRAMES = VECTORS["frames"]
@@ -43,7 +43,7 @@ def conclude(case: dict[str, Any]) -> Any:
     if name == "login":
         login = read_login(frame, case["reconnecting"])
         if isinstance(login, LoginAccepted):
-            return {"ok": True, "role": login.role}
+            return {"ok": True, "role": login.role, "away": login.away}
         return {"ok": False, "text": login.text, "retry": login.retry}
     if name == "warn":
         warn = read_warn(frame)
@@ -91,6 +91,8 @@ def conclude_rooms(case: dict[str, Any], frame: Frame) -> Any:
     if name == "session":
         session = read_session(frame)
         return None if session is None else {**dataclasses.asdict(session), "remembered": session.remembered}
+    if name == "answer":
+        return dataclasses.asdict(read_answer(frame))
     assert name == "info", name
     info = read_info(frame)
     return {**dataclasses.asdict(info), "room": info.room}
@@ -99,7 +101,7 @@ def conclude_rooms(case: dict[str, Any], frame: Frame) -> Any:
 def test_every_kind_of_conclusion_has_vectors() -> None:
     assert {kind(case) for case in FRAMES} == {"login", "warn", "chat", "users", "user_list", "own_join",
                                                 "update", "conv", "members", "member_list", "rooms", "session",
-                                                "info"}
+                                                "info", "answer"}
     assert len({case["name"] for case in FRAMES}) == len(FRAMES)
 
 

@@ -115,11 +115,12 @@ export function isTemporaryRefusal(text) {
 }
 
 /**
- * A CONVER as {ok: true, role} or {ok: false, text, retry}; `reconnecting`:
- * we were logged in before a drop.
+ * A CONVER as {ok: true, role, away} or {ok: false, text, retry}; `away`:
+ * private messages that arrived while the account was offline (0 when
+ * absent); `reconnecting`: we were logged in before a drop.
  */
 export function readLogin(f, reconnecting) {
-  if (f.content === T.OK) return { ok: true, role: f.params.get("role") ?? null };
+  if (f.content === T.OK) return { ok: true, role: f.params.get("role") ?? null, away: number(f.params.get("away")) ?? 0 };
   return { ok: false, text: f.content, retry: Boolean(reconnecting) && isTemporaryRefusal(f.content) };
 }
 
@@ -398,4 +399,23 @@ export function readSession(f) {
 export function readInfo(f) {
   const rec = f.params.get("rec") || EVERYONE;
   return { rec, ...readNotice(f), room: isRoom(rec) };
+}
+
+/**
+ * A CONFIRM as {reason, ok, text, room, rec, user, count, more}: `ok` on the
+ * content OK exactly; room, rec, user and count null when absent; `more`: a
+ * HISTORY answer with older messages left.
+ */
+export function readAnswer(f) {
+  const p = f.params;
+  return {
+    reason: p.get("reason") ?? "",
+    ok: f.content === T.OK,
+    text: f.content,
+    room: p.get("room") ?? null,
+    rec: p.get("rec") ?? null,
+    user: p.get("user") ?? null,
+    count: number(p.get("count")),
+    more: p.get("more") === "1",
+  };
 }

@@ -104,9 +104,14 @@ _JOINED = template_pattern(texts.JOINED)
 
 @dataclass(frozen=True)
 class LoginAccepted:
-    """CONVER OK: ``role`` is admin, member or guest (None from a server without roles)."""
+    """CONVER OK: ``role`` is admin, member or guest (None from a server without roles).
+
+    ``away``: private messages that arrived while the account was offline
+    (``away=N``; 0 when absent).
+    """
 
     role: str | None
+    away: int = 0
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,7 @@ def is_temporary_refusal(text: str) -> bool:
 def read_login(frame: Frame, reconnecting: bool) -> Login:
     """Return the outcome of a CONVER; ``reconnecting``: we were logged in before a drop."""
     if frame.content == texts.OK:
-        return LoginAccepted(frame.get("role"))
+        return LoginAccepted(frame.get("role"), number(frame.get("away")) or 0)
     return LoginRefused(frame.content, reconnecting and is_temporary_refusal(frame.content))
 
 
@@ -539,3 +544,29 @@ def read_info(frame: Frame) -> Notice:
     """Return an INFO as a Notice ("INFO without rec is the lobby's")."""
     return Notice(frame.get("rec") or EVERYONE, frame.content, frame.get("sender") or "",
                   number(frame.get("ts")), frame.get("time") or "")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A CONFIRM: the request it answers (``reason``), ``ok`` (content ``OK``) and the text as sent.
+
+    ``room``, ``rec`` and ``user`` as the CONFIRM gives them (None when
+    absent); a HISTORY answer's ``count`` (None when absent) and ``more``
+    (older messages exist).
+    """
+
+    reason: str
+    ok: bool
+    text: str
+    room: str | None = None
+    rec: str | None = None
+    user: str | None = None
+    count: int | None = None
+    more: bool = False
+
+
+def read_answer(frame: Frame) -> Answer:
+    """Return a CONFIRM as an Answer (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, HISTORY, ... alike)."""
+    params = frame.params
+    return Answer(params.get("reason") or "", frame.content == texts.OK, frame.content, params.get("room"),
+                  params.get("rec"), params.get("user"), number(params.get("count")), params.get("more") == "1")

@@ -10,8 +10,8 @@ import { ChatClient } from "../../web/client.js";
 import { formatFrame, parseFrame } from "../../web/codec.js";
 import { isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "../../web/names.js";
 import {
-  NO_USERS, chatFrame, conversationKey, followMembers, followUsers, ownJoin, readChat, readConv, readInfo, readLogin,
-  readMembers, readRooms, readSession, readUpdate, readUsers, readWarn,
+  NO_USERS, chatFrame, conversationKey, followMembers, followUsers, ownJoin, readAnswer, readChat, readConv, readInfo,
+  readLogin, readMembers, readRooms, readSession, readUpdate, readUsers, readWarn,
 } from "../../web/protocol.js";
 import { Backoff } from "../../web/state.js";
 import { FakeSocket, FakeTimers } from "./fakes.mjs";
@@ -58,6 +58,8 @@ function conclude(c) {
       return readSession(f);
     case "info":
       return readInfo(f);
+    case "answer":
+      return readAnswer(f);
     default:
       throw new Error(`no reader for ${kind(c)}`);
   }
@@ -65,7 +67,7 @@ function conclude(c) {
 
 test("every kind of conclusion has vectors", () => {
   assert.deepEqual(new Set(FRAMES.map(kind)), new Set([
-    "login", "warn", "chat", "users", "user_list", "own_join", "update", "conv", "members", "member_list", "rooms", "session", "info",
+    "login", "warn", "chat", "users", "user_list", "own_join", "update", "conv", "members", "member_list", "rooms", "session", "info", "answer",
   ]));
 });
 
