@@ -33,13 +33,43 @@ export function utf8Length(text) {
 }
 
 // lists=changes: user-list changes (USERCHANGES) rather than a whole list for each.
-export const con = ({ nickname, password, color }) =>
-  frame("CON", [["nickname", nickname], ["password", password ?? ""], ["color", color], ["lists", "changes"]]);
+// rooms=1: the client knows rooms and conversations; session=1: issue a resume
+// token (SESSION); token=T: log in with it instead of the password (password=
+// still present); remember=1 (with session=1): a token that lasts for days.
+export function con({ nickname, password, color, rooms = false, session = false, token = null, remember = false }) {
+  const params = [["nickname", nickname], ["password", password ?? ""], ["color", color], ["lists", "changes"]];
+  if (rooms) params.push(["rooms", "1"]);
+  if (session) params.push(["session", "1"]);
+  if (token) params.push(["token", token]);
+  if (session && remember) params.push(["remember", "1"]);
+  return frame("CON", params);
+}
 export const listUsers = () => frame("USER");
 export const chat = (rec, text) => frame("CHAT", [["rec", rec]], text);
 export const ref = () => frame("REF");
 export const discon = () => frame("DISCON");
 export const kick = (user, reason) => frame("KICK", [["user", user]], reason);
+
+// The requests of rooms=1 clients; `room` is written with its # ("#general").
+export const createRoom = (room, topic = "", isPrivate = false) =>
+  frame("CREATE", isPrivate ? [["room", room], ["private", "1"]] : [["room", room]], topic);
+export const joinRoom = (room) => frame("JOIN", [["room", room]]);
+export const partRoom = (room) => frame("PART", [["room", room]]);
+export const setTopic = (room, topic) => frame("TOPIC", [["room", room]], topic);
+export const inviteMember = (room, user) => frame("INVITE", [["room", room], ["user", user]]);
+export const removeMember = (room, user, reason = "") => frame("REMOVE", [["room", room], ["user", user]], reason);
+export const setOperator = (room, user, op) => frame("OP", [["room", room], ["user", user], ["op", op ? "1" : "0"]]);
+export const listRooms = () => frame("ROOMS");
+export const listMembers = (room) => frame("MEMBERS", [["room", room]]);
+export const markRead = (rec, id) => frame("READ", [["rec", rec], ["id", String(id)]]);
+
+/** HISTORY of `rec`: up to `limit` messages (server default 50) with ids below `before` (null: the newest). */
+export function history(rec, { before = null, limit = null } = {}) {
+  const params = [["rec", rec]];
+  if (before !== null) params.push(["before", String(before)]);
+  if (limit !== null) params.push(["limit", String(limit)]);
+  return frame("HISTORY", params);
+}
 
 /** UPDATE with only the non-empty changes (an empty value means "no change"). */
 export function update({ nickname = "", color = "", password = "" }) {
