@@ -90,8 +90,10 @@ _MIGRATIONS: list[str] = [
     # room_id (rec_ident NULL), so the lobby's index leaves them out. The
     # recipients' index leaves out every message without one: else SQLite
     # (with no statistics) answers "rec_ident IS NULL" from it and walks
-    # through every room message to find the lobby's. Existing accounts start
-    # with the lobby read up to its newest message, as a new account does.
+    # through every room message to find the lobby's. messages_between finds
+    # one private conversation's messages (its unread, its pages) without
+    # reading every other conversation of either party. Existing accounts
+    # start with the lobby read up to its newest message, as a new account does.
     """
     CREATE TABLE rooms (
         id INTEGER PRIMARY KEY,
@@ -117,6 +119,7 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX messages_public ON messages (id) WHERE rec_ident IS NULL AND room_id IS NULL;
     DROP INDEX messages_by_recipient;
     CREATE INDEX messages_by_recipient ON messages (rec_ident, id) WHERE rec_ident IS NOT NULL;
+    CREATE INDEX messages_between ON messages (rec_ident, sender_ident, id) WHERE rec_ident IS NOT NULL;
     CREATE TABLE read_markers (
         account_id INTEGER NOT NULL,
         conv TEXT NOT NULL,
