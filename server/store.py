@@ -11,8 +11,7 @@ import contextlib
 import os
 import sqlite3
 import time
-import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -155,31 +154,6 @@ LOOKALIKE_QUERY = (
 )
 
 
-def _mentions_here(text: str, nickname: str) -> bool:
-    """The spec's mention rule, until ``names.mentions`` (the protocol helpers' part) is there to use.
-
-    ``text`` contains ``nickname`` (or ``@nickname``: ``@`` is no word
-    character), compared as nicknames are, with no letter, digit, mark or
-    ``_`` just before or after it.
-    """
-    wanted = name_key(nickname)
-    folded = name_key(text.replace("\n", " "))
-    at = folded.find(wanted) if wanted else -1
-    while at >= 0:
-        if not _word_character(folded, at - 1) and not _word_character(folded, at + len(wanted)):
-            return True
-        at = folded.find(wanted, at + 1)
-    return False
-
-
-def _word_character(text: str, at: int) -> bool:
-    if not 0 <= at < len(text):
-        return False
-    category = unicodedata.category(text[at])
-    return text[at] == "_" or category[0] in "LM" or category == "Nd"
-
-
-mentions: Callable[[str, str], bool] = getattr(names, "mentions", _mentions_here)
 
 
 def _bare(room_name: str) -> str:
@@ -760,7 +734,7 @@ class Store:
         contents = [content for (content,) in self._db.execute(
             f"SELECT content FROM messages WHERE {where} AND id > :read AND sender_ident NOT IN ({own})"
             " ORDER BY id LIMIT :cap", params)]
-        return read, len(contents), sum(1 for content in contents if mentions(content, nickname))
+        return read, len(contents), sum(1 for content in contents if names.mentions(content, nickname))
 
     def _private_conversations(self, idents: Sequence[str], limit: int) -> list[tuple[str, int]]:
         """(other party's ident, newest message id) of the private conversations of ``idents``, most recent first."""
