@@ -6,11 +6,13 @@
 import { el, messageItem } from "./render.js";
 import { isAction } from "./rooms.js";
 
-function countBadge(className, count, label) {
+/** A count shown as a number, then its words (" unread") for screen readers only. */
+function countBadge(className, count, label, words) {
   const badge = el("span", `count ${className}`, count > 999 ? "999+" : String(count));
   badge.title = label;
-  badge.hidden = count === 0;
-  return badge;
+  const spoken = el("span", "visually-hidden", ` ${words}`);
+  badge.hidden = spoken.hidden = count === 0;
+  return [badge, spoken];
 }
 
 /** A sidebar entry: the conversation's name, its unread count and (apart) its mention count. */
@@ -24,14 +26,11 @@ export function convItem(conv, open) {
   const parts = [name];
   if (conv.private && conv.kind === "room") parts.push(el("span", "badge badge-private", "private"));
   parts.push(
-    countBadge("count-mentions", conv.mentions, `${conv.mentions} mentioning you`),
-    countBadge("count-unread", conv.unread, `${conv.unread} unread`),
+    ...countBadge("count-mentions", conv.mentions, `${conv.mentions} mentioning you`, "mentioning you"),
+    ...countBadge("count-unread", conv.unread, `${conv.unread} unread`, "unread"),
   );
+  // The name a screen reader reads is the visible text (WCAG 2.5.3, "label in name"), with the counts' words.
   button.append(...parts);
-  const words = [conv.title];
-  if (conv.unread) words.push(`${conv.unread} unread`);
-  if (conv.mentions) words.push(`${conv.mentions} mentioning you`);
-  button.setAttribute("aria-label", words.join(", "));
   item.append(button);
   return item;
 }
