@@ -99,6 +99,13 @@ class Audit:
         assert not self.found, f"axe-core found violations:\n{report}"
 
 
+async def show_sidebar(page: Page, width: str) -> None:
+    """The conversations list in view: on a phone, opened from "Chats"."""
+    if width == "phone":
+        await page.click("#convs-toggle")
+    await expect(page.locator("#sidebar")).to_be_visible()
+
+
 def summary(lines: list[str]) -> list[str]:
     """One line per rule: how many nodes fail it, and the first of them."""
     by_rule: dict[str, list[str]] = {}
@@ -141,17 +148,35 @@ async def test_every_screen_passes_axe_core_in_both_themes(
     await say(ann.page, "hi boss, welcome")
     await say(ann.page, "and more from ann")
     await carl.send("CHAT,rec=boss,psst, a private word")
-    await say(page, "a private answer", to="ann")
+    await carl.send("CHAT,rec=boss,and a second one")
     await carl.send("CHAT,rec=-ALL,see https://example.com/some/where for it")
     await ann.page.click("#settings-toggle")
     await ann.page.fill("#set-nickname", "anna")
     await ann.page.fill("#set-color", "#00aa00")
     await ann.page.click("#settings-save")
     await expect(ann.page.locator("#settings-result")).to_have_text("Saved.")
-    await carl.close()
-    await expect(page.locator("#messages .line-info").last).to_have_text(re.compile("carl has disconnected$"))
-    await expect(page.locator("#messages .msg")).to_have_count(7)
-    await audit.check("chat")
+    await expect(page.locator("#messages .line-change")).to_have_count(1)
+    await expect(page.locator("#messages .msg")).to_have_count(5)
+    await audit.check("lobby")
+
+    # The conversations (on a phone, a drawer behind "Chats") and their forms.
+    await show_sidebar(page, width)
+    await audit.check("sidebar")
+    await page.click("#create-open")
+    await expect(page.locator("#create-form")).to_be_visible()
+    await audit.check("create-room")
+    await page.click("#create-cancel")
+    await page.click("#browse-open")
+    await expect(page.locator("#browse-panel")).to_be_visible()
+    await audit.check("browse-rooms")
+    await page.click("#browse-close")
+    await page.click("#conv-list button.conv-open[data-rec='carl']")
+    await expect(page.locator("#conv-title")).to_have_text("carl")
+    await page.fill("#message-input", "a private answer")
+    await page.press("#message-input", "Enter")
+    await expect(page.locator("#messages .msg-own")).to_have_count(1)
+    await expect(page.locator("#messages .msg")).to_have_count(3)
+    await audit.check("private")
 
     await page.click("#settings-toggle")
     await expect(page.locator("#settings-panel")).to_be_visible()
@@ -283,6 +308,12 @@ async def test_the_phone_top_bar_fits_one_row(chromium: Any, start_serve: Callab
     }""")
     assert rows["spread"] <= 6, rows  # one row: every middle at one height
     assert rows["right"] <= width, rows
-    assert rows["buttons"] == ["Users 1", "Settings", "Leave"], rows
+    assert rows["buttons"] == ["Settings", "Leave"], rows
+    # The drawers open from the conversation's header, on one row with its title.
+    for toggle in ("#convs-toggle", "#users-toggle"):
+        await expect(page.locator(toggle)).to_be_in_viewport()
+    head = await page.evaluate("""() => [...document.querySelectorAll("#convs-toggle, #conv-title, #users-toggle")]
+        .map((e) => { const r = e.getBoundingClientRect(); return (r.top + r.bottom) / 2; })""")
+    assert max(head) - min(head) <= 6, head
     await expect(page.locator("#status")).to_be_in_viewport()
     await watched.assert_clean()

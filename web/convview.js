@@ -6,12 +6,13 @@
 import { el, messageItem } from "./render.js";
 import { isAction } from "./rooms.js";
 
-/** A count shown as a number, read out with its words ("3 unread"); hidden at 0. */
-function countBadge(className, count, words) {
-  const group = el("span", "count-group");
-  group.hidden = count === 0;
-  group.append(el("span", `count ${className}`, count > 999 ? "999+" : String(count)), el("span", "visually-hidden", ` ${words}`));
-  return group;
+/** A count shown as a number, then its words (" unread") for screen readers only. */
+function countBadge(className, count, label, words) {
+  const badge = el("span", `count ${className}`, count > 999 ? "999+" : String(count));
+  badge.title = label;
+  const spoken = el("span", "visually-hidden", ` ${words}`);
+  badge.hidden = spoken.hidden = count === 0;
+  return [badge, spoken];
 }
 
 /** A sidebar entry: the conversation's name, its unread count and (apart) its mention count. */
@@ -24,7 +25,11 @@ export function convItem(conv, open) {
   const name = el("span", "conv-name", conv.title);
   const parts = [name];
   if (conv.private && conv.kind === "room") parts.push(el("span", "badge badge-private", "private"));
-  parts.push(countBadge("count-mentions", conv.mentions, "mentioning you"), countBadge("count-unread", conv.unread, "unread"));
+  parts.push(
+    ...countBadge("count-mentions", conv.mentions, `${conv.mentions} mentioning you`, "mentioning you"),
+    ...countBadge("count-unread", conv.unread, `${conv.unread} unread`, "unread"),
+  );
+  // The name a screen reader reads is the visible text (WCAG 2.5.3, "label in name"), with the counts' words.
   button.append(...parts);
   item.append(button);
   return item;
@@ -95,10 +100,18 @@ export function newDivider() {
   return item;
 }
 
-/** A chat message in its conversation; a `/me` action reads "* alice waves". */
-export function chatItem(event) {
-  const item = messageItem(event);
+/**
+ * A chat message in its conversation: a room's message is not private; a
+ * `/me` action reads "* alice waves".
+ */
+export function chatItem(event, background) {
+  const item = messageItem(event, background);
   const { message } = event;
+  if (message.rec.startsWith("#")) {
+    item.classList.replace("msg-private", "msg-public");
+    item.querySelector(".badge-private")?.remove();
+    item.querySelector(".msg-to")?.remove();
+  }
   if (isAction(message.text)) {
     item.classList.add("msg-action");
     const body = item.querySelector(".msg-text");
