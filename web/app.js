@@ -8,14 +8,14 @@
 //   visible, the log at the bottom.
 // - A resume token (SESSION) logs the next load in without the join form.
 
-import { ChatClient, chatBytes, socketUrl } from "./client.js";
+import { ChatClient, socketUrl } from "./client.js";
 import { Drafts, dayLabel, dayOf } from "./conversations.js";
 import { chatItem, convItem, daySeparator, historyStart, memberItem, newDivider, roomItem } from "./convview.js";
-import { MAX_FRAME_BYTES, nicknameError, sameNick, safeColor } from "./protocol.js";
+import * as P from "./protocol.js";
+import { EVERYONE, MAX_FRAME_BYTES, chatBytes, isRoom, nicknameError, sameNick, safeColor } from "./protocol.js";
 import { noticeItem, paintSender, regroup, regroupAll, userItem } from "./render.js";
-import * as R from "./rooms.js";
 import { Unread } from "./state.js";
-import { UPDATE_NAME_ERROR } from "./texts.js";
+import { SESSION_ENDED, UPDATE_NAME_ERROR } from "./texts.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE_NICK = "parley.nickname";
@@ -291,13 +291,13 @@ function onCreateSubmit(event) {
     return;
   }
   const room = roomName(typed);
-  const problem = R.roomNameError(room.slice(1));
+  const problem = P.roomNameError(room.slice(1));
   if (problem) {
     showText($("create-error"), problem);
     $("create-name").focus();
     return;
   }
-  client.ask(R.create(room, $("create-topic").value.trim(), $("create-private").checked));
+  client.ask(P.createRoom(room, $("create-topic").value.trim(), $("create-private").checked));
 }
 
 function showBrowse(open) {
@@ -306,13 +306,13 @@ function showBrowse(open) {
   if (open) {
     $("create-form").hidden = true;
     $("room-list").replaceChildren();
-    client.ask(R.listRooms());
+    client.ask(P.listRooms());
     $("browse-close").focus();
   }
 }
 
 function onRooms({ rooms }) {
-  const items = rooms.map((r) => roomItem(r, client.convs.get(r.room) !== null));
+  const items = rooms.map((r) => roomItem(r, client.convs.get(r.name) !== null));
   $("room-list").replaceChildren(...items);
   $("browse-empty").hidden = rooms.length > 0;
 }
@@ -323,13 +323,13 @@ function onRoomListClick(event) {
   if (button.classList.contains("room-joined")) {
     showBrowse(false);
     openConversation(button.dataset.room);
-  } else client.ask(R.join(button.dataset.room));
+  } else client.ask(P.joinRoom(button.dataset.room));
 }
 
 const CONV_FORMS = {
-  topic: { label: "New topic", submit: "Set topic", input: "", send: (room, text) => R.setTopic(room, text) },
-  invite: { label: "Invite (nickname)", submit: "Invite", input: "", send: (room, text) => R.invite(room, text.trim()) },
-  remove: { label: "Reason for removing", submit: "Remove", input: "", send: (room, text, user) => R.remove(room, user, text.trim()) },
+  topic: { label: "New topic", submit: "Set topic", input: "", send: (room, text) => P.setTopic(room, text) },
+  invite: { label: "Invite (nickname)", submit: "Invite", input: "", send: (room, text) => P.inviteMember(room, text.trim()) },
+  remove: { label: "Reason for removing", submit: "Remove", input: "", send: (room, text, user) => P.removeMember(room, user, text.trim()) },
 };
 
 /** The header's small form for `action` (topic, invite, remove) or none. */
@@ -360,7 +360,7 @@ function onMemberTools(event) {
   const remove = event.target.closest("button.member-remove");
   if (remove) showConvForm("remove", remove.dataset.nick);
   const op = event.target.closest("button.member-op");
-  if (op) client.ask(R.op(openConv().rec, op.dataset.nick, op.dataset.op === "1"));
+  if (op) client.ask(P.setOperator(openConv().rec, op.dataset.nick, op.dataset.op === "1"));
 }
 
 /** CONFIRM of a room reason: forms close on OK, show their error otherwise. */
@@ -475,7 +475,7 @@ function onLoginSubmit(event) {
 
 function onLoginError({ text }) {
   // "a guest client may retry plainly with its nickname" (its grace is over).
-  if (resuming && resuming.guest && text === R.SESSION_ENDED) {
+  if (resuming && resuming.guest && text === SESSION_ENDED) {
     const { nickname, color, remember: keep } = resuming;
     resuming = { guest: false };
     client.login({ nickname, password: "", color, remember: keep });
@@ -496,10 +496,10 @@ function onLoggedIn({ first }) {
   $("set-color").value = toHex6(client.credentials.color);
   if (!first) return;
   shownKey = null;
-  const last = recall(STORE_OPEN) || R.LOBBY;
+  const last = recall(STORE_OPEN) || EVERYONE;
   // A room comes back with its CONV (just after this); a private conversation or the lobby opens now.
-  openConversation(R.isRoom(last) ? R.LOBBY : last);
-  if (R.isRoom(last)) wantedOpen = last;
+  openConversation(isRoom(last) ? EVERYONE : last);
+  if (isRoom(last)) wantedOpen = last;
 }
 
 /** The resume token: kept across reloads when "Stay signed in", else for this tab only. */
@@ -576,7 +576,7 @@ function renderUsers() {
   if (conv.kind === "room" && conv.members !== null) {
     const manage = conv.op || client.isAdmin();
     items = conv.members.map((m) =>
-      memberItem(m, { me: sameNick(m.name, me), online: online.some((n) => sameNick(n, m.name)), manage }));
+      memberItem(m, { me: sameNick(m.nick, me), online: online.some((n) => sameNick(n, m.nick)), manage }));
     $("users-heading").textContent = "Members";
   } else {
     items = online.map((name) =>
@@ -754,7 +754,7 @@ function wire() {
   $("browse-open").addEventListener("click", () => showBrowse(true));
   $("browse-close").addEventListener("click", () => showBrowse(false));
   $("room-list").addEventListener("click", onRoomListClick);
-  $("part-room").addEventListener("click", () => client.ask(R.part(openConv().rec)));
+  $("part-room").addEventListener("click", () => client.ask(P.partRoom(openConv().rec)));
   $("topic-open").addEventListener("click", () => showConvForm("topic"));
   $("invite-open").addEventListener("click", () => showConvForm("invite"));
   $("conv-form").addEventListener("submit", onConvFormSubmit);

@@ -20,10 +20,10 @@
 //   only for the temporary refusals; any other ends the session.
 
 import { ProtocolError, formatFrame, parseFrame } from "./codec.js";
-import { Conversations, convKey, recOf } from "./conversations.js";
+import { Conversations, convKey } from "./conversations.js";
 import * as P from "./protocol.js";
-import * as R from "./rooms.js";
 import { Backoff } from "./state.js";
+import * as T from "./texts.js";
 
 // status: {state: "offline"|"connecting"|"online"|"reconnecting", reason, retryAt}
 // login-error: {text}          logged-in: {role, first}     identity: {nickname}
@@ -41,6 +41,9 @@ export const EVENTS = [
 
 const ROOM_REASONS = new Set(["CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "READ"]);
 const READ_DELAY_MS = 300;
+const HISTORY_PAGE = 50;
+/** The refusal of HISTORY by a server that does not know it. */
+const UNKNOWN_HISTORY = T.UNKNOWN_REASON.replace("{reason}", "HISTORY");
 const CONNECTING = 0;
 const OPEN = 1;
 const LEAVE_GRACE_MS = 1500;
@@ -52,11 +55,6 @@ export function socketUrl(href) {
   url.hash = "";
   url.search = "";
   return url.href;
-}
-
-/** Wire bytes of the CHAT frame for `text` to `rec`: what the 8192-byte limit applies to. */
-export function chatBytes(rec, text) {
-  return P.utf8Length(formatFrame(R.chatFrame(rec, text)));
 }
 
 export class ChatClient {
@@ -121,8 +119,8 @@ export class ChatClient {
   /** Send a chat message (line breaks encoded); returns "" when sent, else why not. */
   sendChat(rec, text) {
     if (!this.online) return "Not connected.";
-    if (chatBytes(rec, text) > P.MAX_FRAME_BYTES) return "Message too long.";
-    return this.send(R.chatFrame(rec, text)) ? "" : "Message could not be sent.";
+    if (P.chatBytes(rec, text) > P.MAX_FRAME_BYTES) return "Message too long.";
+    return this.send(P.chatFrame(rec, text)) ? "" : "Message could not be sent.";
   }
 
   // ---- conversations ----
@@ -131,7 +129,7 @@ export class ChatClient {
   openConversation(rec) {
     const conv = this.convs.setOpen(rec);
     if (conv.history === "none") this.loadHistory(conv);
-    if (conv.kind === "room" && conv.members === null && this.online) this.send(R.members(conv.rec));
+    if (conv.kind === "room" && conv.members === null && this.online) this.send(P.listMembers(conv.rec));
     this.emit("convs", {});
     return conv;
   }
@@ -144,7 +142,8 @@ export class ChatClient {
 
   loadHistory(conv) {
     if (!this.online || conv.history === "loading") return false;
-    if (!this.send(R.history(conv.rec, conv.history === "none" ? null : conv.oldestId()))) return false;
+    const before = conv.history === "none" ? null : conv.oldestId();
+    if (!this.send(P.history(conv.rec, { before, limit: HISTORY_PAGE }))) return false;
     conv.history = "loading";
     return true;
   }
@@ -167,7 +166,7 @@ export class ChatClient {
 
   sendReads() {
     this.readTimer = null;
-    for (const { rec, id } of this.unsentReads.values()) this.send(R.read(rec, id));
+    for (const { rec, id } of this.unsentReads.values()) this.send(P.markRead(rec, id));
     this.unsentReads.clear();
   }
 
@@ -256,7 +255,7 @@ export class ChatClient {
   sendCon() {
     this.loginPending = true;
     this.userList = P.NO_USERS; // a new connection's list starts whole
-    this.send(R.con(this.credentials));
+    this.send(P.con({ ...this.credentials, rooms: true, session: true }));
   }
 
   closed(code, reason) {
@@ -370,7 +369,7 @@ export class ChatClient {
       this.scheduleRetry(text);
       return;
     }
-    const sessionEnded = text === R.SESSION_ENDED;
+    const sessionEnded = text === T.SESSION_ENDED;
     if (sessionEnded && this.credentials) {
       this.credentials.token = "";
       // Reconnecting (the server restarted, or the grace ran out): log in
@@ -387,17 +386,11 @@ export class ChatClient {
   }
 
   onChatr(f) {
-    const message = P.readChat(f, this.nickname);
-    try {
-      message.text = R.decodeLines(f.content, f.params.get("lines") ?? null);
-    } catch {
-      message.text = f.content; // shown as the readable line a legacy client sees
-    }
-    const { mine: own, toMe } = message;
-    const old = f.params.get("old") === "1";
+    const message = P.readChat(f, this.nickname); // its text with its line breaks
+    const { mine: own, toMe, old } = message;
     const live = !old && (this.joinTs === null || message.ts === null || message.ts >= this.joinTs);
     const mention = !own && P.mentions(message.text, this.nickname);
-    const conv = this.convs.ensure(recOf(message, this.nickname));
+    const conv = this.convs.ensure(message.conversation);
     const event = { message, conv, index: -1, live, own, toMe, mention };
     event.index = conv.addMessage(event);
     if (event.index < 0) return; // seen already
@@ -407,11 +400,10 @@ export class ChatClient {
   }
 
   onInfo(f) {
-    const info = P.readNotice(f);
-    info.rec = f.params.get("rec") || R.LOBBY;
+    const info = P.readInfo(f);
     this.lastInfo = info;
     // "TOPIC: the members get INFO,...;rec=#NAME;topic=TEXT,...; clients take the topic from topic".
-    const room = R.isRoom(info.rec) && f.params.has("topic") ? this.convs.get(info.rec) : null;
+    const room = info.room && f.params.has("topic") ? this.convs.get(info.rec) : null;
     if (room) {
       room.topic = f.params.get("topic");
       this.emit("convs", {});
@@ -461,7 +453,7 @@ export class ChatClient {
   }
 
   onConv(f) {
-    const c = R.readConv(f);
+    const c = P.readConv(f);
     const why = this.lastInfo;
     if (c.gone) {
       this.convs.drop(c.rec);
@@ -474,7 +466,7 @@ export class ChatClient {
 
   /** MEMBERS, "split like USER, every part but the last with more=1". */
   onMembers(f) {
-    const { room, members: part } = R.readMembers(f);
+    const { room, members: part } = P.readMembers(f);
     const conv = this.convs.get(room);
     if (!conv) return;
     const members = [...(conv.memberParts ?? []), ...part];
@@ -489,15 +481,16 @@ export class ChatClient {
   }
 
   onMember(f) {
-    const change = R.readMember(f);
-    const conv = this.convs.get(change.room);
-    if (!conv) return;
-    conv.memberChanged(change);
+    const conv = this.convs.get(f.params.get("room") ?? "");
+    if (!conv || conv.members === null) return;
+    conv.members = P.followMembers({ room: conv.rec, members: conv.members }, f).members;
+    conv.memberCount = conv.members.length;
     this.emit("members", { conv });
   }
 
   onSession(f) {
-    const session = R.readSession(f);
+    const session = P.readSession(f);
+    if (session === null) return;
     if (this.credentials) this.credentials.token = session.token;
     this.emit("session", session);
   }
@@ -505,7 +498,7 @@ export class ChatClient {
   onConfirm(f) {
     const answer = P.readUpdate(f);
     if (answer !== null) this.updateAnswered(answer);
-    const reply = R.readAnswer(f);
+    const reply = P.readAnswer(f);
     if (reply.reason === "HISTORY") this.historyAnswered(reply);
     else if (ROOM_REASONS.has(reply.reason)) this.emit("answer", reply);
     // REF: "Resending messages..." and DISCON: "Disconnected Successfully."
@@ -516,7 +509,7 @@ export class ChatClient {
     const err = P.readNotice(f);
     this.note("error", err.text, err);
     // A server without HISTORY: what it has is shown, and no page waits for it.
-    if (err.text === R.UNKNOWN_HISTORY) {
+    if (err.text === UNKNOWN_HISTORY) {
       for (const conv of this.convs.byKey.values()) {
         if (conv.history === "loading") this.historyAnswered({ rec: conv.rec, ok: true, more: false, count: 0, text: "" });
       }
@@ -524,7 +517,7 @@ export class ChatClient {
   }
 
   historyAnswered({ rec, ok, more, count, text }) {
-    const conv = this.convs.get(rec || R.LOBBY);
+    const conv = this.convs.get(rec || P.EVERYONE);
     if (!conv) return;
     if (ok) conv.more = more;
     else this.note("error", text);
@@ -561,7 +554,7 @@ const HANDLERS = new Map([
   ["MEMBERS", ChatClient.prototype.onMembers],
   ["MEMBER", ChatClient.prototype.onMember],
   ["SESSION", ChatClient.prototype.onSession],
-  ["ROOMS", function onRooms(f) { this.emit("rooms", { rooms: R.readRooms(f) }); }],
+  ["ROOMS", function onRooms(f) { this.emit("rooms", { rooms: P.readRooms(f) }); }],
   ["ERR", ChatClient.prototype.onErr],
   ["PONG", () => {}],
 ]);

@@ -13,19 +13,11 @@
 //   error) sits after every item no later than its time, so our own join
 //   line never rises above older history loaded after it.
 
-import { isRoom, nickKey } from "./names.js";
-import { LOBBY } from "./rooms.js";
+import { EVERYONE as LOBBY, conversationKey, isRoom, nickKey } from "./protocol.js";
 
-/** The key conversations are compared by: `-ALL`, or the name as nicknames are compared. */
+/** The key conversations are compared by: `-ALL`, `#` and the room's key, or the nickname's. */
 export function convKey(rec) {
-  return rec === LOBBY || !rec ? LOBBY : nickKey(rec);
-}
-
-/** The conversation `rec` of a chat message, seen by `me`: the lobby, the room, or the other party. */
-export function recOf(message, me) {
-  const rec = message.rec || LOBBY;
-  if (rec === LOBBY || isRoom(rec)) return rec;
-  return nickKey(message.sender) === nickKey(me) ? rec : message.sender;
+  return rec ? conversationKey(rec) : LOBBY;
 }
 
 /** "lobby", "room" or "private". */
@@ -47,7 +39,7 @@ export class Conversation {
     this.private = false;
     this.op = false;
     this.memberCount = null;
-    this.members = null; // [{name, op}] once MEMBERS came
+    this.members = null; // [{nick, op}] once MEMBERS came
     this.memberParts = null; // the parts of a MEMBERS split with more=1, until the last
     this.items = []; // {type: "msg", id, ts, own, event} | {type: "line", ts, notice}
     this.ids = new Set();
@@ -161,21 +153,10 @@ export class Conversation {
     return first ? first.id : null;
   }
 
-  /** Room members: apply a MEMBER change. */
-  memberChanged({ user, change }) {
-    if (this.members === null) return;
-    const key = nickKey(user);
-    const at = this.members.findIndex((m) => nickKey(m.name) === key);
-    if (change === "join" && at < 0) this.members.push({ name: user, op: false });
-    else if (change === "leave" && at >= 0) this.members.splice(at, 1);
-    else if ((change === "op" || change === "deop") && at >= 0) this.members[at].op = change === "op";
-    this.memberCount = this.members.length;
-  }
-
   /** A nickname renamed: in the member list. */
   renamed(old, now) {
     const key = nickKey(old);
-    for (const member of this.members ?? []) if (nickKey(member.name) === key) member.name = now;
+    for (const member of this.members ?? []) if (nickKey(member.nick) === key) member.nick = now;
   }
 }
 

@@ -4,7 +4,6 @@
 // written with textContent only (render.js's rule).
 
 import { el, messageItem } from "./render.js";
-import { isAction } from "./rooms.js";
 
 /** A count shown as a number, then its words (" unread") for screen readers only. */
 function countBadge(className, count, label, words) {
@@ -36,7 +35,7 @@ export function convItem(conv, open) {
 }
 
 /** A public room in the ROOMS list: name, members, topic, and Join (or "joined"). */
-export function roomItem({ room, members, topic }, joined) {
+export function roomItem({ name: room, members, topic }, joined) {
   const item = el("li", "room");
   const head = el("div", "room-head");
   head.append(el("span", "room-name", room), el("span", "room-members", `${members} ${members === 1 ? "member" : "members"}`));
@@ -51,7 +50,7 @@ export function roomItem({ room, members, topic }, joined) {
 }
 
 /** A room member: name (opens a private conversation), online and operator marks, operators' tools. */
-export function memberItem({ name, op }, { me, online, manage }) {
+export function memberItem({ nick: name, op }, { me, online, manage }) {
   const item = el("li", "user member");
   item.dataset.nick = name;
   if (!online) item.classList.add("user-offline");
@@ -112,7 +111,7 @@ export function chatItem(event, background) {
     item.querySelector(".badge-private")?.remove();
     item.querySelector(".msg-to")?.remove();
   }
-  if (isAction(message.text)) {
+  if (message.action) {
     item.classList.add("msg-action");
     const body = item.querySelector(".msg-text");
     if (body) {

@@ -1,11 +1,11 @@
-// The page's conversations (web/conversations.js, web/rooms.js) and the chat
-// session's part in them (web/client.js), with a fake WebSocket.
+// The page's conversations (web/conversations.js) and the chat session's part
+// in them (web/client.js), with a fake WebSocket.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { ChatClient } from "../../web/client.js";
-import { Conversation, Drafts, dayLabel, recOf } from "../../web/conversations.js";
-import * as R from "../../web/rooms.js";
+import { Conversation, Drafts, dayLabel } from "../../web/conversations.js";
+import { SESSION_ENDED } from "../../web/texts.js";
 import { Backoff } from "../../web/state.js";
 import { FakeSocket, FakeTimers } from "./fakes.mjs";
 
@@ -38,13 +38,6 @@ function loggedIn(credentials = ANN) {
 }
 
 const messageIds = (conv) => conv.items.filter((i) => i.type === "msg").map((i) => i.id);
-
-test("a message belongs to the lobby, its room, or the conversation with the other party", () => {
-  assert.equal(recOf({ rec: "-ALL", sender: "bob" }, "ann"), "-ALL");
-  assert.equal(recOf({ rec: "#Tea", sender: "bob" }, "ann"), "#Tea");
-  assert.equal(recOf({ rec: "ANN", sender: "bob" }, "ann"), "bob");
-  assert.equal(recOf({ rec: "bob", sender: "Ann" }, "ann"), "bob");
-});
 
 test("private messages each way land in one conversation, apart from the lobby", () => {
   const { client, socket } = loggedIn();
@@ -142,60 +135,43 @@ test("rooms: CONV lists them, MEMBERS and MEMBER keep the list, gone=1 drops one
   socket.receive("MEMBER,time=t;room=#tea;user=carl;change=join,", "MEMBER,time=t;room=#tea;user=bob;change=op,");
   socket.receive("MEMBER,time=t;room=#tea;user=ann;change=leave,");
   const tea = client.convs.get("#tea");
-  assert.deepEqual(tea.members, [{ name: "bob", op: true }, { name: "carl", op: false }]);
+  assert.deepEqual(tea.members, [{ nick: "bob", op: true }, { nick: "carl", op: false }]);
   assert.equal(tea.private, true);
   socket.receive("USERCHANGES,time=t;v=0;changes=1;rename0=carl;to0=carla;num=0,");
-  assert.equal(tea.members[1].name, "carla");
+  assert.equal(tea.members[1].nick, "carla");
   socket.receive("INFO,time=t;sender=bob;ts=7000;rec=#tea;topic=New/, topic,bob set the topic of #tea: New, topic");
   assert.equal(tea.topic, "New, topic");
   socket.receive("CONFIRM,time=t;reason=PART;room=#tea,OK", "CONV,time=t;rec=#tea;last=0;read=0;unread=0;mentions=0;gone=1,");
   assert.equal(client.convs.get("#tea"), null);
   assert.equal(client.convs.open.rec, "-ALL");
-  assert.deepEqual(of("answer").at(-1), { reason: "PART", room: "#tea", rec: "", count: 0, more: false, ok: true, text: "OK" });
+  assert.deepEqual(of("answer").at(-1), { reason: "PART", room: "#tea", rec: null, user: null, count: null, more: false, ok: true, text: "OK" });
   socket.receive("ROOMS,time=t;num=2;0=#big;members0=5;topic0=Big/, room;1=#small;members1=1;topic1=,");
   assert.deepEqual(of("rooms").at(-1).rooms, [
-    { room: "#big", members: 5, topic: "Big, room" }, { room: "#small", members: 1, topic: "" }]);
-});
-
-test("the frames of the room reasons", () => {
-  const f = (frame) => [frame.reason, [...frame.params], frame.content];
-  assert.deepEqual(f(R.create("#a", "t", true)), ["CREATE", [["room", "#a"], ["private", "1"]], "t"]);
-  assert.deepEqual(f(R.op("#a", "bob", false)), ["OP", [["room", "#a"], ["user", "bob"], ["op", "0"]], ""]);
-  assert.deepEqual(f(R.remove("#a", "bob", "spam")), ["REMOVE", [["room", "#a"], ["user", "bob"]], "spam"]);
-  assert.deepEqual(f(R.chatFrame("#a", "one\ntwo\r\nthree")), ["CHAT", [["rec", "#a"], ["lines", "3.7"]], "one two three"]);
-});
-
-test("line breaks: encoded by code point, decoded, and a bad parameter refused", () => {
-  assert.deepEqual(R.encodeLines("hello\nworld"), { content: "hello world", lines: "5" });
-  assert.deepEqual(R.encodeLines("😀\n😀"), { content: "😀 😀", lines: "1" });
-  assert.deepEqual(R.encodeLines("plain"), { content: "plain", lines: null });
-  assert.equal(R.decodeLines("😀 😀", "1"), "😀\n😀");
-  assert.equal(R.decodeLines("a b", null), "a b");
-  for (const bad of ["", "0", "1.1", "5", "x", "3.1", "1.", "-1"]) assert.throws(() => R.decodeLines("a b c", bad), RangeError, bad);
-  assert.equal(R.isAction("/me waves"), true);
-  assert.equal(R.isAction("/mew"), false);
+    { name: "#big", members: 5, topic: "Big, room" }, { name: "#small", members: 1, topic: "" }]);
 });
 
 test("a SESSION token is kept and used to log in again after a drop; a session that ended falls back to the password", () => {
   const { client, socket, of } = loggedIn();
   assert.equal(socket.sent[0], "CON,nickname=ann;password=pw;color=#ff8800;lists=changes;rooms=1;session=1;remember=1,");
+  client.sendChat("#tea", "one\ntwo");
+  assert.equal(socket.sent.at(-1), "CHAT,rec=#tea;lines=3,one two");
   socket.receive("SESSION,time=t;token=T0k-_;expires=99,");
-  assert.deepEqual(of("session").at(-1), { token: "T0k-_", expires: 99 });
+  assert.deepEqual(of("session").at(-1), { token: "T0k-_", expires: 99, remembered: true });
   socket.drop(1006);
   client.timers.runAll();
   const again = FakeSocket.made.at(-1);
   again.accept();
-  assert.equal(again.sent[0], "CON,nickname=ann;password=pw;color=#ff8800;lists=changes;rooms=1;session=1;remember=1;token=T0k-_,");
-  again.receive(`CONVER,time=t,${R.SESSION_ENDED}`);
+  assert.equal(again.sent[0], "CON,nickname=ann;password=pw;color=#ff8800;lists=changes;rooms=1;session=1;token=T0k-_;remember=1,");
+  again.receive(`CONVER,time=t,${SESSION_ENDED}`);
   assert.equal(again.sent[1], "CON,nickname=ann;password=pw;color=#ff8800;lists=changes;rooms=1;session=1;remember=1,");
 });
 
 test("a stored token that ended: the session is forgotten and the form shows why", () => {
   const { socket, of } = connected({ nickname: "ann", password: "", color: "#fff", token: "old", remember: true });
-  assert.match(socket.sent[0], /;token=old,$/);
-  socket.receive(`CONVER,time=t,${R.SESSION_ENDED}`);
+  assert.match(socket.sent[0], /;token=old;remember=1,$/);
+  socket.receive(`CONVER,time=t,${SESSION_ENDED}`);
   assert.deepEqual(of("session").at(-1), { token: "", expires: 0 });
-  assert.deepEqual(of("login-error").at(-1), { text: R.SESSION_ENDED });
+  assert.deepEqual(of("login-error").at(-1), { text: SESSION_ENDED });
 });
 
 test("Leave forgets the conversations and the list", () => {
