@@ -198,12 +198,17 @@ async def test_rooms_public_and_private_and_a_private_conversation_beside_an_ori
         await open_conversation(bob.page, "-ALL")
         await expect(bob.page.locator("#messages .msg-text")).to_have_text(["all\nof you"])  # no room message
 
-        # The operator removes Bob from #tea: he sees why, and the room goes from his list.
+        # The operator removes Bob from #tea while he is writing there: he sees why, the room goes
+        # from his list, and his unsent words stay with #tea, never in the lobby's composer.
+        await open_conversation(bob.page, "#tea")
+        await bob.page.fill("#message-input", "unsent tea words")
         await open_conversation(ann.page, "#tea")
         await ann.page.click("#user-list li[data-nick='bob'] .member-remove")
         await ann.page.fill("#conv-form-input", "too much tea")
         await ann.page.click("#conv-form-submit")
         await expect(conversation_entry(bob.page, "#tea")).to_have_count(0)
+        await expect(bob.page.locator("#conv-title")).to_have_text("Lobby")
+        await expect(bob.page.locator("#message-input")).to_have_value("")
         await expect(bob.page.locator("#messages .line-info .line-text").last).to_have_text(
             "bob was removed from #tea by ann: too much tea")
         await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann"])

@@ -35,6 +35,7 @@ let notificationsOn = false;
 let resuming = null; // logging in with a stored token ({nickname, color, remember, guest}): no join form meanwhile
 let wantedOpen = ""; // the conversation open before the reload, until it is listed
 let shownKey = null; // the conversation the log shows
+let shownRec = null; // ... and its name, whose draft the composer holds
 let dividerAfter = null; // the read marker when the open conversation was opened
 let convForm = null; // {action, user} of the header's small form
 let opening = false; // inside openConversation
@@ -217,6 +218,7 @@ function openConversation(rec, { focus = true } = {}) {
   firstPage = conv.history === "loading";
   remember(STORE_OPEN, conv.rec);
   shownKey = conv.key;
+  shownRec = conv.rec;
   dividerAfter = conv.unread > 0 ? conv.read : null;
   $("message-input").value = drafts.get(conv.rec);
   showConvForm(null);
@@ -495,7 +497,7 @@ function onLoggedIn({ first }) {
   $("chat-panel").hidden = false;
   $("set-color").value = toHex6(client.credentials.color);
   if (!first) return;
-  shownKey = null;
+  shownKey = shownRec = null;
   const last = recall(STORE_OPEN) || EVERYONE;
   // A room comes back with its CONV (just after this); a private conversation or the lobby opens now.
   openConversation(isRoom(last) ? EVERYONE : last);
@@ -550,7 +552,7 @@ function onEnded({ why, text }) {
   $("chat-panel").hidden = true;
   $("messages").replaceChildren();
   $("conv-list").replaceChildren();
-  shownKey = null;
+  shownKey = shownRec = null;
   wantedOpen = "";
   if (why === "left") {
     drafts.clear();
@@ -641,8 +643,9 @@ function onKickSubmit(event) {
 
 // ---- composer: writes to the open conversation, Enter sends, Shift+Enter breaks the line ----
 
+/** The composer's text is the draft of the conversation shown (not of one the page moved to meanwhile). */
 function saveDraft() {
-  if (shownKey !== null) drafts.set(openConv().rec, $("message-input").value);
+  if (shownRec !== null) drafts.set(shownRec, $("message-input").value);
 }
 
 function checkLength() {
