@@ -773,6 +773,7 @@ function wire() {
   $("convs-toggle").addEventListener("click", () =>
     showSidebar(!document.body.classList.contains("sidebar-open")));
   document.addEventListener("visibilitychange", onVisibility);
+  addEventListener("pagehide", () => client.sendReads()); // a reload must not lose what was read
   matchMedia("(prefers-color-scheme: dark)").addEventListener("change", recolor);
   client
     .on("status", onStatus)

@@ -164,7 +164,9 @@ export class ChatClient {
     return true;
   }
 
+  /** Send the READ frames still held back (before DISCON, or as the page goes away). */
   sendReads() {
+    if (this.readTimer !== null) this.timers.clearTimeout(this.readTimer);
     this.readTimer = null;
     for (const { rec, id } of this.unsentReads.values()) this.send(P.markRead(rec, id));
     this.unsentReads.clear();
@@ -195,6 +197,7 @@ export class ChatClient {
     this.endText = "You left the chat.";
     this.cancelRetry();
     if (this.ws && this.ws.readyState === OPEN) {
+      this.sendReads();
       this.send(P.discon());
       const ws = this.ws;
       this.timers.setTimeout(() => ws.readyState === OPEN && ws.close(1000), LEAVE_GRACE_MS);
