@@ -281,6 +281,12 @@ async def test_an_account_reloads_signed_in_with_no_join_or_leave_line_and_histo
     assert texts.index(next(t for t in texts if "line-info" in t)) > max(i for i, t in enumerate(texts) if "msg" in t.split())
     await say(ann.page, "three")
     await expect(bob.page.locator("#messages .msg-text")).to_have_text(["one", "two", "three"])
+    # The open conversation comes back with the reload, a room too.
+    await create_room(ann.page, "#den")
+    await say(ann.page, "in the den", to="#den")
+    await ann.page.reload()
+    await expect(ann.page.locator("#conv-title")).to_have_text("#den")
+    await expect(ann.page.locator("#messages .msg-text")).to_have_text(["in the den"])
     await asyncio.sleep(0.5)
     assert await bob.page.locator("#messages .line").all_inner_texts() == lines
     await expect(bob.page.locator("#user-list .user-name")).to_have_text(["ann", "bob"])
