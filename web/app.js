@@ -160,7 +160,7 @@ function onHistory({ conv }) {
   if (conv.key !== shownKey) return;
   const list = $("messages");
   if (firstPage) {
-    firstPage = false;
+    firstPage = conv.history === "none"; // refused for now: the retry's page is still the first
     renderLog();
     const divider = list.querySelector(".new-divider");
     if (divider) divider.scrollIntoView({ block: "start" });

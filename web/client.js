@@ -42,6 +42,7 @@ export const EVENTS = [
 const ROOM_REASONS = new Set(["CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "READ"]);
 const READ_DELAY_MS = 300;
 const HISTORY_PAGE = 50;
+const HISTORY_RETRY_MS = 2000;
 /** The refusal of HISTORY by a server that does not know it. */
 const UNKNOWN_HISTORY = T.UNKNOWN_REASON.replace("{reason}", "HISTORY");
 const CONNECTING = 0;
@@ -511,10 +512,23 @@ export class ChatClient {
   onErr(f) {
     const err = P.readNotice(f);
     this.note("error", err.text, err);
-    // A server without HISTORY: what it has is shown, and no page waits for it.
-    if (err.text === UNKNOWN_HISTORY) {
-      for (const conv of this.convs.byKey.values()) {
-        if (conv.history === "loading") this.historyAnswered({ rec: conv.rec, ok: true, more: false, count: 0, text: "" });
+    if (err.text === UNKNOWN_HISTORY) this.historyRefused(false); // a server without HISTORY: no page waits for it
+    else if (err.text === T.TOO_FAST) this.historyRefused(true);
+  }
+
+  /**
+   * A HISTORY refused by ERR (no CONFIRM comes): no conversation stays
+   * waiting. `retry`: the open one asks again a little later if it has no
+   * page yet; older pages are asked again by scrolling up.
+   */
+  historyRefused(retry) {
+    for (const conv of this.convs.byKey.values()) {
+      if (conv.history !== "loading") continue;
+      if (!retry) conv.more = false;
+      conv.history = retry && conv.pages === 0 ? "none" : "loaded";
+      this.emit("history", { conv, count: 0, more: conv.more });
+      if (conv.history === "none" && conv === this.convs.open) {
+        this.timers.setTimeout(() => conv.history === "none" && conv === this.convs.open && this.loadHistory(conv), HISTORY_RETRY_MS);
       }
     }
   }
@@ -525,6 +539,7 @@ export class ChatClient {
     if (ok) conv.more = more;
     else this.note("error", text);
     conv.history = "loaded";
+    conv.pages += 1;
     this.emit("history", { conv, count, more: conv.more });
   }
 

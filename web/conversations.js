@@ -45,6 +45,7 @@ export class Conversation {
     this.ids = new Set();
     this.history = "none"; // "none" | "loading" | "loaded"
     this.more = true; // older messages may exist on the server
+    this.pages = 0; // pages of history answered
     this.lastActive = 0; // for ordering private conversations
   }
 

@@ -223,3 +223,19 @@ test("a private conversation follows its other party's rename, and answers asked
   socket.receive("CONFIRM,time=t;reason=HISTORY;rec=bob;count=1;more=0,OK");
   assert.equal(client.convs.open.history, "loaded");
 });
+
+test("a HISTORY refused as too fast leaves no conversation waiting: the open one asks again later", () => {
+  const { client, socket, of } = loggedIn();
+  const lobby = client.convs.get("-ALL");
+  socket.receive("ERR,time=t,Error: You are sending requests too fast. Please slow down.");
+  assert.equal(lobby.history, "none");
+  assert.equal(of("history").at(-1).conv, lobby);
+  assert.deepEqual(client.timers.runAll(), [2000]);
+  assert.equal(socket.sent.at(-1), "HISTORY,rec=-ALL;limit=50,");
+  socket.receive("CHATR,time=t;sender=bob;rec=-ALL;id=70;ts=1;old=1,a", "CONFIRM,time=t;reason=HISTORY;rec=-ALL;count=1;more=1,OK");
+  assert.equal(client.loadOlder(lobby), true);
+  socket.receive("ERR,time=t,Error: You are sending requests too fast. Please slow down.");
+  assert.equal(lobby.history, "loaded"); // scrolling up asks again
+  assert.equal(lobby.more, true);
+  assert.equal(client.timers.pending.size, 0);
+});
