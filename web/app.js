@@ -199,7 +199,9 @@ function renderSidebar() {
 function renderHeader() {
   const conv = openConv();
   $("conv-title").textContent = conv.title;
-  showText($("conv-topic"), conv.topic);
+  // A private conversation's header says whether the other party is online (from the lobby's list).
+  const presence = users.online.some((n) => sameNick(n, conv.rec)) ? "online" : "offline";
+  showText($("conv-topic"), conv.kind === "private" ? presence : conv.topic);
   const room = conv.kind === "room";
   const op = room && (conv.op || client.isAdmin());
   $("part-room").hidden = !room;
@@ -598,6 +600,7 @@ function renderUsers() {
 function onUsers(list) {
   users = list;
   renderUsers();
+  renderHeader();
 }
 
 function onMembers({ conv }) {
