@@ -36,10 +36,16 @@ from parley.protocol.names import name_key, nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
 from parley.protocol.reading import ChatMessage as ChatMessage  # the shared readers' values are our events
 from parley.protocol.reading import LoginRefused as LoginRefused
-from parley.protocol.reading import (LoginAccepted, UserListState, follow_users, own_join, read_chat, read_login,
-                                     read_update, read_warn)
+from parley.protocol.reading import (LoginAccepted, UserListState, follow_users, number, own_join, read_chat,
+                                     read_login, read_update, read_warn, template_pattern)
+
+from .text import decode_lines, encode_lines
 
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
+# "Your session has ended; please log in again." (CON with a token that no longer works)
+SESSION_ENDED = "Error: Your session has ended; please log in again."
+_SESSION_ENDED = template_pattern(SESSION_ENDED)
+ROOM_REASONS = ("CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "READ", "MEMBERS", "ROOMS")
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class LoginDetails:
     password: str = field(default="", repr=False)
     tls: bool = False
     ca_file: str = ""
+    token: str = field(default="", repr=False)  # a resume token: logs in without the password
+    remember: bool = False  # ask for a token that lasts (remember=1)
 
     @property
     def address(self) -> str:
@@ -75,6 +83,72 @@ class LoggedIn:
 class InfoMessage:
     time: str
     sender: str
+    text: str
+    rec: str = EVERYONE  # a room's event names the room; the lobby's has no rec
+    ts: int | None = None
+
+
+@dataclass(frozen=True)
+class OlderMessage:
+    """A message replayed by HISTORY (``old=1``): never counted as unread."""
+
+    message: ChatMessage
+
+
+@dataclass(frozen=True)
+class ConvChanged:
+    """A CONV frame: what the list needs to show conversation ``rec``."""
+
+    rec: str
+    params: dict[str, str]
+    topic: str
+
+
+@dataclass(frozen=True)
+class MembersListed:
+    room: str
+    members: tuple[tuple[str, bool], ...]  # (nickname, operator) in join order
+
+
+@dataclass(frozen=True)
+class MemberChanged:
+    room: str
+    user: str
+    change: str  # join, leave, op, deop
+
+
+@dataclass(frozen=True)
+class RoomEntry:
+    name: str
+    members: int
+    topic: str
+
+
+@dataclass(frozen=True)
+class RoomsListed:
+    rooms: tuple[RoomEntry, ...]
+
+
+@dataclass(frozen=True)
+class SessionIssued:
+    token: str = field(repr=False)
+    expires: int  # epoch ms; 0: it lasts only for the grace period
+
+
+@dataclass(frozen=True)
+class HistoryLoaded:
+    rec: str
+    count: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class RoomAnswer:
+    """The CONFIRM of a room reason: ``ok``, the server's text, and the room or rec it names."""
+
+    reason: str
+    target: str
+    ok: bool
     text: str
 
 
@@ -127,6 +201,8 @@ class UnknownFrame:
 Event = Union[
     LoggedIn, LoginRefused, ChatMessage, InfoMessage, UsersChanged, UpdateAnswer,
     RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
+    OlderMessage, ConvChanged, MembersListed, MemberChanged, RoomsListed, SessionIssued,
+    HistoryLoaded, RoomAnswer,
 ]
 
 
@@ -158,8 +234,10 @@ class Session:
         self._handlers: dict[str, Callable[[Frame], list[Event]]] = {
             "CONVER": self._conver, "CHATR": self._chatr, "INFO": self._info,
             "USER": self._user, "USERCHANGES": self._user, "CONFIRM": self._confirm, "ERR": self._err,
-            "WARN": self._warn, "PONG": self._pong,
+            "WARN": self._warn, "PONG": self._pong, "CONV": self._conv, "MEMBERS": self._members,
+            "MEMBER": self._member, "ROOMS": self._rooms, "SESSION": self._session,
         }
+        self.used_token = False
 
     @property
     def nickname(self) -> str:
@@ -189,9 +267,17 @@ class Session:
         self._pending.clear()
         self.user_list = UserListState()
         login = self.login
-        # lists=changes: user-list changes (USERCHANGES) rather than a whole list for each.
-        return make_frame("CON", [("nickname", login.nickname), ("password", login.password),
-                                  ("color", login.color), ("lists", "changes")])
+        # lists=changes: user-list changes (USERCHANGES) rather than a whole list for each;
+        # rooms=1: rooms and conversations; session=1: a resume token (a dropped
+        # connection comes back within the grace period without a leave line).
+        params = [("nickname", login.nickname), ("password", login.password), ("color", login.color),
+                  ("lists", "changes"), ("rooms", "1"), ("session", "1")]
+        self.used_token = bool(login.token)
+        if login.token:
+            params.append(("token", login.token))
+        if login.remember:
+            params.append(("remember", "1"))
+        return make_frame("CON", params)
 
     def connection_lost(self) -> None:
         """The connection is gone (for whatever reason)."""
@@ -212,9 +298,24 @@ class Session:
             raise LocalProtocolError(f"cannot send {what} while {self.state.value}")
 
     def chat(self, rec: str, text: str) -> Frame:
-        """Return ``CHAT,rec=REC,text``. Raises LocalProtocolError when not logged in."""
+        """Return ``CHAT,rec=REC[;lines=...],text`` (line breaks as spaces). Raises LocalProtocolError
+        when not logged in."""
         self._require_chatting("CHAT")
-        return make_frame("CHAT", [("rec", rec)], text)
+        content, lines = encode_lines(text)
+        return make_frame("CHAT", [("rec", rec)] + ([("lines", lines)] if lines else []), content)
+
+    def room_request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> Frame:
+        """Return a rooms frame (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, ROOMS, MEMBERS, READ)."""
+        self._require_chatting(reason)
+        if reason not in ROOM_REASONS:
+            raise LocalProtocolError(f"not a room request: {reason}")
+        return make_frame(reason, params, content)
+
+    def history(self, rec: str, before: int | None, limit: int = 50) -> Frame:
+        """Return ``HISTORY,rec=R[;before=ID];limit=N,``."""
+        self._require_chatting("HISTORY")
+        params = [("rec", rec)] + ([("before", str(before))] if before is not None else [])
+        return make_frame("HISTORY", params + [("limit", str(limit))])
 
     def update(self, nickname: str = "", color: str = "", password: str = "") -> Frame:
         """Return an UPDATE with the non-empty fields; remember it until answered."""
@@ -251,6 +352,10 @@ class Session:
             return [ServerError(frame.content)]
         login = read_login(frame, self.reconnecting)
         if not isinstance(login, LoginAccepted):
+            if self.used_token and _SESSION_ENDED.match(frame.content):
+                # The token no longer works: forget it; a reconnect tries the password (or as a guest).
+                self.login = replace(self.login, token="")
+                return [replace(login, retry=self.reconnecting)]
             return [login]
         self.state = State.CHATTING
         self.role = login.role
@@ -258,13 +363,48 @@ class Session:
         return [LoggedIn(self.nickname, self.role, reconnected)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
-        return [read_chat(frame, self.nickname)]
+        message = read_chat(frame, self.nickname)
+        try:
+            message = replace(message, text=decode_lines(message.text, frame.get("lines")))
+        except ValueError:
+            pass  # a bad lines= from the server: show the line as it came
+        return [OlderMessage(message) if frame.get("old") == "1" else message]
 
     def _info(self, frame: Frame) -> list[Event]:
         spelling = own_join(frame, self.nickname)
         if spelling is not None:
             self.login = replace(self.login, nickname=spelling)
-        return [InfoMessage(frame.get("time") or "", frame.get("sender") or "", frame.content)]
+        return [InfoMessage(frame.get("time") or "", frame.get("sender") or "", frame.content,
+                            frame.get("rec") or EVERYONE, number(frame.get("ts")))]
+
+    def _conv(self, frame: Frame) -> list[Event]:
+        rec = frame.get("rec")
+        return [ConvChanged(rec, dict(frame.params), frame.content)] if rec else []
+
+    def _members(self, frame: Frame) -> list[Event]:
+        params = frame.params
+        total = min(number(params.get("num")) or 0, len(params))
+        members = tuple((params[str(i)], params.get(f"op{i}") == "1") for i in range(total) if params.get(str(i)))
+        room = frame.get("room")
+        return [MembersListed(room, members)] if room else []
+
+    def _member(self, frame: Frame) -> list[Event]:
+        room, user, change = frame.get("room"), frame.get("user"), frame.get("change")
+        return [MemberChanged(room, user, change)] if room and user and change else []
+
+    def _rooms(self, frame: Frame) -> list[Event]:
+        params = frame.params
+        total = min(number(params.get("num")) or 0, len(params))
+        rooms = tuple(RoomEntry(params[str(i)], number(params.get(f"members{i}")) or 0, params.get(f"topic{i}", ""))
+                      for i in range(total) if params.get(str(i)))
+        return [RoomsListed(rooms)]
+
+    def _session(self, frame: Frame) -> list[Event]:
+        token = frame.get("token")
+        if not token:
+            return []
+        self.login = replace(self.login, token=token)  # a dropped connection resumes with it
+        return [SessionIssued(token, number(frame.get("expires")) or 0)]
 
     def _user(self, frame: Frame) -> list[Event]:
         after = self.user_list = follow_users(self.user_list, frame)
@@ -279,6 +419,14 @@ class Session:
             return [RefreshStarted(frame.content)]
         if reason == "DISCON":
             return [DisconnectConfirmed(frame.content)]
+        if reason == "HISTORY":
+            rec = frame.get("rec") or EVERYONE
+            if frame.content != "OK":
+                return [RoomAnswer("HISTORY", rec, False, frame.content)]
+            return [HistoryLoaded(rec, number(frame.get("count")) or 0, frame.get("more") == "1")]
+        if reason in ROOM_REASONS:
+            target = frame.get("room") or frame.get("rec") or ""
+            return [RoomAnswer(reason, target, frame.content == "OK", frame.content)]
         return [UnknownFrame(frame)]
 
     def _update_answered(self, ok: bool, text: str) -> UpdateAnswer:
@@ -338,13 +486,12 @@ def recipient_choices(users: Iterable[str], me: str) -> list[str]:
 
 
 def check_message(text: str) -> str | None:
-    """Return why ``text`` cannot be sent, or None when it can."""
+    """Return why ``text`` cannot be sent, or None when it can (line breaks count one each)."""
     if not text.strip():
         return "Type a message first."
-    if len(text) > MAX_MESSAGE:
-        return f"Message too long: {len(text)} characters, the limit is {MAX_MESSAGE}."
-    if "\n" in text or "\r" in text:
-        return "A message cannot hold a line break."
+    length = len(encode_lines(text)[0])
+    if length > MAX_MESSAGE:
+        return f"Message too long: {length} characters, the limit is {MAX_MESSAGE}."
     return None
 
 

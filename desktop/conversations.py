@@ -1,0 +1,240 @@
+"""The conversations a user has open: the lobby, rooms and private ones. No Tk, no I/O.
+
+Addresses (``rec``) are the protocol's: ``-ALL`` the lobby, ``#NAME`` a
+room, ``NICK`` a private conversation with NICK. What the server says of a
+conversation (CONV: last id, read marker, unread and mention counts, topic,
+operator) is applied here; a live message after it is counted by the
+client itself ("id > read, not own, mention rule"). Each conversation keeps
+the messages received for it, ordered by id and de-duplicated, so the log
+can be redrawn when the user switches conversations.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from parley.protocol.names import name_key, same_nickname
+from parley.protocol.reading import EVERYONE, ChatMessage
+
+from .text import mentions
+
+LOBBY = EVERYONE
+UNREAD_CAP = 1000  # the server counts "up to 1000"
+MAX_NOTES = 500  # events kept per conversation (joins, topics...): the oldest go first
+
+
+@dataclass(frozen=True)
+class Note:
+    """An event line in a conversation (INFO) or our own notice, after message id ``after``."""
+
+    after: int
+    kind: str  # "info" or "notice"
+    text: str
+    time: str = ""
+
+
+def is_room(rec: str) -> bool:
+    """Return True for a room's address (``#NAME``)."""
+    return rec.startswith("#")
+
+
+def conversation_key(rec: str) -> str:
+    """Return the key under which a conversation is kept (names compared as nicknames)."""
+    return rec if rec == LOBBY else name_key(rec)
+
+
+def conversation_of(message: ChatMessage, me: str) -> str:
+    """Return the address of the conversation a message belongs to.
+
+    The lobby's and rooms' messages by their ``rec``; a private message is
+    in the conversation with the other party (its recipient when we sent it).
+    """
+    if message.rec == LOBBY or is_room(message.rec):
+        return message.rec
+    return message.rec if same_nickname(message.sender, me) else message.sender
+
+
+@dataclass
+class Conversation:
+    """One entry of the conversation list and the messages shown for it."""
+
+    rec: str
+    topic: str = ""
+    last: int = 0
+    read: int = 0
+    unread: int = 0
+    mentions: int = 0
+    private: bool = False
+    op: bool = False
+    member_count: int | None = None
+    members: list[tuple[str, bool]] | None = None  # (nickname, operator), rooms only, once asked
+    messages: list[ChatMessage] = field(default_factory=list)
+    more_before: bool | None = None  # older messages exist (None: not known yet)
+    notes: list[Note] = field(default_factory=list)
+    _ids: list[int] = field(default_factory=list)
+
+    def note(self, kind: str, text: str, time: str = "") -> Note:
+        """Keep an event line after the newest message held; return it."""
+        note = Note(self.last, kind, text, time)
+        self.notes.append(note)
+        del self.notes[:-MAX_NOTES]
+        return note
+
+    @property
+    def kind(self) -> str:
+        """Return ``lobby``, ``room`` or ``private``."""
+        return "lobby" if self.rec == LOBBY else "room" if is_room(self.rec) else "private"
+
+    @property
+    def title(self) -> str:
+        """Return the name shown for it."""
+        return "Lobby" if self.rec == LOBBY else self.rec
+
+    @property
+    def oldest_id(self) -> int | None:
+        """Return the id of the oldest message held, or None."""
+        return self._ids[0] if self._ids else None
+
+    def add(self, message: ChatMessage) -> int | None:
+        """Hold ``message``; return its index in ``messages``, or None when already held.
+
+        Messages without an id go at the end.
+        """
+        if message.id is None:
+            self.messages.append(message)
+            return len(self.messages) - 1
+        at = bisect.bisect_left(self._ids, message.id)
+        if at < len(self._ids) and self._ids[at] == message.id:
+            return None
+        self._ids.insert(at, message.id)
+        # Messages without ids sit at the end; those with ids are in id order before them.
+        index = at
+        self.messages.insert(index, message)
+        self.last = max(self.last, message.id)
+        return index
+
+    def label(self) -> str:
+        """Return the list entry's text: name, then unread and mention counts."""
+        counts = ""
+        if self.unread:
+            more = "+" if self.unread >= UNREAD_CAP else ""
+            counts = f"  ({self.unread}{more}"
+            counts += f", @{self.mentions})" if self.mentions else ")"
+        lock = " \U0001f512" if self.private else ""
+        return f"{self.title}{lock}{counts}"
+
+
+class Conversations:
+    """Every conversation of the user, in the order shown: lobby, rooms, private ones."""
+
+    def __init__(self, me: str) -> None:
+        self.me = me
+        self._by_key: dict[str, Conversation] = {LOBBY: Conversation(LOBBY)}
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.ordered())
+
+    def ordered(self) -> list[Conversation]:
+        """Return the lobby, then the rooms by name, then private conversations by name."""
+        rest = [c for k, c in self._by_key.items() if k != LOBBY]
+        rooms = sorted((c for c in rest if is_room(c.rec)), key=lambda c: name_key(c.rec))
+        private = sorted((c for c in rest if not is_room(c.rec)), key=lambda c: name_key(c.rec))
+        return [self._by_key[LOBBY], *rooms, *private]
+
+    def get(self, rec: str) -> Conversation | None:
+        """Return the conversation at ``rec``, or None."""
+        return self._by_key.get(conversation_key(rec))
+
+    def ensure(self, rec: str) -> Conversation:
+        """Return the conversation at ``rec``, adding it when new."""
+        key = conversation_key(rec)
+        if key not in self._by_key:
+            self._by_key[key] = Conversation(rec)
+        return self._by_key[key]
+
+    def drop(self, rec: str) -> None:
+        """Forget a conversation (a room we left); the lobby stays."""
+        key = conversation_key(rec)
+        if key != LOBBY:
+            self._by_key.pop(key, None)
+
+    def apply_conv(self, rec: str, params: dict[str, str], topic: str) -> Conversation | None:
+        """Apply a CONV frame's values; return the conversation, or None when it is gone."""
+        if params.get("gone") == "1":
+            self.drop(rec)
+            return None
+        conversation = self.ensure(rec)
+        conversation.rec = rec  # the server's spelling
+        conversation.topic = topic
+        for name in ("last", "read", "unread", "mentions"):
+            value = _number(params.get(name))
+            if value is not None:
+                setattr(conversation, name, value)
+        conversation.private = params.get("private") == "1"
+        conversation.op = params.get("op") == "1"
+        conversation.member_count = _number(params.get("members"))
+        return conversation
+
+    def receive(self, message: ChatMessage, old: bool = False) -> tuple[Conversation, int | None]:
+        """File a message; return its conversation and index (None: a duplicate).
+
+        A live message (not a HISTORY/REF replay) newer than the read marker
+        and not our own counts as unread, and as a mention when it names us.
+        """
+        conversation = self.ensure(conversation_of(message, self.me))
+        before_last = conversation.last
+        index = conversation.add(message)
+        fresh = index is not None and not old and message.id is not None and message.id > max(
+            conversation.read, before_last)
+        if fresh and not message.mine:
+            conversation.unread = min(UNREAD_CAP, conversation.unread + 1)
+            if mentions(message.text, self.me):
+                conversation.mentions += 1
+        if message.mine and message.id is not None and not old:
+            conversation.read = max(conversation.read, message.id)  # our own words are read
+        return conversation, index
+
+    def mark_read(self, conversation: Conversation) -> int | None:
+        """Mark everything held as read; return the id to send in READ (None: nothing new)."""
+        newest = max(conversation.last, conversation.read)
+        changed = conversation.unread or conversation.mentions or newest > conversation.read
+        conversation.unread = conversation.mentions = 0
+        if not changed or newest == 0:
+            return None
+        conversation.read = newest
+        return newest
+
+    def rename(self, old: str, new: str) -> None:
+        """A user changed nickname: rename their private conversation and room entries."""
+        if same_nickname(old, self.me):
+            self.me = new
+        conversation = self._by_key.pop(name_key(old), None)
+        if conversation is not None and not is_room(old):
+            conversation.rec = new
+            self._by_key[name_key(new)] = conversation
+        for other in self._by_key.values():
+            if other.members is not None:
+                other.members = [(new if same_nickname(n, old) else n, op) for n, op in other.members]
+
+    def totals(self) -> tuple[int, int]:
+        """Return (unread, mentions) over every conversation."""
+        return (sum(c.unread for c in self._by_key.values()),
+                sum(c.mentions for c in self._by_key.values()))
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isascii() and text.isdigit() and len(text) <= 15 else None
+
+
+def apply_member_change(members: list[tuple[str, bool]], user: str, change: str) -> list[tuple[str, bool]]:
+    """Return a room's member list after one MEMBER change (join, leave, op, deop)."""
+    rest = [(n, op) for n, op in members if not same_nickname(n, user)]
+    if change == "leave":
+        return rest
+    listed = len(rest) < len(members)
+    if change == "join":
+        return members if listed else [*members, (user, False)]
+    if not listed:
+        return [*members, (user, change == "op")]
+    return [(n, change == "op") if same_nickname(n, user) else (n, op) for n, op in members]
