@@ -14,6 +14,7 @@ import logging
 import logging.handlers
 import signal
 import sys
+import time
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 from .addresses import connect_hints
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from gateway.config import GatewayConfig
     from server.app import ChatServer
     from server.config import ServerConfig
+    from server.records import Account, Session
+    from server.store import Store
 
 log = logging.getLogger("parley")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -361,6 +364,41 @@ def run_user_command(args: argparse.Namespace) -> int:
         elif args.user_command == "remove":
             store.remove_account(account.name)
             print(f"removed {account.name}")
+        elif args.user_command == "sessions":
+            return _print_sessions(account.name, store.list_sessions(account.id))
+        elif args.user_command == "revoke":
+            return _revoke(store, account, args.id)
         return 0
     finally:
         store.close()
+
+
+def _local_time(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+
+
+def _print_sessions(name: str, sessions: list[Session]) -> int:
+    """``parley user sessions NAME``: one row a remembered login, times in this machine's time zone."""
+    if not sessions:
+        print(f"no sessions for {name}", file=sys.stderr)
+        return 0
+    rows = [("id", "created", "last used", "expires", "address")]
+    rows += [(str(s.id), _local_time(s.created_ms), _local_time(s.last_used_ms), _local_time(s.expires_ms), s.address)
+             for s in sessions]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        print("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[4]]))
+    return 0
+
+
+def _revoke(store: Store, account: Account, session_id: int | None) -> int:
+    """``parley user revoke NAME (ID | --all)``: the token of each such session no longer logs in."""
+    if session_id is None:
+        count = store.revoke_sessions(account.id)
+        print(f"revoked {count} session{'' if count == 1 else 's'} of {account.name}")
+        return 0
+    if not store.revoke_session(account.id, session_id):
+        print(f"parley: {account.name} has no session {session_id}", file=sys.stderr)
+        return 1
+    print(f"revoked session {session_id} of {account.name}")
+    return 0

@@ -371,7 +371,19 @@ def _add_user_commands(commands: Any) -> None:
     remove.add_argument("name")
     listing = user_commands.add_parser("list", help="list accounts and their roles",
                                        description="List accounts and their roles.")
-    for sub in (add, passwd, remove, listing):
+    sessions = user_commands.add_parser(
+        "sessions", help="list an account's remembered logins",
+        description="List an account's remembered logins (\"remember me\"): id, created, last used, expires, address.")
+    sessions.add_argument("name")
+    revoke = user_commands.add_parser(
+        "revoke", help="end remembered logins of an account",
+        description="End one remembered login of an account (its id from 'parley user sessions'), or all of them."
+                    " Its browser or desktop must log in again with the password.")
+    revoke.add_argument("name")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=int, help="the session's id, from 'parley user sessions'")
+    which.add_argument("--all", action="store_true", help="every remembered login of the account")
+    for sub in (add, passwd, remove, listing, sessions, revoke):
         _add_data_dir(sub)
 
 

@@ -1,4 +1,4 @@
-"""The values Parley keeps: accounts and chat messages. Plain data, no I/O.
+"""The values Parley keeps: accounts, chat messages, rooms, read state and sessions. Plain data, no I/O.
 
 The store (store.py) persists them and the chat core (core/) reasons about
 them; neither needs the other to name them.
@@ -13,6 +13,10 @@ ROLES = ("admin", "member")
 
 class AccountExists(Exception):
     """An account with that name (compared as nicknames are) exists."""
+
+
+class RoomExists(Exception):
+    """A room with that name (compared as nicknames are) exists."""
 
 
 class StoreFailed(Exception):
@@ -42,7 +46,14 @@ class Account:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A chat message to store: ``rec_ident`` is None for a public one."""
+    """A chat message to store.
+
+    ``rec_ident`` is None for a lobby or room message; ``room_id`` is the
+    room's for a room message (None for the lobby and private ones).
+    ``offline_for``: the id of the account a private message is for, when
+    that account is offline (the store also notes it in offline_messages).
+    ``content`` holds real line breaks (``\\n``).
+    """
 
     ts_ms: int
     time_text: str
@@ -52,6 +63,8 @@ class NewMessage:
     content: str
     sender_ident: str
     rec_ident: str | None
+    room_id: int | None = None
+    offline_for: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,3 +76,84 @@ class StoredMessage:
     color: str
     rec: str
     content: str
+
+
+@dataclass(frozen=True)
+class Room:
+    """A room. ``name`` is as its creator typed it, without the ``#`` the wire adds."""
+
+    id: int
+    name: str
+    topic: str
+    private: bool
+    created_ms: int
+
+    @property
+    def rec(self) -> str:
+        """The room's address on the wire: ``#name``."""
+        return f"#{self.name}"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of a room: the name it had when it joined or was last renamed, its ident, whether it is an operator."""
+
+    name: str
+    ident: str
+    op: bool
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A room someone is in, and whether they are one of its operators."""
+
+    room: Room
+    op: bool
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    """A public room as ROOMS lists it. ``name`` is without the ``#``."""
+
+    name: str
+    topic: str
+    members: int
+
+    @property
+    def rec(self) -> str:
+        return f"#{self.name}"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a user needs to list one conversation (a CONV frame).
+
+    ``rec`` as on the wire: ``-ALL``, ``#name``, or the other party's current
+    name. ``last``: the newest message's id (0: none); ``read``: the read
+    marker; ``unread``: messages after it not sent by the user (at most
+    1000); ``mentions``: how many of those mention the user. ``topic``,
+    ``private``, ``op`` (the user is a member operator: admins are the
+    caller's to add) and ``members`` are for rooms.
+    """
+
+    rec: str
+    last: int
+    read: int
+    unread: int
+    mentions: int
+    topic: str = ""
+    private: bool = False
+    op: bool = False
+    members: int = 0
+
+
+@dataclass(frozen=True)
+class Session:
+    """A remembered resume token of an account (the token itself is never kept, only its hash)."""
+
+    id: int
+    account_id: int
+    created_ms: int
+    expires_ms: int
+    last_used_ms: int
+    address: str

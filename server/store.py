@@ -1,4 +1,4 @@
-"""SQLite storage for accounts and message history. Synchronous, no asyncio.
+"""SQLite storage for accounts, message history, rooms, read state and sessions. Synchronous, no asyncio.
 
 One ``Store`` is used from one thread at a time (the server gives it a thread
 of its own; the ``parley user`` commands use it directly). The schema carries
@@ -11,18 +11,41 @@ import contextlib
 import os
 import sqlite3
 import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Literal
 
+from parley.protocol import names
 from parley.protocol.names import lookalike_keys, name_key
 from parley.startup import StartupError
 
 from .datafolder import create_private_file, make_folder
-from .records import ROLES, Account, AccountExists, NewMessage, StoredMessage
+from .records import (
+    ROLES,
+    Account,
+    AccountExists,
+    Member,
+    Membership,
+    NewMessage,
+    Room,
+    RoomExists,
+    RoomSummary,
+    Session,
+    StoredMessage,
+    Summary,
+)
 
 DATABASE_NAME = "parley.sqlite3"
-MESSAGES_PER_INSERT = 500  # 9 values a row, well under SQLite's 32,766 variables a statement
-MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+MESSAGES_PER_INSERT = 500  # 10 values a row, well under SQLite's 32,766 variables a statement
+MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+MESSAGE_COLUMNS = "id, ts_ms, time_text, sender, color, rec, content"  # a StoredMessage
+UNREAD_CAP = 1000  # CONV's unread: "counted up to 1000"
+NO_LIMIT = 2**63 - 1  # an id above every message's
+LOBBY = "lobby"  # the lobby's conversation in read_markers
+# The lobby's messages: what the index messages_public covers (its WHERE, word for word).
+IN_LOBBY = "rec_ident IS NULL AND room_id IS NULL"
+ConversationKind = Literal["lobby", "room", "private"]
 
 _MIGRATIONS: list[str] = [
     # Version 1.
@@ -62,6 +85,62 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX accounts_by_lookalike_upper ON accounts (lookalike_upper);
     CREATE INDEX accounts_by_lookalike_folded ON accounts (lookalike_folded);
     """,
+    # Version 3: rooms and their members, read markers, offline private
+    # messages, remembered sessions (issue 13). A room's messages carry its
+    # room_id (rec_ident NULL), so the lobby's index leaves them out. The
+    # recipients' index leaves out every message without one: else SQLite
+    # (with no statistics) answers "rec_ident IS NULL" from it and walks
+    # through every room message to find the lobby's. Existing accounts start
+    # with the lobby read up to its newest message, as a new account does.
+    """
+    CREATE TABLE rooms (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        topic TEXT NOT NULL,
+        private INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE room_members (
+        room_id INTEGER NOT NULL,
+        ident TEXT NOT NULL,
+        name TEXT NOT NULL,
+        op INTEGER NOT NULL,
+        joined_ms INTEGER NOT NULL,
+        PRIMARY KEY (room_id, ident)
+    );
+    CREATE INDEX room_members_by_ident ON room_members (ident);
+    ALTER TABLE messages ADD COLUMN room_id INTEGER;
+    CREATE INDEX messages_by_room ON messages (room_id, id) WHERE room_id IS NOT NULL;
+    DROP INDEX messages_public;
+    CREATE INDEX messages_public ON messages (id) WHERE rec_ident IS NULL AND room_id IS NULL;
+    DROP INDEX messages_by_recipient;
+    CREATE INDEX messages_by_recipient ON messages (rec_ident, id) WHERE rec_ident IS NOT NULL;
+    CREATE TABLE read_markers (
+        account_id INTEGER NOT NULL,
+        conv TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        PRIMARY KEY (account_id, conv)
+    ) WITHOUT ROWID;
+    CREATE TABLE offline_messages (
+        account_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        PRIMARY KEY (account_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        last_used_ms INTEGER NOT NULL,
+        address TEXT NOT NULL
+    );
+    CREATE INDEX sessions_by_account ON sessions (account_id);
+    INSERT INTO read_markers (account_id, conv, message_id)
+        SELECT id, 'lobby', (SELECT coalesce(max(id), 0) FROM messages WHERE rec_ident IS NULL) FROM accounts;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 # Any key of the name is any key of an account. Each column indexed (SQLite
@@ -71,6 +150,45 @@ LOOKALIKE_QUERY = (
     " OR lookalike_folded IN (:k0, :k1, :k2)) AND name_key != :name_key AND id IS NOT :except_id"
     " ORDER BY id LIMIT 1"
 )
+
+
+def _mentions_here(text: str, nickname: str) -> bool:
+    """The spec's mention rule, until ``names.mentions`` (the protocol helpers' part) is there to use.
+
+    ``text`` contains ``nickname`` (or ``@nickname``: ``@`` is no word
+    character), compared as nicknames are, with no letter, digit, mark or
+    ``_`` just before or after it.
+    """
+    wanted = name_key(nickname)
+    folded = name_key(text.replace("\n", " "))
+    at = folded.find(wanted) if wanted else -1
+    while at >= 0:
+        if not _word_character(folded, at - 1) and not _word_character(folded, at + len(wanted)):
+            return True
+        at = folded.find(wanted, at + 1)
+    return False
+
+
+def _word_character(text: str, at: int) -> bool:
+    if not 0 <= at < len(text):
+        return False
+    category = unicodedata.category(text[at])
+    return text[at] == "_" or category[0] in "LM" or category == "Nd"
+
+
+mentions: Callable[[str, str], bool] = getattr(names, "mentions", _mentions_here)
+
+
+def _bare(room_name: str) -> str:
+    """A room's name without the ``#`` the wire writes before it."""
+    return room_name.removeprefix("#")
+
+
+def _marks(prefix: str, values: Sequence[object], params: dict[str, object]) -> str:
+    """Named placeholders for ``values`` (added to ``params``), joined for an IN (...) list."""
+    keys = [f"{prefix}{at}" for at in range(len(values))]
+    params.update(zip(keys, values))
+    return ", ".join(f":{key}" for key in keys) or "NULL"
 
 
 class NewerDatabase(StartupError):
@@ -180,6 +298,17 @@ class Store:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: committed at the end of the block, rolled back if it raises."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
     def _refresh_lookalikes(self) -> None:
         """Store each account's look-alike key where it is missing or was made from other confusables data."""
         rows = self._db.execute(
@@ -225,8 +354,9 @@ class Store:
     def add_account(self, name: str, role: str, password_hash: str, *, adopt: str | None = None) -> Account:
         """Create an account. Raises AccountExists.
 
-        ``adopt``: a guest's ident whose private messages become the account's,
-        in the same transaction (a guest registering keeps them, or nothing is done).
+        ``adopt``: a guest's ident whose private messages and room memberships
+        become the account's, in the same transaction (a guest registering
+        keeps them, or nothing is done).
         """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -238,6 +368,10 @@ class Store:
                 (name, name_key(name), *lookalike_keys(name), role, password_hash, int(time.time() * 1000)),
             )
             account = Account(int(cursor.lastrowid or 0), name, role, password_hash)
+            # "a new account's lobby marker is the last lobby id at creation"
+            self._db.execute(
+                f"INSERT INTO read_markers (account_id, conv, message_id) SELECT ?, ?, coalesce(max(id), 0)"
+                f" FROM messages WHERE {IN_LOBBY}", (account.id, LOBBY))
             if adopt is not None:
                 self.move_private_messages(adopt, account.ident)
             self._db.execute("COMMIT")
@@ -272,19 +406,34 @@ class Store:
         self._db.execute("UPDATE accounts SET role = ? WHERE id = ?", (role, account_id))
 
     def rename_account(self, account_id: int, name: str) -> None:
-        """Give an account a new name. Raises AccountExists."""
+        """Give an account a new name, in its rooms' member lists too. Raises AccountExists."""
         try:
-            self._db.execute(
-                "UPDATE accounts SET name = ?, name_key = ?, lookalike_typed = ?, lookalike_upper = ?,"
-                " lookalike_folded = ? WHERE id = ?",
-                (name, name_key(name), *lookalike_keys(name), account_id),
-            )
+            with self._transaction():
+                self._db.execute(
+                    "UPDATE accounts SET name = ?, name_key = ?, lookalike_typed = ?, lookalike_upper = ?,"
+                    " lookalike_folded = ? WHERE id = ?",
+                    (name, name_key(name), *lookalike_keys(name), account_id),
+                )
+                self.rename_member(f"a:{account_id}", name)
         except sqlite3.IntegrityError:
             raise AccountExists(name) from None
 
     def remove_account(self, nickname: str) -> bool:
-        cursor = self._db.execute("DELETE FROM accounts WHERE name_key = ?", (name_key(nickname),))
-        return cursor.rowcount > 0
+        """Delete an account with its sessions, room memberships, read markers and offline notes.
+
+        Returns whether there was one. Its messages stay in the history.
+        (Foreign keys are off in Parley: each dependent table is cleared here.)
+        """
+        with self._transaction():
+            row = self._db.execute("SELECT id FROM accounts WHERE name_key = ?", (name_key(nickname),)).fetchone()
+            if row is None:
+                return False
+            account_id = int(row[0])
+            for table in ("sessions", "read_markers", "offline_messages"):
+                self._db.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))
+            self._db.execute("DELETE FROM room_members WHERE ident = ?", (f"a:{account_id}",))
+            self._db.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+        return True
 
     def list_accounts(self) -> list[Account]:
         rows = self._db.execute("SELECT id, name, role, password_hash FROM accounts ORDER BY id")
@@ -313,12 +462,15 @@ class Store:
                 values: list[object] = []
                 for message_id, m in zip(ids[start:], chunk):
                     values += (message_id, m.ts_ms, m.time_text, m.sender, m.color, m.rec, m.content,
-                               m.sender_ident, m.rec_ident)
+                               m.sender_ident, m.rec_ident, m.room_id)
                 self._db.execute(
                     "INSERT INTO messages (id, ts_ms, time_text, sender, color, rec, content, sender_ident,"
-                    " rec_ident) VALUES " + ", ".join([MESSAGE_ROW] * len(chunk)),
+                    " rec_ident, room_id) VALUES " + ", ".join([MESSAGE_ROW] * len(chunk)),
                     values,
                 )
+            offline = [(m.offline_for, message_id) for message_id, m in zip(ids, messages) if m.offline_for is not None]
+            if offline:
+                self._db.executemany("INSERT INTO offline_messages (account_id, message_id) VALUES (?, ?)", offline)
             self._db.execute("COMMIT")
         except BaseException:
             self._rollback()
@@ -328,12 +480,13 @@ class Store:
     def recent_messages(self, viewer_idents: Iterable[str], limit: int) -> list[StoredMessage]:
         """The last ``limit`` messages a viewer may see, oldest first.
 
-        A viewer sees every public message and the private ones it sent or
-        received under any of ``viewer_idents``.
+        A viewer sees every message of the lobby and the private ones it sent
+        or received under any of ``viewer_idents``; never a room's (REF
+        replays the lobby and private messages only).
         """
         idents = list(viewer_idents)
-        columns = "id, ts_ms, time_text, sender, color, rec, content"
-        parts = [f"SELECT {columns} FROM messages WHERE rec_ident IS NULL ORDER BY id DESC LIMIT :n"]
+        columns = MESSAGE_COLUMNS
+        parts = [f"SELECT {columns} FROM messages WHERE {IN_LOBBY} ORDER BY id DESC LIMIT :n"]
         params: dict[str, object] = {"n": limit}
         for i, ident in enumerate(idents):
             params[f"i{i}"] = ident
@@ -351,10 +504,356 @@ class Store:
         return [StoredMessage(*row) for row in reversed(rows)]
 
     def move_private_messages(self, old_ident: str, new_ident: str) -> None:
-        """Re-tag a guest's private messages (inside ``add_account``'s transaction when it adopts them)."""
+        """Re-tag a guest's messages and room memberships (inside ``add_account``'s transaction when it adopts them).
+
+        Its rooms' read markers start at each room's newest message, as when
+        an account joins.
+        """
         self._db.execute(
             "UPDATE messages SET sender_ident = ? WHERE sender_ident = ?", (new_ident, old_ident)
         )
         self._db.execute(
             "UPDATE messages SET rec_ident = ? WHERE rec_ident = ?", (new_ident, old_ident)
         )
+        self._db.execute("UPDATE room_members SET ident = ? WHERE ident = ?", (new_ident, old_ident))
+        if new_ident.startswith("a:"):
+            self._db.execute(
+                "INSERT OR REPLACE INTO read_markers (account_id, conv, message_id)"
+                " SELECT ?, 'r:' || room_id, (SELECT coalesce(max(id), 0) FROM messages WHERE messages.room_id ="
+                " room_members.room_id) FROM room_members WHERE ident = ?",
+                (int(new_ident[2:]), new_ident))
+
+    # Paged history (HISTORY) -----------------------------------------------
+
+    def lobby_history(self, before: int | None, limit: int) -> tuple[list[StoredMessage], bool]:
+        """Up to ``limit`` lobby messages with ids below ``before`` (None: the newest), oldest first, and whether older ones exist."""
+        return self._page([f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {IN_LOBBY}"], {}, before, limit)
+
+    def room_history(self, room_id: int, before: int | None, limit: int) -> tuple[list[StoredMessage], bool]:
+        """Like lobby_history, for a room's messages."""
+        return self._page([f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = :room"], {"room": room_id},
+                          before, limit)
+
+    def private_history(self, viewer_idents: Sequence[str], other_ident: str, before: int | None,
+                        limit: int) -> tuple[list[StoredMessage], bool]:
+        """Like lobby_history, for the messages between any of ``viewer_idents`` and ``other_ident``, either way.
+
+        When ``other_ident`` is one of ``viewer_idents`` it is the
+        conversation with oneself.
+        """
+        params: dict[str, object] = {"other": other_ident}
+        viewers = _marks("v", list(viewer_idents), params)
+        return self._page([
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_ident IN ({viewers}) AND rec_ident = :other",
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_ident = :other AND rec_ident IN ({viewers})",
+        ], params, before, limit)
+
+    def _page(self, selects: list[str], params: dict[str, object], before: int | None,
+              limit: int) -> tuple[list[StoredMessage], bool]:
+        """The newest ``limit`` rows below ``before`` of the union of ``selects``, oldest first, and whether there are more.
+
+        Each select ends with a WHERE clause; each is ordered and cut on its
+        own (from its index) before the union is.
+        """
+        params = {**params, "before": NO_LIMIT if before is None else before, "n": max(limit, 0) + 1}
+        parts = [f"SELECT * FROM ({select} AND id < :before ORDER BY id DESC LIMIT :n)" for select in selects]
+        rows = self._db.execute(f"{' UNION '.join(parts)} ORDER BY id DESC LIMIT :n", params).fetchall()
+        return [StoredMessage(*row) for row in reversed(rows[:limit])], len(rows) > limit
+
+    # Rooms -------------------------------------------------------------------
+
+    def create_room(self, name: str, topic: str, private: bool, creator_ident: str, creator_name: str,
+                    now_ms: int) -> Room:
+        """Create a room (``name`` with or without its ``#``; the caller has checked it), its creator its first member and operator.
+
+        Raises RoomExists when a room of that name (compared as nicknames are) exists.
+        """
+        bare = _bare(name)
+        try:
+            with self._transaction():
+                cursor = self._db.execute(
+                    "INSERT INTO rooms (name, name_key, topic, private, created_ms, created_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?)", (bare, name_key(bare), topic, int(private), now_ms, creator_ident))
+                room = Room(int(cursor.lastrowid or 0), bare, topic, private, now_ms)
+                self._db.execute("INSERT INTO room_members (room_id, ident, name, op, joined_ms) VALUES (?, ?, ?, 1, ?)",
+                                 (room.id, creator_ident, creator_name, now_ms))
+        except sqlite3.IntegrityError:
+            raise RoomExists(bare) from None
+        return room
+
+    def get_room(self, name: str) -> Room | None:
+        """The room named ``name`` (with or without its ``#``, compared as nicknames are), or None."""
+        row = self._db.execute("SELECT id, name, topic, private, created_ms FROM rooms WHERE name_key = ?",
+                               (name_key(_bare(name)),)).fetchone()
+        return _room(row) if row else None
+
+    def _room_by_id(self, room_id: int) -> Room | None:
+        row = self._db.execute("SELECT id, name, topic, private, created_ms FROM rooms WHERE id = ?",
+                               (room_id,)).fetchone()
+        return _room(row) if row else None
+
+    def public_rooms(self, limit: int = 500) -> list[RoomSummary]:
+        """The public rooms, most members first, then by name; at most ``limit``."""
+        rows = self._db.execute(
+            "SELECT r.name, r.topic, count(m.ident) AS members FROM rooms r LEFT JOIN room_members m"
+            " ON m.room_id = r.id WHERE r.private = 0 GROUP BY r.id ORDER BY members DESC, r.name_key LIMIT ?",
+            (limit,))
+        return [RoomSummary(name, topic, int(members)) for name, topic, members in rows]
+
+    def rooms_of(self, ident: str) -> list[Membership]:
+        """The rooms ``ident`` is in, in the order it joined them."""
+        return self._memberships([ident])
+
+    def _memberships(self, idents: Sequence[str]) -> list[Membership]:
+        """The rooms any of ``idents`` is in, in join order, each once (an operator if any of them is)."""
+        params: dict[str, object] = {}
+        rows = self._db.execute(
+            "SELECT r.id, r.name, r.topic, r.private, r.created_ms, m.op FROM room_members m"
+            f" JOIN rooms r ON r.id = m.room_id WHERE m.ident IN ({_marks('i', list(idents), params)})"
+            " ORDER BY m.rowid", params)
+        found: dict[int, Membership] = {}
+        for *room, op in rows:
+            earlier = found.get(room[0])
+            found[room[0]] = Membership(_room(room), bool(op) or (earlier is not None and earlier.op))
+        return list(found.values())
+
+    def add_member(self, room_id: int, ident: str, name: str, op: bool, now_ms: int) -> bool:
+        """Make ``ident`` a member of the room; False if it is one already.
+
+        "Joining a room sets the marker to its last id": an account has read
+        what was said before it joined.
+        """
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO room_members (room_id, ident, name, op, joined_ms) VALUES (?, ?, ?, ?, ?)",
+                (room_id, ident, name, int(op), now_ms))
+            if cursor.rowcount and ident.startswith("a:"):
+                self._db.execute(
+                    "INSERT OR REPLACE INTO read_markers (account_id, conv, message_id)"
+                    " SELECT ?, ?, coalesce(max(id), 0) FROM messages WHERE room_id = ?",
+                    (int(ident[2:]), f"r:{room_id}", room_id))
+        return cursor.rowcount > 0
+
+    def remove_member(self, room_id: int, ident: str) -> bool:
+        """Take ``ident`` out of the room; False if it was not in it."""
+        cursor = self._db.execute("DELETE FROM room_members WHERE room_id = ? AND ident = ?", (room_id, ident))
+        return cursor.rowcount > 0
+
+    def set_op(self, room_id: int, ident: str, op: bool) -> bool:
+        """Name or unname a member an operator; False if ``ident`` is not a member."""
+        cursor = self._db.execute("UPDATE room_members SET op = ? WHERE room_id = ? AND ident = ?",
+                                  (int(op), room_id, ident))
+        return cursor.rowcount > 0
+
+    def set_topic(self, room_id: int, topic: str) -> None:
+        self._db.execute("UPDATE rooms SET topic = ? WHERE id = ?", (topic, room_id))
+
+    def room_members(self, room_id: int) -> list[Member]:
+        """Every member of the room, in the order they joined."""
+        rows = self._db.execute("SELECT name, ident, op FROM room_members WHERE room_id = ? ORDER BY rowid",
+                                (room_id,))
+        return [Member(name, ident, bool(op)) for name, ident, op in rows]
+
+    def member_op(self, room_id: int, ident: str) -> bool | None:
+        """Whether the member ``ident`` is an operator of the room; None if it is not a member."""
+        row = self._db.execute("SELECT op FROM room_members WHERE room_id = ? AND ident = ?",
+                               (room_id, ident)).fetchone()
+        return bool(row[0]) if row else None
+
+    def rename_member(self, ident: str, name: str) -> None:
+        """Show ``ident`` as ``name`` in every room it is in."""
+        self._db.execute("UPDATE room_members SET name = ? WHERE ident = ?", (name, ident))
+
+    def drop_guest(self, ident: str) -> None:
+        """Take a guest that left for good out of every room. Raises ValueError for an account's ident."""
+        if not ident.startswith("g:"):
+            raise ValueError(f"not a guest's ident: {ident!r}")
+        self._db.execute("DELETE FROM room_members WHERE ident = ?", (ident,))
+
+    def drop_all_guests(self) -> int:
+        """Take every guest out of every room (at the server's start); return how many memberships went."""
+        # A range on the index rather than LIKE, whose "_" and case rules do not apply here.
+        return self._db.execute("DELETE FROM room_members WHERE ident >= 'g:' AND ident < 'g;'").rowcount
+
+    # Conversations and read state (CONV) ------------------------------------
+
+    def summaries(self, account_id: int | None, idents: Sequence[str], nickname: str,
+                  private_limit: int = 100) -> list[Summary]:
+        """What a user needs to list its conversations: the lobby, its rooms in join order, then its
+        ``private_limit`` most recent private conversations, most recent first.
+
+        ``account_id`` None is a guest: nothing is read from markers (read =
+        last, no unread). ``nickname`` is the user's, for mentions.
+        """
+        found = [self._lobby_summary(account_id, idents, nickname)]
+        found += [self._room_summary(account_id, idents, nickname, m.room, m.op) for m in self._memberships(idents)]
+        for other, last in self._private_conversations(idents, private_limit):
+            found.append(self._private_summary(account_id, idents, nickname, other, last,
+                                               self._party_name(other, last)))
+        return found
+
+    def summary(self, account_id: int | None, idents: Sequence[str], nickname: str, rec_kind: ConversationKind,
+                key: int | str) -> Summary | None:
+        """One conversation's summary, as in ``summaries``: the lobby, the room of id ``key``, or the private
+        conversation with the ident ``key``. None: no such room, or no such party (no account, no message)."""
+        if rec_kind == "lobby":
+            return self._lobby_summary(account_id, idents, nickname)
+        if rec_kind == "room":
+            room = self._room_by_id(int(key))
+            if room is None:
+                return None
+            ops = [self.member_op(room.id, ident) for ident in idents]
+            return self._room_summary(account_id, idents, nickname, room, any(ops))
+        other = str(key)
+        last = self._private_last(idents, other)
+        name = self._party_name(other, last)
+        return None if name is None else self._private_summary(account_id, idents, nickname, other, last, name)
+
+    def _lobby_summary(self, account_id: int | None, idents: Sequence[str], nickname: str) -> Summary:
+        (last,) = self._db.execute(f"SELECT coalesce(max(id), 0) FROM messages WHERE {IN_LOBBY}").fetchone()
+        read, unread, mentioned = self._read_state(account_id, LOBBY, int(last), IN_LOBBY, {}, idents, nickname)
+        return Summary("-ALL", int(last), read, unread, mentioned)
+
+    def _room_summary(self, account_id: int | None, idents: Sequence[str], nickname: str, room: Room,
+                      op: bool) -> Summary:
+        (last,) = self._db.execute("SELECT coalesce(max(id), 0) FROM messages WHERE room_id = ?",
+                                   (room.id,)).fetchone()
+        read, unread, mentioned = self._read_state(account_id, f"r:{room.id}", int(last), "room_id = :room",
+                                                   {"room": room.id}, idents, nickname)
+        (members,) = self._db.execute("SELECT count(*) FROM room_members WHERE room_id = ?", (room.id,)).fetchone()
+        return Summary(room.rec, int(last), read, unread, mentioned, room.topic, room.private, op, int(members))
+
+    def _private_summary(self, account_id: int | None, idents: Sequence[str], nickname: str, other: str, last: int,
+                         name: str | None) -> Summary:
+        params: dict[str, object] = {"other": other}
+        where = f"sender_ident = :other AND rec_ident IN ({_marks('v', list(idents), params)})"
+        read, unread, mentioned = self._read_state(account_id, other, last, where, params, idents, nickname)
+        return Summary(name or other, last, read, unread, mentioned)
+
+    def _read_state(self, account_id: int | None, conv: str, last: int, where: str, params: dict[str, object],
+                    idents: Sequence[str], nickname: str) -> tuple[int, int, int]:
+        """(read, unread, mentions) of one conversation, whose messages are those matching ``where``."""
+        if account_id is None:
+            return last, 0, 0  # a guest's marker lives in its connection, not here
+        row = self._db.execute("SELECT message_id FROM read_markers WHERE account_id = ? AND conv = ?",
+                               (account_id, conv)).fetchone()
+        read = int(row[0]) if row else 0
+        params = {**params, "read": read, "cap": UNREAD_CAP}
+        own = _marks("own", list(idents), params)
+        contents = [content for (content,) in self._db.execute(
+            f"SELECT content FROM messages WHERE {where} AND id > :read AND sender_ident NOT IN ({own})"
+            " ORDER BY id LIMIT :cap", params)]
+        return read, len(contents), sum(1 for content in contents if mentions(content, nickname))
+
+    def _private_conversations(self, idents: Sequence[str], limit: int) -> list[tuple[str, int]]:
+        """(other party's ident, newest message id) of the private conversations of ``idents``, most recent first."""
+        params: dict[str, object] = {"n": limit}
+        own = _marks("v", list(idents), params)
+        rows = self._db.execute(
+            "SELECT other, max(last) AS newest FROM ("
+            f" SELECT rec_ident AS other, max(id) AS last FROM messages WHERE sender_ident IN ({own})"
+            " AND rec_ident IS NOT NULL GROUP BY rec_ident"
+            f" UNION ALL SELECT sender_ident, max(id) FROM messages WHERE rec_ident IN ({own}) GROUP BY sender_ident"
+            ") GROUP BY other ORDER BY newest DESC LIMIT :n", params)
+        return [(str(other), int(newest)) for other, newest in rows]
+
+    def _private_last(self, idents: Sequence[str], other: str) -> int:
+        page, _ = self.private_history(idents, other, None, 1)
+        return page[-1].id if page else 0
+
+    def _party_name(self, other: str, last: int) -> str | None:
+        """The other party's name: its account's current one, else the one in the conversation's newest message."""
+        if other.startswith("a:") and other[2:].isdigit():
+            row = self._db.execute("SELECT name FROM accounts WHERE id = ?", (int(other[2:]),)).fetchone()
+            if row:
+                return str(row[0])
+        row = self._db.execute("SELECT sender, rec, sender_ident FROM messages WHERE id = ?", (last,)).fetchone()
+        if row is None:
+            return None
+        sender, rec, sender_ident = row
+        return str(sender if sender_ident == other else rec)
+
+    def set_read(self, account_id: int, conv: str, message_id: int) -> int:
+        """Mark conversation ``conv`` (``lobby``, ``r:ROOMID`` or the other party's ident) read up to ``message_id``.
+
+        The marker never moves back, nor past the conversation's newest
+        message (an id from the future would hide every message yet to come).
+        Returns the marker kept.
+        """
+        with self._transaction():
+            wanted = min(message_id, self._conversation_last(account_id, conv))
+            self._db.execute(
+                "INSERT INTO read_markers (account_id, conv, message_id) VALUES (?, ?, ?) ON CONFLICT"
+                " (account_id, conv) DO UPDATE SET message_id = max(message_id, excluded.message_id)",
+                (account_id, conv, wanted))
+            (kept,) = self._db.execute("SELECT message_id FROM read_markers WHERE account_id = ? AND conv = ?",
+                                       (account_id, conv)).fetchone()
+        return int(kept)
+
+    def _conversation_last(self, account_id: int, conv: str) -> int:
+        params: tuple[object, ...] = ()
+        if conv == LOBBY:
+            query, params = f"SELECT coalesce(max(id), 0) FROM messages WHERE {IN_LOBBY}", ()
+        elif conv.startswith("r:") and conv[2:].isdigit():
+            query, params = "SELECT coalesce(max(id), 0) FROM messages WHERE room_id = ?", (int(conv[2:]),)
+        else:
+            return self._private_last([f"a:{account_id}"], conv)
+        return int(self._db.execute(query, params).fetchone()[0])
+
+    def take_offline_count(self, account_id: int) -> int:
+        """How many private messages reached the account while it was offline; forgets them."""
+        with self._transaction():
+            (count,) = self._db.execute("SELECT count(*) FROM offline_messages WHERE account_id = ?",
+                                        (account_id,)).fetchone()
+            self._db.execute("DELETE FROM offline_messages WHERE account_id = ?", (account_id,))
+        return int(count)
+
+    # Sessions (remembered resume tokens) ------------------------------------
+
+    def add_session(self, account_id: int, token_hash: str, now_ms: int, expires_ms: int, address: str) -> int:
+        """Remember a resume token's hash for an account until ``expires_ms``; return the session's id."""
+        cursor = self._db.execute(
+            "INSERT INTO sessions (account_id, token_hash, created_ms, expires_ms, last_used_ms, address)"
+            " VALUES (?, ?, ?, ?, ?, ?)", (account_id, token_hash, now_ms, expires_ms, now_ms, address))
+        return int(cursor.lastrowid or 0)
+
+    def find_session(self, token_hash: str, now_ms: int) -> tuple[int, Account] | None:
+        """The session of an unexpired token hash and its account (its last use set to ``now_ms``), or None."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT s.id, a.id, a.name, a.role, a.password_hash FROM sessions s JOIN accounts a"
+                " ON a.id = s.account_id WHERE s.token_hash = ? AND s.expires_ms > ?", (token_hash, now_ms)).fetchone()
+            if row is None:
+                return None
+            self._db.execute("UPDATE sessions SET last_used_ms = ? WHERE id = ?", (now_ms, row[0]))
+        return int(row[0]), Account(*row[1:])
+
+    def revoke_token(self, token_hash: str) -> bool:
+        """Forget the session of a token hash; False if there was none."""
+        return self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)).rowcount > 0
+
+    def revoke_sessions(self, account_id: int, except_hash: str | None = None) -> int:
+        """Forget every session of an account but the one of ``except_hash``; return how many went."""
+        return self._db.execute("DELETE FROM sessions WHERE account_id = ? AND token_hash IS NOT ?",
+                                (account_id, except_hash)).rowcount
+
+    def revoke_session(self, account_id: int, session_id: int) -> bool:
+        """Forget one session of an account; False if the account has no session of that id."""
+        return self._db.execute("DELETE FROM sessions WHERE account_id = ? AND id = ?",
+                                (account_id, session_id)).rowcount > 0
+
+    def list_sessions(self, account_id: int) -> list[Session]:
+        """An account's remembered sessions, oldest first (expired ones too, until purged)."""
+        rows = self._db.execute(
+            "SELECT id, account_id, created_ms, expires_ms, last_used_ms, address FROM sessions"
+            " WHERE account_id = ? ORDER BY id", (account_id,))
+        return [Session(*row) for row in rows]
+
+    def purge_expired_sessions(self, now_ms: int) -> int:
+        """Forget the sessions expired by ``now_ms``; return how many."""
+        return self._db.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,)).rowcount
+
+
+def _room(row: Sequence[object]) -> Room:
+    room_id, name, topic, private, created_ms = row
+    return Room(int(str(room_id)), str(name), str(topic), bool(private), int(str(created_ms)))

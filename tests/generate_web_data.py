@@ -8,8 +8,10 @@
   differs from ``str.lower`` (JavaScript's ``toLowerCase`` of one code point
   is Python's ``lower``; tests/test_names_js.py checks that over every
   assigned code point), the letters (``str.isalpha``), the characters no
-  nickname may hold (``names.is_forbidden``), and each allowed character's
-  UTS #39 augmented script set (``names.script_set``) for the mixed-script rule.
+  nickname may hold (``names.is_forbidden``), each allowed character's
+  UTS #39 augmented script set (``names.script_set``) for the mixed-script rule,
+  and the decimal digits (``str.isdecimal``) and marks (M*) that room names
+  and mentions need.
 
 Run ``python tests/generate_web_data.py`` after changing texts.py, the
 nickname rules or the Python version; ``--check`` fails when a file is stale
@@ -80,6 +82,11 @@ def encoded_ranges(holds: Callable[[str], bool]) -> str:
     return "[\n" + "".join(f'  "{line}",\n' for line in lines) + '].join(" ")'
 
 
+def is_mark(char: str) -> bool:
+    """True for a mark (general category M*)."""
+    return unicodedata.category(char).startswith("M")
+
+
 def casefold_entries() -> Iterator[str]:
     """Yield ``[code, "folded"],`` for each code point whose casefold is not its lower."""
     for code in range(sys.maxunicode + 1):
@@ -146,6 +153,10 @@ def unicode_module() -> str:
         f"export const LETTERS = {encoded_ranges(str.isalpha)};\n",
         "/** Characters no nickname may hold: parley.protocol.names.is_forbidden. */\n",
         f"export const FORBIDDEN = {encoded_ranges(names.is_forbidden)};\n",
+        "/** Decimal digits (Nd): Python's str.isdecimal, for room names and mentions. */\n",
+        f"export const DECIMALS = {encoded_ranges(str.isdecimal)};\n",
+        "/** Marks (M*), for room names and mentions. */\n",
+        f"export const MARKS = {encoded_ranges(is_mark)};\n",
         *script_module_parts(),
     ])
 

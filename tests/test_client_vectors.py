@@ -15,7 +15,8 @@ import pytest
 from desktop.client import (ChatMessage, InfoMessage, LoggedIn, LoginDetails, LoginRefused, ServerWarning,
                             Session, UpdateAnswer, UsersChanged)
 from parley.protocol import format_frame, parse_frame
-from parley.protocol.names import name_key, nickname_error, same_nickname
+from parley.protocol.names import (is_room, mentions, name_key, nickname_error, room_key, room_name_error,
+                                   same_nickname)
 from parley.protocol.reading import (LoginAccepted, UserListState, follow_users, own_join, read_chat, read_login,
                                      read_update, read_users, read_warn)
 
@@ -83,6 +84,22 @@ def test_nickname_rules(nickname: str, error: str | None) -> None:
 def test_nicknames_are_compared_as_the_vector_says(a: str, b: str, same: bool) -> None:
     assert same_nickname(a, b) is same
     assert (name_key(a) == name_key(b)) is same
+
+
+@pytest.mark.parametrize("name, error", VECTORS["room_names"], ids=ascii)
+def test_room_name_rules(name: str, error: str | None) -> None:
+    assert room_name_error(name) == error
+
+
+def test_a_room_is_a_rec_with_a_hash_and_is_compared_as_nicknames_are() -> None:
+    assert is_room("#general") and not is_room("-ALL") and not is_room("ann") and not is_room("")
+    assert room_key("#Général") == room_key("GÉNÉRAL") == room_key("ＧＥＮＥＲＡＬ".replace("Ｅ", "É")) == "général"
+    assert room_key("#lobby") != room_key("#lobby2")
+
+
+@pytest.mark.parametrize("text, nickname, mentioned", VECTORS["mentions"], ids=ascii)
+def test_mentions_are_found_as_the_vector_says(text: str, nickname: str, mentioned: bool) -> None:
+    assert mentions(text, nickname) is mentioned
 
 
 # ---- the desktop client's session draws the same conclusions --------------------------

@@ -22,10 +22,11 @@ import pytest
 
 import generate_web_data
 from parley.protocol import texts
-from parley.protocol.names import is_forbidden, name_key, nickname_error, script_set
+from parley.protocol.names import is_forbidden, name_key, nickname_error, room_name_error, script_set
 
 HERE = Path(__file__).parent
-ERRORS = [texts.MUST_START_WITH_LETTER, texts.BAD_LENGTH, texts.BAD_CHARACTER, texts.MIXED_SCRIPTS]
+ERRORS = [texts.MUST_START_WITH_LETTER, texts.BAD_LENGTH, texts.BAD_CHARACTER, texts.MIXED_SCRIPTS,
+          texts.ROOM_NAME_ERROR]
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,13 @@ def node_dump() -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
-def runs(nickname: Callable[[str], str]) -> list[list[int]]:
-    """[start, outcome] where the outcome of nickname_error changes, as names_dump.mjs prints them."""
+def runs(nickname: Callable[[str], str],
+         check: Callable[[str], str | None] = nickname_error) -> list[list[int]]:
+    """[start, outcome] where the outcome of ``check`` (nickname_error) changes, as names_dump.mjs prints them."""
     out: list[list[int]] = []
     previous = -1
     for code in range(sys.maxunicode + 1):
-        error = nickname_error(nickname(chr(code)))
+        error = check(nickname(chr(code)))
         outcome = 0 if error is None else 1 + ERRORS.index(error)
         if outcome != previous:
             out.append([code, outcome])
@@ -109,3 +111,12 @@ def test_the_page_has_the_script_set_of_every_allowed_code_point_as_python(node_
     differ = [hex(code) for code in sample if script_set(chr(code)) != generated.get(code, frozenset())]
     assert not differ, differ[:20]
     assert generated[ord("a")] == {"LATN"} and "JPAN" in generated[0x30FC]  # ー is Hiragana and Katakana
+
+
+@SAME_UNICODE
+@pytest.mark.parametrize("position, name", [("room_first", lambda x: x), ("room_inner", lambda x: f"a{x}")])
+def test_the_page_checks_room_names_of_every_code_point_as_python(node_dump: dict[str, Any], position: str,
+                                                                  name: Callable[[str], str]) -> None:
+    python = runs(name, room_name_error)
+    assert node_dump[position] == python
+    assert len(python) > 100  # letters, digits, marks and the rest interleave

@@ -19,7 +19,7 @@
 //   (Python's `unicodedata.normalize("NFKC", s).casefold()`).
 
 import * as T from "./texts.js";
-import { CASEFOLD, FORBIDDEN, LETTERS, SCRIPT_SETS, SCRIPTS } from "./unicode.js";
+import { CASEFOLD, DECIMALS, FORBIDDEN, LETTERS, MARKS, SCRIPT_SETS, SCRIPTS } from "./unicode.js";
 
 export const MIN_LENGTH = 2;
 export const MAX_LENGTH = 16;
@@ -60,6 +60,8 @@ function runOf({ starts, ends }, code) {
 
 const letters = decodeRuns(LETTERS);
 const forbidden = decodeRuns(FORBIDDEN);
+const decimals = decodeRuns(DECIMALS);
+const marks = decodeRuns(MARKS);
 const scripts = decodeRuns(SCRIPTS, true, SCRIPT_SETS);
 // UTS #39 section 5.2, Highly Restrictive: besides one script, these combinations.
 const COVERS = [
@@ -124,4 +126,91 @@ function formError(chars) {
   // comes down to "not ending in a plain space" (a letter starts it).
   if (chars.at(-1) === " " || chars.some(isForbidden)) return T.BAD_CHARACTER;
   return null;
+}
+
+/** True when `char` (one code point) is a decimal digit (Nd), as Python's str.isdecimal says. */
+export function isDecimal(char) {
+  return runOf(decimals, char.codePointAt(0)) >= 0;
+}
+
+/** True when `char` (one code point) is a mark (general category M*). */
+export function isMark(char) {
+  return runOf(marks, char.codePointAt(0)) >= 0;
+}
+
+// ---- room names (parley/protocol/names.py) ----
+// "Room names: 1 to 32 characters; letters (any script, Unicode category L*),
+// digits (Nd), and - _ .; marks (M*) allowed after the first character; the
+// first character a letter or digit. Compared as nicknames are. lobby is
+// reserved. A name is always written with its # on the wire." As for
+// nicknames, the rules hold on the NFKC form too, and no default-ignorable
+// code point is allowed (U+3164 is an invisible letter).
+
+export const ROOM_PREFIX = "#";
+export const ROOM_MAX_LENGTH = 32;
+const RESERVED_ROOMS = new Set(["lobby"]); // as roomKey
+const ROOM_PUNCTUATION = new Set(["-", "_", "."]);
+
+/** True when `rec` (a rec= or room= value) names a room: it starts with `#`. */
+export function isRoom(rec) {
+  return typeof rec === "string" && rec.startsWith(ROOM_PREFIX);
+}
+
+/** The form under which room names are compared: nickKey, without the `#`. */
+export function roomKey(name) {
+  const text = String(name);
+  return nickKey(text.startsWith(ROOM_PREFIX) ? text.slice(1) : text);
+}
+
+/** The server's error text for a room name (without its `#`) no one may create, or null; `lobby` is reserved. */
+export function roomNameError(name) {
+  const text = String(name);
+  const ok = roomFormOk([...text]) && roomFormOk([...text.normalize("NFKC")]) && !RESERVED_ROOMS.has(roomKey(text));
+  return ok ? null : T.ROOM_NAME_ERROR;
+}
+
+/** The length and character rules for one form of a room name (its code points). */
+function roomFormOk(chars) {
+  if (chars.length < 1 || chars.length > ROOM_MAX_LENGTH) return false;
+  const wordy = (char) => (isLetter(char) || isDecimal(char)) && !isForbidden(char);
+  if (!wordy(chars[0])) return false;
+  return chars.slice(1).every((char) => ROOM_PUNCTUATION.has(char) || ((wordy(char) || isMark(char)) && !isForbidden(char)));
+}
+
+// ---- mentions (parley/protocol/names.py) ----
+
+/**
+ * True when `text` mentions `nickname`: "its content (line breaks as spaces)
+ * contains NICK, or @ NICK, compared as nicknames are (NFKC + casefold), not
+ * preceded and not followed by a letter, digit, mark or _". A `@` is
+ * neither, so `@bob` is found as `bob` is; `bob's` mentions bob, `bobby` and
+ * `_bob` do not. The search runs over the folded text.
+ */
+export function mentions(text, nickname) {
+  if (typeof text !== "string" || typeof nickname !== "string") return false;
+  const needle = nickKey(nickname);
+  if (!needle) return false;
+  const haystack = nickKey(text);
+  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) {
+    if (!inWord(codePointBefore(haystack, at)) && !inWord(codePointFrom(haystack, at + needle.length))) return true;
+  }
+  return false;
+}
+
+/** True for a letter (L*), decimal digit (Nd), mark (M*) or `_`: what a mention may not touch. */
+function inWord(char) {
+  return char !== null && (char === "_" || isLetter(char) || isDecimal(char) || isMark(char));
+}
+
+/** The code point of `text` that ends at UTF-16 index `at`, or null at the start. */
+function codePointBefore(text, at) {
+  if (at <= 0) return null;
+  const unit = text.charCodeAt(at - 1);
+  const pair = unit >= 0xdc00 && unit <= 0xdfff && at >= 2 && text.charCodeAt(at - 2) >= 0xd800 && text.charCodeAt(at - 2) <= 0xdbff;
+  return pair ? text.slice(at - 2, at) : text[at - 1];
+}
+
+/** The code point of `text` that starts at UTF-16 index `at`, or null at the end. */
+function codePointFrom(text, at) {
+  return at < text.length ? String.fromCodePoint(text.codePointAt(at)) : null;
 }

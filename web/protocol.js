@@ -5,7 +5,7 @@ import { formatFrame, frame } from "./codec.js";
 import { nickKey, sameNick } from "./names.js";
 import * as T from "./texts.js";
 
-export { nickKey, nicknameError, sameNick } from "./names.js";
+export { mentions, nickKey, nicknameError, sameNick } from "./names.js";
 
 export const EVERYONE = "-ALL";
 /** "never over 8192 UTF-8 bytes": one WebSocket message is one frame. */
@@ -258,16 +258,4 @@ const CLOSE_TEXTS = new Map([
 export function closeText(code, reason) {
   if (reason) return reason;
   return CLOSE_TEXTS.get(code) ?? `Connection closed (code ${code})`;
-}
-
-/** True when `text` mentions `nickname` as a word of its own. */
-export function mentions(text, nickname) {
-  if (!nickname) return false;
-  const haystack = nickKey(text);
-  const needle = nickKey(nickname);
-  const isWord = (ch) => ch !== undefined && /[\p{L}\p{N}_]/u.test(ch);
-  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) {
-    if (!isWord(haystack[at - 1]) && !isWord(haystack[at + needle.length])) return true;
-  }
-  return false;
 }

@@ -104,3 +104,72 @@ export function displayTime(ts, time, now = new Date()) {
     iso: when.toISOString(),
   };
 }
+
+// ---- multi-line messages on a one-line wire (parley/protocol/lines.py) ----
+// "the content carries each line break as ONE SPACE, and the parameter
+// `lines=` lists the positions of those spaces, as 0-based indexes in code
+// points of the content, joined by `.`, increasing". Indexes are canonical
+// (digits, no leading zero but `0`), inside the content, on a space; at most
+// MAX_LINE_BREAKS. tests/vectors/lines.json holds this and the Python to it.
+
+/** At most this many line breaks in one message. */
+export const MAX_LINE_BREAKS = 1000;
+const BREAK_RE = /\r\n|\r|\n/;
+const INDEX_RE = /^(?:0|[1-9][0-9]{0,14})$/;
+
+/**
+ * `text` as it goes on the wire: {content, lines} (`lines` null when it has no
+ * break). `\r\n`, `\r` and `\n` are each one break; breaks past the first
+ * MAX_LINE_BREAKS stay plain spaces.
+ */
+export function encodeLines(text) {
+  const parts = String(text).split(BREAK_RE);
+  const positions = [];
+  let at = -1;
+  for (const part of parts.slice(0, -1).slice(0, MAX_LINE_BREAKS)) {
+    at += Array.from(part).length + 1;
+    positions.push(at);
+  }
+  return { content: parts.join(" "), lines: positions.length ? positions.join(".") : null };
+}
+
+/**
+ * The code point indexes of `content` that `lines` marks as breaks ([] for
+ * null or undefined). Throws a RangeError when `lines` is not a canonical
+ * list of increasing indexes of spaces in `content`, or lists too many.
+ */
+export function lineBreaks(content, lines) {
+  if (lines === null || lines === undefined) return [];
+  const items = String(lines).split(".", MAX_LINE_BREAKS + 1);
+  if (items.length > MAX_LINE_BREAKS) throw new RangeError(`more than ${MAX_LINE_BREAKS} line breaks`);
+  const chars = Array.from(content);
+  const positions = [];
+  for (const item of items) {
+    if (!INDEX_RE.test(item)) throw new RangeError(`not an index: ${JSON.stringify(item)}`);
+    const at = Number(item);
+    if (positions.length && at <= positions.at(-1)) throw new RangeError(`not increasing: ${at}`);
+    if (at >= chars.length || chars[at] !== " ") throw new RangeError(`no space at ${at}`);
+    positions.push(at);
+  }
+  return positions;
+}
+
+/** The text of a message: `content` with the spaces `lines` lists made `\n`. Throws a RangeError on a bad `lines`. */
+export function decodeLines(content, lines) {
+  const positions = lineBreaks(content, lines);
+  if (positions.length === 0) return content;
+  const chars = Array.from(content);
+  for (const at of positions) chars[at] = "\n";
+  return chars.join("");
+}
+
+/** True when `lines` is absent or a good `lines` parameter for `content`. */
+export function checkLines(content, lines) {
+  try {
+    lineBreaks(content, lines);
+    return true;
+  } catch (error) {
+    if (error instanceof RangeError) return false;
+    throw error;
+  }
+}

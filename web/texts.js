@@ -14,6 +14,7 @@ export const BAD_CHARACTER = "Error: Username contains a character that is not a
 export const LOGIN_FAILED = "Error: Login failed, please try again";
 export const LOOKS_LIKE = "Error: Username looks like another user's name";
 export const MIXED_SCRIPTS = "Error: Username mixes letters of different scripts";
+export const ROOM_NAME_ERROR = "Error: Room names are 1 to 32 letters, digits, -, _ or . and start with a letter or digit.";
 export const UNRECOGNIZED_RECIPIENT = "Error: {rec} Unrecognized recipient.";
 export const REC_REQUIRED = "Error: rec parameter required.";
 export const NOT_ADMIN = "Error: Must be an admin to preform that action.";

@@ -422,6 +422,43 @@ export const FORBIDDEN = [
   "2 26 9g c e 2 5 3 5 3 7 9 t 3 b 5 6 a a 6 8 8 7 9",
   "43 1 1j 11 a sm wyo w 37d 7 66 2 4g2 e 5rl 2e7 f2 15u 3t7 jk51",
 ].join(" ");
+/** Decimal digits (Nd): Python's str.isdecimal, for room names and mentions. */
+export const DECIMALS = [
+  "1c a 17q a 3q a 5i a bg a 3a a 3a a 3a a 3a a 3a a 3a a 3a a",
+  "3a a 3a a 2o a 3a a 1y a 7q a 1y a 1fq a 12 a 8c a 3k a 4m a",
+  "6 a 52 a 2e a 3q a 6 a r7q a iu a 12 a 5i a m a 2e a ba a",
+  "geu a 13a a 1om a mk a 3k a 1o a 40 a 7q a 9i a 3a a ae a 2u a",
+  "2u a bq a 2u a l2 a 6u a 1y a f5i a 2e a 3q a lf8 1e 1ts a bq a",
+  "192 a 3o6 a",
+].join(" ");
+/** Marks (M*), for room names and mentions. */
+export const MARKS = [
+  "lc 34 7n 7 7b 19 1 1 1 2 1 2 1 1 20 b 1c l g 1 2t 7 2 6",
+  "2 2 1 4 z 1 u r 2j b 1m 9 9 1 o 4 1 9 1 3 1 5 17 3",
+  "1o 8 16 o 1 x 1i 3 1 i 1 7 a 2 t 3 1k 1 1 7 2 2 2 3",
+  "9 1 a 2 q 1 2 3 1k 1 1 5 4 2 2 3 3 1 u 2 3 1 b 3",
+  "1k 1 1 8 1 3 1 3 k 2 m 6 1 3 1k 1 1 7 2 2 2 3 7 3",
+  "a 2 u 1 1n 5 3 3 1 4 9 1 14 5 1j 1 1 7 1 3 1 4 7 2",
+  "b 2 t 3 1k 1 1 7 1 3 1 4 7 2 b 2 s 4 1j 2 1 7 1 3",
+  "1 4 9 1 a 2 t 3 1y 1 4 6 1 1 1 8 i 2 1p 1 2 7 c 8",
+  "2q 1 2 9 b 6 22 2 r 1 1 1 1 1 4 2 1d k 1 2 5 b 1 10",
+  "9 1 2s k n 4 4 3 1 3 2 7 3 4 d c 1 1 a 4 jj 3 qa 4",
+  "s 3 t 2 u 2 1s w 9 1 19 3 1 1 39 2 y 1 3a c 4 c 63 5",
+  "1l a 1 t 2 1 1c v 1d 5 1b h 12 9 c 3 u d 1k e 1c k 48 3",
+  "1 l 4 1 6 1 2 3 5i 1s k0 x 2da 3 3x 1 2o w fe 6 2x 2 n9w 4",
+  "1 a w 2 28 2 7k 1 3 1 4 1 n 5 4 1 2b 2 1e i q i d 1",
+  "12 8 p d 18 4 1b e 10 1 1v e c 1 8 2 19 3 1e 1 1 3 2 2",
+  "5 2 1 1 15 5 5 2 6k 8 1 2 fn4 1 kh g g g r1 1 6a 1 45 5",
+  "1ae 3 1 2 5 4 14 3 4 1 4l 2 fx 4 ar 2 49 b 1d 4 3e 3 1h f",
+  "15 1 2 2 a 4 19 b 7 1 1p 3 10 e g 2 18 1 c 3 1c e 8 4",
+  "1 2 2k c 6 1 4g c l 4 1j 2 1 7 2 2 2 3 9 1 a 2 2 7",
+  "3 5 5c i n 1 29 k 6j 7 2 9 r 2 2a h 2y d 2t f 74 f 6t 6",
+  "1 2 2 4 1 1 1 2 3x 7 2 7 3 1 s a 14 7 1 4 8 1 9 b",
+  "1a g b9 8 1 8 2a m 1 e 3e 6 3 1 1 2 1 7 1 1 1u 5 1 2",
+  "1 5 9n 4 f09 5 1n 7 t4 1 1 1j 7 4 29 1 b 2 f57 2 3mp 1a 2 n",
+  "f2 5 3 6 8 8 2 7 u 4 44 3 1iz 1j 4 1e 8 1 e 1 m 5 1 f",
+  "11s 7 1 h 2 7 1 2 1 5 79 7 af 1 1p 4 15s 7 31 7 gzhx 6o",
+].join(" ");
 /** UTS #39 augmented script sets (Script_Extensions, ISO 15924 codes): names.script_set. */
 export const SCRIPT_SETS = [[],
   ["ADLM"],

@@ -225,3 +225,93 @@ def lookalike_keys(nickname: str) -> tuple[str, str, str]:
 def is_color(color: str) -> bool:
     """True for ``#RGB`` and ``#RRGGBB`` hex colors."""
     return bool(_COLOR_RE.match(color))
+
+
+# ---- room names -----------------------------------------------------------------------
+# "Room names: 1 to 32 characters; letters (any script, Unicode category L*),
+# digits (Nd), and - _ .; marks (M*) allowed after the first character; the
+# first character a letter or digit. Compared as nicknames are (NFKC +
+# casefold: name_key). lobby is reserved. A name is always written with its
+# # on the wire."
+# As for nicknames, every rule holds for the name as typed and for its NFKC
+# form (U+FDFA is one letter, its NFKC form holds spaces), and no default-
+# ignorable code point is allowed (U+3164 HANGUL FILLER is a letter, and
+# invisible; variation selectors are marks).
+
+ROOM_PREFIX = "#"
+ROOM_MAX_LENGTH = 32
+RESERVED_ROOMS = frozenset({"lobby"})  # as room_key
+_ROOM_PUNCTUATION = frozenset("-_.")
+
+
+def is_room(rec: str) -> bool:
+    """Return True when ``rec`` (a ``rec=`` or ``room=`` value) names a room: it starts with ``#``."""
+    return rec.startswith(ROOM_PREFIX)
+
+
+def room_key(name: str) -> str:
+    """Return the form under which room names are compared and stored (name_key, without the ``#``)."""
+    return name_key(name.removeprefix(ROOM_PREFIX))
+
+
+def room_name_error(name: str) -> str | None:
+    """Return the error text for a room name (without its ``#``) no one may create, or None when it is fine.
+
+    A reserved name (``lobby`` in any case or width) gets the same text: it
+    is not a name a room can have.
+    """
+    normal = unicodedata.normalize("NFKC", name)
+    if _room_form_ok(name) and _room_form_ok(normal) and room_key(name) not in RESERVED_ROOMS:
+        return None
+    return texts.ROOM_NAME_ERROR
+
+
+def _room_form_ok(name: str) -> bool:
+    """The length and character rules for one form of a room name."""
+    if not 1 <= len(name) <= ROOM_MAX_LENGTH or not _starts_room_name(name[0]):
+        return False
+    return all(_in_room_name(char) for char in name[1:])
+
+
+def _starts_room_name(char: str) -> bool:
+    return (char.isalpha() or char.isdecimal()) and not is_forbidden(char)
+
+
+def _in_room_name(char: str) -> bool:
+    if char in _ROOM_PUNCTUATION:
+        return True
+    return (char.isalpha() or char.isdecimal() or unicodedata.category(char).startswith("M")) and not is_forbidden(char)
+
+
+# ---- mentions ---------------------------------------------------------------------------
+
+
+def mentions(text: str, nickname: str) -> bool:
+    """Return True when ``text`` mentions ``nickname``.
+
+    "A message mentions NICK when its content (line breaks as spaces)
+    contains NICK, or @ NICK, compared as nicknames are (NFKC + casefold),
+    not preceded and not followed by a letter, digit, mark or _." A ``@``
+    is neither, so ``@bob`` is found as ``bob`` is; ``bob's`` mentions bob,
+    ``bobby`` and ``_bob`` do not. The search runs over the folded text.
+    """
+    needle = name_key(nickname)
+    if not needle:
+        return False
+    haystack = name_key(text)
+    end = len(needle)
+    at = haystack.find(needle)
+    while at >= 0:
+        before = haystack[at - 1] if at else ""
+        after = haystack[at + end] if at + end < len(haystack) else ""
+        if not _in_word(before) and not _in_word(after):
+            return True
+        at = haystack.find(needle, at + 1)
+    return False
+
+
+def _in_word(char: str) -> bool:
+    """True for a letter (L*), decimal digit (Nd), mark (M*) or ``_``: what a mention may not touch."""
+    if not char:
+        return False
+    return char == "_" or char.isalpha() or char.isdecimal() or unicodedata.category(char).startswith("M")

@@ -21,6 +21,8 @@ BAD_CHARACTER = "Error: Username contains a character that is not allowed"
 LOGIN_FAILED = "Error: Login failed, please try again"
 LOOKS_LIKE = "Error: Username looks like another user's name"
 MIXED_SCRIPTS = "Error: Username mixes letters of different scripts"
+# Room names (CONFIRM reason=CREATE; the page checks them before sending).
+ROOM_NAME_ERROR = "Error: Room names are 1 to 32 letters, digits, -, _ or . and start with a letter or digit."
 
 # ERR texts.
 UNRECOGNIZED_RECIPIENT = "Error: {rec} Unrecognized recipient."

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 
 import { ChatClient } from "../../web/client.js";
 import { parseFrame } from "../../web/codec.js";
-import { nickKey, nicknameError, sameNick } from "../../web/names.js";
+import { isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "../../web/names.js";
 import { NO_USERS, followUsers, ownJoin, readChat, readLogin, readUpdate, readUsers, readWarn } from "../../web/protocol.js";
 import { Backoff } from "../../web/state.js";
 import { FakeSocket, FakeTimers } from "./fakes.mjs";
@@ -65,6 +65,25 @@ for (const [a, b, same] of VECTORS.same) {
   test(`nicknames compared: ${JSON.stringify(a)} ${same ? "is" : "is not"} ${JSON.stringify(b)}`, () => {
     assert.equal(sameNick(a, b), same);
     assert.equal(nickKey(a) === nickKey(b), same);
+  });
+}
+
+for (const [name, error] of VECTORS.room_names) {
+  test(`room name rule: ${JSON.stringify(name)}`, () => {
+    assert.equal(roomNameError(name), error);
+  });
+}
+
+test("a room is a rec with a hash, compared as nicknames are", () => {
+  assert.ok(isRoom("#general") && !isRoom("-ALL") && !isRoom("ann") && !isRoom("") && !isRoom(undefined));
+  assert.equal(roomKey("#Général"), "général");
+  assert.equal(roomKey("GÉNÉRAL"), "général");
+  assert.notEqual(roomKey("#lobby"), roomKey("#lobby2"));
+});
+
+for (const [text, nickname, mentioned] of VECTORS.mentions) {
+  test(`mentions: ${JSON.stringify(text)} ${mentioned ? "mentions" : "does not mention"} ${JSON.stringify(nickname)}`, () => {
+    assert.equal(mentions(text, nickname), mentioned);
   });
 }
 

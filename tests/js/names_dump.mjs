@@ -4,18 +4,20 @@
 // - scripts: [code, "CODE CODE ..."] for each code point with a script set;
 // - first, inner, last: runs [start, outcome] of nicknameError over
 //   X+"b", "a"+X+"b" and "ab"+X (outcome 0: allowed, else 1 + the index of
-//   its text in ERRORS), a new run wherever the outcome changes.
-import { nickKey, nicknameError, scriptSet } from "../../web/names.js";
-import { BAD_CHARACTER, BAD_LENGTH, MIXED_SCRIPTS, MUST_START_WITH_LETTER } from "../../web/texts.js";
+//   its text in ERRORS), a new run wherever the outcome changes;
+// - room_first, room_inner: the same of roomNameError over X and "a"+X.
+import { nickKey, nicknameError, roomNameError, scriptSet } from "../../web/names.js";
+import { BAD_CHARACTER, BAD_LENGTH, MIXED_SCRIPTS, MUST_START_WITH_LETTER, ROOM_NAME_ERROR } from "../../web/texts.js";
 
-const ERRORS = [MUST_START_WITH_LETTER, BAD_LENGTH, BAD_CHARACTER, MIXED_SCRIPTS];
+const ERRORS = [MUST_START_WITH_LETTER, BAD_LENGTH, BAD_CHARACTER, MIXED_SCRIPTS, ROOM_NAME_ERROR];
 const LAST = 0x10ffff;
 
-function runs(nickname) {
+function runs(nickname, check = nicknameError) {
   const out = [];
   let previous = -1;
   for (let code = 0; code <= LAST; code++) {
-    const outcome = 1 + ERRORS.indexOf(nicknameError(nickname(String.fromCodePoint(code))));
+    const error = check(nickname(String.fromCodePoint(code)));
+    const outcome = error === null ? 0 : 1 + ERRORS.indexOf(error);
     if (outcome !== previous) out.push([code, outcome]);
     previous = outcome;
   }
@@ -39,4 +41,6 @@ process.stdout.write(JSON.stringify({
   first: runs((x) => `${x}b`),
   inner: runs((x) => `a${x}b`),
   last: runs((x) => `ab${x}`),
+  room_first: runs((x) => x, roomNameError),
+  room_inner: runs((x) => `a${x}`, roomNameError),
 }));
