@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, cast
 
-from parley.protocol.names import same_nickname
+from parley.protocol.names import room_name_error, same_nickname
 
 from . import prefs as prefs_module
 from . import themes
@@ -513,6 +513,10 @@ class ParleyApp:
     def create_room(self, name: str, private: bool = False, topic: str = "") -> None:
         """Send ``CREATE,room=#NAME[;private=1],TOPIC``; the room opens when the server lists it."""
         room = _room(name)
+        problem = room_name_error(room[1:])
+        if problem:
+            self.chat_view.warn(problem)  # the server's own rule and words
+            return
         params = [("room", room)] + ([("private", "1")] if private else [])
         if self._request("CREATE", params, topic):
             self._open_when_listed = room

@@ -1,20 +1,23 @@
 """Text helpers for display, with no Tk and no I/O: links, readable colors,
-``/me`` actions, dates, line breaks and mentions.
+``/me`` actions and dates.
 
 The page has the same helpers in ``web/text.js`` (``linkSegments``,
-``readableColor``); the wire's line-break encoding and the mention rule are
-the protocol's ("Line breaks and actions", "Mentions" in PROTOCOL.md).
+``readableColor``). The wire's line breaks and the mention rule are the
+protocol's shared helpers (parley.protocol.lines, names.mentions),
+re-exported here for the window.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
-from parley.protocol.names import is_color, name_key
+from parley.protocol.lines import decode_lines as decode_lines
+from parley.protocol.lines import encode_lines as encode_lines
+from parley.protocol.names import is_color
+from parley.protocol.names import mentions as mentions
 
 _URL_RE = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _TRAILING_RE = re.compile(r"[.,;:!?'\"*_]+$")
@@ -139,69 +142,3 @@ def clock(ts: int | None, time: str) -> str:
         return datetime.datetime.fromtimestamp(ts / 1000).strftime("%H:%M")
     found = re.search(r"(\d\d:\d\d)(:\d\d)?$", time)
     return found.group(1) if found else time
-
-
-# ---- line breaks on the wire ("Line breaks and actions" in PROTOCOL.md) -------------
-
-MAX_BREAKS = 1000
-
-
-def encode_lines(text: str) -> tuple[str, str | None]:
-    """Return (content, ``lines`` parameter or None): each line break becomes one space.
-
-    ``\\r\\n`` and ``\\r`` count as one break each.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    positions = [str(i) for i, char in enumerate(text) if char == "\n"]
-    if not positions:
-        return text, None
-    return text.replace("\n", " "), ".".join(positions)
-
-
-def decode_lines(content: str, param: str | None) -> str:
-    """Return the text a ``lines`` parameter describes. Raises ValueError for a bad one."""
-    if not param:
-        return content
-    chars = list(content)
-    last = -1
-    parts = param.split(".")
-    if len(parts) > MAX_BREAKS:
-        raise ValueError("too many line breaks")
-    for part in parts:
-        if not part.isascii() or not part.isdigit():
-            raise ValueError(f"not an index: {part!r}")
-        at = int(part)
-        if at <= last or at >= len(chars) or chars[at] != " ":
-            raise ValueError(f"bad line break index {at}")
-        chars[at] = "\n"
-        last = at
-    return "".join(chars)
-
-
-# ---- mentions ("Mentions" in PROTOCOL.md) ------------------------------------------
-
-
-def _word_char(char: str) -> bool:
-    category = unicodedata.category(char)
-    return char == "_" or category[0] in "LM" or category == "Nd"
-
-
-def mentions(text: str, nickname: str) -> bool:
-    """Return True when ``text`` mentions ``nickname`` (or ``@nickname``) as a whole word.
-
-    Compared as nicknames are (NFKC + casefold), not preceded and not
-    followed by a letter, digit, mark or ``_``.
-    """
-    key = name_key(nickname)
-    if not key:
-        return False
-    folded = name_key(text.replace("\n", " "))
-    start = folded.find(key)
-    while start >= 0:
-        end = start + len(key)
-        before_ok = start == 0 or not _word_char(folded[start - 1])
-        after_ok = end >= len(folded) or not _word_char(folded[end])
-        if before_ok and after_ok:
-            return True
-        start = folded.find(key, start + 1)
-    return False
