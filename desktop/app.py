@@ -54,6 +54,7 @@ from .client import (
 from .connection import Backoff, Closed, ConnectFailed, Connection, Status
 from .conversations import LOBBY, Conversation, Conversations, apply_member_change, is_room
 from .prefs import Preferences, RememberedSession
+from .text import clock
 from .views import ChatView, ConnectView, CustomizeView
 
 log = logging.getLogger("parley.desktop")
@@ -371,7 +372,7 @@ class ParleyApp:
             return  # our own join: never a line above the history that follows
         conversation = self.conversations.get(event.rec) or self.conversations.get(LOBBY)
         assert conversation is not None
-        note = conversation.note("info", event.text, event.time)
+        note = conversation.note("info", event.text, clock(event.ts, event.time))
         if conversation is self._open():
             self.chat_log.append_note(note)
 

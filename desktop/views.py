@@ -379,7 +379,7 @@ class ChatView(ttk.Frame):
         self.entry.bind("<KP_Enter>", self._on_return)
         self.entry.bind("<Shift-Return>", lambda _e: self._newline())
         self.entry.bind("<Shift-KP_Enter>", lambda _e: self._newline())
-        self.entry.bind("<Tab>", lambda e: _focus_next(e.widget))
+        self.entry.bind("<Tab>", lambda _e: _focus(self.send_button))
         self.entry.bind("<Shift-Tab>", lambda e: _focus_previous(e.widget))
         self.entry.bind("<Prior>", lambda _event: self.log.yview_scroll(-1, "pages"))
         self.entry.bind("<Next>", lambda _event: self.log.yview_scroll(1, "pages"))
@@ -548,10 +548,8 @@ class ChatView(ttk.Frame):
         self.unread_label.configure(text=f"\u25cf {count} unread" if count else "")
 
 
-def _focus_next(widget: tk.Misc) -> str:
-    following = widget.tk_focusNext()
-    if following is not None:
-        following.focus_set()
+def _focus(widget: tk.Misc) -> str:
+    widget.focus_set()
     return "break"
 
 

@@ -112,15 +112,16 @@ class Desktops:
         self.apps: list[ParleyApp] = []
         self.raws: list[Raw] = []
 
-    def open(self, name: str) -> ParleyApp:
+    def open(self, name: str, geometry: str = "") -> ParleyApp:
         path = self.config / f"{name}.json"
 
         def connection(events, login: LoginDetails) -> Connection:  # type: ignore[no-untyped-def]
             return Connection(events, login, Backoff(base=0.2, cap=1.0), discon_grace=1.0)
 
         root = tk.Tk(className="Parley")
-        app = ParleyApp(root, prefs_module.load(path), lambda p: prefs_module.save(p, path), connection)
-        root.geometry(f"640x700+{len(self.apps) % 2 * 640}+0")
+        app = ParleyApp(root, prefs_module.load(path), lambda p: prefs_module.save(p, path), connection,
+                        session_file=self.config / f"{name}-session.json")
+        root.geometry(geometry or f"640x700+{len(self.apps) % 2 * 640}+0")
         self.apps.append(app)
         self.pump_for(0.05)
         return app
