@@ -6,6 +6,7 @@ JavaScript: what one client concludes from a server frame, the other must too.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ import pytest
 
 from desktop.client import (ChatMessage, InfoMessage, LoggedIn, LoginDetails, LoginRefused, ServerWarning,
                             Session, UpdateAnswer, UsersChanged)
-from parley.protocol import format_frame, parse_frame
+from parley.protocol import Frame, format_frame, parse_frame
 from parley.protocol.names import (is_room, mentions, name_key, nickname_error, room_key, room_name_error,
                                    same_nickname)
-from parley.protocol.reading import (LoginAccepted, UserListState, follow_users, own_join, read_chat, read_login,
-                                     read_update, read_users, read_warn)
+from parley.protocol.reading import (LoginAccepted, RoomMembers, UserListState, chat_frame, conversation_key,
+                                     follow_members, follow_users, own_join, read_answer, read_chat, read_conv,
+                                     read_info, read_login, read_members, read_rooms, read_session, read_update,
+                                     read_users, read_warn)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "client.json").read_text("utf-8"))
 FRAMES = VECTORS["frames"]
@@ -40,15 +43,13 @@ def conclude(case: dict[str, Any]) -> Any:
     if name == "login":
         login = read_login(frame, case["reconnecting"])
         if isinstance(login, LoginAccepted):
-            return {"ok": True, "role": login.role}
+            return {"ok": True, "role": login.role, "away": login.away}
         return {"ok": False, "text": login.text, "retry": login.retry}
     if name == "warn":
         warn = read_warn(frame)
         return {"kind": warn.kind.value, "text": warn.text, "reason": warn.reason, "reconnect": warn.may_reconnect}
     if name == "chat":
-        m = read_chat(frame, case["nickname"])
-        return {"id": m.id, "sender": m.sender, "rec": m.rec, "color": m.color, "ts": m.ts, "time": m.time,
-                "text": m.text, "private": m.private, "mine": m.mine, "to_me": m.to_me}
+        return chat_as_vector(read_chat(frame, case["nickname"]))
     if name == "users":
         users = read_users(frame)
         return {"online": list(users.online), "admins": list(users.admins)}
@@ -59,14 +60,48 @@ def conclude(case: dict[str, Any]) -> Any:
         return {"online": list(state.online), "admins": list(state.admins), "resync": state.resync}
     if name == "own_join":
         return own_join(frame, case["nickname"])
-    assert name == "update", name
-    update = read_update(frame)
-    return None if update is None else {"ok": update.ok, "text": update.text}
+    if name == "update":
+        update = read_update(frame)
+        return None if update is None else {"ok": update.ok, "text": update.text}
+    return conclude_rooms(case, frame)
+
+
+def chat_as_vector(m: ChatMessage) -> dict[str, Any]:
+    return {"id": m.id, "sender": m.sender, "rec": m.rec, "color": m.color, "ts": m.ts, "time": m.time,
+            "text": m.text, "private": m.private, "mine": m.mine, "to_me": m.to_me, "old": m.old, "room": m.room,
+            "action": m.action, "conversation": m.conversation}
+
+
+def conclude_rooms(case: dict[str, Any], frame: Frame) -> Any:
+    """The conclusions about rooms, conversations and sessions (CON rooms=1)."""
+    name = kind(case)
+    if name == "conv":
+        conv = read_conv(frame)
+        return {**dataclasses.asdict(conv), "room": conv.room}
+    if name == "members":
+        members = read_members(frame)
+        return {"room": members.room, "members": [list(member) for member in members.members]}
+    if name == "member_list":
+        state = RoomMembers(case["room"])
+        for text in [*case["before"], case["frame"]]:
+            state = follow_members(state, parse_frame(text))
+        return {"room": state.room, "members": [list(member) for member in state.members]}
+    if name == "rooms":
+        return [dataclasses.asdict(room) for room in read_rooms(frame)]
+    if name == "session":
+        session = read_session(frame)
+        return None if session is None else {**dataclasses.asdict(session), "remembered": session.remembered}
+    if name == "answer":
+        return dataclasses.asdict(read_answer(frame))
+    assert name == "info", name
+    info = read_info(frame)
+    return {**dataclasses.asdict(info), "room": info.room}
 
 
 def test_every_kind_of_conclusion_has_vectors() -> None:
     assert {kind(case) for case in FRAMES} == {"login", "warn", "chat", "users", "user_list", "own_join",
-                                                "update"}
+                                                "update", "conv", "members", "member_list", "rooms", "session",
+                                                "info", "answer"}
     assert len({case["name"] for case in FRAMES}) == len(FRAMES)
 
 
@@ -95,6 +130,18 @@ def test_a_room_is_a_rec_with_a_hash_and_is_compared_as_nicknames_are() -> None:
     assert is_room("#general") and not is_room("-ALL") and not is_room("ann") and not is_room("")
     assert room_key("#Général") == room_key("GÉNÉRAL") == room_key("ＧＥＮＥＲＡＬ".replace("Ｅ", "É")) == "général"
     assert room_key("#lobby") != room_key("#lobby2")
+
+
+@pytest.mark.parametrize("rec, text, wire", VECTORS["chat_frames"], ids=ascii)
+def test_a_chat_is_built_as_the_vector_says_and_read_back_as_sent(rec: str, text: str, wire: str) -> None:
+    assert format_frame(chat_frame(rec, text)) == wire
+    echo = parse_frame(wire.replace("CHAT,", "CHATR,time=t;sender=ann;", 1))
+    assert read_chat(echo, "ann").text == text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@pytest.mark.parametrize("a, b, same", VECTORS["conversation_keys"], ids=ascii)
+def test_conversations_are_filed_together_as_the_vector_says(a: str, b: str, same: bool) -> None:
+    assert (conversation_key(a) == conversation_key(b)) is same
 
 
 @pytest.mark.parametrize("text, nickname, mentioned", VECTORS["mentions"], ids=ascii)
@@ -151,9 +198,7 @@ def test_the_desktop_shows_what_the_vector_says(case: dict[str, Any]) -> None:
     expect = case["expect"][kind(case)]
     if kind(case) == "chat":
         assert isinstance(event, ChatMessage)
-        assert {"id": event.id, "sender": event.sender, "rec": event.rec, "color": event.color, "ts": event.ts,
-                "time": event.time, "text": event.text, "private": event.private, "mine": event.mine,
-                "to_me": event.to_me} == expect
+        assert chat_as_vector(event) == expect
     elif kind(case) == "users":
         assert event == UsersChanged(tuple(expect["online"]), tuple(expect["admins"]))
         assert desktop.users == tuple(expect["online"])

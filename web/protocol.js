@@ -2,12 +2,15 @@
 // values read from the frames it receives. No DOM, no I/O.
 
 import { formatFrame, frame } from "./codec.js";
-import { nickKey, sameNick } from "./names.js";
+import { isRoom, nickKey, roomKey, sameNick } from "./names.js";
+import { decodeLines, encodeLines } from "./text.js";
 import * as T from "./texts.js";
 
-export { mentions, nickKey, nicknameError, sameNick } from "./names.js";
+export { isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "./names.js";
 
 export const EVERYONE = "-ALL";
+/** "content starting with /me (slash, m, e, space) is an action". */
+export const ACTION_PREFIX = "/me ";
 /** "never over 8192 UTF-8 bytes": one WebSocket message is one frame. */
 export const MAX_FRAME_BYTES = 8192;
 export const DEFAULT_COLOR = "#888888";
@@ -30,13 +33,43 @@ export function utf8Length(text) {
 }
 
 // lists=changes: user-list changes (USERCHANGES) rather than a whole list for each.
-export const con = ({ nickname, password, color }) =>
-  frame("CON", [["nickname", nickname], ["password", password ?? ""], ["color", color], ["lists", "changes"]]);
+// rooms=1: the client knows rooms and conversations; session=1: issue a resume
+// token (SESSION); token=T: log in with it instead of the password (password=
+// still present); remember=1 (with session=1): a token that lasts for days.
+export function con({ nickname, password, color, rooms = false, session = false, token = null, remember = false }) {
+  const params = [["nickname", nickname], ["password", password ?? ""], ["color", color], ["lists", "changes"]];
+  if (rooms) params.push(["rooms", "1"]);
+  if (session) params.push(["session", "1"]);
+  if (token) params.push(["token", token]);
+  if (session && remember) params.push(["remember", "1"]);
+  return frame("CON", params);
+}
 export const listUsers = () => frame("USER");
 export const chat = (rec, text) => frame("CHAT", [["rec", rec]], text);
 export const ref = () => frame("REF");
 export const discon = () => frame("DISCON");
 export const kick = (user, reason) => frame("KICK", [["user", user]], reason);
+
+// The requests of rooms=1 clients; `room` is written with its # ("#general").
+export const createRoom = (room, topic = "", isPrivate = false) =>
+  frame("CREATE", isPrivate ? [["room", room], ["private", "1"]] : [["room", room]], topic);
+export const joinRoom = (room) => frame("JOIN", [["room", room]]);
+export const partRoom = (room) => frame("PART", [["room", room]]);
+export const setTopic = (room, topic) => frame("TOPIC", [["room", room]], topic);
+export const inviteMember = (room, user) => frame("INVITE", [["room", room], ["user", user]]);
+export const removeMember = (room, user, reason = "") => frame("REMOVE", [["room", room], ["user", user]], reason);
+export const setOperator = (room, user, op) => frame("OP", [["room", room], ["user", user], ["op", op ? "1" : "0"]]);
+export const listRooms = () => frame("ROOMS");
+export const listMembers = (room) => frame("MEMBERS", [["room", room]]);
+export const markRead = (rec, id) => frame("READ", [["rec", rec], ["id", String(id)]]);
+
+/** HISTORY of `rec`: up to `limit` messages (server default 50) with ids below `before` (null: the newest). */
+export function history(rec, { before = null, limit = null } = {}) {
+  const params = [["rec", rec]];
+  if (before !== null) params.push(["before", String(before)]);
+  if (limit !== null) params.push(["limit", String(limit)]);
+  return frame("HISTORY", params);
+}
 
 /** UPDATE with only the non-empty changes (an empty value means "no change"). */
 export function update({ nickname = "", color = "", password = "" }) {
@@ -44,9 +77,15 @@ export function update({ nickname = "", color = "", password = "" }) {
   return frame("UPDATE", params.filter(([, value]) => value !== ""));
 }
 
-/** Wire bytes of `CHAT,rec=REC,text`: what the 8192-byte limit applies to. */
+/** The CHAT that sends `text` to `rec`: its line breaks as spaces listed in `lines=`. */
+export function chatFrame(rec, text) {
+  const { content, lines } = encodeLines(text);
+  return frame("CHAT", lines === null ? [["rec", rec]] : [["rec", rec], ["lines", lines]], content);
+}
+
+/** Wire bytes of the CHAT that sends `text` to `rec` (chatFrame): what the 8192-byte limit applies to. */
 export function chatBytes(rec, text) {
-  return utf8Length(formatFrame(chat(rec, text)));
+  return utf8Length(formatFrame(chatFrame(rec, text)));
 }
 
 // ---- what a client concludes from the server's frames ----
@@ -106,11 +145,12 @@ export function isTemporaryRefusal(text) {
 }
 
 /**
- * A CONVER as {ok: true, role} or {ok: false, text, retry}; `reconnecting`:
- * we were logged in before a drop.
+ * A CONVER as {ok: true, role, away} or {ok: false, text, retry}; `away`:
+ * private messages that arrived while the account was offline (0 when
+ * absent); `reconnecting`: we were logged in before a drop.
  */
 export function readLogin(f, reconnecting) {
-  if (f.content === T.OK) return { ok: true, role: f.params.get("role") ?? null };
+  if (f.content === T.OK) return { ok: true, role: f.params.get("role") ?? null, away: number(f.params.get("away")) ?? 0 };
   return { ok: false, text: f.content, retry: Boolean(reconnecting) && isTemporaryRefusal(f.content) };
 }
 
@@ -126,15 +166,22 @@ export function readWarn(f) {
 }
 
 /**
- * A CHATR as {id, sender, rec, color, ts, time, text, private, mine, toMe};
- * `nickname` (ours) decides `mine` and `toMe`.
+ * A CHATR as {id, sender, rec, color, ts, time, text, private, mine, toMe,
+ * old, room, action, conversation}; `nickname` (ours) decides `mine`, `toMe`
+ * and `conversation`. `text` has the line breaks `lines=` lists (a bad
+ * `lines`: the content as sent); `old`: a HISTORY replay (old=1); `room`: rec
+ * is a room; `action`: content starts with "/me " (its words: text.slice(4));
+ * `conversation`: where to file it: -ALL, the #room, or the other party of a
+ * private message (rec if we sent it, else the sender).
  */
 export function readChat(f, nickname) {
   const p = f.params;
   const sender = p.get("sender") ?? "";
   const rec = p.get("rec") || EVERYONE;
   const color = p.get("color") ?? "";
-  const isPrivate = rec !== EVERYONE;
+  const room = isRoom(rec);
+  const isPrivate = rec !== EVERYONE && !room;
+  const mine = sameNick(sender, nickname);
   return {
     id: number(p.get("id")),
     sender,
@@ -142,11 +189,31 @@ export function readChat(f, nickname) {
     color: isColor(color) ? color : null,
     ts: number(p.get("ts")),
     time: p.get("time") ?? "",
-    text: f.content,
+    text: textOf(f),
     private: isPrivate,
-    mine: sameNick(sender, nickname),
+    mine,
     toMe: isPrivate && sameNick(rec, nickname),
+    old: p.get("old") === "1",
+    room,
+    action: f.content.startsWith(ACTION_PREFIX),
+    conversation: isPrivate && !mine ? sender : rec,
   };
+}
+
+/** The frame's content with the spaces `lines=` lists made line breaks (a bad `lines`: as sent). */
+function textOf(f) {
+  try {
+    return decodeLines(f.content, f.params.get("lines"));
+  } catch (error) {
+    if (error instanceof RangeError) return f.content;
+    throw error;
+  }
+}
+
+/** The form under which conversations are compared: -ALL, "#" and the roomKey, or the nickKey. */
+export function conversationKey(conversation) {
+  if (conversation === EVERYONE) return EVERYONE;
+  return isRoom(conversation) ? `#${roomKey(conversation)}` : nickKey(conversation);
 }
 
 /** A USER frame as {online: [...], admins: [...]}: keys 0..num-1 and admin0..admin{A-1}. */
@@ -258,4 +325,127 @@ const CLOSE_TEXTS = new Map([
 export function closeText(code, reason) {
   if (reason) return reason;
   return CLOSE_TEXTS.get(code) ?? `Connection closed (code ${code})`;
+}
+
+// ---- rooms, conversations and sessions (CON rooms=1) ----
+// The same readers as parley/protocol/reading.py, held to the same vectors.
+// Numbers that are not 1 to 15 plain digits count as 0 (absent); no count
+// (num) is trusted beyond the parameters the frame holds.
+
+/**
+ * A CONV as {rec, last, read, unread, mentions, topic, private, op, members,
+ * gone, room}: `members` null when not given; `gone`: drop the conversation.
+ */
+export function readConv(f) {
+  const p = f.params;
+  const rec = p.get("rec") || EVERYONE;
+  return {
+    rec,
+    last: number(p.get("last")) ?? 0,
+    read: number(p.get("read")) ?? 0,
+    unread: number(p.get("unread")) ?? 0,
+    mentions: number(p.get("mentions")) ?? 0,
+    topic: f.content,
+    private: p.get("private") === "1",
+    op: p.get("op") === "1",
+    members: number(p.get("members")),
+    gone: p.get("gone") === "1",
+    room: isRoom(rec),
+  };
+}
+
+/** A MEMBERS frame as {room, members: [{nick, op}, ...]} in join order (empty and repeated names skipped). */
+export function readMembers(f) {
+  const p = f.params;
+  const total = Math.min(number(p.get("num")) ?? 0, p.size);
+  const members = [];
+  const seen = new Set();
+  for (let i = 0; i < total; i++) {
+    const nick = p.get(String(i));
+    if (nick && !seen.has(nickKey(nick))) {
+      seen.add(nickKey(nick));
+      members.push({ nick, op: p.get(`op${i}`) === "1" });
+    }
+  }
+  return { room: p.get("room") ?? "", members };
+}
+
+/**
+ * The room's list {room, members} after a frame (`list` is never changed):
+ * MEMBERS of the room replaces it; MEMBER change=join adds the user unless
+ * listed, leave removes it, op/deop set its flag; USERCHANGES renames in it.
+ * Frames of another room, and any other frame, leave it as it is.
+ */
+export function followMembers(list, f) {
+  if (f.reason === "USERCHANGES") return renamedMembers(list, f);
+  if ((f.reason !== "MEMBERS" && f.reason !== "MEMBER") || roomKey(f.params.get("room") ?? "") !== roomKey(list.room)) {
+    return list;
+  }
+  if (f.reason === "MEMBERS") return readMembers(f);
+  const user = f.params.get("user") ?? "";
+  const change = f.params.get("change");
+  const at = list.members.findIndex((member) => sameNick(member.nick, user));
+  const members = [...list.members];
+  if (change === "join" && at < 0 && user) members.push({ nick: user, op: false });
+  else if (change === "leave" && at >= 0) members.splice(at, 1);
+  else if ((change === "op" || change === "deop") && at >= 0) members[at] = { ...members[at], op: change === "op" };
+  return { ...list, members };
+}
+
+function renamedMembers(list, f) {
+  const p = f.params;
+  const members = [...list.members];
+  const count = Math.min(number(p.get("changes")) ?? 0, p.size);
+  for (let i = 0; i < count; i++) {
+    const [old, now] = [p.get(`rename${i}`), p.get(`to${i}`)];
+    if (!old || !now) continue;
+    const at = members.findIndex((member) => sameNick(member.nick, old));
+    if (at >= 0) members[at] = { ...members[at], nick: now };
+  }
+  return { ...list, members };
+}
+
+/** A ROOMS frame as [{name, members, topic}, ...] in its order; entries that are not rooms (#) skipped. */
+export function readRooms(f) {
+  const p = f.params;
+  const total = Math.min(number(p.get("num")) ?? 0, p.size);
+  const rooms = [];
+  for (let i = 0; i < total; i++) {
+    const name = p.get(String(i)) ?? "";
+    if (isRoom(name)) rooms.push({ name, members: number(p.get(`members${i}`)) ?? 0, topic: p.get(`topic${i}`) ?? "" });
+  }
+  return rooms;
+}
+
+/** A SESSION frame as {token, expires, remembered} (expires: epoch ms, 0: only within the grace), or null without a token. */
+export function readSession(f) {
+  const token = f.params.get("token");
+  if (!token) return null;
+  const expires = number(f.params.get("expires")) ?? 0;
+  return { token, expires, remembered: expires > 0 };
+}
+
+/** An INFO as {rec, text, sender, ts, time, room}: rec -ALL (the lobby's) or a #room. */
+export function readInfo(f) {
+  const rec = f.params.get("rec") || EVERYONE;
+  return { rec, ...readNotice(f), room: isRoom(rec) };
+}
+
+/**
+ * A CONFIRM as {reason, ok, text, room, rec, user, count, more}: `ok` on the
+ * content OK exactly; room, rec, user and count null when absent; `more`: a
+ * HISTORY answer with older messages left.
+ */
+export function readAnswer(f) {
+  const p = f.params;
+  return {
+    reason: p.get("reason") ?? "",
+    ok: f.content === T.OK,
+    text: f.content,
+    room: p.get("room") ?? null,
+    rec: p.get("rec") ?? null,
+    user: p.get("user") ?? null,
+    count: number(p.get("count")),
+    more: p.get("more") === "1",
+  };
 }

@@ -31,6 +31,15 @@ to it. The rules:
   for a whole one (``USER,,``) and ignores changes until it comes.
 * Our own join INFO (``NICK has joined the chat!`` with our nickname as
   sender) gives the account's own spelling of the nickname.
+* Rooms and conversations (CON ``rooms=1``): a message is filed under its
+  ``conversation``: ``-ALL`` (the lobby), ``#room``, or for a private
+  message the other party (``rec`` if we sent it, else the sender); compare
+  those with ``conversation_key``. ``lines=`` is decoded into the text (a bad
+  one: the content as sent); ``old=1`` marks a HISTORY replay; content
+  starting ``/me `` is an action. CONV, MEMBERS, MEMBER, ROOMS and SESSION are
+  read into plain values; numbers that are not 1 to 15 plain digits count as
+  0 (absent), and no count (``num``) is trusted beyond the parameters the
+  frame holds.
 
 Texts come from ``texts``: a text with ``{fields}`` matches with anything in
 their place.
@@ -45,10 +54,12 @@ from dataclasses import dataclass, replace
 from typing import Union
 
 from . import texts
-from .frames import Frame
-from .names import is_color, name_key, same_nickname
+from .frames import Frame, make_frame
+from .lines import decode_lines, encode_lines
+from .names import is_color, is_room, name_key, room_key, same_nickname
 
 EVERYONE = "-ALL"
+ACTION_PREFIX = "/me "  # "content starting with /me (slash, m, e, space) is an action"
 _NUMBER_RE = re.compile(r"[0-9]{1,15}\Z")
 
 
@@ -93,9 +104,14 @@ _JOINED = template_pattern(texts.JOINED)
 
 @dataclass(frozen=True)
 class LoginAccepted:
-    """CONVER OK: ``role`` is admin, member or guest (None from a server without roles)."""
+    """CONVER OK: ``role`` is admin, member or guest (None from a server without roles).
+
+    ``away``: private messages that arrived while the account was offline
+    (``away=N``; 0 when absent).
+    """
 
     role: str | None
+    away: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,11 +152,19 @@ class ChatMessage:
     mine: bool = False
     to_me: bool = False
     ts: int | None = None
+    old: bool = False  # a HISTORY replay (``old=1``), not a live message
+    action: bool = False  # ``/me waves``: shown as "* sender waves" (the words: ``text[4:]``)
+    conversation: str = EVERYONE  # where a client files it: ``-ALL``, ``#room`` or the other party
+
+    @property
+    def room(self) -> bool:
+        """Return True when the message went to a room (``rec`` starts with ``#``)."""
+        return is_room(self.rec)
 
     @property
     def private(self) -> bool:
-        """Return True when the message went to one user, not everyone."""
-        return self.rec != EVERYONE
+        """Return True when the message went to one user, not everyone and not a room."""
+        return self.rec != EVERYONE and not self.room
 
 
 @dataclass(frozen=True)
@@ -167,7 +191,7 @@ def is_temporary_refusal(text: str) -> bool:
 def read_login(frame: Frame, reconnecting: bool) -> Login:
     """Return the outcome of a CONVER; ``reconnecting``: we were logged in before a drop."""
     if frame.content == texts.OK:
-        return LoginAccepted(frame.get("role"))
+        return LoginAccepted(frame.get("role"), number(frame.get("away")) or 0)
     return LoginRefused(frame.content, reconnecting and is_temporary_refusal(frame.content))
 
 
@@ -186,21 +210,49 @@ def number(text: str | None) -> int | None:
 
 
 def read_chat(frame: Frame, own_nickname: str) -> ChatMessage:
-    """Return a CHATR as a message; ``own_nickname`` decides ``mine`` and ``to_me``."""
+    """Return a CHATR as a message; ``own_nickname`` decides ``mine``, ``to_me`` and ``conversation``."""
     sender = frame.get("sender") or ""
     rec = frame.get("rec") or EVERYONE
     color = frame.get("color") or ""
+    mine = same_nickname(sender, own_nickname)
     return ChatMessage(
         sender=sender,
         rec=rec,
         color=color if is_color(color) else None,
-        text=frame.content,
+        text=_text_of(frame),
         time=frame.get("time") or "",
         id=number(frame.get("id")),
-        mine=same_nickname(sender, own_nickname),
-        to_me=rec != EVERYONE and same_nickname(rec, own_nickname),
+        mine=mine,
+        to_me=rec != EVERYONE and not is_room(rec) and same_nickname(rec, own_nickname),
         ts=number(frame.get("ts")),
+        old=frame.get("old") == "1",
+        action=frame.content.startswith(ACTION_PREFIX),
+        conversation=rec if rec == EVERYONE or is_room(rec) or mine else sender,
     )
+
+
+def _text_of(frame: Frame) -> str:
+    """The frame's content with the spaces ``lines=`` lists made line breaks (a bad ``lines``: as sent)."""
+    try:
+        return decode_lines(frame.content, frame.get("lines"))
+    except ValueError:
+        return frame.content
+
+
+def conversation_key(conversation: str) -> str:
+    """Return the form under which conversations are compared: ``-ALL``, ``#`` and the room_key, or the name_key."""
+    if conversation == EVERYONE:
+        return EVERYONE
+    if is_room(conversation):
+        return "#" + room_key(conversation)
+    return name_key(conversation)
+
+
+def chat_frame(rec: str, text: str) -> Frame:
+    """Return the CHAT that sends ``text`` to ``rec``: its line breaks as spaces listed in ``lines=``."""
+    content, lines = encode_lines(text)
+    params = [("rec", rec)] if lines is None else [("rec", rec), ("lines", lines)]
+    return make_frame("CHAT", params, content)
 
 
 def read_users(frame: Frame) -> UserList:
@@ -312,3 +364,209 @@ def read_update(frame: Frame) -> UpdateResult | None:
     if frame.get("reason") != "UPDATE":
         return None
     return UpdateResult(frame.content == texts.OK, frame.content)
+
+
+# ---- rooms, conversations and sessions (CON rooms=1) -------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A CONV frame: what a client needs to list conversation ``rec``.
+
+    ``last``: the newest message's id (0: none); ``read``: the read marker;
+    ``unread``: messages after it that are not ours; ``mentions``: how many
+    of those mention us; ``topic``: a room's topic ('' otherwise); for rooms
+    ``private``, ``op`` (we are an operator) and ``members`` (None when not
+    given); ``gone``: we are no longer in ``rec``, drop it.
+    """
+
+    rec: str
+    last: int = 0
+    read: int = 0
+    unread: int = 0
+    mentions: int = 0
+    topic: str = ""
+    private: bool = False
+    op: bool = False
+    members: int | None = None
+    gone: bool = False
+
+    @property
+    def room(self) -> bool:
+        """Return True when the conversation is a room."""
+        return is_room(self.rec)
+
+
+def read_conv(frame: Frame) -> Conversation:
+    """Return a CONV frame as a Conversation (a missing ``rec`` is the lobby's, as for CHATR)."""
+    params = frame.params
+    return Conversation(
+        rec=params.get("rec") or EVERYONE,
+        last=number(params.get("last")) or 0,
+        read=number(params.get("read")) or 0,
+        unread=number(params.get("unread")) or 0,
+        mentions=number(params.get("mentions")) or 0,
+        topic=frame.content,
+        private=params.get("private") == "1",
+        op=params.get("op") == "1",
+        members=number(params.get("members")),
+        gone=params.get("gone") == "1",
+    )
+
+
+@dataclass(frozen=True)
+class RoomMembers:
+    """A room's member list: (nickname, operator) pairs in the order they joined."""
+
+    room: str
+    members: tuple[tuple[str, bool], ...] = ()
+
+    def is_op(self, nickname: str) -> bool:
+        """Return True when ``nickname`` is listed as an operator."""
+        return any(op for nick, op in self.members if same_nickname(nick, nickname))
+
+
+def read_members(frame: Frame) -> RoomMembers:
+    """Return a MEMBERS frame's room and members (keys ``0``.., ``op0``..; empty and repeated names skipped)."""
+    params = frame.params
+    total = min(number(params.get("num")) or 0, len(params))
+    members: list[tuple[str, bool]] = []
+    seen: set[str] = set()
+    for i in range(total):
+        nick = params.get(str(i))
+        if nick and name_key(nick) not in seen:
+            seen.add(name_key(nick))
+            members.append((nick, params.get(f"op{i}") == "1"))
+    return RoomMembers(params.get("room") or "", tuple(members))
+
+
+def follow_members(members: RoomMembers, frame: Frame) -> RoomMembers:
+    """Return the room's list after a frame: MEMBERS of the room replaces it, MEMBER changes it.
+
+    ``change=join`` adds the user (not an operator) unless listed, ``leave``
+    removes it, ``op`` and ``deop`` set its operator flag. A USERCHANGES
+    frame's renames (``rename0``/``to0``..) rename in the list ("clients
+    rename in every list"). Frames of another room, or any other frame,
+    leave it as it is.
+    """
+    if frame.reason == "USERCHANGES":
+        return _renamed_members(members, frame)
+    if frame.reason not in ("MEMBERS", "MEMBER") or room_key(frame.get("room") or "") != room_key(members.room):
+        return members
+    if frame.reason == "MEMBERS":
+        return read_members(frame)
+    user, change = frame.get("user") or "", frame.get("change")
+    listed = [nick for nick, _ in members.members]
+    at = next((i for i, nick in enumerate(listed) if same_nickname(nick, user)), -1)
+    after = list(members.members)
+    if change == "join" and at < 0 and user:
+        after.append((user, False))
+    elif change == "leave" and at >= 0:
+        del after[at]
+    elif change in ("op", "deop") and at >= 0:
+        after[at] = (after[at][0], change == "op")
+    return replace(members, members=tuple(after))
+
+
+def _renamed_members(members: RoomMembers, frame: Frame) -> RoomMembers:
+    params = frame.params
+    after = list(members.members)
+    for i in range(min(number(params.get("changes")) or 0, len(params))):
+        old, new = params.get(f"rename{i}"), params.get(f"to{i}")
+        if not old or not new:
+            continue
+        at = next((j for j, (nick, _) in enumerate(after) if same_nickname(nick, old)), -1)
+        if at >= 0:
+            after[at] = (new, after[at][1])
+    return replace(members, members=tuple(after))
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    """One public room of a ROOMS frame."""
+
+    name: str
+    members: int = 0
+    topic: str = ""
+
+
+def read_rooms(frame: Frame) -> tuple[RoomSummary, ...]:
+    """Return a ROOMS frame's public rooms, in its order (keys ``0``.., ``members0``.., ``topic0``..).
+
+    Entries whose name is empty or not a room (no ``#``) are skipped.
+    """
+    params = frame.params
+    total = min(number(params.get("num")) or 0, len(params))
+    rooms: list[RoomSummary] = []
+    for i in range(total):
+        name = params.get(str(i)) or ""
+        if is_room(name):
+            rooms.append(RoomSummary(name, number(params.get(f"members{i}")) or 0, params.get(f"topic{i}") or ""))
+    return tuple(rooms)
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    """A SESSION frame: the resume token, and when it expires (epoch ms; 0: only within the grace)."""
+
+    token: str
+    expires: int = 0
+
+    @property
+    def remembered(self) -> bool:
+        """Return True when the token outlives the connection's grace (``remember=1`` was granted)."""
+        return self.expires > 0
+
+
+def read_session(frame: Frame) -> SessionToken | None:
+    """Return a SESSION frame's token, or None when it holds none."""
+    token = frame.get("token")
+    return SessionToken(token, number(frame.get("expires")) or 0) if token else None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An INFO: where it belongs (``rec``: ``-ALL`` for the lobby, or ``#room``), its text and who and when."""
+
+    rec: str
+    text: str
+    sender: str = ""
+    ts: int | None = None
+    time: str = ""
+
+    @property
+    def room(self) -> bool:
+        """Return True when the event belongs to a room."""
+        return is_room(self.rec)
+
+
+def read_info(frame: Frame) -> Notice:
+    """Return an INFO as a Notice ("INFO without rec is the lobby's")."""
+    return Notice(frame.get("rec") or EVERYONE, frame.content, frame.get("sender") or "",
+                  number(frame.get("ts")), frame.get("time") or "")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A CONFIRM: the request it answers (``reason``), ``ok`` (content ``OK``) and the text as sent.
+
+    ``room``, ``rec`` and ``user`` as the CONFIRM gives them (None when
+    absent); a HISTORY answer's ``count`` (None when absent) and ``more``
+    (older messages exist).
+    """
+
+    reason: str
+    ok: bool
+    text: str
+    room: str | None = None
+    rec: str | None = None
+    user: str | None = None
+    count: int | None = None
+    more: bool = False
+
+
+def read_answer(frame: Frame) -> Answer:
+    """Return a CONFIRM as an Answer (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, HISTORY, ... alike)."""
+    params = frame.params
+    return Answer(params.get("reason") or "", frame.content == texts.OK, frame.content, params.get("room"),
+                  params.get("rec"), params.get("user"), number(params.get("count")), params.get("more") == "1")

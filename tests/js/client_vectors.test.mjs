@@ -7,9 +7,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
 import { ChatClient } from "../../web/client.js";
-import { parseFrame } from "../../web/codec.js";
+import { formatFrame, parseFrame } from "../../web/codec.js";
 import { isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "../../web/names.js";
-import { NO_USERS, followUsers, ownJoin, readChat, readLogin, readUpdate, readUsers, readWarn } from "../../web/protocol.js";
+import {
+  NO_USERS, chatFrame, conversationKey, followMembers, followUsers, ownJoin, readAnswer, readChat, readConv, readInfo,
+  readLogin, readMembers, readRooms, readSession, readUpdate, readUsers, readWarn,
+} from "../../web/protocol.js";
 import { Backoff } from "../../web/state.js";
 import { FakeSocket, FakeTimers } from "./fakes.mjs";
 
@@ -17,6 +20,9 @@ const VECTORS = JSON.parse(readFileSync(new URL("../vectors/client.json", import
 const FRAMES = VECTORS.frames;
 const kind = (c) => Object.keys(c.expect)[0];
 const ofKind = (name) => FRAMES.filter((c) => kind(c) === name);
+
+/** A room's list {room, members: [{nick, op}]} in the vectors' shape: [nick, op] pairs. */
+const membersAsVector = ({ room, members }) => ({ room, members: members.map(({ nick, op }) => [nick, op]) });
 
 /** What web/protocol.js makes of the case's frame, in the vectors' JSON shape. */
 function conclude(c) {
@@ -40,13 +46,29 @@ function conclude(c) {
       return ownJoin(f, c.nickname);
     case "update":
       return readUpdate(f);
+    case "conv":
+      return readConv(f);
+    case "members":
+      return membersAsVector(readMembers(f));
+    case "member_list":
+      return membersAsVector([...c.before, c.frame].reduce((list, text) => followMembers(list, parseFrame(text)), { room: c.room, members: [] }));
+    case "rooms":
+      return readRooms(f);
+    case "session":
+      return readSession(f);
+    case "info":
+      return readInfo(f);
+    case "answer":
+      return readAnswer(f);
     default:
       throw new Error(`no reader for ${kind(c)}`);
   }
 }
 
 test("every kind of conclusion has vectors", () => {
-  assert.deepEqual(new Set(FRAMES.map(kind)), new Set(["login", "warn", "chat", "users", "user_list", "own_join", "update"]));
+  assert.deepEqual(new Set(FRAMES.map(kind)), new Set([
+    "login", "warn", "chat", "users", "user_list", "own_join", "update", "conv", "members", "member_list", "rooms", "session", "info", "answer",
+  ]));
 });
 
 for (const c of FRAMES) {
@@ -80,6 +102,20 @@ test("a room is a rec with a hash, compared as nicknames are", () => {
   assert.equal(roomKey("GÉNÉRAL"), "général");
   assert.notEqual(roomKey("#lobby"), roomKey("#lobby2"));
 });
+
+for (const [rec, text, wire] of VECTORS.chat_frames) {
+  test(`a chat is built as the vector says and read back as sent: ${JSON.stringify(text)}`, () => {
+    assert.equal(formatFrame(chatFrame(rec, text)), wire);
+    const echo = parseFrame(wire.replace("CHAT,", "CHATR,time=t;sender=ann;"));
+    assert.equal(readChat(echo, "ann").text, text.replace(/\r\n?/g, "\n"));
+  });
+}
+
+for (const [a, b, same] of VECTORS.conversation_keys) {
+  test(`conversations ${JSON.stringify(a)} and ${JSON.stringify(b)} are ${same ? "" : "not "}filed together`, () => {
+    assert.equal(conversationKey(a) === conversationKey(b), same);
+  });
+}
 
 for (const [text, nickname, mentioned] of VECTORS.mentions) {
   test(`mentions: ${JSON.stringify(text)} ${mentioned ? "mentions" : "does not mention"} ${JSON.stringify(nickname)}`, () => {
