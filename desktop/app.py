@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, cast
 
-from parley.protocol.names import room_name_error, same_nickname
+from parley.protocol.names import is_room, room_name_error, same_nickname
 
 from . import prefs as prefs_module
 from . import themes
@@ -35,7 +35,6 @@ from .client import (
     InfoMessage,
     LoggedIn,
     LoginDetails,
-    MemberChanged,
     MembersListed,
     OlderMessage,
     Pong,
@@ -52,7 +51,7 @@ from .client import (
     check_update,
 )
 from .connection import Backoff, Closed, ConnectFailed, Connection, Status
-from .conversations import LOBBY, Conversation, Conversations, apply_member_change, is_room
+from .conversations import LOBBY, Conversation, Conversations
 from .prefs import Preferences, RememberedSession
 from .text import clock
 from .views import ChatView, ConnectView, CustomizeView
@@ -182,7 +181,7 @@ class ParleyApp:
             LoggedIn: self._on_logged_in, ChatMessage: self._on_chat, OlderMessage: self._on_older,
             InfoMessage: self._on_info, UsersChanged: self._on_users, UpdateAnswer: self._on_update_answer,
             ServerError: self._on_error, ServerWarning: self._on_warning, UnknownFrame: self._on_unknown,
-            ConvChanged: self._on_conv, MembersListed: self._on_members, MemberChanged: self._on_member,
+            ConvChanged: self._on_conv, MembersListed: self._on_members,
             RoomsListed: self._on_rooms, SessionIssued: self._on_session, HistoryLoaded: self._on_history,
             RoomAnswer: self._on_room_answer, RefreshStarted: _ignore, DisconnectConfirmed: _ignore, Pong: _ignore,
         }
@@ -434,7 +433,7 @@ class ParleyApp:
     def _on_conv(self, event: ConvChanged) -> None:
         first = not self.rooms_server
         self.rooms_server = True
-        conversation = self.conversations.apply_conv(event.rec, event.params, event.topic)
+        conversation = self.conversations.apply_conv(event.conversation)
         if conversation is None and self.conversations.get(self.open_rec) is None:
             self.open_conversation(LOBBY)
         elif conversation is not None and self._open_when_listed and conversation.rec.casefold() == \
@@ -448,16 +447,9 @@ class ParleyApp:
         self._show_counts()
 
     def _on_members(self, event: MembersListed) -> None:
-        conversation = self.conversations.get(event.room)
+        conversation = self.conversations.get(event.members.room)
         if conversation is not None:
-            conversation.members = list(event.members)
-            if conversation is self._open():
-                self._show_people()
-
-    def _on_member(self, event: MemberChanged) -> None:
-        conversation = self.conversations.get(event.room)
-        if conversation is not None and conversation.members is not None:
-            conversation.members = apply_member_change(conversation.members, event.user, event.change)
+            conversation.members = list(event.members.members)
             if conversation is self._open():
                 self._show_people()
 

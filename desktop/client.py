@@ -36,10 +36,15 @@ from parley.protocol.names import name_key, nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
 from parley.protocol.reading import ChatMessage as ChatMessage  # the shared readers' values are our events
 from parley.protocol.reading import LoginRefused as LoginRefused
-from parley.protocol.reading import (LoginAccepted, UserListState, follow_users, number, own_join, read_chat,
-                                     read_login, read_update, read_warn, template_pattern)
+from parley.protocol.reading import Conversation as Conversation  # a CONV frame, as the shared reader reads it
+from parley.protocol.reading import RoomMembers as RoomMembers
+from parley.protocol.reading import RoomSummary as RoomSummary
+from parley.protocol.reading import (LoginAccepted, UserListState, chat_frame, conversation_key, follow_members,
+                                     follow_users, own_join, read_answer, read_chat, read_conv, read_info,
+                                     read_login, read_members, read_rooms, read_session, read_update, read_warn,
+                                     template_pattern)
 
-from .text import decode_lines, encode_lines
+from .text import encode_lines
 
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
 # "Your session has ended; please log in again." (CON with a token that no longer works)
@@ -97,36 +102,21 @@ class OlderMessage:
 
 @dataclass(frozen=True)
 class ConvChanged:
-    """A CONV frame: what the list needs to show conversation ``rec``."""
+    """A CONV frame: what the list needs to show a conversation."""
 
-    rec: str
-    params: dict[str, str]
-    topic: str
+    conversation: Conversation
 
 
 @dataclass(frozen=True)
 class MembersListed:
-    room: str
-    members: tuple[tuple[str, bool], ...]  # (nickname, operator) in join order
+    """A room's member list, whole, after a MEMBERS or MEMBER frame (or a rename)."""
 
-
-@dataclass(frozen=True)
-class MemberChanged:
-    room: str
-    user: str
-    change: str  # join, leave, op, deop
-
-
-@dataclass(frozen=True)
-class RoomEntry:
-    name: str
-    members: int
-    topic: str
+    members: RoomMembers
 
 
 @dataclass(frozen=True)
 class RoomsListed:
-    rooms: tuple[RoomEntry, ...]
+    rooms: tuple[RoomSummary, ...]
 
 
 @dataclass(frozen=True)
@@ -201,7 +191,7 @@ class UnknownFrame:
 Event = Union[
     LoggedIn, LoginRefused, ChatMessage, InfoMessage, UsersChanged, UpdateAnswer,
     RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
-    OlderMessage, ConvChanged, MembersListed, MemberChanged, RoomsListed, SessionIssued,
+    OlderMessage, ConvChanged, MembersListed, RoomsListed, SessionIssued,
     HistoryLoaded, RoomAnswer,
 ]
 
@@ -235,8 +225,9 @@ class Session:
             "CONVER": self._conver, "CHATR": self._chatr, "INFO": self._info,
             "USER": self._user, "USERCHANGES": self._user, "CONFIRM": self._confirm, "ERR": self._err,
             "WARN": self._warn, "PONG": self._pong, "CONV": self._conv, "MEMBERS": self._members,
-            "MEMBER": self._member, "ROOMS": self._rooms, "SESSION": self._session,
+            "MEMBER": self._members, "ROOMS": self._rooms, "SESSION": self._session,
         }
+        self.rooms: dict[str, RoomMembers] = {}  # member lists of the rooms asked for, by conversation_key
         self.used_token = False
 
     @property
@@ -301,8 +292,7 @@ class Session:
         """Return ``CHAT,rec=REC[;lines=...],text`` (line breaks as spaces). Raises LocalProtocolError
         when not logged in."""
         self._require_chatting("CHAT")
-        content, lines = encode_lines(text)
-        return make_frame("CHAT", [("rec", rec)] + ([("lines", lines)] if lines else []), content)
+        return chat_frame(rec, text)
 
     def room_request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> Frame:
         """Return a rooms frame (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, ROOMS, MEMBERS, READ)."""
@@ -363,52 +353,53 @@ class Session:
         return [LoggedIn(self.nickname, self.role, reconnected)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
-        message = read_chat(frame, self.nickname)
-        try:
-            message = replace(message, text=decode_lines(message.text, frame.get("lines")))
-        except ValueError:
-            pass  # a bad lines= from the server: show the line as it came
-        return [OlderMessage(message) if frame.get("old") == "1" else message]
+        message = read_chat(frame, self.nickname)  # line breaks decoded; a bad lines= shows as sent
+        return [OlderMessage(message) if message.old else message]
 
     def _info(self, frame: Frame) -> list[Event]:
         spelling = own_join(frame, self.nickname)
         if spelling is not None:
             self.login = replace(self.login, nickname=spelling)
-        return [InfoMessage(frame.get("time") or "", frame.get("sender") or "", frame.content,
-                            frame.get("rec") or EVERYONE, number(frame.get("ts")))]
+        notice = read_info(frame)
+        return [InfoMessage(notice.time, notice.sender, notice.text, notice.rec, notice.ts)]
 
     def _conv(self, frame: Frame) -> list[Event]:
-        rec = frame.get("rec")
-        return [ConvChanged(rec, dict(frame.params), frame.content)] if rec else []
+        conversation = read_conv(frame)
+        if conversation.gone:
+            self.rooms.pop(conversation_key(conversation.rec), None)
+        return [ConvChanged(conversation)]
 
     def _members(self, frame: Frame) -> list[Event]:
-        params = frame.params
-        total = min(number(params.get("num")) or 0, len(params))
-        members = tuple((params[str(i)], params.get(f"op{i}") == "1") for i in range(total) if params.get(str(i)))
-        room = frame.get("room")
-        return [MembersListed(room, members)] if room else []
-
-    def _member(self, frame: Frame) -> list[Event]:
-        room, user, change = frame.get("room"), frame.get("user"), frame.get("change")
-        return [MemberChanged(room, user, change)] if room and user and change else []
+        key = conversation_key(frame.get("room") or "")
+        if frame.reason == "MEMBERS":
+            self.rooms[key] = read_members(frame)
+        elif key in self.rooms:
+            self.rooms[key] = follow_members(self.rooms[key], frame)
+        else:
+            return []  # a change to a list we never asked for
+        return [MembersListed(self.rooms[key])]
 
     def _rooms(self, frame: Frame) -> list[Event]:
-        params = frame.params
-        total = min(number(params.get("num")) or 0, len(params))
-        rooms = tuple(RoomEntry(params[str(i)], number(params.get(f"members{i}")) or 0, params.get(f"topic{i}", ""))
-                      for i in range(total) if params.get(str(i)))
-        return [RoomsListed(rooms)]
+        return [RoomsListed(read_rooms(frame))]
 
     def _session(self, frame: Frame) -> list[Event]:
-        token = frame.get("token")
-        if not token:
+        session = read_session(frame)
+        if session is None:
             return []
-        self.login = replace(self.login, token=token)  # a dropped connection resumes with it
-        return [SessionIssued(token, number(frame.get("expires")) or 0)]
+        self.login = replace(self.login, token=session.token)  # a dropped connection resumes with it
+        return [SessionIssued(session.token, session.expires)]
 
     def _user(self, frame: Frame) -> list[Event]:
         after = self.user_list = follow_users(self.user_list, frame)
-        return [] if after.parts is not None else [UsersChanged(after.online, after.admins, after.resync)]
+        events: list[Event] = []
+        if frame.reason == "USERCHANGES":  # renames: "clients rename in every list"
+            for key, members in self.rooms.items():
+                renamed = self.rooms[key] = follow_members(members, frame)
+                if renamed != members:
+                    events.append(MembersListed(renamed))
+        if after.parts is None:
+            events.append(UsersChanged(after.online, after.admins, after.resync))
+        return events
 
     def _confirm(self, frame: Frame) -> list[Event]:
         reason = frame.get("reason")
@@ -419,14 +410,12 @@ class Session:
             return [RefreshStarted(frame.content)]
         if reason == "DISCON":
             return [DisconnectConfirmed(frame.content)]
-        if reason == "HISTORY":
-            rec = frame.get("rec") or EVERYONE
-            if frame.content != "OK":
-                return [RoomAnswer("HISTORY", rec, False, frame.content)]
-            return [HistoryLoaded(rec, number(frame.get("count")) or 0, frame.get("more") == "1")]
-        if reason in ROOM_REASONS:
-            target = frame.get("room") or frame.get("rec") or ""
-            return [RoomAnswer(reason, target, frame.content == "OK", frame.content)]
+        if reason in ROOM_REASONS or reason == "HISTORY":
+            answered = read_answer(frame)
+            target = answered.room or answered.rec or ""
+            if reason == "HISTORY" and answered.ok:
+                return [HistoryLoaded(target or EVERYONE, answered.count or 0, answered.more)]
+            return [RoomAnswer(reason, target, answered.ok, answered.text)]
         return [UnknownFrame(frame)]
 
     def _update_answered(self, ok: bool, text: str) -> UpdateAnswer:

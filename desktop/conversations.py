@@ -14,8 +14,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from parley.protocol.names import name_key, same_nickname
-from parley.protocol.reading import EVERYONE, ChatMessage
+from parley.protocol.names import is_room, name_key, same_nickname
+from parley.protocol.reading import EVERYONE, ChatMessage, conversation_key
+from parley.protocol.reading import Conversation as ConvFrame
 
 from .text import mentions
 
@@ -34,25 +35,13 @@ class Note:
     time: str = ""
 
 
-def is_room(rec: str) -> bool:
-    """Return True for a room's address (``#NAME``)."""
-    return rec.startswith("#")
-
-
-def conversation_key(rec: str) -> str:
-    """Return the key under which a conversation is kept (names compared as nicknames)."""
-    return rec if rec == LOBBY else name_key(rec)
-
-
-def conversation_of(message: ChatMessage, me: str) -> str:
+def conversation_of(message: ChatMessage) -> str:
     """Return the address of the conversation a message belongs to.
 
     The lobby's and rooms' messages by their ``rec``; a private message is
     in the conversation with the other party (its recipient when we sent it).
     """
-    if message.rec == LOBBY or is_room(message.rec):
-        return message.rec
-    return message.rec if same_nickname(message.sender, me) else message.sender
+    return message.conversation
 
 
 @dataclass
@@ -159,21 +148,17 @@ class Conversations:
         if key != LOBBY:
             self._by_key.pop(key, None)
 
-    def apply_conv(self, rec: str, params: dict[str, str], topic: str) -> Conversation | None:
-        """Apply a CONV frame's values; return the conversation, or None when it is gone."""
-        if params.get("gone") == "1":
-            self.drop(rec)
+    def apply_conv(self, frame: ConvFrame) -> Conversation | None:
+        """Apply a CONV frame; return the conversation, or None when it is gone."""
+        if frame.gone:
+            self.drop(frame.rec)
             return None
-        conversation = self.ensure(rec)
-        conversation.rec = rec  # the server's spelling
-        conversation.topic = topic
-        for name in ("last", "read", "unread", "mentions"):
-            value = _number(params.get(name))
-            if value is not None:
-                setattr(conversation, name, value)
-        conversation.private = params.get("private") == "1"
-        conversation.op = params.get("op") == "1"
-        conversation.member_count = _number(params.get("members"))
+        conversation = self.ensure(frame.rec)
+        conversation.rec = frame.rec  # the server's spelling
+        conversation.topic = frame.topic
+        conversation.last, conversation.read = frame.last, frame.read
+        conversation.unread, conversation.mentions = frame.unread, frame.mentions
+        conversation.private, conversation.op, conversation.member_count = frame.private, frame.op, frame.members
         return conversation
 
     def receive(self, message: ChatMessage, old: bool = False) -> tuple[Conversation, int | None]:
@@ -182,7 +167,7 @@ class Conversations:
         A live message (not a HISTORY/REF replay) newer than the read marker
         and not our own counts as unread, and as a mention when it names us.
         """
-        conversation = self.ensure(conversation_of(message, self.me))
+        conversation = self.ensure(conversation_of(message))
         before_last = conversation.last
         index = conversation.add(message)
         fresh = index is not None and not old and message.id is not None and message.id > max(
@@ -205,36 +190,7 @@ class Conversations:
         conversation.read = newest
         return newest
 
-    def rename(self, old: str, new: str) -> None:
-        """A user changed nickname: rename their private conversation and room entries."""
-        if same_nickname(old, self.me):
-            self.me = new
-        conversation = self._by_key.pop(name_key(old), None)
-        if conversation is not None and not is_room(old):
-            conversation.rec = new
-            self._by_key[name_key(new)] = conversation
-        for other in self._by_key.values():
-            if other.members is not None:
-                other.members = [(new if same_nickname(n, old) else n, op) for n, op in other.members]
-
     def totals(self) -> tuple[int, int]:
         """Return (unread, mentions) over every conversation."""
         return (sum(c.unread for c in self._by_key.values()),
                 sum(c.mentions for c in self._by_key.values()))
-
-
-def _number(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isascii() and text.isdigit() and len(text) <= 15 else None
-
-
-def apply_member_change(members: list[tuple[str, bool]], user: str, change: str) -> list[tuple[str, bool]]:
-    """Return a room's member list after one MEMBER change (join, leave, op, deop)."""
-    rest = [(n, op) for n, op in members if not same_nickname(n, user)]
-    if change == "leave":
-        return rest
-    listed = len(rest) < len(members)
-    if change == "join":
-        return members if listed else [*members, (user, False)]
-    if not listed:
-        return [*members, (user, change == "op")]
-    return [(n, change == "op") if same_nickname(n, user) else (n, op) for n, op in members]

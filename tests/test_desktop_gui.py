@@ -8,6 +8,7 @@ threads run for real and the Tk side is pumped with update().
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -43,10 +44,20 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 
 
-@pytest.fixture(scope="module")
+_SHARED_DISPLAY: list[Xvfb] = []
+
+
+@pytest.fixture(scope="session")
 def display() -> Iterator[Xvfb]:
-    with Xvfb() as xvfb:
-        yield xvfb
+    """One Xvfb for every desktop test module (they import this fixture).
+
+    Tk keeps its connection to a display for the life of the process, so a
+    display stopped between modules would end the process at the next Tk call.
+    """
+    if not _SHARED_DISPLAY:
+        _SHARED_DISPLAY.append(Xvfb().start())
+        atexit.register(_SHARED_DISPLAY[0].stop)
+    yield _SHARED_DISPLAY[0]
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from desktop import prefs as prefs_module
-from desktop.client import (SESSION_ENDED, ChatMessage, ConvChanged, HistoryLoaded, InfoMessage, LoginDetails,
-                            LoginRefused, MemberChanged, MembersListed, OlderMessage, RoomAnswer, RoomEntry,
-                            RoomsListed, Session, SessionIssued, check_message)
-from desktop.conversations import LOBBY, Conversations, apply_member_change, conversation_of
+from desktop.client import (SESSION_ENDED, ChatMessage, ConvChanged, Conversation, HistoryLoaded, InfoMessage,
+                            LoginDetails, LoginRefused, MembersListed, OlderMessage, RoomAnswer, RoomMembers,
+                            RoomsListed, RoomSummary, Session, SessionIssued, UsersChanged, check_message)
+from desktop.conversations import LOBBY, Conversations
 from desktop.text import contrast, day_label, link_segments, readable_color
 from parley.protocol import LocalProtocolError, format_frame, parse_frame
+from parley.protocol.reading import read_chat, read_conv
 
 T = "time=2026-11-24 10:00:00"
 
@@ -83,11 +84,13 @@ def test_room_requests_are_the_protocols_frames() -> None:
 
 
 def test_room_frames_become_events() -> None:
+    session = logged_in()
     events = feed(
-        logged_in(),
+        session,
         f"CONV,{T};rec=#tea;last=9;read=4;unread=3;mentions=1;private=1;op=1;members=2,Tea, and cake",
+        f"MEMBER,{T};room=#tea;user=cy;change=join,",  # a list never asked for: nothing
         f"MEMBERS,{T};room=#tea;num=2;0=ann;op0=1;1=bob,",
-        f"MEMBER,{T};room=#tea;user=cy;change=join,",
+        f"MEMBER,{T};room=#TEA;user=cy;change=join,",
         f"ROOMS,{T};num=2;0=#a;members0=5;topic0=first;1=#b;members1=1,",
         f"SESSION,{T};token=abc-_;expires=1799999999999,",
         f"CONFIRM,{T};reason=JOIN;room=#nope,Error: No room #nope.",
@@ -95,17 +98,20 @@ def test_room_frames_become_events() -> None:
         f"INFO,{T};sender=bob;ts=5;rec=#tea,bob joined #tea",
     )
     assert events == [
-        ConvChanged("#tea", {"time": "2026-11-24 10:00:00", "rec": "#tea", "last": "9", "read": "4",
-                             "unread": "3", "mentions": "1", "private": "1", "op": "1", "members": "2"},
-                    "Tea, and cake"),
-        MembersListed("#tea", (("ann", True), ("bob", False))),
-        MemberChanged("#tea", "cy", "join"),
-        RoomsListed((RoomEntry("#a", 5, "first"), RoomEntry("#b", 1, ""))),
+        ConvChanged(Conversation("#tea", 9, 4, 3, 1, "Tea, and cake", private=True, op=True, members=2)),
+        MembersListed(RoomMembers("#tea", (("ann", True), ("bob", False)))),
+        MembersListed(RoomMembers("#tea", (("ann", True), ("bob", False), ("cy", False)))),
+        RoomsListed((RoomSummary("#a", 5, "first"), RoomSummary("#b", 1, ""))),
         SessionIssued("abc-_", 1799999999999),
         RoomAnswer("JOIN", "#nope", False, "Error: No room #nope."),
         HistoryLoaded("#tea", 2, True),
         InfoMessage("2026-11-24 10:00:00", "bob", "bob joined #tea", "#tea", 5),
     ]
+    # A rename renames in every member list.
+    feed(session, f"USER,{T};num=3;0=ann;1=bob;2=cy;v=1,")
+    renamed = feed(session, f"USERCHANGES,{T};v=1;changes=1;rename0=bob;to0=Robert;num=3,")
+    assert renamed[0] == MembersListed(RoomMembers("#tea", (("ann", True), ("Robert", False), ("cy", False))))
+    assert isinstance(renamed[1], UsersChanged) and renamed[1].users == ("ann", "Robert", "cy")
 
 
 def test_history_replays_are_older_messages_with_their_line_breaks() -> None:
@@ -140,20 +146,17 @@ def test_a_session_token_is_kept_for_a_reconnect_and_dropped_when_it_has_ended()
 
 
 def chat(sender: str, rec: str, text: str, id_: int, me: str = "ann") -> ChatMessage:
-    return ChatMessage(sender, rec, "#123456", text, "t", id_, mine=sender == me, to_me=rec == me, ts=id_)
+    frame = parse_frame(f"CHATR,{T};sender={sender};rec={rec};color=#123456;id={id_};ts={id_},{text}")
+    return read_chat(frame, me)
 
 
-def test_messages_are_filed_by_conversation() -> None:
-    assert conversation_of(chat("bob", "-ALL", "x", 1), "ann") == LOBBY
-    assert conversation_of(chat("bob", "#tea", "x", 1), "ann") == "#tea"
-    assert conversation_of(chat("bob", "ann", "x", 1), "ann") == "bob"
-    assert conversation_of(chat("ann", "bob", "x", 1), "ann") == "bob"
-    assert conversation_of(chat("ANN", "Bob", "x", 1), "ann") == "Bob"
+def conv(text: str) -> Conversation:
+    return read_conv(parse_frame(f"CONV,{T};{text}"))
 
 
 def test_unread_and_mentions_count_after_the_read_marker_and_never_our_own() -> None:
     conversations = Conversations("ann")
-    conversations.apply_conv("#tea", {"last": "10", "read": "8", "unread": "2", "mentions": "0"}, "Tea")
+    conversations.apply_conv(conv("rec=#tea;last=10;read=8;unread=2;mentions=0,Tea"))
     for message in (chat("bob", "#tea", "old one", 7), chat("bob", "#tea", "hi ann!", 11),
                     chat("ann", "#tea", "mine, ann", 12), chat("bob", "#tea", "annabel is not me", 13),
                     chat("bob", "#tea", "hi ann!", 11)):
@@ -168,19 +171,10 @@ def test_unread_and_mentions_count_after_the_read_marker_and_never_our_own() -> 
     assert conversations.mark_read(tea) is None  # nothing new: no READ
     private = conversations.receive(chat("cy", "ann", "psst", 14))[0]
     assert (private.rec, private.unread, private.mentions) == ("cy", 1, 0)
+    assert conversations.receive(chat("ann", "CY", "my answer", 15))[0] is private  # ours: filed with cy's
     assert [c.rec for c in conversations.ordered()] == [LOBBY, "#tea", "cy"]
-    conversations.apply_conv("#tea", {"gone": "1"}, "")
+    conversations.apply_conv(conv("rec=#tea;gone=1,"))
     assert conversations.get("#tea") is None
-
-
-def test_member_changes_follow_the_room_list() -> None:
-    members = [("ann", True), ("bob", False)]
-    members = apply_member_change(members, "cy", "join")
-    members = apply_member_change(members, "BOB", "op")
-    members = apply_member_change(members, "ann", "deop")
-    assert members == [("ann", False), ("bob", True), ("cy", False)]
-    assert apply_member_change(members, "Bob", "leave") == [("ann", False), ("cy", False)]
-    assert apply_member_change(members, "cy", "join") == members
 
 
 # ---- display helpers ---------------------------------------------------------------------
