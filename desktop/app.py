@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Callable, cast
 
 from parley.protocol.names import is_room, room_name_error, same_nickname
+from parley.protocol.reading import conversation_key
 
 from . import prefs as prefs_module
 from . import themes
@@ -117,6 +118,7 @@ class ParleyApp:
         self.conversations = Conversations("")
         self.open_rec = LOBBY
         self._open_when_listed: str | None = None
+        self.drafts: dict[str, str] = {}  # unsent text of the conversations not open, by conversation_key
         self._redraw_id: str | None = None
         self._setup_root()
         self.connect_view = ConnectView(root, self.theme, self.connect)
@@ -311,6 +313,7 @@ class ParleyApp:
             self._load_history(self.open_rec, newest=True)
         else:
             self.conversations = Conversations(event.nickname)
+            self.drafts.clear()
             self.chat_log.me = event.nickname
             self.rooms_server = False
             self.open_rec = LOBBY
@@ -396,8 +399,11 @@ class ParleyApp:
         """Show conversation ``rec`` (adding a private one that is new)."""
         conversation = self.conversations.ensure(rec)
         changed = conversation.rec != self.open_rec
-        self.open_rec = conversation.rec
         view = self.chat_view
+        if changed:  # each conversation keeps its own draft: a draft never goes where it was not written
+            self.drafts[conversation_key(self.open_rec)] = view.text()
+            view.set_text(self.drafts.pop(conversation_key(conversation.rec), ""))
+        self.open_rec = conversation.rec
         view.show_open(conversation)
         if changed or not self.chat_log.content():
             self.chat_log.render(conversation, divider_after=conversation.read if conversation.unread else None)
