@@ -372,11 +372,14 @@ class ParleyApp:
     def _on_info(self, event: InfoMessage) -> None:
         if event.sender and same_nickname(event.sender, self.nickname) and event.text.endswith("has joined the chat!"):
             return  # our own join: never a line above the history that follows
-        conversation = self.conversations.get(event.rec) or self.conversations.get(LOBBY)
-        assert conversation is not None
+        # A room's event may come before the room's CONV (a join): it still goes to the room.
+        conversation = self.conversations.ensure(event.rec if is_room(event.rec) else LOBBY)
         note = conversation.note("info", event.text, clock(event.ts, event.time))
+        if event.topic is not None and conversation.kind == "room":
+            conversation.topic = event.topic
         if conversation is self._open():
             self.chat_log.append_note(note)
+            self.chat_view.show_open(conversation)
 
     def _redraw_soon(self) -> None:
         if self._redraw_id is None:

@@ -91,6 +91,7 @@ class InfoMessage:
     text: str
     rec: str = EVERYONE  # a room's event names the room; the lobby's has no rec
     ts: int | None = None
+    topic: str | None = None  # a room's new topic ("clients take the topic from topic")
 
 
 @dataclass(frozen=True)
@@ -361,7 +362,7 @@ class Session:
         if spelling is not None:
             self.login = replace(self.login, nickname=spelling)
         notice = read_info(frame)
-        return [InfoMessage(notice.time, notice.sender, notice.text, notice.rec, notice.ts)]
+        return [InfoMessage(notice.time, notice.sender, notice.text, notice.rec, notice.ts, frame.get("topic"))]
 
     def _conv(self, frame: Frame) -> list[Event]:
         conversation = read_conv(frame)
