@@ -275,6 +275,13 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--drain-timeout", metavar="SECONDS", type=positive_number, default=60.0,
              help="seconds a client may take to read each part of the past messages sent to it before it is "
                   "disconnected (default: %(default)s)")
+    add_flag(parser, "--resume-grace", metavar="SECONDS", type=non_negative, default=30.0,
+             help="seconds a user whose page or client dropped stays online, so that a reload resumes without "
+                  "anyone seeing it leave and join; 0: none (default: %(default)s)")
+    add_flag(parser, "--session-days", metavar="DAYS", type=positive_number, default=30.0,
+             help="days a remembered sign-in (a resume token) lasts (default: %(default)s)")
+    add_flag(parser, "--rooms-per-address", metavar="N", type=count, default=10,
+             help="rooms one address may create an hour; 0: no limit (default: %(default)s)")
     _add_password_flags(parser)
     _add_log_flags(parser)
 

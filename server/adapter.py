@@ -37,6 +37,7 @@ from .core.chats import StagedChat
 from .database import Database, store_request
 from .hashing import HashingPool
 from .hub import Hub
+from .records import StoreFailed
 from .outbox import Outbox
 from .pipe import IN_PROCESS
 
@@ -157,6 +158,7 @@ class CoreAdapter:
         self._events: collections.deque[e.Event] = collections.deque()
         self._driving = False
         self._user_list_timer: asyncio.TimerHandle | None = None
+        self._grace_timer: asyncio.TimerHandle | None = None
         self._new_outbox = new_outbox
         self._is_trusted_proxy = is_trusted_proxy
         self._set_keepalive = set_keepalive
@@ -231,6 +233,8 @@ class CoreAdapter:
         self._hashing.shutdown()
         if self._user_list_timer is not None:
             self._user_list_timer.cancel()
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
 
     # One connection -------------------------------------------------------
 
@@ -286,6 +290,8 @@ class CoreAdapter:
     def _set_user_list_timer(self, action: a.SetUserListTimer) -> None:
         if self._user_list_timer is not None:
             self._user_list_timer.cancel()
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
             self._user_list_timer = None
         if action.at is not None:
             self._user_list_timer = self._loop.call_at(action.at, self._user_list_due)
@@ -294,13 +300,36 @@ class CoreAdapter:
         self._user_list_timer = None
         self.drive(e.UserListDue())
 
+    def _set_grace_timer(self, action: a.SetGraceTimer) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+        if action.at is not None:
+            self._grace_timer = self._loop.call_at(action.at, self._grace_due)
+
+    def _grace_due(self) -> None:
+        self._grace_timer = None
+        self.drive(e.GraceDue())
+
     # The hub -------------------------------------------------------------------
 
     def _broadcast(self, action: a.Broadcast) -> None:
         self.hub.broadcast(action.frame, action.audience)
 
     def _send_to(self, action: a.SendTo) -> None:
-        self.hub.send_to(action.nickname, action.frame)
+        self.hub.send_to(action.nickname, action.frame, action.rooms_only)
+
+    def _room_broadcast(self, action: a.RoomBroadcast) -> None:
+        self.hub.room_broadcast(action.room, action.frame)
+
+    def _join_room(self, action: a.JoinRoom) -> None:
+        self.hub.join_room(action.room, action.ident)
+
+    def _leave_room(self, action: a.LeaveRoom) -> None:
+        self.hub.leave_room(action.room, action.ident)
+
+    def _drop(self, action: a.Drop) -> None:
+        self.hub.drop(action.nickname)
 
     def _kick(self, action: a.Kick) -> None:
         self.hub.kick(action.nickname, action.warning)
@@ -308,7 +337,7 @@ class CoreAdapter:
     def _release(self, action: a.Release) -> None:
         protocol = self.protocols.get(action.conn)
         if protocol is not None:
-            self.hub.release(protocol)
+            self.hub.release(protocol, action.hold)
 
     # Requests ------------------------------------------------------------------
 
@@ -316,7 +345,7 @@ class CoreAdapter:
         what = action.what
         conn = action.conn
         if isinstance(what, a.Claim):
-            self._answer(conn, self.hub.claim(what.user, self.protocols[conn]))
+            self._answer(conn, self.hub.claim(what.user, self.protocols[conn], what.kind, what.attach))
         elif isinstance(what, a.Rename):
             self._answer(conn, self.hub.rename(self.protocols[conn], what.user))
         elif isinstance(what, a.CheckPassword):
@@ -356,7 +385,15 @@ class CoreAdapter:
             return store.recent_messages, (list(what.idents), what.limit)
         if isinstance(what, a.LoadAdmins):
             return store.admin_names, ()
+        if isinstance(what, a.StoreCall):
+            return getattr(store, what.method), what.args
         raise TypeError(f"no way to answer {what!r}")
+
+    def _background(self, action: a.Background) -> None:
+        function, args = self._store_call(action.call)
+        future = self._loop.run_in_executor(
+            self.db.executor, functools.partial(store_request, "background", action.call.method, function, *args))
+        future.add_done_callback(_ignore_store_failure)
 
     def _await_drain(self, conn: int, timeout: float) -> None:
         protocol = self.protocols.get(conn)
@@ -415,6 +452,15 @@ class CoreAdapter:
         self.drive(e.Completed(conn, None if error is not None else future.result(), error))
 
 
+def _ignore_store_failure(future: "asyncio.Future[Any]") -> None:
+    """Background work answers nobody: a database failure was logged by store_request; anything else is logged here."""
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None and not isinstance(error, StoreFailed):
+        log.error("background database work failed: %s: %s", type(error).__name__, error)
+
+
 _PERFORM: dict[type, Callable[[CoreAdapter, Any], None]] = {
     a.Send: CoreAdapter._send,
     a.Close: CoreAdapter._close,
@@ -423,6 +469,12 @@ _PERFORM: dict[type, Callable[[CoreAdapter, Any], None]] = {
     a.SetReading: CoreAdapter._set_reading,
     a.StoreMessage: CoreAdapter._store_message,
     a.SetUserListTimer: CoreAdapter._set_user_list_timer,
+    a.SetGraceTimer: CoreAdapter._set_grace_timer,
+    a.Background: CoreAdapter._background,
+    a.RoomBroadcast: CoreAdapter._room_broadcast,
+    a.JoinRoom: CoreAdapter._join_room,
+    a.LeaveRoom: CoreAdapter._leave_room,
+    a.Drop: CoreAdapter._drop,
     a.Broadcast: CoreAdapter._broadcast,
     a.SendTo: CoreAdapter._send_to,
     a.Kick: CoreAdapter._kick,

@@ -83,6 +83,7 @@ class ChatServer:
         for warning in await loop.run_in_executor(None, permission_warnings, path):
             log.warning("%s", warning)
         admins = await self.db.call(store.admin_names)
+        await self.db.call(store.drop_all_guests)  # a guest's rooms end with it, and no guest outlives a restart
         if self.config.budget is None:
             self.config.budget = plan_budget(descriptor_limit(), chat_port=True, web_port=False,
                                              admin_reserve=self.config.admin_reserve)

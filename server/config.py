@@ -27,6 +27,9 @@ class ServerConfig:
     max_outbuf: int = 2 * 1024 * 1024  # unsent bytes allowed per connection
     drain_timeout: float = 60.0  # seconds a client may take to read a part of a REF before it is cut off
     min_password: int = 4
+    resume_grace: float = 30.0  # seconds a user whose connection dropped stays online, for its page to resume
+    session_days: float = 30.0  # days a remembered resume token (CON remember=1) lasts
+    rooms_per_address: int = 10  # rooms created an hour, per address
     user_list_delay: float = 0.05  # seconds: user-list changes within it share one USER frame
     # Peers whose PROXY header is believed: none by default (parley serve's gateway uses in-process pipes).
     trusted_proxies: list[Network] = field(default_factory=list)

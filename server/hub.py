@@ -19,7 +19,7 @@ from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
 
 from .core.actions import Audience
-from .core.presence import Directory, OnlineUser, Presence
+from .core.presence import Claimed, Directory, OnlineUser, Presence, SessionKind
 from .outbox import Outbox, WriteBatcher
 
 
@@ -38,23 +38,37 @@ class Member(Protocol):
 class Hub(Presence, Protocol):
     """Claims and renames may be answered later (an awaitable), as a hub shared by several nodes must."""
 
-    def claim(self, user: OnlineUser, member: Member) -> bool | Awaitable[bool]:
-        """Put ``user`` online; False when the nickname is taken."""
+    def claim(self, user: OnlineUser, member: Member, kind: SessionKind,
+              attach: bool) -> Claimed | Awaitable[Claimed]:
+        """Put ``user`` online with ``member`` as a session (presence.Directory.claim)."""
 
     def rename(self, member: Member, user: OnlineUser) -> bool | Awaitable[bool]:
-        """Give ``member`` a new entry; False when the nickname is taken."""
+        """Give ``member``'s user a new entry; False when the nickname is taken."""
 
-    def release(self, member: Member) -> bool:
-        """Take ``member`` offline; False when it was not online."""
+    def release(self, member: Member, hold: bool = False) -> int | None:
+        """End ``member``'s session; the user stays online with none if ``hold``. Returns the sessions left."""
+
+    def drop(self, nickname: str) -> None:
+        """Take a user offline, with whatever sessions it has (its grace ended)."""
 
     def broadcast(self, frame: Frame, audience: Audience = Audience.ALL) -> None:
-        """Send ``frame`` to everyone online, or to those of ``audience``."""
+        """Send ``frame`` to every session online, or to those of ``audience``."""
 
-    def send_to(self, nickname: str, frame: Frame) -> bool:
-        """Send ``frame`` to one user; False when not online."""
+    def send_to(self, nickname: str, frame: Frame, rooms_only: bool = False) -> bool:
+        """Send ``frame`` to every session of one user (only to those that know rooms, if ``rooms_only``);
+        False when not online."""
 
     def kick(self, nickname: str, warning: Frame) -> bool:
-        """Take a user offline and tell its member it was kicked; False when not online."""
+        """Take a user offline and tell each of its sessions it was kicked; False when not online."""
+
+    def join_room(self, room: str, ident: str) -> None:
+        """The online user ``ident`` is in the room ``room`` (a key) from now on."""
+
+    def leave_room(self, room: str, ident: str) -> None:
+        """The user ``ident`` is no longer in ``room``."""
+
+    def room_broadcast(self, room: str, frame: Frame) -> None:
+        """Send ``frame`` to the sessions that know rooms of every online member of ``room``."""
 
 
 class LocalHub:
@@ -64,23 +78,31 @@ class LocalHub:
         self._batcher = batcher
         self._directory: Directory[Member] = Directory()
 
-    def claim(self, user: OnlineUser, member: Member) -> bool:
-        if not self._directory.claim(user, member):
-            return False
-        self._batcher.subscribe(member.outbox)
-        return True
+    def claim(self, user: OnlineUser, member: Member, kind: SessionKind = SessionKind(),
+              attach: bool = False) -> Claimed:
+        claimed = self._directory.claim(user, member, kind, attach)
+        if claimed is not Claimed.TAKEN:
+            self._batcher.subscribe(member.outbox)
+        return claimed
 
     def rename(self, member: Member, user: OnlineUser) -> bool:
         return self._directory.rename(member, user)
 
-    def release(self, member: Member) -> bool:
-        if not self._directory.release(member):
-            return False
-        self._batcher.unsubscribe(member.outbox)
-        return True
+    def release(self, member: Member, hold: bool = False) -> int | None:
+        left = self._directory.release(member, hold)
+        if left is not None:
+            self._batcher.unsubscribe(member.outbox)
+        return left
+
+    def drop(self, nickname: str) -> None:
+        for member in self._directory.drop(nickname):
+            self._batcher.unsubscribe(member.outbox)
 
     def lookup(self, nickname: str) -> OnlineUser | None:
         return self._directory.lookup(nickname)
+
+    def lookup_ident(self, ident: str) -> OnlineUser | None:
+        return self._directory.lookup_ident(ident)
 
     def online(self) -> list[str]:
         return self._directory.online()
@@ -90,6 +112,15 @@ class LocalHub:
 
     def count_list_changes(self) -> tuple[int, int]:
         return self._directory.count_list_changes()
+
+    def sessions(self, nickname: str) -> int:
+        return self._directory.sessions(nickname)
+
+    def in_room(self, room: str, ident: str) -> bool:
+        return self._directory.in_room(room, ident)
+
+    def rooms_of(self, ident: str) -> list[str]:
+        return self._directory.rooms_of(ident)
 
     def broadcast(self, frame: Frame, audience: Audience = Audience.ALL) -> None:
         payload = encode_frame(frame)
@@ -102,17 +133,32 @@ class LocalHub:
                 return
         self._batcher.broadcast(payload)
 
-    def send_to(self, nickname: str, frame: Frame) -> bool:
-        member = self._directory.member(nickname)
-        if member is None:
-            return False
-        member.deliver(encode_frame(frame))
+    def send_to(self, nickname: str, frame: Frame, rooms_only: bool = False) -> bool:
+        members = self._directory.sessions_of(nickname, rooms_only)
+        if not members:
+            return self._directory.lookup(nickname) is not None
+        payload = encode_frame(frame)
+        for member in members:
+            member.deliver(payload)
         return True
 
     def kick(self, nickname: str, warning: Frame) -> bool:
-        member = self._directory.member(nickname)
-        if member is None:
+        if self._directory.lookup(nickname) is None:
             return False
-        self.release(member)
-        member.kicked(warning)
+        members = self._directory.drop(nickname)
+        for member in members:
+            self._batcher.unsubscribe(member.outbox)
+        for member in members:
+            member.kicked(warning)
         return True
+
+    def join_room(self, room: str, ident: str) -> None:
+        self._directory.join_room(room, ident)
+
+    def leave_room(self, room: str, ident: str) -> None:
+        self._directory.leave_room(room, ident)
+
+    def room_broadcast(self, room: str, frame: Frame) -> None:
+        payload = encode_frame(frame)  # once; each member's own queue (cost grows with the room, not the server)
+        for member in self._directory.room_sessions(room):
+            member.deliver(payload)

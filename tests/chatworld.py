@@ -59,6 +59,7 @@ class ChatWorld:
         self.peers: dict[int, Peer] = {}
         self.timers: dict[int, float] = {}
         self.user_list_at: float | None = None
+        self.grace_at: float | None = None
         self.commit_at_once = True  # False: StoreMessage actions wait in ``uncommitted``
         self.uncommitted: list[StagedChat] = []
         self.actions: list[a.Action] = []  # every action performed, in order
@@ -102,6 +103,8 @@ class ChatWorld:
             due = [(at, conn) for conn, at in self.timers.items() if at <= end]
             if self.user_list_at is not None and self.user_list_at <= end:
                 due.append((self.user_list_at, 0))
+            if self.grace_at is not None and self.grace_at <= end:
+                due.append((self.grace_at, -1))
             if not due:
                 break
             at, conn = min(due)
@@ -109,6 +112,9 @@ class ChatWorld:
             if conn == 0:
                 self.user_list_at = None
                 self.run(e.UserListDue())
+            elif conn == -1:
+                self.grace_at = None
+                self.run(e.GraceDue())
             else:
                 del self.timers[conn]
                 self.run(e.TimerFired(conn))
@@ -153,26 +159,44 @@ class ChatWorld:
     def _user_list_timer(self, action: a.SetUserListTimer) -> None:
         self.user_list_at = action.at
 
-    def _broadcast(self, action: a.Broadcast) -> None:
-        for name in self.directory.online():
-            user, peer = self.directory.lookup(name), self.directory.member(name)
-            assert user is not None and peer is not None
-            if action.audience is a.Audience.ALL or user.list_changes is (action.audience is a.Audience.CHANGES):
-                peer.frames.append(_wire(action.frame))
+    def _grace_timer(self, action: a.SetGraceTimer) -> None:
+        self.grace_at = action.at
 
-    def _send_to(self, action: a.SendTo) -> None:
-        peer = self.directory.member(action.nickname)
-        if peer is not None:
+    def _broadcast(self, action: a.Broadcast) -> None:
+        if action.audience is a.Audience.ALL:
+            peers = self.directory.members(True) + self.directory.members(False)
+            peers.sort(key=lambda peer: peer.id)
+        else:
+            peers = self.directory.members(action.audience is a.Audience.CHANGES)
+        for peer in peers:
             peer.frames.append(_wire(action.frame))
 
+    def _send_to(self, action: a.SendTo) -> None:
+        for peer in self.directory.sessions_of(action.nickname, action.rooms_only):
+            peer.frames.append(_wire(action.frame))
+
+    def _room_broadcast(self, action: a.RoomBroadcast) -> None:
+        for peer in self.directory.room_sessions(action.room):
+            peer.frames.append(_wire(action.frame))
+
+    def _join_room(self, action: a.JoinRoom) -> None:
+        self.directory.join_room(action.room, action.ident)
+
+    def _leave_room(self, action: a.LeaveRoom) -> None:
+        self.directory.leave_room(action.room, action.ident)
+
     def _kick(self, action: a.Kick) -> None:
-        peer = self.directory.member(action.nickname)
-        if peer is not None:
-            self.directory.release(peer)
+        for peer in self.directory.drop(action.nickname):
             self._queue.append(e.Kicked(peer.id, action.warning))
 
     def _release(self, action: a.Release) -> None:
-        self.directory.release(self.peers[action.conn])
+        self.directory.release(self.peers[action.conn], action.hold)
+
+    def _drop(self, action: a.Drop) -> None:
+        self.directory.drop(action.nickname)
+
+    def _background(self, action: a.Background) -> None:
+        getattr(self.store, action.call.method)(*action.call.args)
 
     def _request(self, action: a.Request) -> None:
         try:
@@ -185,7 +209,8 @@ class ChatWorld:
     def _answer(self, peer: Peer, what: a.RequestKind) -> Any:
         store = self.store
         answers: dict[type, Callable[[Any], Any]] = {
-            a.Claim: lambda w: self.directory.claim(w.user, peer),
+            a.Claim: lambda w: self.directory.claim(w.user, peer, w.kind, w.attach),
+            a.StoreCall: lambda w: getattr(store, w.method)(*w.args),
             a.Rename: lambda w: self.directory.rename(peer, w.user),
             a.LoadAccount: lambda w: store.get_account(w.nickname),
             a.FindLookalike: lambda w: store.find_lookalike(w.nickname, w.except_id),
@@ -215,9 +240,15 @@ _PERFORM: dict[type, Callable[[ChatWorld, Any], None]] = {
     a.SetReading: ChatWorld._reading,
     a.StoreMessage: ChatWorld._store,
     a.SetUserListTimer: ChatWorld._user_list_timer,
+    a.SetGraceTimer: ChatWorld._grace_timer,
+    a.Background: ChatWorld._background,
     a.Broadcast: ChatWorld._broadcast,
     a.SendTo: ChatWorld._send_to,
+    a.RoomBroadcast: ChatWorld._room_broadcast,
+    a.JoinRoom: ChatWorld._join_room,
+    a.LeaveRoom: ChatWorld._leave_room,
     a.Kick: ChatWorld._kick,
     a.Release: ChatWorld._release,
+    a.Drop: ChatWorld._drop,
     a.Request: ChatWorld._request,
 }

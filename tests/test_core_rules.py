@@ -15,6 +15,7 @@ import pytest
 from chatworld import ChatWorld
 from parley.protocol import texts
 from server.config import ServerConfig
+from server.core.presence import Claimed
 from server.core import ChatCore, Directory, Now, OnlineUser
 from server.core import actions as a
 from server.core import events as e
@@ -72,7 +73,7 @@ def test_con_asks_for_the_account_then_claims_the_nickname_then_answers_ok() -> 
     assert actions == [a.Request(1, a.FindLookalike("ann"))]  # no registered name it imitates
     actions = core.handle(e.Completed(1, None), NOW)
     assert actions == [a.Request(1, a.Claim(OnlineUser("ann", core.connections[1].guest_ident, False)))]
-    actions = core.handle(e.Completed(1, True), NOW)
+    actions = core.handle(e.Completed(1, Claimed.NEW), NOW)
     assert sent(actions) == [(1, "CONVER", "OK")]
     assert of(actions, a.Broadcast)[0].frame.content == "ann has joined the chat!"
     assert a.SetTimer(1, None) in actions  # no login deadline any more
@@ -87,7 +88,7 @@ def test_a_claim_refused_by_the_hub_is_already_logged_in() -> None:
     core.handle(e.DataReceived(1, b"CON,nickname=ann;password=;color=#abc,\n"), NOW)
     core.handle(e.Completed(1, None), NOW)
     core.handle(e.Completed(1, None), NOW)
-    actions = core.handle(e.Completed(1, False), NOW)
+    actions = core.handle(e.Completed(1, Claimed.TAKEN), NOW)
     assert sent(actions) == [(1, "CONVER", texts.ALREADY_LOGGED_IN)]
     assert core.connections[1].phase is Phase.AWAITING_LOGIN
 
@@ -99,7 +100,7 @@ def test_frames_behind_a_login_wait_for_it_and_keep_their_order() -> None:
     assert actions == [a.Request(1, a.LoadAccount("ann"))]  # the PING waits
     core.handle(e.Completed(1, None), NOW)
     core.handle(e.Completed(1, None), NOW)
-    actions = core.handle(e.Completed(1, True), NOW)
+    actions = core.handle(e.Completed(1, Claimed.NEW), NOW)
     assert [s[1:] for s in sent(actions)] == [("CONVER", "OK"), ("PONG", "after")]
 
 
@@ -110,7 +111,7 @@ def test_a_chat_goes_to_nobody_before_its_commit() -> None:
     core.handle(e.Completed(1, None), NOW)
     core.handle(e.Completed(1, None), NOW)
     directory.claim(OnlineUser("ann", "g:x", False), object())
-    core.handle(e.Completed(1, True), NOW)
+    core.handle(e.Completed(1, Claimed.NEW), NOW)
     actions = core.handle(e.DataReceived(1, b"CHAT,rec=-ALL,hello\nPING,,p\n"), NOW)
     (store,) = of(actions, a.StoreMessage)
     assert actions == [store] and store.chat.record.content == "hello"
@@ -160,10 +161,10 @@ def test_an_answer_for_a_connection_that_ended_is_ignored() -> None:
     core.handle(e.Completed(1, None), NOW)
     actions = core.handle(e.Completed(1, None), NOW)
     assert of(actions, a.Request)  # the login goes on to its claim...
-    actions = core.handle(e.Completed(1, True), NOW)
+    actions = core.handle(e.Completed(1, Claimed.NEW), NOW)
     assert a.Release(1) in actions and a.Close(1) in actions  # ...then the lost connection leaves
     assert 1 not in core.connections
-    assert core.handle(e.Completed(1, True), NOW) == []
+    assert core.handle(e.Completed(1, Claimed.NEW), NOW) == []
 
 
 def test_an_unexpected_error_in_a_handler_ends_only_its_connection(caplog: pytest.LogCaptureFixture) -> None:
@@ -405,7 +406,7 @@ def _chatting(core: ChatCore, conn: int, nickname: str) -> Connection:
     core.handle(e.DataReceived(conn, f"CON,nickname={nickname};password=;color=#abc,\n".encode()), NOW)
     core.handle(e.Completed(conn, None), NOW)  # no account
     core.handle(e.Completed(conn, None), NOW)  # no look-alike
-    core.handle(e.Completed(conn, True), NOW)
+    core.handle(e.Completed(conn, Claimed.NEW), NOW)
     state = core.connections[conn]
     assert state.phase is Phase.CHATTING
     return state

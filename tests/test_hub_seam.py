@@ -18,6 +18,7 @@ from parley.protocol import texts
 from server.app import ChatServer
 from server.config import ServerConfig
 from server.core import OnlineUser
+from server.core.presence import Claimed, SessionKind
 from server.hub import Hub, Member
 from wire import Client, eventually, users
 
@@ -30,9 +31,11 @@ class LaterHub:
     def __init__(self, inner: Hub) -> None:
         self.inner = inner
 
-    async def claim(self, user: OnlineUser, member: Member) -> bool:
+    async def claim(self, user: OnlineUser, member: Member, kind: SessionKind, attach: bool) -> Claimed:
         await asyncio.sleep(DELAY)
-        return bool(self.inner.claim(user, member))
+        claimed = self.inner.claim(user, member, kind, attach)
+        assert isinstance(claimed, Claimed)
+        return claimed
 
     async def rename(self, member: Member, user: OnlineUser) -> bool:
         await asyncio.sleep(DELAY)

@@ -21,7 +21,7 @@ from desktop.client import ChatMessage, LoggedIn, LoginDetails, ServerWarning, U
 from desktop.connection import Backoff, Closed, Connection
 from parley import cli
 from parley.protocol import Frame, format_frame, parse_frame, texts
-from server.core.presence import Directory, OnlineUser
+from server.core.presence import Claimed, Directory, OnlineUser
 from server.store import LOOKALIKE_QUERY, Store, database_path
 from parley.protocol.reading import read_users
 from wire import TIMEOUT, Client, users
@@ -401,13 +401,13 @@ def test_a_version_1_database_gets_look_alike_keys_and_finds_them_by_index(data_
 def test_the_online_look_alike_index_follows_claims_renames_and_releases() -> None:
     directory: Directory[object] = Directory()
     coco, other = object(), object()
-    assert directory.claim(OnlineUser("Coco", "g:1", False), coco)
+    assert directory.claim(OnlineUser("Coco", "g:1", False), coco) is Claimed.NEW
     assert [u.nickname for u in directory.lookalikes("\u0421\u043e\u0441\u043e")] == ["Coco"]
     assert directory.rename(coco, OnlineUser("COCO", "g:1", False))  # same name key, new look
     assert [u.nickname for u in directory.lookalikes("C\u041e\u0421O")] == ["COCO"]  # Cyrillic О, С
     assert directory.rename(coco, OnlineUser("Bob", "g:1", False))
     assert directory.lookalikes("\u0421\u043e\u0441\u043e") == []
     assert [u.nickname for u in directory.lookalikes("\u0412ob")] == ["Bob"]  # Cyrillic В
-    assert directory.claim(OnlineUser("Ann", "g:2", False), other)
-    assert directory.release(coco)
+    assert directory.claim(OnlineUser("Ann", "g:2", False), other) is Claimed.NEW
+    assert directory.release(coco) == 0
     assert directory.lookalikes("\u0412ob") == [] and len(directory.lookalikes("\u0410nn")) == 1

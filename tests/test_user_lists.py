@@ -20,7 +20,7 @@ from parley.protocol import Frame, parse_frame
 from parley.protocol.framing import encode_frame
 from parley.protocol.messages import MAX_SERVER_FRAME
 from parley.protocol.reading import UserListState, follow_users, read_users
-from server.core.presence import OnlineUser
+from server.core.presence import Claimed, OnlineUser
 
 
 async def login_for_changes(client: Client, nickname: str, password: str = "") -> Frame:
@@ -126,7 +126,7 @@ def test_no_list_frame_passes_the_client_limit_in_a_huge_room(tmp_path: Path) ->
         assert changes.take("CONVER")[0].content == "OK"
         for i in range(20_000):
             name = "\U0001F600" * 11 + f"{i:05d}"
-            assert world.directory.claim(OnlineUser(name, f"g:{i}", False), object())  # type: ignore[arg-type]
+            assert world.directory.claim(OnlineUser(name, f"g:{i}", False), object()) is Claimed.NEW  # type: ignore[arg-type]
         for peer in (plain, changes):
             peer.take()
             world.send(peer, "USER,,")

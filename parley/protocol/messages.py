@@ -34,36 +34,113 @@ class Stamp:
         return cls(text, int(epoch_seconds * 1000))
 
 
-def conver(now: Stamp, text: str, role: str | None = None) -> Frame:
+def conver(now: Stamp, text: str, role: str | None = None, away: int = 0) -> Frame:
     params = {"time": now.text}
     if role is not None:
         params["role"] = role  # extension: admin, member or guest, on a successful login
+    if away:
+        params["away"] = str(away)  # extension: private messages that arrived while the account was offline
     return Frame("CONVER", params, text)
 
 
 def chatr(
-    when: Stamp, sender: str, rec: str, color: str, message_id: int, content: str
+    when: Stamp, sender: str, rec: str, color: str, message_id: int, content: str, *,
+    lines: str | None = None, old: bool = False,
 ) -> Frame:
-    return Frame(
-        "CHATR",
-        {
-            "time": when.text,
-            "sender": sender,
-            "rec": rec,
-            "color": color,
-            "id": str(message_id),  # extension: unique, increasing; clients de-duplicate by it
-            "ts": str(when.ms),  # extension: epoch milliseconds, for local times
-        },
-        content,
-    )
+    """A chat message. ``content`` is as on the wire (line breaks as spaces, their places in ``lines``)."""
+    params = {
+        "time": when.text,
+        "sender": sender,
+        "rec": rec,
+        "color": color,
+        "id": str(message_id),  # extension: unique, increasing; clients de-duplicate by it
+        "ts": str(when.ms),  # extension: epoch milliseconds, for local times
+    }
+    if lines:
+        params["lines"] = lines  # extension: where the line breaks are (lines.py)
+    if old:
+        params["old"] = "1"  # extension: from the history (HISTORY), not live
+    return Frame("CHATR", params, content)
 
 
 def confirm(now: Stamp, reason: str, text: str) -> Frame:
     return Frame("CONFIRM", {"time": now.text, "reason": reason}, text)
 
 
-def info(now: Stamp, sender: str, text: str) -> Frame:
-    return Frame("INFO", {"time": now.text, "sender": sender, "ts": str(now.ms)}, text)
+def info(now: Stamp, sender: str, text: str, rec: str | None = None, **extra: str) -> Frame:
+    """An event line. ``rec``: the room it happened in (absent: the lobby); ``extra``: what it changed."""
+    params = {"time": now.text, "sender": sender, "ts": str(now.ms)}
+    if rec is not None:
+        params["rec"] = rec
+    params.update(extra)
+    return Frame("INFO", params, text)
+
+
+def conv(now: Stamp, rec: str, *, last: int = 0, read: int = 0, unread: int = 0, mentions: int = 0,
+         topic: str = "", private: bool = False, op: bool = False, members: int = 0, gone: bool = False) -> Frame:
+    """What a client needs to list one conversation (rooms=1 clients)."""
+    params = {"time": now.text, "rec": rec}
+    if gone:
+        params["gone"] = "1"
+        return Frame("CONV", params, "")
+    params.update(last=str(last), read=str(read), unread=str(unread), mentions=str(mentions))
+    if rec.startswith("#"):
+        if private:
+            params["private"] = "1"
+        if op:
+            params["op"] = "1"
+        params["members"] = str(members)
+    return Frame("CONV", params, topic)
+
+
+def room_members(now: Stamp, room: str, members: Sequence[tuple[str, bool]],
+                 limit: int = MAX_SERVER_FRAME) -> list[Frame]:
+    """MEMBERS: every member of ``room`` (name, operator) in join order, split at ``limit`` bytes (``more=1``)."""
+    parts: list[list[tuple[str, bool]]] = [[]]
+    size = _HEADROOM + len(room.encode("utf-8")) * 2
+    for name, op in members:
+        item = 16 + len(escape(name).encode("utf-8"))  # ;KEY=NAME;opKEY=1
+        if parts[-1] and size + item > limit:
+            parts.append([])
+            size = _HEADROOM + len(room.encode("utf-8")) * 2
+        parts[-1].append((name, op))
+        size += item
+    frames = []
+    for index, part in enumerate(parts):
+        params = {"time": now.text, "room": room, "num": str(len(part))}
+        for i, (name, op) in enumerate(part):
+            params[str(i)] = name
+            if op:
+                params[f"op{i}"] = "1"
+        if index < len(parts) - 1:
+            params["more"] = "1"
+        frames.append(Frame("MEMBERS", params, ""))
+    return frames
+
+
+def room_member(now: Stamp, room: str, user: str, change: str) -> Frame:
+    """MEMBER: one change (join, leave, op, deop) to ``room``'s member list."""
+    return Frame("MEMBER", {"time": now.text, "room": room, "user": user, "change": change}, "")
+
+
+def public_rooms(now: Stamp, rooms: Sequence[tuple[str, int, str]]) -> Frame:
+    """ROOMS: public rooms as (``#name``, members, topic)."""
+    params = {"time": now.text, "num": str(len(rooms))}
+    for i, (name, members, topic) in enumerate(rooms):
+        params[str(i)] = name
+        params[f"members{i}"] = str(members)
+        params[f"topic{i}"] = topic
+    return Frame("ROOMS", params, "")
+
+
+def session(now: Stamp, token: str, expires_ms: int) -> Frame:
+    """SESSION: a resume token (expires 0: good only for the grace after a connection drops)."""
+    return Frame("SESSION", {"time": now.text, "token": token, "expires": str(expires_ms)}, "")
+
+
+def confirm_with(now: Stamp, reason: str, text: str, **params: str) -> Frame:
+    """A CONFIRM that names what it answers (``room=``, ``rec=``...)."""
+    return Frame("CONFIRM", {"time": now.text, "reason": reason, **params}, text)
 
 
 def err(now: Stamp, text: str) -> Frame:

@@ -9,15 +9,19 @@ socket.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import secrets
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Generator
+from typing import TYPE_CHECKING, Any, Generator, NamedTuple
 
 from parley.protocol import Frame, messages, names, texts
 
 from ..records import Account, AccountExists, StoreFailed
+from . import rooms
 from .actions import (
+    Background,
     Broadcast,
     CheckPassword,
     Claim,
@@ -29,10 +33,11 @@ from .actions import (
     Rename,
     RenameAccount,
     SetPassword,
+    StoreCall,
     UpgradePassword,
 )
 from .connection import Connection, Phase
-from .presence import OnlineUser
+from .presence import Claimed, OnlineUser
 
 if TYPE_CHECKING:
     from .chat import ChatCore
@@ -42,41 +47,145 @@ log = logging.getLogger("parley.server")
 Flow = Generator[Any, Any, Any]  # yields requests, is sent their results
 
 
+class Held(NamedTuple):
+    """A resume token kept in memory: whose it is. Good while its user is online (its grace included)."""
+
+    ident: str
+    account: Account | None
+
+
 def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    """``CON,nickname=N;password=P;color=C,``: the original's login rules, in its order."""
+    """``CON,nickname=N;password=P;color=C,``: the original's login rules, in its order.
+
+    Extensions: ``lists=changes`` (USERCHANGES), ``rooms=1`` (rooms and
+    conversations), ``session=1`` (a resume token), ``token=T`` (log in with
+    one instead of the password), ``remember=1`` (the token lasts days).
+    """
     nickname, password, color = (frame.get(k) for k in ("nickname", "password", "color"))
     if nickname is None or password is None or color is None:
         core.send(conn, messages.conver(core.stamp(), texts.MISSING_CON_PARAMS))
         return
     conn.list_changes = frame.get("lists") == "changes"  # extension: USERCHANGES instead of whole lists
-    error, account = yield from _check_login(core, conn, nickname, password)
+    conn.rooms = frame.get("rooms") == "1"
+    token = frame.get("token") or None
+    resumed: Held | None = None
+    if token is not None:
+        error, account, resumed = yield from _check_token(core, conn, nickname, token)
+    else:
+        error, account = yield from _check_login(core, conn, nickname, password)
     if error is None and conn.admins_only and (account is None or not account.is_admin):
         log.warning("%s: login as %r refused: the server is full (only admins may log in)", conn.peer, nickname[:32])
         core.send(conn, messages.conver(core.stamp(), texts.SERVER_FULL))
         core.end(conn)
         return
+    claimed = Claimed.TAKEN
     if error is None:
         conn.account = account
-        conn.nickname = account.name if account else nickname
+        if resumed is not None and account is None:
+            conn.guest_ident = resumed.ident  # the same guest: its private messages and rooms
+        online = core.presence.lookup(nickname)
+        conn.nickname = account.name if account else (online.nickname if resumed and online else nickname)
         # "An invalid color at CON was silently replaced with #FFFFFF."
         conn.color = color if names.is_color(color) else "#FFFFFF"
-        if not (yield Claim(conn.online_user())):
+        # Proven to be the user (a password or a token): then it may be one more session of it.
+        proven = account is not None or resumed is not None
+        claimed = yield Claim(conn.online_user(), conn.session_kind(), attach=proven)
+        if claimed is Claimed.TAKEN:
             error = texts.ALREADY_LOGGED_IN
     if error is not None:
         log.info("%s: login as %r refused: %s", conn.peer, nickname[:32], error)
-        conn.account, conn.nickname = None, ""
+        conn.account, conn.nickname, conn.rooms = None, "", False
         core.send(conn, messages.conver(core.stamp(), error))
         return
     conn.online = True
     conn.move_to(Phase.CHATTING)
-    log.info("%s %s: joined as %s", conn.peer, conn.nickname, conn.role)
-    core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role))
-    core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))))
-    core.user_changed(None, conn.nickname)
+    if token is not None:
+        conn.token_hash = token_hash(token)
+        conn.token_stored = conn.token_hash not in core.tokens
+    away = 0
+    if account is not None:
+        try:
+            away = yield StoreCall("take_offline_count", (account.id,))
+        except StoreFailed:
+            pass  # logged where it failed; the messages are in the history all the same
+    attached = claimed is Claimed.ATTACHED
+    log.info("%s %s: %s as %s", conn.peer, conn.nickname, "another session" if attached else "joined", conn.role)
+    core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role, away=away))
+    if conn.rooms and token is None and frame.get("session") == "1":
+        yield from _issue_token(core, conn, remember=frame.get("remember") == "1")
+    joined = messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))
+    if attached:
+        core.ghosts.pop(conn.ident, None)  # back within its grace, or one more tab: nobody else is told
+        core.send(conn, joined)
+    else:
+        core.emit(Broadcast(joined))
+        core.user_changed(None, conn.nickname)
+    if away:
+        text = texts.AWAY_ONE if away == 1 else texts.AWAY_MANY.format(count=away)
+        core.send(conn, messages.info(core.stamp(), conn.nickname, text))
     if account is not None:
         yield from _load_admins(core)
     if conn.list_changes:
         core.send_user_list(conn)  # the list its changes apply to
+    if conn.rooms:
+        yield from rooms.sync(core, conn)
+
+
+def token_hash(token: str) -> str:
+    """What is kept of a resume token: its SHA-256 (a token is 256 random bits: no slow hash needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _issue_token(core: "ChatCore", conn: Connection, remember: bool) -> Flow:
+    """Give the session a resume token (SESSION): kept in the database for days when remembered, else in memory."""
+    token = secrets.token_urlsafe(32)
+    conn.token_hash = token_hash(token)
+    expires = 0
+    if remember and conn.account is not None:
+        now_ms = core.stamp().ms
+        expires = now_ms + int(core.config.session_days * 86_400_000)
+        try:
+            yield StoreCall("add_session", (conn.account.id, conn.token_hash, now_ms, expires, conn.host))
+            conn.token_stored = True
+        except StoreFailed:
+            expires = 0  # logged where it failed; it resumes within the grace at least
+    if not conn.token_stored:
+        core.tokens[conn.token_hash] = Held(conn.ident, conn.account)
+    core.send(conn, messages.session(core.stamp(), token, expires))
+
+
+def _check_token(core: "ChatCore", conn: Connection, nickname: str, token: str) -> Flow:
+    """Return (error text or None, the account or None, the in-memory token's holder or None)."""
+    locked = core.address_lockout(conn.host)
+    if locked:
+        return texts.LOCKED_OUT.format(seconds=locked), None, None
+    hashed = token_hash(token)
+    held = core.tokens.get(hashed)
+    if held is not None:
+        user = core.presence.lookup_ident(held.ident)
+        if user is None or names.name_key(user.nickname) != names.name_key(nickname):
+            return _token_failed(core, conn, nickname)
+        if held.account is None:
+            return None, None, held
+        try:
+            account: Account | None = yield LoadAccount(user.nickname)
+        except StoreFailed:
+            return texts.LOGIN_FAILED, None, None
+        if account is None or account.ident != held.ident:
+            return _token_failed(core, conn, nickname)
+        return None, account, held
+    try:
+        found = yield StoreCall("find_session", (hashed, core.stamp().ms))
+    except StoreFailed:
+        return texts.LOGIN_FAILED, None, None
+    if found is None or names.name_key(found[1].name) != names.name_key(nickname):
+        return _token_failed(core, conn, nickname)
+    return None, found[1], None
+
+
+def _token_failed(core: "ChatCore", conn: Connection, nickname: str) -> tuple[str, None, None]:
+    core.login_failed(conn.host, nickname)  # a token is not guessable, but probing one costs as a password does
+    return texts.SESSION_ENDED, None, None
 
 
 def _load_admins(core: "ChatCore") -> Flow:
@@ -88,8 +197,14 @@ def _load_admins(core: "ChatCore") -> Flow:
 
 
 def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: str) -> Flow:
-    """Return (error text or None, the account logged into or None)."""
-    if core.presence.lookup(nickname) is not None:
+    """Return (error text or None, the account logged into or None).
+
+    Someone online under the nickname refuses it, as the original did, unless
+    it is an account and the password is right: then this is one more session
+    of it (a second tab, another device).
+    """
+    online = core.presence.lookup(nickname)
+    if online is not None and not online.ident.startswith("a:"):
         return texts.ALREADY_LOGGED_IN, None
     # An address that guessed too much is refused on every name, registered
     # or not, before the database is asked: its answer tells nothing.
@@ -100,6 +215,8 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
         account: Account | None = yield LoadAccount(nickname)
     except StoreFailed:
         return texts.LOGIN_FAILED, None
+    if account is None and online is not None:
+        return texts.ALREADY_LOGGED_IN, None
     if account is None:
         # A guest takes a new name: every rule, and no imitation of another's.
         error = names.nickname_error(nickname) or _online_lookalike_error(core, conn, nickname)
@@ -116,7 +233,7 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
     matches, upgraded = yield CheckPassword(password, account.password_hash)
     if not matches:
         core.login_failed(conn.host, account.name)
-        return texts.REGISTERED_USER, None
+        return (texts.ALREADY_LOGGED_IN if online is not None else texts.REGISTERED_USER), None
     if upgraded is not None:
         # An old or weaker hash: stored anew, stronger, now that the password is known.
         try:
@@ -159,6 +276,11 @@ def on_update(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     core.emit(Broadcast(messages.info(core.stamp(), conn.nickname, text)))
     if conn.nickname != old:
         core.user_changed(old, conn.nickname)
+        for other in core.connections.values():  # its other sessions here
+            if other is not conn and other.online and other.ident == conn.ident:
+                other.nickname, other.account = conn.nickname, conn.account
+        if conn.account is None:  # an account's rooms follow it in the database (rename_account)
+            core.emit(Background(StoreCall("rename_member", (conn.ident, conn.nickname))))
     if conn.is_admin:
         yield from _load_admins(core)
     core.schedule_user_list()
@@ -220,7 +342,7 @@ def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
         except StoreFailed:
             return texts.UPDATE_FAILED
     old_user = conn.online_user()
-    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin, conn.list_changes))):
+    if not (yield Rename(OnlineUser(new_nick, conn.ident, conn.is_admin))):
         return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
     if conn.account is not None:
         try:
@@ -278,6 +400,10 @@ def _store_password(core: "ChatCore", conn: Connection, password: str) -> Flow:
         except StoreFailed:
             return texts.UPDATE_FAILED
         conn.account = replace(conn.account, password_hash=password_hash)
+        # Every other resume token of the account is revoked: a changed password logs out the rest.
+        keep = conn.token_hash
+        core.emit(Background(StoreCall("revoke_sessions", (conn.account.id, keep if conn.token_stored else None))))
+        core.forget_tokens(conn.ident, keep=keep)
         log.info("%s %s: password changed", conn.peer, conn.nickname)
         return None
     # A look-alike may have been registered since the guest took its name.
@@ -292,7 +418,11 @@ def _store_password(core: "ChatCore", conn: Connection, password: str) -> Flow:
         return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
     except StoreFailed:
         return texts.UPDATE_FAILED
+    guest_ident = conn.ident
     conn.account = account
     yield Rename(conn.online_user())
+    for hashed, held in list(core.tokens.items()):  # its resume tokens are the account's now
+        if held.ident == guest_ident:
+            core.tokens[hashed] = Held(account.ident, account)
     log.info("%s %s: registered as a member", conn.peer, conn.nickname)
     return None

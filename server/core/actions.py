@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from parley.protocol import Frame
 
-from .presence import OnlineUser
+from .presence import OnlineUser, SessionKind
 
 if TYPE_CHECKING:
     from .chats import StagedChat
@@ -81,6 +81,20 @@ class SetUserListTimer:
     at: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class SetGraceTimer:
+    """Fire ``GraceDue()`` at ``at``; None: no timer."""
+
+    at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """Do ``call`` on the database and answer nobody (a failure is logged where it happens)."""
+
+    call: "StoreCall"
+
+
 # For the hub ------------------------------------------------------------------
 
 
@@ -102,10 +116,34 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True)
 class SendTo:
-    """Send ``frame`` to whoever is online as ``nickname`` (nobody, if no one is)."""
+    """Send ``frame`` to every session of whoever is online as ``nickname`` (nobody, if no one is);
+    with ``rooms_only``, to its sessions that know rooms (CON rooms=1)."""
 
     nickname: str
     frame: Frame
+    rooms_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomBroadcast:
+    """Send ``frame`` to the sessions that know rooms of every online member of the room ``room`` (its key)."""
+
+    room: str
+    frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    """The online user ``ident`` is a member of the room ``room`` (its key) from now on."""
+
+    room: str
+    ident: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    room: str
+    ident: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +156,18 @@ class Kick:
 
 @dataclass(frozen=True, slots=True)
 class Release:
-    """Take the connection's user offline (it is leaving)."""
+    """End the connection's session; its user goes offline with its last session, unless ``hold``
+    (then it stays online with none, in its grace, until ``Drop``)."""
 
     conn: int
+    hold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Take the user online as ``nickname`` offline, with any sessions it has (its grace is over)."""
+
+    nickname: str
 
 
 # Requests: answered with Completed(conn, result) --------------------------------
@@ -128,9 +175,14 @@ class Release:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """Put ``user`` online for the connection; result: False when the nickname is taken."""
+    """Put ``user`` online with the connection as a session; result: a ``presence.Claimed``.
+
+    ``attach``: the login proved to be ``user``, so if it is online already the
+    connection becomes one more of its sessions."""
 
     user: OnlineUser
+    kind: SessionKind = SessionKind()
+    attach: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +280,18 @@ class LoadAdmins:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreCall:
+    """Result: what the store's method ``method`` returns for ``args`` (server/store.py names them;
+    any store the server runs on has the same methods). Raises StoreFailed as the others."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+
+    def __repr__(self) -> str:  # arguments may hold token hashes: the log names the method only
+        return f"StoreCall({self.method})"
+
+
+@dataclass(frozen=True, slots=True)
 class AwaitDrain:
     """Answer (result None) once what the connection was sent is written, but for what the transport
     may hold under its high-water mark. Not drained within ``timeout`` seconds: the connection is reset
@@ -238,7 +302,7 @@ class AwaitDrain:
 
 RequestKind = Union[
     Claim, Rename, LoadAccount, FindLookalike, CheckPassword, HashPassword, CreateAccount, RenameAccount,
-    SetPassword, UpgradePassword, LoadHistory, LoadAdmins, AwaitDrain,
+    SetPassword, UpgradePassword, LoadHistory, LoadAdmins, StoreCall, AwaitDrain,
 ]
 
 
@@ -251,6 +315,6 @@ class Request:
 
 
 Action = Union[
-    Send, Close, SetTimer, UseLegacyFraming, SetReading, StoreMessage, SetUserListTimer, Broadcast, SendTo, Kick,
-    Release, Request,
+    Send, Close, SetTimer, UseLegacyFraming, SetReading, StoreMessage, SetUserListTimer, SetGraceTimer, Background,
+    Broadcast, SendTo, RoomBroadcast, JoinRoom, LeaveRoom, Kick, Release, Drop, Request,
 ]

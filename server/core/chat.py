@@ -29,7 +29,7 @@ from parley.protocol.framing import (
     encode_frame,
 )
 from parley.protocol.messages import Stamp, UserChange
-from parley.protocol.names import name_key
+from parley.protocol.names import name_key, room_key
 
 from ..config import ServerConfig
 from ..limits import (
@@ -40,18 +40,25 @@ from ..limits import (
     LoginGuard,
     TokenBucket,
 )
-from . import accounts, admission, chats, room
+from ..records import Room
+from . import accounts, admission, chats, room, rooms
+from .accounts import Held
 from .actions import (
     Action,
     Audience,
+    Background,
     Broadcast,
     Close,
+    Drop,
     Release,
     Request,
+    RoomBroadcast,
     Send,
+    SetGraceTimer,
     SetReading,
     SetTimer,
     SetUserListTimer,
+    StoreCall,
     UseLegacyFraming,
 )
 from .chats import StagedChat
@@ -70,6 +77,7 @@ from .events import (
     ConnectionLost,
     DataReceived,
     Event,
+    GraceDue,
     InputEnded,
     Kicked,
     MessageStored,
@@ -85,6 +93,13 @@ MAX_UNHANDLED = 256 * 1024  # bytes received and waiting to be handled before re
 MAX_UNSENT = 256  # a connection's answers waiting behind messages being stored before reading pauses
 MAX_USER_LIST_DELAY = 1.0  # seconds: the longest a user list waits for more changes
 UNLIMITED = TokenBucket(0, 0)  # an address's work budget until its address is known
+
+
+class Ghost(NamedTuple):
+    """A user online with no session, in its grace after its last connection dropped."""
+
+    nickname: str
+    until: float  # monotonic
 
 
 class Now(NamedTuple):
@@ -120,6 +135,11 @@ class ChatCore:
         self._creations = FailureWindow(config.accounts_per_address, window=3600.0)
         self._hashing = ConnectionCounter(config.max_hashing_per_address)
         self._work_by_address = BucketTable(config.address_request_rate, config.work_bursts[1])
+        self._room_creations = FailureWindow(config.rooms_per_address, window=3600.0)
+        self.rooms: dict[str, Room] = {}  # by key: every room a user online is in or asked about
+        self.tokens: dict[str, Held] = {}  # resume tokens (by hash) good only while their user is online
+        self.ghosts: dict[str, Ghost] = {}  # by ident: users in their grace
+        self._grace_at: float | None = None
 
     def handle(self, event: Event, now: Now) -> list[Action]:
         """Apply one event at time ``now``; return the actions that follow, in order."""
@@ -212,6 +232,24 @@ class ChatCore:
             log.warning("account %r: %d failed logins in %gs from anywhere; only addresses without failures "
                         "may try its password for now", nickname[:32], self.config.login_failures_per_account,
                         window)
+
+    def cache_room(self, room: Room) -> str:
+        """Remember ``room`` (its topic and whether it is private); return its key."""
+        key = room_key(room.name)
+        self.rooms[key] = room
+        return key
+
+    def room_creation_wait(self, address: str) -> int:
+        """Whole seconds until ``address`` may create another room (0: now)."""
+        return math.ceil(self._room_creations.locked_for(self._address_key(address), self.now.monotonic))
+
+    def room_created(self, address: str) -> None:
+        self._room_creations.fail(self._address_key(address), self.now.monotonic)
+
+    def forget_tokens(self, ident: str, keep: str | None = None) -> None:
+        """Forget the in-memory resume tokens of ``ident`` (but ``keep``)."""
+        for token_hash in [h for h, held in self.tokens.items() if held.ident == ident and h != keep]:
+            del self.tokens[token_hash]
 
     def _address_key(self, address: str) -> str:
         return limit_key(address, self.config.ipv6_prefix)
@@ -392,16 +430,55 @@ class ChatCore:
         changes, self._changes = self._changes, []
         if self.closing:
             return
-        online, wanting_changes = self.presence.count_list_changes()
-        if wanting_changes < online:
-            for frame in messages.user_list(self.stamp(), self.presence.online(), self.admins):
+        sessions, wanting_changes = self.presence.count_list_changes()
+        online = self.presence.online()
+        if wanting_changes < sessions:
+            for frame in messages.user_list(self.stamp(), online, self.admins):
                 self.emit(Broadcast(frame, Audience.LISTS))
         admins = self.admins if self.admins != self._admins_sent else None
         if wanting_changes and (changes or admins is not None):
             self._admins_sent = list(self.admins)
             first = self._serial - len(changes)
-            for frame in messages.user_changes(self.stamp(), first, changes, online, admins):
+            for frame in messages.user_changes(self.stamp(), first, changes, len(online), admins):
                 self.emit(Broadcast(frame, Audience.CHANGES))
+
+    def _grace_due(self, event: GraceDue) -> None:
+        """Users whose grace is over without a session back leave now."""
+        self._grace_at = None
+        now = self.now.monotonic
+        for ident, ghost in list(self.ghosts.items()):
+            if ghost.until > now:
+                continue
+            del self.ghosts[ident]
+            user = self.presence.lookup(ghost.nickname)
+            if user is None or user.ident != ident or self.presence.sessions(ghost.nickname):
+                continue  # resumed, or gone some other way
+            log.info("%s: did not come back within %gs; left", ghost.nickname, self.config.resume_grace)
+            self.emit(Drop(ghost.nickname))
+            self.user_gone(ghost.nickname, ident, texts.DISCONNECTED_INFO)
+        self._schedule_grace()
+
+    def _schedule_grace(self) -> None:
+        at = min((ghost.until for ghost in self.ghosts.values()), default=None)
+        if at != self._grace_at and not self.closing:
+            self._grace_at = at
+            self.emit(SetGraceTimer(at))
+
+    def user_gone(self, nickname: str, ident: str, leave_text: str | None) -> None:
+        """The user is offline for good: everyone is told (unless ``leave_text`` is None: a kick said it);
+        a guest's rooms and the user's in-memory tokens are forgotten."""
+        self.ghosts.pop(ident, None)
+        self.forget_tokens(ident)
+        if ident.startswith("g:"):
+            for key in self.presence.rooms_of(ident):
+                room_ = self.rooms.get(key)
+                if room_ is not None:
+                    self.emit(RoomBroadcast(key, messages.room_member(self.stamp(), f"#{room_.name}", nickname,
+                                                                      "leave")))
+            self.emit(Background(StoreCall("drop_guest", (ident,))))
+        if leave_text is not None and not self.closing:
+            self.emit(Broadcast(messages.info(self.stamp(), nickname, leave_text.format(nick=nickname))))
+            self.user_changed(nickname, None)
 
     def _shutdown_started(self, event: ShutdownStarted) -> None:
         if self.closing:
@@ -411,6 +488,9 @@ class ChatCore:
         if self._user_list_at is not None:
             self._user_list_at = None
             self.emit(SetUserListTimer(None))
+        if self._grace_at is not None:
+            self._grace_at = None
+            self.emit(SetGraceTimer(None))
         warning = messages.warn(self.stamp(), texts.SHUTTING_DOWN)
         for conn in list(self.connections.values()):
             if conn.live:
@@ -479,7 +559,7 @@ class ChatCore:
     def _frame(self, conn: Connection, frame: Frame) -> None:
         if not admission.admit_frame(self, conn, frame):
             return
-        if not is_allowed(conn.phase, frame.reason):
+        if not is_allowed(conn.phase, frame.reason, conn.rooms):
             self._refuse(conn, frame)
             return
         try:
@@ -561,15 +641,29 @@ class ChatCore:
         del self.connections[conn.id]
         if conn.online:
             conn.online = False
-            self.emit(Release(conn.id))
-            log.info("%s %s: left", conn.peer, conn.nickname)
-            if conn.leave_text is not None and not self.closing:
-                text = conn.leave_text.format(nick=conn.nickname)
-                self.emit(Broadcast(messages.info(self.stamp(), conn.nickname, text)))
-                self.user_changed(conn.nickname, None)
+            self._leave(conn)
         if conn.admitted:
             self._per_address.close(limit_key(conn.host, self.config.ipv6_prefix))
         self.emit(Close(conn.id))
+
+
+    def _leave(self, conn: Connection) -> None:
+        """End ``conn``'s session; its user leaves with its last session, or is held for its grace."""
+        if self.presence.sessions(conn.nickname) > 1:
+            self.emit(Release(conn.id))
+            log.info("%s %s: a session ended (others remain)", conn.peer, conn.nickname)
+            return
+        hold = (conn.token_hash is not None and conn.leave_text is not None and not self.closing
+                and self.config.resume_grace > 0)
+        if hold:
+            self.emit(Release(conn.id, hold=True))
+            self.ghosts[conn.ident] = Ghost(conn.nickname, self.now.monotonic + self.config.resume_grace)
+            self._schedule_grace()
+            log.info("%s %s: dropped; held online for %gs", conn.peer, conn.nickname, self.config.resume_grace)
+            return
+        self.emit(Release(conn.id))
+        self.user_gone(conn.nickname, conn.ident, conn.leave_text)
+        log.info("%s %s: left", conn.peer, conn.nickname)
 
 
 def user_list_window(base: float, connections: int) -> float:
@@ -587,6 +681,17 @@ HANDLERS: dict[str, Handler] = {
     "USER": room.on_user,
     "KICK": room.on_kick,
     "PING": room.on_ping,
+    "CREATE": rooms.on_create,
+    "JOIN": rooms.on_join,
+    "PART": rooms.on_part,
+    "TOPIC": rooms.on_topic,
+    "INVITE": rooms.on_invite,
+    "REMOVE": rooms.on_remove,
+    "OP": rooms.on_op,
+    "ROOMS": rooms.on_rooms,
+    "MEMBERS": rooms.on_members,
+    "HISTORY": rooms.on_history,
+    "READ": rooms.on_read,
 }
 
 _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {
@@ -600,5 +705,6 @@ _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {
     Kicked: ChatCore._kicked,
     OutputOverflowed: ChatCore._output_overflowed,
     UserListDue: ChatCore._user_list_due,
+    GraceDue: ChatCore._grace_due,
     ShutdownStarted: ChatCore._shutdown_started,
 }

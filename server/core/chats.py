@@ -9,13 +9,15 @@ out, after the connection's earlier messages and before its later answers.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generator
 
 from parley.protocol import Frame, messages, texts
+from parley.protocol.lines import decode_lines
 from parley.protocol.messages import Stamp
+from parley.protocol.names import is_room, room_key
 
-from ..records import NewMessage
-from .actions import Broadcast, Send, SendTo, StoreMessage
+from ..records import Account, NewMessage, StoreFailed
+from .actions import Broadcast, LoadAccount, RoomBroadcast, Send, SendTo, StoreMessage
 from .connection import Connection
 from .presence import OnlineUser
 
@@ -25,47 +27,99 @@ if TYPE_CHECKING:
 log = logging.getLogger("parley.server")
 
 ALL = "-ALL"
+Flow = Generator[Any, Any, None]
 
 
 class StagedChat:
-    """A message being stored; its connection sends it once ``done``."""
+    """A message being stored; its connection sends it once ``done``.
 
-    __slots__ = ("conn", "stamp", "record", "target", "done", "message_id", "error")
+    ``content`` and ``lines`` are the message as on the wire (line breaks as
+    spaces, their places in ``lines``); the record holds the text itself.
+    """
 
-    def __init__(self, conn: Connection, stamp: Stamp, record: NewMessage, target: OnlineUser | None) -> None:
+    __slots__ = ("conn", "stamp", "record", "content", "lines", "target", "room", "done", "message_id", "error")
+
+    def __init__(self, conn: Connection, stamp: Stamp, record: NewMessage, content: str, lines: str | None,
+                 target: OnlineUser | None, room: str | None = None) -> None:
         self.conn = conn
         self.stamp = stamp
         self.record = record
-        self.target = target  # None: everyone
+        self.content = content
+        self.lines = lines
+        self.target = target  # the recipient online, for a private message (None: the lobby, a room, or offline)
+        self.room = room  # the room's key, for a room's message
         self.done = False
         self.message_id = 0
         self.error: BaseException | None = None
 
 
-def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> None:
-    """``CHAT,rec=-ALL|NICK,text``: check the recipient, then store it (admission.py checked the flood limit)."""
+def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> Flow | None:
+    """``CHAT,rec=-ALL|#ROOM|NICK,text``: check the recipient, then store it (admission.py checked the flood limit).
+
+    A private message to a registered user who is offline is stored for them
+    (``offline_messages``); to an offline guest it is an error, as always.
+    """
     rec = frame.get("rec")
-    target = None
     if not rec:
         core.send(conn, messages.err(core.stamp(), texts.REC_REQUIRED))
+        return None
+    lines_param = frame.get("lines") or None
+    try:
+        text = decode_lines(frame.content, lines_param)
+    except ValueError:
+        core.send(conn, messages.err(core.stamp(), texts.BAD_LINES))
+        return None
+    if rec == ALL:
+        _stage(core, conn, frame, text, ALL, None, None)
+        return None
+    if conn.rooms and is_room(rec):
+        room = core.rooms.get(room_key(rec[1:]))
+        if room is None:
+            core.send(conn, messages.err(core.stamp(), texts.NO_ROOM.format(room=rec)))
+        elif not core.presence.in_room(room_key(room.name), conn.ident):
+            core.send(conn, messages.err(core.stamp(), texts.NOT_IN_ROOM.format(room=f"#{room.name}")))
+        else:
+            _stage(core, conn, frame, text, f"#{room.name}", None, None, room_id=room.id, room=room_key(room.name))
+        return None
+    target = core.presence.lookup(rec)
+    if target is not None:
+        _stage(core, conn, frame, text, target.nickname, target.ident, target)
+        return None
+    return _to_offline_account(core, conn, frame, text, rec)
+
+
+def _to_offline_account(core: "ChatCore", conn: Connection, frame: Frame, text: str, rec: str) -> Flow:
+    """A private message to no one online: stored for the account of that name, if there is one."""
+    try:
+        account: Account | None = yield LoadAccount(rec)
+    except StoreFailed:
+        core.send(conn, messages.err(core.stamp(), texts.NOT_STORED))
         return
-    if rec != ALL:
-        target = core.presence.lookup(rec)
-        if target is None:
-            core.send(conn, messages.err(core.stamp(), texts.UNRECOGNIZED_RECIPIENT.format(rec=rec)))
-            return
+    if account is None:
+        core.send(conn, messages.err(core.stamp(), texts.UNRECOGNIZED_RECIPIENT.format(rec=rec)))
+        return
+    online = core.presence.lookup(account.name)  # it may have logged in while we looked
+    _stage(core, conn, frame, text, account.name, account.ident, online,
+           offline_for=account.id if online is None else None)
+
+
+def _stage(core: "ChatCore", conn: Connection, frame: Frame, text: str, rec: str, rec_ident: str | None,
+           target: OnlineUser | None, *, room_id: int | None = None, room: str | None = None,
+           offline_for: int | None = None) -> None:
     stamp = core.stamp()
     record = NewMessage(
         ts_ms=stamp.ms,
         time_text=stamp.text,
         sender=conn.nickname,
         color=conn.color,
-        rec=target.nickname if target else ALL,
-        content=frame.content,
+        rec=rec,
+        content=text,
         sender_ident=conn.ident,
-        rec_ident=target.ident if target else None,
+        rec_ident=rec_ident,
+        room_id=room_id,
+        offline_for=offline_for,
     )
-    chat = StagedChat(conn, stamp, record, target)
+    chat = StagedChat(conn, stamp, record, frame.content, frame.get("lines") or None, target, room)
     conn.unsent.append(chat)
     core.emit(StoreMessage(chat))
 
@@ -79,11 +133,19 @@ def deliver(core: "ChatCore", chat: StagedChat) -> None:
         core.emit(Send(conn.id, messages.err(core.stamp(), texts.NOT_STORED)))
         return
     record = chat.record
-    chatr = messages.chatr(chat.stamp, record.sender, record.rec, record.color, chat.message_id, record.content)
-    if chat.target is None:
+    chatr = messages.chatr(chat.stamp, record.sender, record.rec, record.color, chat.message_id, chat.content,
+                           lines=chat.lines)
+    if chat.room is not None:
+        core.emit(RoomBroadcast(chat.room, chatr))
+        return
+    if record.rec_ident is None:
         core.emit(Broadcast(chatr))
         return
-    # As the original: the recipient first, then the sender.
-    core.emit(SendTo(chat.target.nickname, chatr))
-    if chat.target.ident != conn.ident:
-        core.emit(Send(conn.id, chatr))
+    # As the original: the recipient first, then the sender (every session of each).
+    if chat.target is not None:
+        core.emit(SendTo(chat.target.nickname, chatr))
+    if record.rec_ident != conn.ident:
+        if conn.online and core.presence.sessions(conn.nickname) > 1:
+            core.emit(SendTo(conn.nickname, chatr))
+        else:
+            core.emit(Send(conn.id, chatr))

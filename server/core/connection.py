@@ -37,7 +37,7 @@ from parley.protocol.framing import (
 
 from ..limits import Budget, TokenBucket
 from ..records import Account
-from .presence import OnlineUser
+from .presence import OnlineUser, SessionKind
 
 
 class Phase(enum.Enum):
@@ -60,11 +60,14 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.CLOSED: frozenset(),
 }
 LIVE = (Phase.AWAITING_LOGIN, Phase.CHATTING)
+# What a chatting client that knows rooms (CON rooms=1) may send besides; to others they are unknown reasons.
+ROOM_REASONS = frozenset({"CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "HISTORY",
+                          "READ"})
 
 
-def is_allowed(phase: Phase, reason: str) -> bool:
-    """True when ``reason`` may be handled in ``phase``."""
-    return reason in ALLOWED[phase]
+def is_allowed(phase: Phase, reason: str, rooms: bool = False) -> bool:
+    """True when ``reason`` may be handled in ``phase`` (by a client that knows rooms, if ``rooms``)."""
+    return reason in ALLOWED[phase] or (rooms and phase is Phase.CHATTING and reason in ROOM_REASONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +97,7 @@ class Connection:
         "id", "host", "peer", "phase", "proxy", "decoder", "input_open", "inbox", "inbox_bytes", "task",
         "unsent", "reading", "timer_at", "nickname", "color", "account", "guest_ident", "online", "leave_text",
         "login_deadline", "frame_started", "admitted", "admins_only", "chat_bucket", "strikes", "budget",
-        "list_changes",
+        "list_changes", "rooms", "token_hash", "token_stored",
     )
 
     def __init__(self, conn: int, host: str, port: int, *, max_frame: int, login_deadline: float,
@@ -129,6 +132,9 @@ class Connection:
         self.strikes = strikes  # refusals (of any frame) before it is cut off for flooding
         self.budget = budget  # its work, and its address's (admission.py)
         self.list_changes = False  # sent USERCHANGES, not whole lists (CON lists=changes)
+        self.rooms = False  # knows rooms and conversations (CON rooms=1)
+        self.token_hash: str | None = None  # its resume token's hash: it may be resumed within the grace
+        self.token_stored = False  # that token is in the database (remember=1), not only in memory
 
     def move_to(self, phase: Phase) -> None:
         """Change phase (the one place it changes). Raises ValueError for a move the table does not allow."""
@@ -159,7 +165,15 @@ class Connection:
         return self.nickname or "-"
 
     def online_user(self) -> OnlineUser:
-        return OnlineUser(self.nickname, self.ident, self.is_admin, self.list_changes)
+        return OnlineUser(self.nickname, self.ident, self.is_admin)
+
+    def session_kind(self) -> SessionKind:
+        return SessionKind(self.list_changes, self.rooms)
+
+    @property
+    def idents(self) -> tuple[str, ...]:
+        """Every ident whose private messages are this user's (an account's, and its guest one before it registered)."""
+        return tuple(sorted({self.ident, self.guest_ident}))
 
     def next_deadline(self, login_timeout: float, grace: float, frame_timeout: float) -> tuple[float, Deadline] | None:
         """The earliest deadline that applies now, and which it is; None if none."""

@@ -101,11 +101,16 @@ class UserListDue:
 
 
 @dataclass(frozen=True, slots=True)
+class GraceDue:
+    """The grace timer, set by ``SetGraceTimer``, went off."""
+
+
+@dataclass(frozen=True, slots=True)
 class ShutdownStarted:
     """The server is stopping: warn everyone and close."""
 
 
 Event = Union[
     Connected, DataReceived, InputEnded, ConnectionLost, TimerFired, Completed, MessageStored, Kicked,
-    OutputOverflowed, UserListDue, ShutdownStarted,
+    OutputOverflowed, UserListDue, GraceDue, ShutdownStarted,
 ]

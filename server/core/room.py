@@ -8,11 +8,10 @@ import logging
 from typing import TYPE_CHECKING, Any, Generator
 
 from parley.protocol import Frame, messages, texts
-from parley.protocol.messages import Stamp
 
 from ..records import StoreFailed
-from . import admission
-from .actions import AwaitDrain, Broadcast, Kick, LoadHistory
+from . import admission, rooms
+from .actions import Background, Broadcast, Kick, LoadHistory, StoreCall
 from .connection import Connection
 
 if TYPE_CHECKING:
@@ -22,6 +21,12 @@ log = logging.getLogger("parley.server")
 
 
 def on_discon(core: "ChatCore", conn: Connection, frame: Frame) -> None:
+    """Leave: at once, with no grace; the session's resume token is revoked."""
+    if conn.token_hash is not None:
+        if conn.token_stored:
+            core.emit(Background(StoreCall("revoke_token", (conn.token_hash,))))
+        core.tokens.pop(conn.token_hash, None)
+        conn.token_hash = None
     core.send(conn, messages.confirm(core.stamp(), "DISCON", texts.DISCONNECTED))
     log.info("%s %s: disconnected", conn.peer, conn.who)
     core.end(conn)
@@ -36,31 +41,12 @@ def on_ref(core: "ChatCore", conn: Connection, frame: Frame) -> Generator[Any, A
     sent no more of it. Its next frames wait until the replay is done.
     """
     core.send(conn, messages.confirm(core.stamp(), "REF", texts.REF_RESENDING))
-    idents = tuple(sorted({conn.ident, conn.guest_ident}))
     try:
-        history = yield LoadHistory(idents, core.config.history)
+        history = yield LoadHistory(conn.idents, core.config.history)
     except StoreFailed:
         core.send(conn, messages.err(core.stamp(), texts.HISTORY_FAILED))
         return
-    chunk = replay_chunk(core.config.max_outbuf)
-    sent = 0
-    for m in history:
-        size = len(m.content.encode("utf-8")) + len(m.sender) * 4 + len(m.rec) * 4 + REPLAY_FRAME_OVERHEAD
-        if sent and sent + size > chunk:
-            admission.spend(core, conn, sent)  # paid as it goes: a replay's bytes count like a USER list's
-            yield AwaitDrain(core.config.drain_timeout)
-            sent = 0
-        core.send(conn, messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, m.content))
-        sent += size
-    admission.spend(core, conn, sent)
-
-
-REPLAY_FRAME_OVERHEAD = 128  # bytes of a CHATR besides its content and nicknames (time, color, id, ts, keys)
-
-
-def replay_chunk(max_outbuf: int) -> int:
-    """Bytes of a REF replay sent before waiting for the connection to drain: an eighth of the output cap."""
-    return max(16 * 1024, max_outbuf // 8)
+    yield from rooms.replay(core, conn, history)
 
 
 def on_user(core: "ChatCore", conn: Connection, frame: Frame) -> None:
@@ -87,6 +73,7 @@ def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> None:
     text = texts.KICKED_INFO.format(nick=target.nickname, admin=conn.nickname)
     core.emit(Broadcast(messages.info(core.stamp(), target.nickname, text)))
     core.user_changed(target.nickname, None)
+    core.user_gone(target.nickname, target.ident, None)  # its rooms (a guest's) and resume tokens
 
 
 def on_ping(core: "ChatCore", conn: Connection, frame: Frame) -> None:
