@@ -343,3 +343,25 @@ def test_a_private_draft_stays_with_its_conversation_and_never_posts_publicly(
     desktops.until(lambda: "ERR: " in dee.chat_view.warning_label.cget("text"), "the server's error: carl2 is offline")
     desktops.pump_for(0.3)
     assert "for carl2 only" not in watcher.contents("CHATR")
+
+
+def test_a_dropped_connection_comes_back_within_the_grace_unseen(desktops: Desktops,
+                                                                 chat_server: ServerProcess) -> None:
+    """Without a resume token a drop showed everyone "X has disconnected" and "X has joined"."""
+    gia = desktops.open("gia")
+    connect(desktops, gia, chat_server.port, "gia")
+    watcher = desktops.raw(chat_server.port, "watch3")
+    connection = gia.connection
+    assert connection is not None
+    desktops.until(lambda: bool(connection.session.login.token), "a resume token for the grace")
+
+    def drop() -> None:  # a reset, as a lost network gives: no DISCON
+        assert connection._writer is not None
+        connection._writer.transport.abort()
+
+    connection._loop.call_soon_threadsafe(drop)
+    desktops.until(lambda: "Reconnected." in gia.chat_log.content() and gia.online, "back by itself")
+    say(desktops, gia, "still here")
+    desktops.until(lambda: "still here" in watcher.contents("CHATR"), "gia talks again")
+    assert not [t for t in watcher.contents("INFO") if t.startswith("gia has")]
+    assert "gia" in [f for f in watcher.frames if f.reason == "USER"][-1].params.values()
