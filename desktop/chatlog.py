@@ -24,7 +24,16 @@ from parley.protocol.names import same_nickname
 
 from .client import ChatMessage
 from .conversations import Conversation, Note
-from .text import action_text, clock, day_label, day_of, is_action, link_segments, mentions, readable_color
+from .text import (
+    action_text,
+    clock,
+    day_label,
+    day_of,
+    is_action,
+    link_segments,
+    mentions,
+    readable_color,
+)
 
 _MARK = "msg-{}"
 GROUP_MS = 5 * 60 * 1000

@@ -31,18 +31,40 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Union
 
 from parley.protocol import Frame, LocalProtocolError, make_frame
-from parley.protocol.names import is_color as is_color  # re-exported: the window checks colors with it
+from parley.protocol.names import (
+    is_color as is_color,  # re-exported: the window checks colors with it
+)
 from parley.protocol.names import name_key, nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
-from parley.protocol.reading import ChatMessage as ChatMessage  # the shared readers' values are our events
+from parley.protocol.reading import (
+    ChatMessage as ChatMessage,  # the shared readers' values are our events
+)
+from parley.protocol.reading import (
+    Conversation as Conversation,  # a CONV frame, as the shared reader reads it
+)
+from parley.protocol.reading import (
+    LoginAccepted,
+    UserListState,
+    chat_frame,
+    conversation_key,
+    follow_members,
+    follow_users,
+    own_join,
+    read_answer,
+    read_chat,
+    read_conv,
+    read_info,
+    read_login,
+    read_members,
+    read_rooms,
+    read_session,
+    read_update,
+    read_warn,
+    template_pattern,
+)
 from parley.protocol.reading import LoginRefused as LoginRefused
-from parley.protocol.reading import Conversation as Conversation  # a CONV frame, as the shared reader reads it
 from parley.protocol.reading import RoomMembers as RoomMembers
 from parley.protocol.reading import RoomSummary as RoomSummary
-from parley.protocol.reading import (LoginAccepted, UserListState, chat_frame, conversation_key, follow_members,
-                                     follow_users, own_join, read_answer, read_chat, read_conv, read_info,
-                                     read_login, read_members, read_rooms, read_session, read_update, read_warn,
-                                     template_pattern)
 
 from .text import encode_lines
 

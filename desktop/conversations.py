@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from parley.protocol.names import is_room, name_key, same_nickname
+from parley.protocol.names import is_room, name_key
 from parley.protocol.reading import EVERYONE, ChatMessage, conversation_key
 from parley.protocol.reading import Conversation as ConvFrame
 

@@ -13,18 +13,39 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from wire import TIMEOUT
 
 from desktop import prefs as prefs_module
 from desktop.cli import apply_arguments, build_parser, main
-from desktop.client import (EVERYONE, MAX_MESSAGE, ChatMessage, DisconnectConfirmed, History, InfoMessage,
-                            LoggedIn, LoginDetails, LoginRefused, Placement, Pong, RefreshStarted,
-                            ServerError, ServerWarning, Session, State, UnknownFrame, UpdateAnswer,
-                            UsersChanged, check_message, check_update, chat_heading, parse_address,
-                            recipient_choices)
+from desktop.client import (
+    EVERYONE,
+    MAX_MESSAGE,
+    ChatMessage,
+    DisconnectConfirmed,
+    History,
+    InfoMessage,
+    LoggedIn,
+    LoginDetails,
+    LoginRefused,
+    Placement,
+    Pong,
+    RefreshStarted,
+    ServerError,
+    ServerWarning,
+    Session,
+    State,
+    UnknownFrame,
+    UpdateAnswer,
+    UsersChanged,
+    chat_heading,
+    check_message,
+    check_update,
+    parse_address,
+    recipient_choices,
+)
 from desktop.connection import Backoff, Closed, ConnectFailed, Connection, Status
 from parley.protocol import LocalProtocolError, format_frame, parse_frame
 from parley.protocol.framing import FrameDecoder, FrameReceived
-from wire import TIMEOUT
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "frames.json").read_text("utf-8"))
 T = "time=2026-11-24 10:00:00"

@@ -10,21 +10,41 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from tkinter import ttk
 
 import pytest
+from conftest import add_account
+from serverproc import ServerProcess
+from test_desktop_gui import (
+    ARTIFACTS,
+    Desktops,
+    connect,
+    open_desktops,
+    running_server,
+    say,
+    shown,
+    xdotool,
+)
+from xdisplay import screenshot
 
 from desktop import themes
 from desktop.app import ParleyApp
 from desktop.prefs import THEME_DEFAULTS
 from desktop.text import contrast
 from parley.protocol import make_frame
-from serverproc import ServerProcess
-from conftest import add_account
-from test_desktop_gui import (ARTIFACTS, Desktops, chat_server, connect, desktops, display, say,  # noqa: F401
-                              shown, xdotool)
-from xdisplay import screenshot
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from running_server(tmp_path_factory)
+
+
+@pytest.fixture
+def desktops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             caplog: pytest.LogCaptureFixture) -> Iterator[Desktops]:
+    yield from open_desktops(tmp_path, monkeypatch, caplog)
 
 
 def last_line_in_view(app: ParleyApp) -> bool:
@@ -248,10 +268,10 @@ def test_load_older_pages_back_to_the_first_message_with_date_separators(
         assert last_line_in_view(ida)
         pages = 0
         while ida.chat_view.older_button.instate(["!disabled"]) and pages < 10:
-            oldest = ida.chat_log.content().split("backlog ", 2)[1].split("\n")[0]
+            before = int(ida.chat_log.content().split("backlog ", 2)[1].split("\n")[0]) - 1
             ida.chat_view.older_button.invoke()
             pages += 1
-            desktops.until(lambda: f"backlog {int(oldest) - 1}\n" in ida.chat_log.content()
+            desktops.until(lambda b=before: f"backlog {b}\n" in ida.chat_log.content()  # type: ignore[misc]
                            or ida.chat_view.older_button.instate(["disabled"]), f"page {pages}")
             assert ida.chat_view.log.yview()[0] > 0.0  # the view stays where the reader was
         assert "backlog 0\n" in ida.chat_log.content() and pages <= 5

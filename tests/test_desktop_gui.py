@@ -19,26 +19,26 @@ import subprocess
 import sys
 import time
 import tkinter as tk
-from tkinter import ttk
 from pathlib import Path
+from tkinter import ttk
 from typing import Callable, Iterator
 
 import pytest
-
 from certs import self_signed
 from conftest import add_account
+from serverproc import ParleyProcess, ServerProcess
+from wire import TIMEOUT
+from xdisplay import Xvfb, screenshot
+
 from desktop import prefs as prefs_module
 from desktop import themes
 from desktop.app import ParleyApp
 from desktop.chatlog import ChatLog
 from desktop.client import ChatMessage, LoginDetails
-from desktop.conversations import Conversation
 from desktop.connection import Backoff, Connection
+from desktop.conversations import Conversation
 from parley.protocol import Frame, format_frame, make_frame
 from parley.protocol.framing import FrameDecoder, FrameReceived
-from serverproc import ParleyProcess, ServerProcess
-from wire import TIMEOUT
-from xdisplay import Xvfb, screenshot
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -47,9 +47,8 @@ ARTIFACTS = REPO / "test-artifacts"
 _SHARED_DISPLAY: list[Xvfb] = []
 
 
-@pytest.fixture(scope="session")
-def display() -> Iterator[Xvfb]:
-    """One Xvfb for every desktop test module (they import this fixture).
+def shared_display() -> Xvfb:
+    """Return the one Xvfb of every desktop test module.
 
     Tk keeps its connection to a display for the life of the process, so a
     display stopped between modules would end the process at the next Tk call.
@@ -57,17 +56,27 @@ def display() -> Iterator[Xvfb]:
     if not _SHARED_DISPLAY:
         _SHARED_DISPLAY.append(Xvfb().start())
         atexit.register(_SHARED_DISPLAY[0].stop)
-    yield _SHARED_DISPLAY[0]
+    return _SHARED_DISPLAY[0]
+
+
+@pytest.fixture(scope="session")
+def display() -> Xvfb:
+    return shared_display()
+
+
+def running_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """This tree's server (rooms and sessions), with the admin account boss."""
+    data = tmp_path_factory.mktemp("desktop") / "data"
+    add_account(data, "boss", "bosspass", role="admin")
+    server = ServerProcess(data, "--chat-rate", "0", source=True)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
 def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data = tmp_path_factory.mktemp("desktop") / "data"
-    add_account(data, "boss", "bosspass", role="admin")
-    server = ServerProcess(data, "--chat-rate", "0", source=True)  # this tree's server: rooms and sessions
-    server.start()
-    yield server
-    server.stop()
+    yield from running_server(tmp_path_factory)
 
 
 # ---- a raw TCP client, polled alongside the windows ----------------------------
@@ -173,9 +182,10 @@ class Desktops:
             raw.close()
 
 
-@pytest.fixture
-def desktops(display: Xvfb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             caplog: pytest.LogCaptureFixture) -> Iterator[Desktops]:
+def open_desktops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                  caplog: pytest.LogCaptureFixture) -> Iterator[Desktops]:
+    """Desktops with their preferences under ``tmp_path``; closed at the end, with no error logged."""
+    shared_display()
     monkeypatch.setenv("PARLEY_CONFIG_DIR", str(tmp_path / "config"))
     opened = Desktops(tmp_path / "config")
     try:
@@ -184,6 +194,12 @@ def desktops(display: Xvfb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         opened.close()
     errors = [r for r in caplog.records if r.name == "parley.desktop" and r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+@pytest.fixture
+def desktops(display: Xvfb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             caplog: pytest.LogCaptureFixture) -> Iterator[Desktops]:
+    yield from open_desktops(tmp_path, monkeypatch, caplog)
 
 
 def fill(entry: tk.Misc, text: str) -> None:

@@ -13,9 +13,26 @@ from typing import Any
 import pytest
 
 from desktop import prefs as prefs_module
-from desktop.client import (SESSION_ENDED, ChatMessage, ConvChanged, Conversation, HistoryLoaded, InfoMessage,
-                            LoginDetails, LoginRefused, MembersListed, OlderMessage, RoomAnswer, RoomMembers,
-                            RoomsListed, RoomSummary, Session, SessionIssued, UsersChanged, check_message)
+from desktop.client import (
+    SESSION_ENDED,
+    ChatMessage,
+    ConvChanged,
+    Conversation,
+    HistoryLoaded,
+    InfoMessage,
+    LoginDetails,
+    LoginRefused,
+    MembersListed,
+    OlderMessage,
+    RoomAnswer,
+    RoomMembers,
+    RoomsListed,
+    RoomSummary,
+    Session,
+    SessionIssued,
+    UsersChanged,
+    check_message,
+)
 from desktop.conversations import LOBBY, Conversations
 from desktop.text import contrast, day_label, link_segments, readable_color
 from parley.protocol import LocalProtocolError, format_frame, parse_frame
