@@ -37,7 +37,6 @@ from .client import (
     LoggedIn,
     LoginDetails,
     MembersListed,
-    OlderMessage,
     Pong,
     RefreshStarted,
     RoomAnswer,
@@ -180,7 +179,7 @@ class ParleyApp:
     def _event_handlers(self) -> dict[type, Callable[[Any], None]]:
         return {
             Status: self._on_status, ConnectFailed: self._on_connect_failed, Closed: self._on_closed,
-            LoggedIn: self._on_logged_in, ChatMessage: self._on_chat, OlderMessage: self._on_older,
+            LoggedIn: self._on_logged_in, ChatMessage: self._on_chat,
             InfoMessage: self._on_info, UsersChanged: self._on_users, UpdateAnswer: self._on_update_answer,
             ServerError: self._on_error, ServerWarning: self._on_warning, UnknownFrame: self._on_unknown,
             ConvChanged: self._on_conv, MembersListed: self._on_members,
@@ -343,6 +342,9 @@ class ParleyApp:
     # ---- messages ----------------------------------------------------------------
 
     def _on_chat(self, message: ChatMessage) -> None:
+        if message.old:
+            self.conversations.receive(message, old=True)  # drawn when the HISTORY answer ends
+            return
         conversation, index = self.conversations.receive(message)
         if index is None:
             return  # already shown (a REF replay after a reconnect)
@@ -352,9 +354,6 @@ class ParleyApp:
             else:
                 self._redraw_soon()
         self._show_counts()
-
-    def _on_older(self, event: OlderMessage) -> None:
-        self.conversations.receive(event.message, old=True)  # drawn when the HISTORY answer ends
 
     def _on_history(self, event: HistoryLoaded) -> None:
         conversation = self.conversations.get(event.rec)
@@ -442,7 +441,7 @@ class ParleyApp:
     def _on_conv(self, event: ConvChanged) -> None:
         first = not self.rooms_server
         self.rooms_server = True
-        conversation = self.conversations.apply_conv(event.conversation)
+        conversation = self.conversations.apply_conv(event.conversation, guest=self.role == "guest")
         if conversation is None and self.conversations.get(self.open_rec) is None:
             self.open_conversation(LOBBY)
         elif conversation is not None and self._open_when_listed and conversation.rec.casefold() == \
@@ -626,10 +625,7 @@ class ParleyApp:
             self.chat_view.warn("Not connected.")
             return
         conversation = self._open()
-        conversation.messages.clear()
-        conversation._ids.clear()
-        conversation.notes.clear()
-        conversation.more_before = None
+        conversation.forget()
         self.chat_log.clear()
         self.connection.refresh()
         self._load_history(conversation.rec, newest=True)

@@ -117,13 +117,6 @@ class InfoMessage:
 
 
 @dataclass(frozen=True)
-class OlderMessage:
-    """A message replayed by HISTORY (``old=1``): never counted as unread."""
-
-    message: ChatMessage
-
-
-@dataclass(frozen=True)
 class ConvChanged:
     """A CONV frame: what the list needs to show a conversation."""
 
@@ -214,7 +207,7 @@ class UnknownFrame:
 Event = Union[
     LoggedIn, LoginRefused, ChatMessage, InfoMessage, UsersChanged, UpdateAnswer,
     RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
-    OlderMessage, ConvChanged, MembersListed, RoomsListed, SessionIssued,
+    ConvChanged, MembersListed, RoomsListed, SessionIssued,
     HistoryLoaded, RoomAnswer,
 ]
 
@@ -376,8 +369,8 @@ class Session:
         return [LoggedIn(self.nickname, self.role, reconnected)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
-        message = read_chat(frame, self.nickname)  # line breaks decoded; a bad lines= shows as sent
-        return [OlderMessage(message) if message.old else message]
+        # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay.
+        return [read_chat(frame, self.nickname)]
 
     def _info(self, frame: Frame) -> list[Event]:
         spelling = own_join(frame, self.nickname)

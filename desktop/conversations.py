@@ -103,6 +103,13 @@ class Conversation:
         self.last = max(self.last, message.id)
         return index
 
+    def forget(self) -> None:
+        """Drop the messages and events held (a refresh loads them again)."""
+        self.messages.clear()
+        self._ids.clear()
+        self.notes.clear()
+        self.more_before = None
+
     def label(self) -> str:
         """Return the list entry's text: name, then unread and mention counts."""
         counts = ""
@@ -120,9 +127,6 @@ class Conversations:
     def __init__(self, me: str) -> None:
         self.me = me
         self._by_key: dict[str, Conversation] = {LOBBY: Conversation(LOBBY)}
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.ordered())
 
     def ordered(self) -> list[Conversation]:
         """Return the lobby, then the rooms by name, then private conversations by name."""
@@ -148,16 +152,24 @@ class Conversations:
         if key != LOBBY:
             self._by_key.pop(key, None)
 
-    def apply_conv(self, frame: ConvFrame) -> Conversation | None:
-        """Apply a CONV frame; return the conversation, or None when it is gone."""
+    def apply_conv(self, frame: ConvFrame, guest: bool = False) -> Conversation | None:
+        """Apply a CONV frame; return the conversation, or None when it is gone.
+
+        "A guest keeps no read marker on the server: its CONV say read=last,
+        unread=0": a guest keeps the counts it made itself for a conversation
+        it already lists.
+        """
         if frame.gone:
             self.drop(frame.rec)
             return None
+        known = conversation_key(frame.rec) in self._by_key
         conversation = self.ensure(frame.rec)
         conversation.rec = frame.rec  # the server's spelling
         conversation.topic = frame.topic
-        conversation.last, conversation.read = frame.last, frame.read
-        conversation.unread, conversation.mentions = frame.unread, frame.mentions
+        conversation.last = max(conversation.last, frame.last)
+        if not (guest and known):
+            conversation.read = frame.read
+            conversation.unread, conversation.mentions = frame.unread, frame.mentions
         conversation.private, conversation.op, conversation.member_count = frame.private, frame.op, frame.members
         return conversation
 

@@ -224,6 +224,8 @@ def test_rooms_and_a_private_conversation_with_unread_counts(desktops: Desktops,
     ann.chat_view.people_menu.unpost()
     desktops.until(lambda: bob.conversations.get("#tea") is not None and bob.conversations.get("#tea").op,  # type: ignore[union-attr]
                    "bob is an operator")
+    # That CONV carries no read marker for a guest: bob's own counts stay.
+    assert re.fullmatch(r"#tea  \([12], @1\)", conversation(bob, "#tea")), conversation(bob, "#tea")
     ann.person_menu("bob")[0][1]()
     assert ann.open_rec == "bob" and ann.chat_view.to_label.cget("text") == "To bob:"
     say(desktops, ann, "just between us")

@@ -23,7 +23,6 @@ from desktop.client import (
     LoginDetails,
     LoginRefused,
     MembersListed,
-    OlderMessage,
     RoomAnswer,
     RoomMembers,
     RoomsListed,
@@ -139,8 +138,8 @@ def test_history_replays_are_older_messages_with_their_line_breaks() -> None:
         f"CHATR,{T};sender=bob;rec=#tea;color=#00F;id=4;ts=2;lines=1,a b",
         f"CHATR,{T};sender=bob;rec=#tea;color=#00F;id=5;ts=3;lines=0,ab",
     )
-    assert isinstance(old, OlderMessage) and old.message.text == "hello\nworld"
-    assert isinstance(live, ChatMessage) and live.text == "a\nb"
+    assert isinstance(old, ChatMessage) and old.old and old.text == "hello\nworld"
+    assert isinstance(live, ChatMessage) and not live.old and live.text == "a\nb"
     assert isinstance(bad, ChatMessage) and bad.text == "ab"  # a bad lines= shows the line as it came
 
 
@@ -190,6 +189,11 @@ def test_unread_and_mentions_count_after_the_read_marker_and_never_our_own() -> 
     assert (private.rec, private.unread, private.mentions) == ("cy", 1, 0)
     assert conversations.receive(chat("ann", "CY", "my answer", 15))[0] is private  # ours: filed with cy's
     assert [c.rec for c in conversations.ordered()] == [LOBBY, "#tea", "cy"]
+    conversations.receive(chat("bob", "#tea", "one more", 16))
+    conversations.apply_conv(conv("rec=#tea;last=16;read=16;unread=0;mentions=0;op=1,Tea"), guest=True)
+    assert (tea.unread, tea.read, tea.op) == (1, 13, True)  # a guest's CONV carries no marker: ours stays
+    conversations.apply_conv(conv("rec=#tea;last=16;read=16;unread=0;mentions=0,Tea"))
+    assert (tea.unread, tea.read) == (0, 16)  # an account's marker is the server's
     conversations.apply_conv(conv("rec=#tea;gone=1,"))
     assert conversations.get("#tea") is None
 
