@@ -11,8 +11,7 @@ import contextlib
 import os
 import sqlite3
 import time
-import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -90,8 +89,10 @@ _MIGRATIONS: list[str] = [
     # room_id (rec_ident NULL), so the lobby's index leaves them out. The
     # recipients' index leaves out every message without one: else SQLite
     # (with no statistics) answers "rec_ident IS NULL" from it and walks
-    # through every room message to find the lobby's. Existing accounts start
-    # with the lobby read up to its newest message, as a new account does.
+    # through every room message to find the lobby's. messages_between finds
+    # one private conversation's messages (its unread, its pages) without
+    # reading every other conversation of either party. Existing accounts
+    # start with the lobby read up to its newest message, as a new account does.
     """
     CREATE TABLE rooms (
         id INTEGER PRIMARY KEY,
@@ -117,6 +118,7 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX messages_public ON messages (id) WHERE rec_ident IS NULL AND room_id IS NULL;
     DROP INDEX messages_by_recipient;
     CREATE INDEX messages_by_recipient ON messages (rec_ident, id) WHERE rec_ident IS NOT NULL;
+    CREATE INDEX messages_between ON messages (rec_ident, sender_ident, id) WHERE rec_ident IS NOT NULL;
     CREATE TABLE read_markers (
         account_id INTEGER NOT NULL,
         conv TEXT NOT NULL,
@@ -152,31 +154,6 @@ LOOKALIKE_QUERY = (
 )
 
 
-def _mentions_here(text: str, nickname: str) -> bool:
-    """The spec's mention rule, until ``names.mentions`` (the protocol helpers' part) is there to use.
-
-    ``text`` contains ``nickname`` (or ``@nickname``: ``@`` is no word
-    character), compared as nicknames are, with no letter, digit, mark or
-    ``_`` just before or after it.
-    """
-    wanted = name_key(nickname)
-    folded = name_key(text.replace("\n", " "))
-    at = folded.find(wanted) if wanted else -1
-    while at >= 0:
-        if not _word_character(folded, at - 1) and not _word_character(folded, at + len(wanted)):
-            return True
-        at = folded.find(wanted, at + 1)
-    return False
-
-
-def _word_character(text: str, at: int) -> bool:
-    if not 0 <= at < len(text):
-        return False
-    category = unicodedata.category(text[at])
-    return text[at] == "_" or category[0] in "LM" or category == "Nd"
-
-
-mentions: Callable[[str, str], bool] = getattr(names, "mentions", _mentions_here)
 
 
 def _bare(room_name: str) -> str:
@@ -548,6 +525,20 @@ class Store:
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_ident = :other AND rec_ident IN ({viewers})",
         ], params, before, limit)
 
+    def private_partner(self, viewer_idents: Sequence[str], nickname: str, scan: int = 2000) -> str | None:
+        """The ident of whoever ``viewer_idents`` last talked to privately under ``nickname`` (compared as
+        nicknames are), among their ``scan`` latest private messages; None if none. How a conversation
+        with a guest who has left is still found by its name."""
+        params: dict[str, object] = {"n": scan}
+        viewers = _marks("v", list(viewer_idents), params)
+        rows = self._db.execute(
+            f"SELECT * FROM (SELECT id, rec, rec_ident FROM messages WHERE sender_ident IN ({viewers})"
+            f" AND rec_ident IS NOT NULL ORDER BY id DESC LIMIT :n)"
+            f" UNION ALL SELECT * FROM (SELECT id, sender, sender_ident FROM messages WHERE rec_ident IN ({viewers})"
+            f" ORDER BY id DESC LIMIT :n) ORDER BY id DESC", params).fetchall()
+        key = name_key(nickname)
+        return next((str(ident) for _, name, ident in rows if name_key(name) == key), None)
+
     def _page(self, selects: list[str], params: dict[str, object], before: int | None,
               limit: int) -> tuple[list[StoredMessage], bool]:
         """The newest ``limit`` rows below ``before`` of the union of ``selects``, oldest first, and whether there are more.
@@ -743,7 +734,7 @@ class Store:
         contents = [content for (content,) in self._db.execute(
             f"SELECT content FROM messages WHERE {where} AND id > :read AND sender_ident NOT IN ({own})"
             " ORDER BY id LIMIT :cap", params)]
-        return read, len(contents), sum(1 for content in contents if mentions(content, nickname))
+        return read, len(contents), sum(1 for content in contents if names.mentions(content, nickname))
 
     def _private_conversations(self, idents: Sequence[str], limit: int) -> list[tuple[str, int]]:
         """(other party's ident, newest message id) of the private conversations of ``idents``, most recent first."""

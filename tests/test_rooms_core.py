@@ -351,3 +351,17 @@ def test_a_guest_that_leaves_for_good_leaves_its_rooms(world: ChatWorld) -> None
     assert [(f.get("user"), f.get("change")) for f in members] == [("gus", "leave")]
     room = world.store.get_room("r")
     assert room is not None and [m.name for m in world.store.room_members(room.id)] == ["ann"]
+
+
+def test_an_admin_is_an_operator_of_every_room(world: ChatWorld) -> None:
+    world.store.add_account("boss", "admin", hash_password("boss-secret"))
+    ann = join(world, "ann")
+    world.send(ann, "CREATE,room=#annsroom,")
+    boss = join(world, "boss", "boss-secret")
+    world.send(boss, "JOIN,room=#annsroom,")
+    (conv,) = [f for f in boss.take() if f.reason == "CONV" and f.get("rec") == "#annsroom"]
+    assert conv.get("op") == "1"
+    world.send(boss, "TOPIC,room=#annsroom,set by an admin")
+    assert confirm(boss, "TOPIC") == "OK"
+    world.send(boss, "REMOVE,room=#annsroom;user=ann,")  # even an operator
+    assert confirm(boss, "REMOVE") == "OK"

@@ -72,9 +72,21 @@ def test_a_version_2_database_migrates_with_its_accounts_and_messages_and_ref_an
         store.close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
-    plan = db.execute("EXPLAIN QUERY PLAN SELECT max(id) FROM messages WHERE rec_ident IS NULL AND room_id IS NULL")
-    assert "messages_public" in " ".join(str(row) for row in plan)
     db.close()
+
+
+def test_the_lobby_and_one_private_conversation_are_read_from_their_own_indexes(store: Store) -> None:
+    """The lobby's newest used to be looked for through every room message, and a conversation's unread
+    through every private message its reader received."""
+    db = sqlite3.connect(store.path)
+    plans = {query: " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}")) for query in (
+        "SELECT max(id) FROM messages WHERE rec_ident IS NULL AND room_id IS NULL",
+        ("SELECT content FROM messages WHERE sender_ident = 'g:1' AND rec_ident IN ('a:1') AND id > 5"
+         " AND sender_ident NOT IN ('a:1') ORDER BY id LIMIT 1000"),
+    )}
+    db.close()
+    assert [plan.split(" USING INDEX ")[1].split()[0] for plan in plans.values()] == [
+        "messages_public", "messages_between"], plans
 
 
 # Rooms ------------------------------------------------------------------------

@@ -97,7 +97,7 @@ export function chatBytes(rec, text) {
 // - after a kick or a flood disconnect the page never reconnects by itself;
 //   after any other WARN (a shutdown, a timeout) it may, as after any drop;
 // - a chat message is private unless `rec` is `-ALL` (empty counts as
-//   `-ALL`); a bad color is dropped (null); `id` and `ts` are numbers only
+//   `-ALL`) or a room (`#...`); a bad color is dropped (null); `id` and `ts` are numbers only
 //   when they are 1 to 15 plain digits;
 // - a user list has 0-based keys, missing entries skipped, and a count never
 //   trusted beyond the parameters the frame holds;

@@ -14,7 +14,7 @@ to it. The rules:
   the client never reconnects by itself; after anything else (a shutdown, a
   timeout) it may, with backoff, as after any dropped connection.
 * A chat message (CHATR) is private unless ``rec`` is ``-ALL`` (an empty or
-  missing ``rec`` counts as ``-ALL``); it is ours, or to us, when its sender,
+  missing ``rec`` counts as ``-ALL``) or a room (``#...``); it is ours, or to us, when its sender,
   or recipient, is our nickname compared as the server compares nicknames.
   A color that is not ``#RGB``/``#RRGGBB`` is dropped (None); ``id`` and
   ``ts`` are numbers only when they are plain decimal digits (15 at most,

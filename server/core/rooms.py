@@ -56,12 +56,13 @@ def sync(core: "ChatCore", conn: Connection) -> Flow:
         core.send(conn, messages.err(core.stamp(), texts.HISTORY_FAILED))
         return
     for summary in summaries:
-        core.send(conn, conv_frame(core.stamp(), summary))
+        core.send(conn, conv_frame(core.stamp(), summary, conn.is_admin))
 
 
-def conv_frame(stamp: Stamp, s: Summary) -> Frame:
+def conv_frame(stamp: Stamp, s: Summary, admin: bool = False) -> Frame:
+    """The CONV of a summary; an admin is an operator of every room."""
     return messages.conv(stamp, s.rec, last=s.last, read=s.read, unread=s.unread, mentions=s.mentions,
-                         topic=s.topic, private=s.private, op=s.op, members=s.members)
+                         topic=s.topic, private=s.private, op=s.op or admin, members=s.members)
 
 
 def _account_id(conn: Connection) -> int | None:
@@ -190,12 +191,13 @@ def _room_event(core: "ChatCore", room: Room, sender: str, text: str, change: st
 
 def _send_room_to(core: "ChatCore", ident: str, name: str, room: Room) -> Flow:
     """Send the user ``ident`` (if online) the room's CONV and MEMBERS. Raises StoreFailed."""
-    if core.presence.lookup_ident(ident) is None:
+    user = core.presence.lookup_ident(ident)
+    if user is None:
         return
     summary = yield StoreCall("summary", (_ident_account_id(ident), [ident], name, "room", room.id))
     members = yield StoreCall("room_members", (room.id,))
     if summary is not None:
-        core.emit(SendTo(name, conv_frame(core.stamp(), summary), rooms_only=True))
+        core.emit(SendTo(name, conv_frame(core.stamp(), summary, user.is_admin), rooms_only=True))
     for frame in messages.room_members(core.stamp(), f"#{room.name}", [(m.name, m.op) for m in members]):
         core.emit(SendTo(name, frame, rooms_only=True))
 
@@ -445,13 +447,15 @@ def _conversation(core: "ChatCore", conn: Connection, rec: str, reason: str) -> 
         return "room", room
     try:
         found = yield from _find_user(core, rec)
+        # A guest who has left is found by the messages exchanged with it.
+        other = found[0] if found is not None else (yield StoreCall("private_partner", (list(conn.idents), rec)))
     except StoreFailed:
         _answer(core, conn, reason, texts.HISTORY_FAILED, rec=rec)
         return None
-    if found is None:
+    if other is None:
         _answer(core, conn, reason, texts.NO_USER.format(user=rec), rec=rec)
         return None
-    return "private", found[0]
+    return "private", other
 
 
 def _number(text: str | None) -> int | None:
@@ -541,4 +545,4 @@ def on_read(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         summary = Summary(rec, message_id, message_id, 0, 0)
     if account_id is None:  # a guest's reading is its page's business: the server keeps nothing
         summary = replace(summary, read=min(message_id, summary.last), unread=0, mentions=0)
-    _to_self(core, conn, conv_frame(core.stamp(), summary))
+    _to_self(core, conn, conv_frame(core.stamp(), summary, conn.is_admin))
