@@ -244,6 +244,7 @@ class Session:
             "MEMBER": self._members, "ROOMS": self._rooms, "SESSION": self._session,
         }
         self.rooms: dict[str, RoomMembers] = {}  # member lists of the rooms asked for, by conversation_key
+        self._member_parts: dict[str, tuple[tuple[str, bool], ...]] = {}  # MEMBERS parts (more=1) so far
         self.used_token = False
 
     @property
@@ -388,7 +389,14 @@ class Session:
     def _members(self, frame: Frame) -> list[Event]:
         key = conversation_key(frame.get("room") or "")
         if frame.reason == "MEMBERS":
-            self.rooms[key] = read_members(frame)
+            # A long list comes in parts marked more=1: gathered, then shown whole.
+            part = read_members(frame)
+            gathered = self._member_parts.pop(key, ())
+            whole = replace(part, members=gathered + part.members)
+            if frame.get("more") == "1":
+                self._member_parts[key] = whole.members
+                return []
+            self.rooms[key] = whole
         elif key in self.rooms:
             self.rooms[key] = follow_members(self.rooms[key], frame)
         else:

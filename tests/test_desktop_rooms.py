@@ -123,11 +123,14 @@ def test_room_frames_become_events() -> None:
         HistoryLoaded("#tea", 2, True),
         InfoMessage("2026-11-24 10:00:00", "bob", "bob joined #tea", "#tea", 5),
     ]
+    # A long list comes in parts (more=1): shown once, whole.
+    parts = feed(session, f"MEMBERS,{T};room=#big;num=2;0=a1;1=a2;op1=1;more=1,", f"MEMBERS,{T};room=#big;num=1;0=a3,")
+    assert parts == [MembersListed(RoomMembers("#big", (("a1", False), ("a2", True), ("a3", False))))]
     # A rename renames in every member list.
     feed(session, f"USER,{T};num=3;0=ann;1=bob;2=cy;v=1,")
     renamed = feed(session, f"USERCHANGES,{T};v=1;changes=1;rename0=bob;to0=Robert;num=3,")
     assert renamed[0] == MembersListed(RoomMembers("#tea", (("ann", True), ("Robert", False), ("cy", False))))
-    assert isinstance(renamed[1], UsersChanged) and renamed[1].users == ("ann", "Robert", "cy")
+    assert isinstance(renamed[-1], UsersChanged) and renamed[-1].users == ("ann", "Robert", "cy")
 
 
 def test_history_replays_are_older_messages_with_their_line_breaks() -> None:
