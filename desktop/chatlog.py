@@ -1,53 +1,127 @@
-"""The chat log: a read-only Text widget that messages are written into.
+"""The chat log: a read-only Text widget showing the open conversation.
 
-As the original client: ``SENDER TIME (To everyone).`` with the sender's
-name in their color, then ``- text`` on the next line; INFO lines as
-``TIME text``. A message with an id gets a mark at its start, so a late one
-(history replayed after a reconnect) is inserted where its id belongs.
+Each message is its sender's name (in their color, made readable on the
+background) and time, then the text on the lines below; consecutive
+messages of one sender within five minutes share one heading. ``/me``
+actions read ``* alice waves``. http/https links are clickable. A date
+separator starts each day, and a "new messages" divider sits above the
+first unread message when a conversation is opened. Events (INFO lines)
+and our own notices sit where they happened, after the message that was
+newest then.
+
+The view follows new messages only when it is at the bottom; a
+conversation opens at its newest message.
 """
 
 from __future__ import annotations
 
+import datetime
 import tkinter as tk
+import webbrowser
+from typing import Callable
 
-from .client import ChatMessage, chat_heading
+from parley.protocol.names import same_nickname
+
+from .client import ChatMessage
+from .conversations import Conversation, Note
+from .text import (
+    action_text,
+    clock,
+    day_label,
+    day_of,
+    is_action,
+    link_segments,
+    mentions,
+    readable_color,
+)
 
 _MARK = "msg-{}"
+GROUP_MS = 5 * 60 * 1000
+Chunks = list[tuple[str, tuple[str, ...]]]
 
 
 class ChatLog:
-    """Writes messages into ``text``; the only code that changes the log."""
+    """Writes a conversation into ``text``; the only code that changes the log."""
 
-    def __init__(self, text: tk.Text, theme: dict[str, str]) -> None:
+    def __init__(self, text: tk.Text, theme: dict[str, str],
+                 open_link: Callable[[str], object] = webbrowser.open) -> None:
         self.text = text
+        self.theme = theme
+        self.background = theme["text-background"]
         self.default_color = theme["default-text-color"]
+        self.open_link = open_link
+        self.me = ""
         self._colors: set[str] = set()
-        text.tag_configure("name", font=_bold(theme["text-font"]))
-        text.tag_configure("stamp", font="TkSmallCaptionFont")
-        text.tag_configure("private", background=theme["message-box"])
-        text.tag_configure("info", foreground="#a8a8a8")
-        text.tag_configure("notice", foreground="#ff6b6b")
+        self._links: dict[str, str] = {}
+        self._last: tuple[str, int | None, datetime.date | None] | None = None  # sender, ts, day of the last drawn
+        self._last_day: datetime.date | None = None
+        body_font = theme["text-font"]
+        text.tag_configure("name", font=_bold(body_font))
+        text.tag_configure("stamp", font="TkSmallCaptionFont", foreground=theme["muted"])
+        text.tag_configure("body", lmargin1=14, lmargin2=14)
+        text.tag_configure("action", font=_italic(body_font), lmargin1=14, lmargin2=14)
+        text.tag_configure("mention", background=theme["mention-bg"])
+        text.tag_configure("info", foreground=theme["muted"], lmargin1=4)
+        text.tag_configure("notice", foreground=theme["notice"], lmargin1=4)
+        text.tag_configure("day", foreground=theme["muted"], justify="center", spacing1=8, spacing3=4,
+                           font="TkSmallCaptionFont")
+        text.tag_configure("divider", foreground=theme["divider"], justify="center", font="TkSmallCaptionFont")
+        text.tag_configure("link", foreground=theme["link"], underline=True)
+        text.tag_bind("link", "<Enter>", lambda _e: text.configure(cursor="hand2"))
+        text.tag_bind("link", "<Leave>", lambda _e: text.configure(cursor=""))
+        text.tag_bind("link", "<Button-1>", self._click_link)
 
-    def add_chat(self, message: ChatMessage, before: int | None = None) -> None:
-        """Write a chat message at the end, or before message ``before``."""
-        extra = ("private",) if message.private else ()
-        at = self._index_before(before)
-        start = self.text.index(at)
-        self._insert(at, [
-            (message.sender, ("name", self._color_tag(message.color or self.default_color), *extra)),
-            (chat_heading(message), ("stamp", *extra)),
-            (f"\n - {message.text}\n", ("body", *extra)),
-        ], follow=before is None)
-        if message.id is not None:
-            self.text.mark_set(_MARK.format(message.id), start)
+    # ---- whole conversations -----------------------------------------------------------
 
-    def add_info(self, time: str, text: str) -> None:
-        """Write an INFO line: ``TIME text``."""
-        self._insert("end", [(f"{time} {text}\n", ("info",))])
+    def render(self, conversation: Conversation, divider_after: int | None = None,
+               keep: int | None = None) -> None:
+        """Draw ``conversation`` whole.
+
+        ``divider_after``: the read marker; a "new messages" divider goes
+        above the first later message not ours. ``keep``: the id of a
+        message to keep at the top of the view (older ones were loaded
+        above it); else the view goes to the newest message.
+        """
+        self.clear()
+        notes = list(conversation.notes)
+        divided = divider_after is None
+        self.text.configure(state="normal")
+        for message in conversation.messages:
+            while notes and message.id is not None and notes[0].after < message.id:
+                self._draw_note(notes.pop(0))
+            if not divided and message.id is not None and message.id > (divider_after or 0) and not message.mine:
+                self._write("end-1c", [("\u2500\u2500 new messages \u2500\u2500\n", ("divider",))])
+                self._last, divided = None, True
+            self._draw_message(message)
+        for note in notes:
+            self._draw_note(note)
+        self.text.configure(state="disabled")
+        if keep is not None and _MARK.format(keep) in self.text.mark_names():
+            self.text.yview(_MARK.format(keep))
+        else:
+            self.bottom()
+
+    def append(self, message: ChatMessage) -> None:
+        """Write a message at the end; the view follows when it was at the bottom."""
+        follow = self.at_bottom()
+        self.text.configure(state="normal")
+        self._draw_message(message)
+        self.text.configure(state="disabled")
+        if follow:
+            self.bottom()
+
+    def append_note(self, note: Note) -> None:
+        """Write an event or notice at the end."""
+        follow = self.at_bottom()
+        self.text.configure(state="normal")
+        self._draw_note(note)
+        self.text.configure(state="disabled")
+        if follow:
+            self.bottom()
 
     def add_notice(self, text: str) -> None:
-        """Write a line of our own (a warning, a reconnect) in the log."""
-        self._insert("end", [(f"{text}\n", ("notice",))])
+        """Write a line of our own (a warning, a reconnect) at the end, not kept with the conversation."""
+        self.append_note(Note(0, "notice", text))
 
     def clear(self) -> None:
         """Empty the log."""
@@ -56,7 +130,12 @@ class ChatLog:
         for mark in self.text.mark_names():
             if mark.startswith("msg-"):
                 self.text.mark_unset(mark)
+        for tag in self._links:
+            self.text.tag_delete(tag)
+        self._links.clear()
         self.text.configure(state="disabled")
+        self._last = None
+        self._last_day = None
 
     def content(self) -> str:
         """Return the log's text."""
@@ -68,40 +147,107 @@ class ChatLog:
 
     def bottom(self) -> None:
         """Scroll to the last line."""
+        self.text.see("end")
         self.text.yview_moveto(1.0)
 
-    def _index_before(self, before: int | None) -> str:
-        if before is not None and _MARK.format(before) in self.text.mark_names():
-            return _MARK.format(before)
-        return "end-1c"
+    def at_bottom(self) -> bool:
+        """Return True when the last line is in view."""
+        return self.text.yview()[1] >= 0.999
 
-    def _insert(self, at: str, chunks: list[tuple[str, tuple[str, ...]]], follow: bool = True) -> None:
-        """Insert (text, tags) chunks at ``at`` in one call; keep the view at the bottom."""
-        at_bottom = self.text.yview()[1] >= 0.999
-        (first, first_tags), rest = chunks[0], chunks[1:]
-        args: list[str | tuple[str, ...]] = [first_tags]
-        for chars, tags in rest:
-            args += [chars, tags]
-        self.text.configure(state="normal")
-        self.text.insert(at, first, *args)
-        self.text.configure(state="disabled")
-        if follow and at_bottom:
-            self.text.see("end")
+    # ---- drawing -------------------------------------------------------------------------
+
+    def _draw_note(self, note: Note) -> None:
+        tag = "notice" if note.kind == "notice" else "info"
+        line = f"{note.time} {note.text}" if note.time else note.text
+        self._write("end-1c", [(line + "\n", (tag,))])
+        self._last = None
+
+    def _draw_message(self, message: ChatMessage) -> None:
+        day = day_of(message.ts)
+        if day is not None and day != self._last_day:
+            self._write("end-1c", [(f"\u2500\u2500 {day_label(day, datetime.date.today())} \u2500\u2500\n", ("day",))])
+            self._last_day, self._last = day, None
+        start = self.text.index("end-1c")
+        color = self._color_tag(message.color or self.default_color)
+        extra = ("mention",) if not message.mine and self.me and mentions(message.text, self.me) else ()
+        chunks: Chunks = []
+        if is_action(message.text):
+            chunks.append((action_text(message.sender, message.text), ("action", color, *extra)))
+            chunks.append((f"  {clock(message.ts, message.time)}\n", ("stamp",)))
+            self._write("end-1c", self._linked(chunks))
+            self._last = None
+        else:
+            if not self._continues(message):
+                chunks.append((message.sender, ("name", color)))
+                chunks.append((f"  {clock(message.ts, message.time)}\n", ("stamp",)))
+            chunks.append((message.text + "\n", ("body", *extra)))
+            self._write("end-1c", self._linked(chunks))
+            self._last = (message.sender, message.ts, day)
+        if message.id is not None:
+            self.text.mark_set(_MARK.format(message.id), start)
+            self.text.mark_gravity(_MARK.format(message.id), "left")
+
+    def _continues(self, message: ChatMessage) -> bool:
+        """True when the message is grouped under the previous one's heading."""
+        if self._last is None:
+            return False
+        sender, ts, _day = self._last
+        if not same_nickname(sender, message.sender):
+            return False
+        return ts is not None and message.ts is not None and 0 <= message.ts - ts < GROUP_MS
+
+    def _linked(self, chunks: Chunks) -> Chunks:
+        """Split body chunks at links; each link gets a tag naming its address."""
+        out: Chunks = []
+        for chars, tags in chunks:
+            if "body" not in tags and "action" not in tags:
+                out.append((chars, tags))
+                continue
+            for segment in link_segments(chars):
+                if segment.href is None:
+                    out.append((segment.text, tags))
+                else:
+                    tag = f"href-{len(self._links)}"
+                    self._links[tag] = segment.href
+                    out.append((segment.text, (*tags, "link", tag)))
+        return out
+
+    def _write(self, at: str, chunks: Chunks) -> None:
+        args: list[str | tuple[str, ...]] = []
+        for chars, tags in chunks:
+            if chars:
+                args += [chars, tags]
+        if args:
+            self.text.insert(at, *args)  # type: ignore[arg-type]  # (chars, tags) pairs: Tk's own form
+
+    def _click_link(self, _event: "tk.Event[tk.Misc]") -> str:
+        for tag in self.text.tag_names("current"):
+            href = self._links.get(tag)
+            if href is not None:
+                self.open_link(href)
+                break
+        return "break"
 
     def _color_tag(self, color: str) -> str:
         tag = f"color:{color}"
         if tag not in self._colors:
-            try:
-                self.text.tag_configure(tag, foreground=color)
-            except tk.TclError:  # not a color Tk knows: use the default one
-                self.text.tag_configure(tag, foreground=self.default_color)
+            self.text.tag_configure(tag, foreground=readable_color(color, self.background))
             self._colors.add(tag)
         return tag
 
 
 def _bold(font: str) -> str:
     """Return ``font`` in bold, when it is a simple ``Family size`` spec."""
+    return _styled(font, "bold")
+
+
+def _italic(font: str) -> str:
+    """Return ``font`` in italics, when it is a simple ``Family size`` spec."""
+    return _styled(font, "italic")
+
+
+def _styled(font: str, style: str) -> str:
     parts = font.rsplit(" ", 1)
     if len(parts) == 2 and parts[1].lstrip("-").isdigit() and "{" not in font:
-        return f"{{{parts[0]}}} {parts[1]} bold"
+        return f"{{{parts[0]}}} {parts[1]} {style}"
     return font

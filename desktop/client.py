@@ -31,15 +31,48 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Union
 
 from parley.protocol import Frame, LocalProtocolError, make_frame
-from parley.protocol.names import is_color as is_color  # re-exported: the window checks colors with it
+from parley.protocol.names import (
+    is_color as is_color,  # re-exported: the window checks colors with it
+)
 from parley.protocol.names import name_key, nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
-from parley.protocol.reading import ChatMessage as ChatMessage  # the shared readers' values are our events
+from parley.protocol.reading import (
+    ChatMessage as ChatMessage,  # the shared readers' values are our events
+)
+from parley.protocol.reading import (
+    Conversation as Conversation,  # a CONV frame, as the shared reader reads it
+)
+from parley.protocol.reading import (
+    LoginAccepted,
+    UserListState,
+    chat_frame,
+    conversation_key,
+    follow_members,
+    follow_users,
+    own_join,
+    read_answer,
+    read_chat,
+    read_conv,
+    read_info,
+    read_login,
+    read_members,
+    read_rooms,
+    read_session,
+    read_update,
+    read_warn,
+    template_pattern,
+)
 from parley.protocol.reading import LoginRefused as LoginRefused
-from parley.protocol.reading import (LoginAccepted, UserListState, follow_users, own_join, read_chat, read_login,
-                                     read_update, read_warn)
+from parley.protocol.reading import RoomMembers as RoomMembers
+from parley.protocol.reading import RoomSummary as RoomSummary
+
+from .text import encode_lines
 
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
+# "Your session has ended; please log in again." (CON with a token that no longer works)
+SESSION_ENDED = "Error: Your session has ended; please log in again."
+_SESSION_ENDED = template_pattern(SESSION_ENDED)
+ROOM_REASONS = ("CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "READ", "MEMBERS", "ROOMS")
 
 
 @dataclass(frozen=True)
@@ -53,6 +86,8 @@ class LoginDetails:
     password: str = field(default="", repr=False)
     tls: bool = False
     ca_file: str = ""
+    token: str = field(default="", repr=False)  # a resume token: logs in without the password
+    remember: bool = False  # ask for a token that lasts (remember=1)
 
     @property
     def address(self) -> str:
@@ -75,6 +110,51 @@ class LoggedIn:
 class InfoMessage:
     time: str
     sender: str
+    text: str
+    rec: str = EVERYONE  # a room's event names the room; the lobby's has no rec
+    ts: int | None = None
+    topic: str | None = None  # a room's new topic ("clients take the topic from topic")
+
+
+@dataclass(frozen=True)
+class ConvChanged:
+    """A CONV frame: what the list needs to show a conversation."""
+
+    conversation: Conversation
+
+
+@dataclass(frozen=True)
+class MembersListed:
+    """A room's member list, whole, after a MEMBERS or MEMBER frame (or a rename)."""
+
+    members: RoomMembers
+
+
+@dataclass(frozen=True)
+class RoomsListed:
+    rooms: tuple[RoomSummary, ...]
+
+
+@dataclass(frozen=True)
+class SessionIssued:
+    token: str = field(repr=False)
+    expires: int  # epoch ms; 0: it lasts only for the grace period
+
+
+@dataclass(frozen=True)
+class HistoryLoaded:
+    rec: str
+    count: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class RoomAnswer:
+    """The CONFIRM of a room reason: ``ok``, the server's text, and the room or rec it names."""
+
+    reason: str
+    target: str
+    ok: bool
     text: str
 
 
@@ -127,6 +207,8 @@ class UnknownFrame:
 Event = Union[
     LoggedIn, LoginRefused, ChatMessage, InfoMessage, UsersChanged, UpdateAnswer,
     RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
+    ConvChanged, MembersListed, RoomsListed, SessionIssued,
+    HistoryLoaded, RoomAnswer,
 ]
 
 
@@ -158,8 +240,12 @@ class Session:
         self._handlers: dict[str, Callable[[Frame], list[Event]]] = {
             "CONVER": self._conver, "CHATR": self._chatr, "INFO": self._info,
             "USER": self._user, "USERCHANGES": self._user, "CONFIRM": self._confirm, "ERR": self._err,
-            "WARN": self._warn, "PONG": self._pong,
+            "WARN": self._warn, "PONG": self._pong, "CONV": self._conv, "MEMBERS": self._members,
+            "MEMBER": self._members, "ROOMS": self._rooms, "SESSION": self._session,
         }
+        self.rooms: dict[str, RoomMembers] = {}  # member lists of the rooms asked for, by conversation_key
+        self._member_parts: dict[str, tuple[tuple[str, bool], ...]] = {}  # MEMBERS parts (more=1) so far
+        self.used_token = False
 
     @property
     def nickname(self) -> str:
@@ -189,9 +275,17 @@ class Session:
         self._pending.clear()
         self.user_list = UserListState()
         login = self.login
-        # lists=changes: user-list changes (USERCHANGES) rather than a whole list for each.
-        return make_frame("CON", [("nickname", login.nickname), ("password", login.password),
-                                  ("color", login.color), ("lists", "changes")])
+        # lists=changes: user-list changes (USERCHANGES) rather than a whole list for each;
+        # rooms=1: rooms and conversations; session=1: a resume token (a dropped
+        # connection comes back within the grace period without a leave line).
+        params = [("nickname", login.nickname), ("password", login.password), ("color", login.color),
+                  ("lists", "changes"), ("rooms", "1"), ("session", "1")]
+        self.used_token = bool(login.token)
+        if login.token:
+            params.append(("token", login.token))
+        if login.remember:
+            params.append(("remember", "1"))
+        return make_frame("CON", params)
 
     def connection_lost(self) -> None:
         """The connection is gone (for whatever reason)."""
@@ -212,9 +306,23 @@ class Session:
             raise LocalProtocolError(f"cannot send {what} while {self.state.value}")
 
     def chat(self, rec: str, text: str) -> Frame:
-        """Return ``CHAT,rec=REC,text``. Raises LocalProtocolError when not logged in."""
+        """Return ``CHAT,rec=REC[;lines=...],text`` (line breaks as spaces). Raises LocalProtocolError
+        when not logged in."""
         self._require_chatting("CHAT")
-        return make_frame("CHAT", [("rec", rec)], text)
+        return chat_frame(rec, text)
+
+    def room_request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> Frame:
+        """Return a rooms frame (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, ROOMS, MEMBERS, READ)."""
+        self._require_chatting(reason)
+        if reason not in ROOM_REASONS:
+            raise LocalProtocolError(f"not a room request: {reason}")
+        return make_frame(reason, params, content)
+
+    def history(self, rec: str, before: int | None, limit: int = 50) -> Frame:
+        """Return ``HISTORY,rec=R[;before=ID];limit=N,``."""
+        self._require_chatting("HISTORY")
+        params = [("rec", rec)] + ([("before", str(before))] if before is not None else [])
+        return make_frame("HISTORY", params + [("limit", str(limit))])
 
     def update(self, nickname: str = "", color: str = "", password: str = "") -> Frame:
         """Return an UPDATE with the non-empty fields; remember it until answered."""
@@ -251,6 +359,10 @@ class Session:
             return [ServerError(frame.content)]
         login = read_login(frame, self.reconnecting)
         if not isinstance(login, LoginAccepted):
+            if self.used_token and _SESSION_ENDED.match(frame.content):
+                # The token no longer works: forget it; a reconnect tries the password (or as a guest).
+                self.login = replace(self.login, token="")
+                return [replace(login, retry=self.reconnecting)]
             return [login]
         self.state = State.CHATTING
         self.role = login.role
@@ -258,17 +370,60 @@ class Session:
         return [LoggedIn(self.nickname, self.role, reconnected)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
+        # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay.
         return [read_chat(frame, self.nickname)]
 
     def _info(self, frame: Frame) -> list[Event]:
         spelling = own_join(frame, self.nickname)
         if spelling is not None:
             self.login = replace(self.login, nickname=spelling)
-        return [InfoMessage(frame.get("time") or "", frame.get("sender") or "", frame.content)]
+        notice = read_info(frame)
+        return [InfoMessage(notice.time, notice.sender, notice.text, notice.rec, notice.ts, frame.get("topic"))]
+
+    def _conv(self, frame: Frame) -> list[Event]:
+        conversation = read_conv(frame)
+        if conversation.gone:
+            self.rooms.pop(conversation_key(conversation.rec), None)
+        return [ConvChanged(conversation)]
+
+    def _members(self, frame: Frame) -> list[Event]:
+        key = conversation_key(frame.get("room") or "")
+        if frame.reason == "MEMBERS":
+            # A long list comes in parts marked more=1: gathered, then shown whole.
+            part = read_members(frame)
+            gathered = self._member_parts.pop(key, ())
+            whole = replace(part, members=gathered + part.members)
+            if frame.get("more") == "1":
+                self._member_parts[key] = whole.members
+                return []
+            self.rooms[key] = whole
+        elif key in self.rooms:
+            self.rooms[key] = follow_members(self.rooms[key], frame)
+        else:
+            return []  # a change to a list we never asked for
+        return [MembersListed(self.rooms[key])]
+
+    def _rooms(self, frame: Frame) -> list[Event]:
+        return [RoomsListed(read_rooms(frame))]
+
+    def _session(self, frame: Frame) -> list[Event]:
+        session = read_session(frame)
+        if session is None:
+            return []
+        self.login = replace(self.login, token=session.token)  # a dropped connection resumes with it
+        return [SessionIssued(session.token, session.expires)]
 
     def _user(self, frame: Frame) -> list[Event]:
         after = self.user_list = follow_users(self.user_list, frame)
-        return [] if after.parts is not None else [UsersChanged(after.online, after.admins, after.resync)]
+        events: list[Event] = []
+        if frame.reason == "USERCHANGES":  # renames: "clients rename in every list"
+            for key, members in self.rooms.items():
+                renamed = self.rooms[key] = follow_members(members, frame)
+                if renamed != members:
+                    events.append(MembersListed(renamed))
+        if after.parts is None:
+            events.append(UsersChanged(after.online, after.admins, after.resync))
+        return events
 
     def _confirm(self, frame: Frame) -> list[Event]:
         reason = frame.get("reason")
@@ -279,6 +434,12 @@ class Session:
             return [RefreshStarted(frame.content)]
         if reason == "DISCON":
             return [DisconnectConfirmed(frame.content)]
+        if reason in ROOM_REASONS or reason == "HISTORY":
+            answered = read_answer(frame)
+            target = answered.room or answered.rec or ""
+            if reason == "HISTORY" and answered.ok:
+                return [HistoryLoaded(target or EVERYONE, answered.count or 0, answered.more)]
+            return [RoomAnswer(reason, target, answered.ok, answered.text)]
         return [UnknownFrame(frame)]
 
     def _update_answered(self, ok: bool, text: str) -> UpdateAnswer:
@@ -338,13 +499,12 @@ def recipient_choices(users: Iterable[str], me: str) -> list[str]:
 
 
 def check_message(text: str) -> str | None:
-    """Return why ``text`` cannot be sent, or None when it can."""
+    """Return why ``text`` cannot be sent, or None when it can (line breaks count one each)."""
     if not text.strip():
         return "Type a message first."
-    if len(text) > MAX_MESSAGE:
-        return f"Message too long: {len(text)} characters, the limit is {MAX_MESSAGE}."
-    if "\n" in text or "\r" in text:
-        return "A message cannot hold a line break."
+    length = len(encode_lines(text)[0])
+    if length > MAX_MESSAGE:
+        return f"Message too long: {length} characters, the limit is {MAX_MESSAGE}."
     return None
 
 

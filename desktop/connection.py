@@ -160,16 +160,28 @@ class Connection:
         """Send ``KICK,user=NICK,reason``."""
         self._call(lambda: self._send(self.session.kick, user, reason))
 
+    def room_request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> None:
+        """Send a rooms frame (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, ROOMS, MEMBERS, READ)."""
+        self._call(lambda: self._send(lambda: self.session.room_request(reason, params, content)))
+
+    def history(self, rec: str, before: int | None, limit: int = 50) -> None:
+        """Send ``HISTORY,rec=R[;before=ID];limit=N,``."""
+        self._call(lambda: self._send(lambda: self.session.history(rec, before, limit)))
+
     def disconnect(self) -> None:
         """Say DISCON and end the session (no reconnect); Closed follows."""
         self._call(self._leave)
 
-    def close(self, timeout: float | None = None) -> None:
-        """Say DISCON if logged in, stop the thread and wait for it (bounded)."""
+    def close(self, timeout: float | None = None, say_discon: bool = True) -> None:
+        """Say DISCON if logged in (unless told not to), stop the thread and wait for it (bounded).
+
+        Without DISCON the server keeps a remembered session (and holds the
+        nickname for its grace period), as after a dropped connection.
+        """
         if not self._started:
             self._loop.close()
             return
-        self._call(self._leave)
+        self._call(lambda: self._leave(say_discon))
         if self._thread.is_alive():
             self._thread.join(self.discon_grace + 1.0 if timeout is None else timeout)
 
@@ -221,11 +233,11 @@ class Connection:
             self._writer.write(encode_frame(frame) + b"\n")
             log.debug("sent %s", frame.reason)  # reasons only: CON and UPDATE hold passwords
 
-    def _leave(self) -> None:
+    def _leave(self, say_discon: bool = True) -> None:
         self._user_closed = True
         self.session.final = True
         self._stop.set()
-        if self._writer is not None and self.session.state is State.CHATTING:
+        if self._writer is not None and self.session.state is State.CHATTING and say_discon:
             self._write(self.session.disconnect())
             self._loop.call_later(self.discon_grace, self._abort)
         else:

@@ -1,11 +1,18 @@
-"""Preferences: the original client's theme keys plus the remembered login.
+"""Preferences: the look, the original client's theme keys, and the remembered login.
 
 One flat JSON file, ``preferences.json``, in the user's config directory
-(``platformdirs.user_config_dir("parley")``, or ``$PARLEY_CONFIG_DIR``). The
-theme keys are the original's (``text-font``, ``bg-color``, ``message-box``,
-``send-button-bg``, ``message-color``...), so a user's old
-``preferances.json`` can be copied in. ``message-color`` is the user's own
-chat color, as in the original. The password is never written.
+(``platformdirs.user_config_dir("parley")``, or ``$PARLEY_CONFIG_DIR``).
+``"theme"`` picks the look: ``system`` (the default: light or dark as the
+desktop is), ``light``, ``dark`` or ``classic`` (the original's navy and
+neon). The original's theme keys (``text-font``, ``bg-color``,
+``message-box``, ``send-button-bg``...) override single colors of any look,
+so a user's old ``preferances.json`` can be copied in; only keys found in
+the file are written back. ``message-color`` is the user's own chat color,
+as in the original. The password is never written.
+
+"Remember me" keeps a resume token in ``session.json`` beside it (mode
+0600), never in the preferences file: the server it is for, the nickname,
+the token and its expiry.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from parley.protocol.names import same_nickname
 
 log = logging.getLogger("parley.desktop")
 
@@ -52,7 +61,10 @@ THEME_DEFAULTS: dict[str, str] = {
     "custom-entry": "#FFFFFF",
 }
 
-FORBIDDEN_KEYS = ("password",)
+FORBIDDEN_KEYS = ("password", "token")
+THEME_NAMES = ("system", "light", "dark", "classic")
+DEFAULT_COLOR = THEME_DEFAULTS["message-color"]
+SESSION_FILE = "session.json"
 
 
 def config_dir() -> Path:
@@ -68,9 +80,11 @@ def default_path() -> Path:
 
 @dataclass
 class Preferences:
-    """The theme (original keys) and the remembered connection; no password."""
+    """The look, theme keys set in the file, and the remembered connection; no password."""
 
-    theme: dict[str, str] = field(default_factory=lambda: dict(THEME_DEFAULTS))
+    theme: dict[str, str] = field(default_factory=dict)  # only the keys the file sets (and our color)
+    theme_name: str = "system"
+    remember: bool = False
     host: str = "localhost"
     port: int = DEFAULT_PORT
     tls: bool = False
@@ -81,7 +95,7 @@ class Preferences:
     @property
     def color(self) -> str:
         """Return the user's own chat color (the original's ``message-color``)."""
-        return self.theme["message-color"]
+        return self.theme.get("message-color", DEFAULT_COLOR)
 
     @color.setter
     def color(self, value: str) -> None:
@@ -91,8 +105,9 @@ class Preferences:
         """Return the flat JSON object written to the file."""
         data: dict[str, Any] = {k: v for k, v in self.extra.items() if k not in FORBIDDEN_KEYS}
         data.update(self.theme)
-        data.update({"server-address": self.host, "server-port": self.port, "tls": self.tls,
-                     "ca-file": self.ca_file, "nickname": self.nickname})
+        data.update({"theme": self.theme_name, "remember-me": self.remember, "server-address": self.host,
+                     "server-port": self.port, "tls": self.tls, "ca-file": self.ca_file,
+                     "nickname": self.nickname})
         return data
 
 
@@ -113,10 +128,13 @@ def from_json(data: Any) -> Preferences:
     prefs.tls = _get(data, "tls", bool, prefs.tls)
     prefs.ca_file = _get(data, "ca-file", str, prefs.ca_file)
     prefs.nickname = _get(data, "nickname", str, prefs.nickname)
+    name = _get(data, "theme", str, prefs.theme_name)
+    prefs.theme_name = name if name in THEME_NAMES else "system"
+    prefs.remember = _get(data, "remember-me", bool, prefs.remember)
     return prefs
 
 
-_CONNECTION_KEYS = ("server-address", "server-port", "tls", "ca-file", "nickname")
+_CONNECTION_KEYS = ("server-address", "server-port", "tls", "ca-file", "nickname", "theme", "remember-me")
 
 
 def _get(data: dict[str, Any], key: str, kind: type, default: Any) -> Any:
@@ -145,10 +163,64 @@ def load(path: Path | None = None) -> Preferences:
 
 def save(prefs: Preferences, path: Path | None = None) -> None:
     """Write the preferences atomically. Raises OSError when that is impossible."""
-    path = path or default_path()
+    _write_private(path or default_path(), prefs.to_json())
+
+
+@dataclass(frozen=True)
+class RememberedSession:
+    """A resume token for one nickname on one server ("Remember me")."""
+
+    host: str
+    port: int
+    nickname: str
+    token: str = field(repr=False)
+    expires: int = 0  # epoch ms
+
+    def is_for(self, host: str, port: int, nickname: str) -> bool:
+        """Return True when the token is for this server and nickname."""
+        return (self.host, self.port) == (host, port) and same_nickname(self.nickname, nickname)
+
+
+def session_path(prefs_path: Path | None = None) -> Path:
+    """Return the token file's path: beside the preferences file."""
+    return (prefs_path or default_path()).with_name(SESSION_FILE)
+
+
+def load_session(path: Path | None = None) -> RememberedSession | None:
+    """Return the remembered token, or None when there is none (or it is unreadable)."""
+    path = path or session_path()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        session = RememberedSession(str(data["server-address"]), int(data["server-port"]),
+                                    str(data["nickname"]), str(data["token"]), int(data.get("expires", 0)))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("cannot read the remembered session %s: %s", path, type(error).__name__)
+        return None
+    return session if session.token else None
+
+
+def save_session(session: RememberedSession, path: Path | None = None) -> None:
+    """Keep the token, readable by the user alone (0600). Raises OSError when impossible."""
+    _write_private(path or session_path(), {
+        "server-address": session.host, "server-port": session.port, "nickname": session.nickname,
+        "token": session.token, "expires": session.expires})
+
+
+def forget_session(path: Path | None = None) -> None:
+    """Delete the remembered token (Leave, or the server said it has ended)."""
+    try:
+        (path or session_path()).unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("cannot delete the remembered session: %s", error)
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON atomically; the file is created 0600 (mkstemp's mode)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(prefs.to_json(), indent=2, ensure_ascii=False)
-    fd, temporary = tempfile.mkstemp(prefix=".preferences-", suffix=".json", dir=path.parent)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text + "\n")

@@ -1,8 +1,11 @@
-"""The three screens of the original client: connect, chat, customize.
+"""The screens: connect, chat (conversations, log, people, composer), customize.
 
 Widgets only: each view reads and shows values, and calls back into the
 controller (desktop.app) for anything that happens. Validation returns a
 value or None and puts the reason in the view's label (as IDLE's query.py).
+Every widget is ttk (styled by desktop.themes) but the log, the people
+list and the composer, which ttk has no kind of; those take the theme's
+colors directly.
 """
 
 from __future__ import annotations
@@ -12,11 +15,10 @@ import tkinter as tk
 from tkinter import colorchooser, filedialog, ttk
 from typing import Callable, Protocol
 
-from .client import EVERYONE, MAX_MESSAGE, LoginDetails, is_color, parse_address
+from .client import MAX_MESSAGE, LoginDetails, is_color, parse_address
+from .conversations import Conversation
 from .prefs import Preferences
-
-EVERYONE_LABEL = "(everyone)"  # no nickname starts with "("
-ERROR_FG = "#ff5555"
+from .text import encode_lines, readable_color
 
 
 class ChatActions(Protocol):
@@ -25,22 +27,19 @@ class ChatActions(Protocol):
     def disconnect(self) -> None: ...
     def kick(self) -> None: ...
     def open_customize(self) -> None: ...
+    def open_conversation(self, rec: str) -> None: ...
+    def load_older(self) -> None: ...
+    def ask_create_room(self) -> None: ...
+    def ask_join_room(self) -> None: ...
+    def ask_topic(self) -> None: ...
+    def ask_invite(self) -> None: ...
+    def leave_room(self) -> None: ...
+    def person_menu(self, nickname: str) -> list[tuple[str, Callable[[], None]]]: ...
 
 
 class CustomizeActions(Protocol):
     def save_customize(self) -> None: ...
     def close_customize(self) -> None: ...
-
-
-def _entry(master: tk.Misc, theme: dict[str, str], **options: object) -> tk.Entry:
-    return tk.Entry(master, bg=theme["text-entry-bg"], fg=theme["text-entry-fg"],
-                    insertbackground=theme["text-entry-fg"], relief="sunken", **options)  # type: ignore[arg-type]
-
-
-def _button(master: tk.Misc, theme: dict[str, str], text: str, command: Callable[[], None],
-            **options: object) -> tk.Button:
-    return tk.Button(master, text=text, command=command, bg=theme["other-button-bg"],
-                     fg=theme["other-button-fg"], **options)  # type: ignore[arg-type]
 
 
 def pick_color(parent: tk.Misc, variable: tk.StringVar) -> None:
@@ -51,12 +50,11 @@ def pick_color(parent: tk.Misc, variable: tk.StringVar) -> None:
         variable.set(str(chosen).upper())
 
 
-class ConnectView(tk.Frame):
-    """Server address, port, TLS and CA file, nickname, password and color."""
+class ConnectView(ttk.Frame):
+    """Server address, port, TLS and CA file, nickname, password, color, remember me."""
 
     def __init__(self, master: tk.Misc, theme: dict[str, str], on_connect: Callable[[], None]) -> None:
-        bg, fg = theme["login-page-bg"], theme["login-page-text"]
-        super().__init__(master, bg=bg)
+        super().__init__(master, style="Login.TFrame")
         self.theme = theme
         self.on_connect = on_connect
         self.host = tk.StringVar(self)
@@ -66,39 +64,49 @@ class ConnectView(tk.Frame):
         self.nickname = tk.StringVar(self)
         self.password = tk.StringVar(self)
         self.color = tk.StringVar(self)
-        tk.Label(self, text="Welcome to the chat!", bg=bg, fg=fg, font="TkHeadingFont 24").grid(
+        self.remember = tk.BooleanVar(self)
+        ttk.Label(self, text="Welcome to the chat!", style="Login.TLabel", font="TkHeadingFont 24").grid(
             row=0, column=0, columnspan=3, pady=(40, 20))
-        form = tk.Frame(self, bg=bg)
+        form = ttk.Frame(self, style="Login.TFrame")
         form.grid(row=1, column=0, columnspan=3)
         self.host_entry = self._field(form, 0, "Server address", self.host)
         self.port_entry = self._field(form, 1, "Port", self.port, width=8)
-        self.tls_check = tk.Checkbutton(form, text="Use TLS", variable=self.tls, bg=bg, fg=fg,
-                                        selectcolor=theme["text-entry-bg"], activebackground=bg,
-                                        highlightthickness=1, highlightbackground=bg)
+        self.tls_check = ttk.Checkbutton(form, text="Use TLS", variable=self.tls, style="Login.TCheckbutton")
         self.tls_check.grid(row=2, column=1, sticky="w", pady=2)
         self.ca_entry = self._field(form, 3, "CA file (self-signed)", self.ca_file)
-        self.ca_button = _button(form, theme, "Browse...", self.browse_ca)
+        self.ca_button = ttk.Button(form, text="Browse...", command=self.browse_ca)
         self.ca_button.grid(row=3, column=2, sticky="w", padx=4)
         self.nick_entry = self._field(form, 4, "Nickname", self.nickname)
         self.password_entry = self._field(form, 5, "Password", self.password, show="\u2022")
-        self.color_entry = self._field(form, 6, "Color", self.color, width=10)
-        self.color_button = _button(form, theme, "Pick...", lambda: pick_color(self, self.color))
+        ttk.Label(form, text="Color:", style="Login.TLabel").grid(row=6, column=0, sticky="e", padx=6, pady=3)
+        color_box = ttk.Frame(form, style="Login.TFrame")
+        color_box.grid(row=6, column=1, sticky="w", pady=3)
+        self.color_entry = ttk.Entry(color_box, textvariable=self.color, width=10)
+        self.color_entry.pack(side="left")
+        self.color_entry.bind("<Return>", lambda _event: self.on_connect())
+        self.swatch = tk.Label(color_box, text="  ", width=2, relief="groove")
+        self.swatch.pack(side="left", padx=6)
+        self.color_button = ttk.Button(form, text="Pick...", command=lambda: pick_color(self, self.color))
         self.color_button.grid(row=6, column=2, sticky="w", padx=4)
         self.color.trace_add("write", lambda *_: self._show_swatch())
-        tk.Label(self, text="*Passwords are only required for registered users", bg=bg, fg=fg).grid(
-            row=2, column=0, columnspan=3, pady=(12, 0))
-        self.connect_button = tk.Button(self, text="Connect", command=self.on_connect, underline=0,
-                                        bg=theme["send-button-bg"], fg=theme["send-button-fg"])
-        self.connect_button.grid(row=3, column=0, columnspan=3, pady=12)
-        self.error_label = tk.Label(self, text="", bg=bg, fg=ERROR_FG, wraplength=640, justify="left")
-        self.error_label.grid(row=4, column=0, columnspan=3, padx=20)
+        self.remember_check = ttk.Checkbutton(form, text="Remember me on this computer", variable=self.remember,
+                                              style="Login.TCheckbutton")
+        self.remember_check.grid(row=7, column=1, sticky="w", pady=2)
+        self.remembered_label = ttk.Label(self, text="", style="Login.TLabel")
+        self.remembered_label.grid(row=2, column=0, columnspan=3, pady=(8, 0))
+        ttk.Label(self, text="*Passwords are only required for registered users", style="Login.TLabel").grid(
+            row=3, column=0, columnspan=3, pady=(6, 0))
+        self.connect_button = ttk.Button(self, text="Connect", command=self.on_connect, underline=0,
+                                         style="Send.TButton")
+        self.connect_button.grid(row=4, column=0, columnspan=3, pady=12)
+        self.error_label = ttk.Label(self, text="", style="Login.TLabel", wraplength=640, justify="left")
+        self.error_label.grid(row=5, column=0, columnspan=3, padx=20)
         self.columnconfigure(0, weight=1)
 
-    def _field(self, form: tk.Frame, row: int, label: str, variable: tk.StringVar,
-               width: int = 28, show: str = "") -> tk.Entry:
-        bg, fg = self.theme["login-page-bg"], self.theme["login-page-text"]
-        tk.Label(form, text=label + ":", bg=bg, fg=fg).grid(row=row, column=0, sticky="e", padx=6, pady=3)
-        entry = _entry(form, self.theme, textvariable=variable, width=width, show=show)
+    def _field(self, form: ttk.Frame, row: int, label: str, variable: tk.StringVar,
+               width: int = 28, show: str = "") -> ttk.Entry:
+        ttk.Label(form, text=label + ":", style="Login.TLabel").grid(row=row, column=0, sticky="e", padx=6, pady=3)
+        entry = ttk.Entry(form, textvariable=variable, width=width, show=show)
         entry.grid(row=row, column=1, sticky="w", pady=3)
         entry.bind("<Return>", lambda _event: self.on_connect())
         return entry
@@ -106,16 +114,22 @@ class ConnectView(tk.Frame):
     def _show_swatch(self) -> None:
         color = self.color.get()
         if is_color(color):
-            self.color_button.configure(bg=color, activebackground=color)
+            self.swatch.configure(bg=color)
 
     def fill(self, prefs: Preferences) -> None:
-        """Show the remembered address, port, TLS, CA file, nickname and color."""
+        """Show the remembered address, port, TLS, CA file, nickname, color and remember-me."""
         self.host.set(prefs.host)
         self.port.set(str(prefs.port))
         self.tls.set(prefs.tls)
         self.ca_file.set(prefs.ca_file)
         self.nickname.set(prefs.nickname)
         self.color.set(prefs.color)
+        self.remember.set(prefs.remember)
+
+    def show_remembered(self, nickname: str | None) -> None:
+        """Say that a remembered session logs ``nickname`` in without the password (None: none)."""
+        text = f"Remembered: {nickname} logs in without a password." if nickname else ""
+        self.remembered_label.configure(text=text)
 
     def browse_ca(self) -> None:
         """Pick the certificate file to trust (a self-signed server's own certificate)."""
@@ -142,15 +156,15 @@ class ConnectView(tk.Frame):
             return None
         return LoginDetails(host=host, port=int(port), nickname=self.nickname.get(), color=color,
                             password=self.password.get(), tls=self.tls.get() or bool(ca_file),
-                            ca_file=ca_file)
+                            ca_file=ca_file, remember=self.remember.get())
 
     def show_error(self, text: str) -> None:
         """Show why connecting failed (or nothing, with an empty text)."""
-        self.error_label.configure(text=text, fg=ERROR_FG)
+        self.error_label.configure(text=text, foreground=self.theme["error"])
 
     def show_progress(self, text: str) -> None:
         """Show what the connection is doing."""
-        self.error_label.configure(text=text, fg=self.theme["login-page-text"])
+        self.error_label.configure(text=text, foreground=self.theme["login-page-text"])
 
     def set_busy(self, busy: bool) -> None:
         """Disable the Connect button while a connection is being made."""
@@ -182,128 +196,338 @@ def _login_problem(host: str, port: str, nickname: str, color: str, ca_file: str
     return None
 
 
-class ChatView(tk.Frame):
-    """The chat: log, recipient dropdown, message entry, kick bar, status."""
+class Prompt(ttk.Frame):
+    """A one-line question above the composer (a room's name, a topic, whom to invite).
+
+    ``ask`` shows it; Return or OK calls back with the text (and the
+    checkbox's value when one is offered); Escape or Cancel hides it.
+    """
+
+    def __init__(self, master: tk.Misc) -> None:
+        super().__init__(master)
+        self.label = ttk.Label(self, text="")
+        self.label.pack(side="left", padx=(0, 4))
+        self.cancel_button = ttk.Button(self, text="Cancel", command=self.hide)
+        self.cancel_button.pack(side="right", padx=2)
+        self.ok_button = ttk.Button(self, text="OK", command=self._answer)
+        self.ok_button.pack(side="right", padx=2)
+        self.flag = tk.BooleanVar(self)
+        self.check = ttk.Checkbutton(self, text="", variable=self.flag)
+        self.value = tk.StringVar(self)
+        self.entry = ttk.Combobox(self, textvariable=self.value)
+        self.entry.pack(side="left", fill="x", expand=True, padx=4)
+        for widget in (self.entry, self.check):
+            widget.bind("<Return>", lambda _e: self._answer())
+            widget.bind("<KP_Enter>", lambda _e: self._answer())
+            widget.bind("<Escape>", lambda _e: self.hide())
+        self._callback: Callable[[str, bool], None] | None = None
+        self.shown = False
+
+    def ask(self, question: str, callback: Callable[[str, bool], None], value: str = "",
+            choices: list[str] | None = None, flag: str = "") -> None:
+        """Show ``question``; ``choices`` fill the dropdown; ``flag`` labels a checkbox."""
+        self.label.configure(text=question)
+        self.value.set(value)
+        self.entry.configure(values=choices or [])
+        self.flag.set(False)
+        if flag:
+            self.check.configure(text=flag)
+            self.check.pack(side="left", padx=4, before=self.ok_button)
+        else:
+            self.check.pack_forget()
+        self._callback = callback
+        self.shown = True
+        self.grid()
+        self.entry.focus_set()
+        self.entry.icursor("end")
+
+    def set_choices(self, choices: list[str]) -> None:
+        """Replace the dropdown's entries (the ROOMS answer came)."""
+        self.entry.configure(values=choices)
+
+    def _answer(self) -> None:
+        callback, text, flag = self._callback, self.value.get().strip(), self.flag.get()
+        self.hide()
+        if callback is not None and text:
+            callback(text, flag)
+
+    def hide(self) -> None:
+        """Hide the question (nothing is sent)."""
+        self._callback = None
+        self.shown = False
+        self.grid_remove()
+
+
+class ChatView(ttk.Frame):
+    """The chat: conversations, the open one's log, people, composer, kick bar, status line."""
 
     def __init__(self, master: tk.Misc, theme: dict[str, str], actions: ChatActions) -> None:
-        bg = theme["bg-color"]
-        super().__init__(master, bg=bg)
+        super().__init__(master)
         self.theme = theme
         self.actions = actions
-        self._build_header(theme)
+        self._build_header()
+        self._build_sidebar(theme)
         self._build_log(theme)
-        self.warning_label = tk.Label(self, text="", bg=bg, fg=ERROR_FG, anchor="w", justify="left",
-                                      wraplength=760)
-        self.warning_label.grid(row=2, column=0, columnspan=2, sticky="ew", padx=8)
+        self._build_people(theme)
+        self.warning_label = ttk.Label(self, text="", style="Error.TLabel", anchor="w", justify="left",
+                                       wraplength=760)
+        self.warning_label.grid(row=2, column=0, columnspan=3, sticky="ew", padx=8)
+        self.prompt = Prompt(self)
+        self.prompt.grid(row=3, column=0, columnspan=3, sticky="ew", padx=8, pady=(2, 0))
+        self.prompt.hide()
         self._build_input(theme)
-        self._build_kick_bar(theme)
+        self._build_kick_bar()
+        self.status_label = ttk.Label(self, text="", style="Status.TLabel", anchor="w")
+        self.status_label.grid(row=6, column=0, columnspan=3, sticky="ew")  # a row of its own, never covered
         self.rowconfigure(1, weight=1)
-        self.columnconfigure(0, weight=1)
-        self._recipients: list[str] = [EVERYONE]
+        self.columnconfigure(1, weight=1)
+        self._conversation_ids: list[str] = []
 
-    def _build_header(self, theme: dict[str, str]) -> None:
-        bg = theme["bg-color"]
-        bar = tk.Frame(self, bg=bg)
-        bar.grid(row=0, column=0, columnspan=2, sticky="ew", padx=8, pady=6)
+    # ---- building ------------------------------------------------------------------
+
+    def _build_header(self) -> None:
+        bar = ttk.Frame(self)
+        bar.grid(row=0, column=0, columnspan=3, sticky="ew", padx=8, pady=6)
         # The buttons are packed first: in a narrow window the labels are cut, never the buttons.
-        self.disconnect_button = _button(bar, theme, "Disconnect", self.actions.disconnect, underline=0)
+        self.disconnect_button = ttk.Button(bar, text="Leave", command=self.actions.disconnect, underline=0)
         self.disconnect_button.pack(side="right", padx=2)
-        self.customize_button = _button(bar, theme, "Customize", self.actions.open_customize, underline=1)
+        self.customize_button = ttk.Button(bar, text="Customize", command=self.actions.open_customize,
+                                           underline=1)
         self.customize_button.pack(side="right", padx=2)
-        self.refresh_button = _button(bar, theme, "\u27f3 Refresh", self.actions.refresh, underline=2)
+        self.refresh_button = ttk.Button(bar, text="\u27f3 Refresh", command=self.actions.refresh, underline=2)
         self.refresh_button.pack(side="right", padx=2)
-        self.name_label = tk.Label(bar, text="", bg=theme["message-label-bg"],
-                                   fg=theme["message-color"], font="TkHeadingFont 12", padx=6)
+        self.name_label = tk.Label(bar, text="", bg=self.theme["bg-color"], font="TkHeadingFont 12", padx=6)
         self.name_label.pack(side="left")
-        self.unread_label = tk.Label(bar, text="", bg=bg, fg="#ffd24d")
+        self.unread_label = ttk.Label(bar, text="", style="Unread.TLabel")
         self.unread_label.pack(side="left")
-        # Last, so it is what a narrow window cuts, at its end.
-        self.status_label = tk.Label(bar, text="", bg=bg, fg="#9fe39f", padx=8, anchor="w")
-        self.status_label.pack(side="left", fill="x", expand=True)
+
+    def _build_sidebar(self, theme: dict[str, str]) -> None:
+        side = ttk.Frame(self)
+        side.grid(row=1, column=0, sticky="ns", padx=(8, 4))
+        ttk.Label(side, text="Conversations", style="Heading.TLabel").pack(side="top", anchor="w")
+        buttons = ttk.Frame(side)
+        buttons.pack(side="bottom", fill="x", pady=(4, 0))
+        self.new_room_button = ttk.Button(buttons, text="New room", command=self.actions.ask_create_room)
+        self.new_room_button.pack(side="left", fill="x", expand=True)
+        self.join_room_button = ttk.Button(buttons, text="Join room", command=self.actions.ask_join_room)
+        self.join_room_button.pack(side="left", fill="x", expand=True)
+        self.conversations = ttk.Treeview(side, show="tree", selectmode="browse", height=12)
+        self.conversations.column("#0", width=180, stretch=True)
+        self.conversations.pack(side="top", fill="both", expand=True)
+        self.conversations.tag_configure("unread", font="TkDefaultFont 10 bold")
+        self.conversations.tag_configure("mention", font="TkDefaultFont 10 bold", foreground=theme["link"])
+        self.conversations.bind("<<TreeviewSelect>>", lambda _e: self._on_pick())
 
     def _build_log(self, theme: dict[str, str]) -> None:
-        box = tk.Frame(self, bg=theme["bg-color"])
-        box.grid(row=1, column=0, columnspan=2, sticky="nsew", padx=8)
-        self.log = tk.Text(box, bg=theme["text-background"], fg=theme["default-text-color"],
-                           font=theme["text-font"], wrap="word", relief="ridge", border=4,
-                           state="disabled", takefocus=True, spacing1=2, spacing3=4)
-        self.scrollbar = tk.Scrollbar(box, command=self.log.yview)
-        self.log.configure(yscrollcommand=self.scrollbar.set, width=40, height=10)
-        side = tk.Frame(box, bg=theme["bg-color"])
+        box = ttk.Frame(self)
+        box.grid(row=1, column=1, sticky="nsew")
+        room_bar = ttk.Frame(box)
+        room_bar.pack(side="top", fill="x")
+        self.leave_room_button = ttk.Button(room_bar, text="Leave room", command=self.actions.leave_room)
+        self.invite_button = ttk.Button(room_bar, text="Invite...", command=self.actions.ask_invite)
+        self.topic_button = ttk.Button(room_bar, text="Topic...", command=self.actions.ask_topic)
+        self._room_buttons = (self.leave_room_button, self.invite_button, self.topic_button)
+        self.title_label = ttk.Label(room_bar, text="", style="Heading.TLabel")
+        self.title_label.pack(side="left")
+        self.topic_label = ttk.Label(room_bar, text="", style="Topic.TLabel", anchor="w")
+        self.topic_label.pack(side="left", fill="x", expand=True, padx=8)
+        self.older_button = ttk.Button(box, text="Load older messages", command=self.actions.load_older)
+        self.older_button.pack(side="top", fill="x", pady=(2, 2))
+        side = ttk.Frame(box)
         side.pack(side="right", fill="y", padx=(4, 0))  # packed first: never squeezed out
+        self.log = tk.Text(box, bg=theme["text-background"], fg=theme["default-text-color"],
+                           font=theme["text-font"], wrap="word", relief="flat", border=6,
+                           state="disabled", takefocus=True, spacing1=1, spacing3=2,
+                           highlightthickness=1, highlightbackground=theme["bg-color"],
+                           selectbackground=theme["select-bg"], selectforeground=theme["select-fg"],
+                           insertbackground=theme["default-text-color"])
+        self.scrollbar = ttk.Scrollbar(box, command=self.log.yview)
+        self.log.configure(yscrollcommand=self.scrollbar.set, width=40, height=10)
         self.scrollbar.pack(side="right", fill="y")
         self.log.pack(side="left", fill="both", expand=True)
-        self.top_button = _button(side, theme, "\u25b2", lambda: self.log.yview_moveto(0.0))
+        self.top_button = ttk.Button(side, text="\u25b2", width=3, command=lambda: self.log.yview_moveto(0.0))
         self.top_button.pack(side="top")
-        self.bottom_button = _button(side, theme, "\u25bc", lambda: self.log.yview_moveto(1.0))
+        self.bottom_button = ttk.Button(side, text="\u25bc", width=3, command=lambda: self.log.yview_moveto(1.0))
         self.bottom_button.pack(side="bottom")
 
+    def _build_people(self, theme: dict[str, str]) -> None:
+        box = ttk.Frame(self)
+        box.grid(row=1, column=2, sticky="ns", padx=(4, 8))
+        self.people_title = ttk.Label(box, text="Online", style="Heading.TLabel")
+        self.people_title.pack(side="top", anchor="w")
+        self.people = tk.Listbox(box, width=18, activestyle="none", exportselection=False, relief="flat",
+                                 bg=theme["text-background"], fg=theme["default-text-color"],
+                                 selectbackground=theme["select-bg"], selectforeground=theme["select-fg"],
+                                 highlightthickness=1, highlightbackground=theme["bg-color"])
+        self.people.pack(side="top", fill="y", expand=True)
+        self.people_menu = tk.Menu(self.people, tearoff=False)
+        for event in ("<Button-3>", "<Shift-F10>", "<Menu>", "<Double-Button-1>"):
+            self.people.bind(event, self._on_people_menu)
+        self._people_names: list[str] = []
+
     def _build_input(self, theme: dict[str, str]) -> None:
-        bg = theme["bg-color"]
-        row = tk.Frame(self, bg=bg)
-        row.grid(row=3, column=0, columnspan=2, sticky="ew", padx=8, pady=4)
-        tk.Label(row, text="To:", bg=bg, fg=theme["default-text-color"]).pack(side="left")
-        self.recipient = ttk.Combobox(row, state="readonly", width=16, values=[EVERYONE_LABEL],
-                                      style="Parley.TCombobox")
-        self.recipient.set(EVERYONE_LABEL)
-        self.recipient.pack(side="left", padx=4)
-        self.message = tk.StringVar(self)
-        self.entry = _entry(row, theme, textvariable=self.message, font="TkTextFont 12")
-        self.entry.pack(side="left", fill="x", expand=True, padx=4, ipady=4)
-        self.entry.bind("<Return>", lambda _event: self.actions.send())
-        self.entry.bind("<KP_Enter>", lambda _event: self.actions.send())
+        row = ttk.Frame(self)
+        row.grid(row=4, column=0, columnspan=3, sticky="ew", padx=8, pady=4)
+        self.to_label = ttk.Label(row, text="", style="Muted.TLabel", width=14, anchor="e")
+        self.to_label.pack(side="left")
+        self.send_button = ttk.Button(row, text="Send", command=self.actions.send, style="Send.TButton")
+        self.send_button.pack(side="right", padx=4)
+        self.counter_label = ttk.Label(row, text=f"0/{MAX_MESSAGE}", width=8)
+        self.counter_label.pack(side="right")
+        self.entry = tk.Text(row, height=2, wrap="word", font="TkTextFont 12", undo=True,
+                             bg=theme["text-entry-bg"], fg=theme["text-entry-fg"],
+                             insertbackground=theme["text-entry-fg"], relief="flat", border=4,
+                             highlightthickness=1, highlightbackground=theme["other-button-bg"],
+                             highlightcolor=theme["send-button-bg"])
+        self.entry.pack(side="left", fill="x", expand=True, padx=4)
+        self.entry.bind("<Return>", self._on_return)
+        self.entry.bind("<KP_Enter>", self._on_return)
+        self.entry.bind("<Shift-Return>", lambda _e: self._newline())
+        self.entry.bind("<Shift-KP_Enter>", lambda _e: self._newline())
+        self.entry.bind("<Tab>", lambda _e: _focus(self.send_button))
+        self.entry.bind("<Shift-Tab>", lambda e: _focus_previous(e.widget))
         self.entry.bind("<Prior>", lambda _event: self.log.yview_scroll(-1, "pages"))
         self.entry.bind("<Next>", lambda _event: self.log.yview_scroll(1, "pages"))
-        self.counter_label = tk.Label(row, text=f"0/{MAX_MESSAGE}", bg=bg,
-                                      fg=theme["default-text-color"], width=8)
-        self.counter_label.pack(side="left")
-        self.message.trace_add("write", lambda *_: self._count())
-        self.send_button = tk.Button(row, text="Send!", command=self.actions.send,
-                                     bg=theme["send-button-bg"], fg=theme["send-button-fg"])
-        self.send_button.pack(side="left", padx=4)
+        self.entry.bind("<<Modified>>", lambda _e: self._count())
 
-    def _build_kick_bar(self, theme: dict[str, str]) -> None:
-        bg = theme["bg-color"]
-        self.kick_bar = tk.Frame(self, bg=bg)
-        self.kick_button = tk.Button(self.kick_bar, text="Kick", bg="#d9534f", fg="#000000",
-                                     command=self.actions.kick)
+    def _build_kick_bar(self) -> None:
+        self.kick_bar = ttk.Frame(self)
+        self.kick_button = ttk.Button(self.kick_bar, text="Kick", style="Danger.TButton", command=self.actions.kick)
         self.kick_button.pack(side="right", padx=4)  # first, so a narrow window never hides it
-        tk.Label(self.kick_bar, text="Admin: kick", bg=bg, fg=theme["default-text-color"]).pack(side="left")
-        self.kick_user = ttk.Combobox(self.kick_bar, state="readonly", width=16, values=[],
-                                      style="Parley.TCombobox")
+        ttk.Label(self.kick_bar, text="Admin: kick").pack(side="left")
+        self.kick_user = ttk.Combobox(self.kick_bar, state="readonly", width=16, values=[])
         self.kick_user.pack(side="left", padx=4)
-        tk.Label(self.kick_bar, text="reason:", bg=bg, fg=theme["default-text-color"]).pack(side="left")
-        self.kick_reason = _entry(self.kick_bar, theme, width=30)
+        ttk.Label(self.kick_bar, text="reason:").pack(side="left")
+        self.kick_reason = ttk.Entry(self.kick_bar, width=30)
         self.kick_reason.pack(side="left", fill="x", expand=True, padx=4)
         self.kick_reason.bind("<Return>", lambda _event: self.actions.kick())
 
+    # ---- the composer --------------------------------------------------------------
+
+    def _on_return(self, event: "tk.Event[tk.Misc]") -> str:
+        if int(event.state) & 0x1:  # Shift held: a line break
+            return self._newline()
+        self.actions.send()
+        return "break"
+
+    def _newline(self) -> str:
+        self.entry.insert("insert", "\n")
+        self._count()
+        return "break"
+
+    def text(self) -> str:
+        """Return the message typed (line breaks included)."""
+        return self.entry.get("1.0", "end-1c")
+
+    def set_text(self, text: str) -> None:
+        """Replace the message typed."""
+        self.entry.delete("1.0", "end")
+        self.entry.insert("1.0", text)
+        self._count()
+
     def _count(self) -> None:
-        count = len(self.message.get())
+        self.entry.edit_modified(False)
+        count = len(encode_lines(self.text())[0])
         over = count > MAX_MESSAGE
-        self.counter_label.configure(text=f"{count}/{MAX_MESSAGE}",
-                                     fg=ERROR_FG if over else self.theme["default-text-color"])
+        self.counter_label.configure(text=f"{count}/{MAX_MESSAGE}", style="Error.TLabel" if over else "TLabel")
+
+    # ---- conversations ---------------------------------------------------------------
+
+    def show_conversations(self, conversations: list[Conversation], open_rec: str) -> None:
+        """Redraw the conversation list with its counts; select the open one."""
+        tree = self.conversations
+        ids = [c.rec for c in conversations]
+        if ids != self._conversation_ids:
+            tree.delete(*tree.get_children())
+            for conversation in conversations:
+                tree.insert("", "end", iid=conversation.rec)
+            self._conversation_ids = ids
+        for conversation in conversations:
+            tags = ("mention",) if conversation.mentions else ("unread",) if conversation.unread else ()
+            tree.item(conversation.rec, text=conversation.label(), tags=tags)
+        if open_rec in ids and tree.selection() != (open_rec,):
+            tree.selection_set(open_rec)
+            tree.see(open_rec)
+
+    def conversation_labels(self) -> list[str]:
+        """Return the conversation list's entries as shown."""
+        return [str(self.conversations.item(i, "text")) for i in self.conversations.get_children()]
+
+    def _on_pick(self) -> None:
+        chosen = self.conversations.selection()
+        if chosen:
+            self.actions.open_conversation(str(chosen[0]))
+
+    def show_open(self, conversation: Conversation) -> None:
+        """Show the open conversation's name, topic and room buttons."""
+        self.title_label.configure(text=conversation.title)
+        self.topic_label.configure(text=conversation.topic)
+        for button in self._room_buttons:
+            button.pack_forget()
+        if conversation.kind == "room":
+            self.leave_room_button.pack(side="right", padx=2)
+            if conversation.op:
+                self.invite_button.pack(side="right", padx=2)
+                self.topic_button.pack(side="right", padx=2)
+        where = {"lobby": "To everyone:", "room": f"To {conversation.rec}:"}.get(
+            conversation.kind, f"To {conversation.rec}:")
+        self.to_label.configure(text=where)
+        self.show_older(conversation.more_before is not False)
+
+    def show_older(self, shown: bool) -> None:
+        """Offer "Load older messages" (or say there are none)."""
+        self.older_button.configure(state="normal" if shown else "disabled",
+                                    text="Load older messages" if shown else "The beginning of this conversation")
+
+    # ---- people ----------------------------------------------------------------------
+
+    def show_people(self, title: str, people: list[tuple[str, str]]) -> None:
+        """Fill the people list: (nickname, mark) pairs; mark ``@`` an operator, ``offline`` greyed."""
+        self.people_title.configure(text=title)
+        self.people.delete(0, "end")
+        self._people_names = [name for name, _ in people]
+        for at, (name, mark) in enumerate(people):
+            self.people.insert("end", ("@" if "@" in mark else "") + name)
+            if "offline" in mark:
+                self.people.itemconfigure(at, foreground=self.theme["muted"])
+        if not people:
+            self.people.insert("end", "")
+
+    def people_names(self) -> list[str]:
+        """Return the nicknames listed, without marks."""
+        return list(self._people_names)
+
+    def _on_people_menu(self, event: "tk.Event[tk.Misc]") -> str:
+        if not self._people_names:
+            return "break"
+        chosen: tuple[int, ...] = self.people.curselection()  # type: ignore[no-untyped-call]
+        at: int = self.people.nearest(event.y) if event.y else (chosen or (0,))[0]  # type: ignore[no-untyped-call]
+        if at < 0 or at >= len(self._people_names):
+            return "break"
+        self.people.selection_clear(0, "end")
+        self.people.selection_set(at)
+        self.open_people_menu(self._people_names[at], event.x_root, event.y_root)
+        return "break"
+
+    def open_people_menu(self, nickname: str, x: int, y: int) -> None:
+        """Pop up what can be done to ``nickname`` at (x, y) on the screen."""
+        menu = self.people_menu
+        menu.delete(0, "end")
+        for label, command in self.actions.person_menu(nickname):
+            menu.add_command(label=label, command=command)
+        try:
+            menu.tk_popup(x, y)
+        finally:
+            menu.grab_release()
+
+    # ---- status -------------------------------------------------------------------
 
     def show_kick_bar(self, shown: bool) -> None:
         """Show the kick controls (admins only)."""
         if shown:
-            self.kick_bar.grid(row=4, column=0, columnspan=2, sticky="ew", padx=8, pady=(0, 6))
+            self.kick_bar.grid(row=5, column=0, columnspan=3, sticky="ew", padx=8, pady=(0, 4))
         else:
             self.kick_bar.grid_remove()
-
-    def set_recipients(self, choices: list[str]) -> str | None:
-        """Fill the dropdown (``-ALL`` shown as "(everyone)"); keep the choice if still online.
-
-        Returns the nickname that was chosen and is gone (the dropdown is then
-        back on everyone), else None.
-        """
-        chosen = self.recipient_value()
-        self._recipients = choices
-        self.recipient.configure(values=[self._label(c) for c in choices])
-        if chosen in choices:
-            self.recipient.set(self._label(chosen))
-            return None
-        self.recipient.set(EVERYONE_LABEL)
-        return chosen
 
     def set_kick_choices(self, users: list[str]) -> None:
         """Fill the kick dropdown with the other online users."""
@@ -311,70 +535,65 @@ class ChatView(tk.Frame):
         self.kick_user.configure(values=users)
         self.kick_user.set(chosen if chosen in users else "")
 
-    @staticmethod
-    def _label(choice: str) -> str:
-        return EVERYONE_LABEL if choice == EVERYONE else choice
-
-    def recipient_value(self) -> str:
-        """Return the wire value of the chosen recipient: ``-ALL`` or a nickname."""
-        label = self.recipient.get()
-        return EVERYONE if label in ("", EVERYONE_LABEL) else label
-
-    def recipient_labels(self) -> list[str]:
-        """Return the dropdown's entries as shown."""
-        return [str(v) for v in self.recipient.cget("values")]
-
     def warn(self, text: str) -> None:
         """Show a warning under the log (ERR and WARN texts, refusals); empty clears it."""
         self.warning_label.configure(text=text)
 
     def set_status(self, text: str, state: str) -> None:
-        """Show the connection state: green online, amber otherwise."""
-        colors = {"online": "#9fe39f", "offline": ERROR_FG}
-        self.status_label.configure(text=text, fg=colors.get(state, "#ffb347"))
+        """Show the connection state in the status line: green online, amber otherwise."""
+        colors = {"online": self.theme["online"], "offline": self.theme["error"]}
+        self.status_label.configure(text=text, foreground=colors.get(state, self.theme["warning"]))
 
     def set_identity(self, nickname: str, color: str) -> None:
-        """Show our nickname in our color."""
-        try:
-            self.name_label.configure(text=nickname, fg=color)
-        except tk.TclError:
-            self.name_label.configure(text=nickname)
+        """Show our nickname in our color (made readable on the background)."""
+        self.name_label.configure(text=nickname, fg=readable_color(color, self.theme["bg-color"]))
 
     def set_unread(self, count: int) -> None:
-        """Show the unread private messages marker (nothing for zero); short, to fit a narrow window."""
-        self.unread_label.configure(text=f"\u25cf {count} unread private" if count else "")
+        """Show the unread marker (private messages and mentions; nothing for zero)."""
+        self.unread_label.configure(text=f"\u25cf {count} unread" if count else "")
 
 
-class CustomizeView(tk.Frame):
+def _focus(widget: tk.Misc) -> str:
+    widget.focus_set()
+    return "break"
+
+
+def _focus_previous(widget: tk.Misc) -> str:
+    previous = widget.tk_focusPrev()
+    if previous is not None:
+        previous.focus_set()
+    return "break"
+
+
+class CustomizeView(ttk.Frame):
     """Change nickname, color or password; shows the server's answer."""
 
     def __init__(self, master: tk.Misc, theme: dict[str, str], actions: CustomizeActions) -> None:
-        bg, fg = theme["custom-bg"], theme["custom-label-fg"]
-        super().__init__(master, bg=bg)
+        super().__init__(master, style="Custom.TFrame")
         self.theme = theme
         self.actions = actions
         self.nickname = tk.StringVar(self)
         self.color = tk.StringVar(self)
         self.password = tk.StringVar(self)
-        self.back_button = _button(self, theme, "Go back", actions.close_customize, underline=0)
+        self.back_button = ttk.Button(self, text="Go back", command=actions.close_customize, underline=0)
         self.back_button.grid(row=0, column=0, sticky="w", padx=20, pady=20)
-        tk.Label(self, text="Leave a field empty to keep it.", bg=bg, fg=fg).grid(
+        ttk.Label(self, text="Leave a field empty to keep it.", style="Custom.TLabel").grid(
             row=1, column=0, columnspan=3, sticky="w", padx=20)
         self.nick_entry = self._field(2, "Change nickname", self.nickname)
         self.color_entry = self._field(3, "Change color", self.color)
-        self.color_button = _button(self, theme, "Pick...", lambda: pick_color(self, self.color))
+        self.color_button = ttk.Button(self, text="Pick...", command=lambda: pick_color(self, self.color))
         self.color_button.grid(row=3, column=2, sticky="w", padx=4)
         self.password_entry = self._field(4, "Change password", self.password, show="\u2022")
-        self.save_button = tk.Button(self, text="Submit", command=actions.save_customize, underline=0,
-                                     bg=theme["send-button-bg"], fg=theme["send-button-fg"])
+        self.save_button = ttk.Button(self, text="Submit", command=actions.save_customize, underline=0,
+                                      style="Send.TButton")
         self.save_button.grid(row=5, column=1, sticky="w", pady=12)
-        self.answer_label = tk.Label(self, text="", bg=bg, fg=fg, wraplength=600, justify="left")
+        self.answer_label = ttk.Label(self, text="", style="Custom.TLabel", wraplength=600, justify="left")
         self.answer_label.grid(row=6, column=0, columnspan=3, sticky="w", padx=20)
 
-    def _field(self, row: int, label: str, variable: tk.StringVar, show: str = "") -> tk.Entry:
-        bg, fg = self.theme["custom-label-bg"], self.theme["custom-label-fg"]
-        tk.Label(self, text=label + ":", bg=bg, fg=fg).grid(row=row, column=0, sticky="e", padx=(20, 6), pady=6)
-        entry = tk.Entry(self, textvariable=variable, bg=self.theme["custom-entry"], show=show, width=28)
+    def _field(self, row: int, label: str, variable: tk.StringVar, show: str = "") -> ttk.Entry:
+        ttk.Label(self, text=label + ":", style="Custom.TLabel").grid(row=row, column=0, sticky="e",
+                                                                      padx=(20, 6), pady=6)
+        entry = ttk.Entry(self, textvariable=variable, show=show, width=28)
         entry.grid(row=row, column=1, sticky="w", pady=6)
         entry.bind("<Return>", lambda _event: self.actions.save_customize())
         return entry
@@ -390,4 +609,4 @@ class CustomizeView(tk.Frame):
 
     def show_answer(self, text: str, ok: bool) -> None:
         """Show the server's answer to the UPDATE (or why it was not sent)."""
-        self.answer_label.configure(text=text, fg=self.theme["custom-label-fg"] if ok else ERROR_FG)
+        self.answer_label.configure(text=text, foreground=self.theme["custom-label-fg"] if ok else self.theme["error"])

@@ -365,3 +365,22 @@ def test_an_admin_is_an_operator_of_every_room(world: ChatWorld) -> None:
     assert confirm(boss, "TOPIC") == "OK"
     world.send(boss, "REMOVE,room=#annsroom;user=ann,")  # even an operator
     assert confirm(boss, "REMOVE") == "OK"
+
+
+def test_a_flooder_is_cut_off_at_once_with_no_grace(tmp_path: Path) -> None:
+    world = ChatWorld(tmp_path, user_list_delay=0.01, chat_burst=2, flood_strikes=2)
+    try:
+        ann = join(world, "ann")
+        spammer = join(world, "spam", extra="rooms=1;session=1")
+        (session,) = [f for f in spammer.frames if f.reason == "SESSION"]
+        world.advance(0.1)
+        ann.take()
+        world.send(spammer, *["CHAT,rec=-ALL,spam"] * 10)
+        assert spammer.closed
+        world.advance(0.1)
+        assert "spam has disconnected" in ann.contents("INFO")  # at once, not after the grace
+        back = world.connect()
+        world.send(back, f"CON,nickname=spam;password=;color=#123456;rooms=1;token={session.get('token')},")
+        assert back.contents("CONVER") == [texts.SESSION_ENDED]
+    finally:
+        world.close()

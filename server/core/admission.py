@@ -89,4 +89,5 @@ def refuse(core: ChatCore, conn: Connection, text: str, what: str) -> None:
         return
     log.warning("%s %s: disconnected for flooding", conn.peer, conn.who)
     core.send(conn, messages.warn(core.stamp(), texts.FLOOD_DISCONNECT))
+    core.revoke_token(conn)  # cut off, not dropped: no grace, and its client must not come back by itself
     core.end(conn)

@@ -246,6 +246,15 @@ class ChatCore:
     def room_created(self, address: str) -> None:
         self._room_creations.fail(self._address_key(address), self.now.monotonic)
 
+    def revoke_token(self, conn: Connection) -> None:
+        """Revoke the session's resume token: it leaves at once when it ends, with no grace (Leave, a flood)."""
+        if conn.token_hash is None:
+            return
+        if conn.token_stored:
+            self.emit(Background(StoreCall("revoke_token", (conn.token_hash,))))
+        self.tokens.pop(conn.token_hash, None)
+        conn.token_hash = None
+
     def forget_tokens(self, ident: str, keep: str | None = None) -> None:
         """Forget the in-memory resume tokens of ``ident`` (but ``keep``)."""
         for token_hash in [h for h, held in self.tokens.items() if held.ident == ident and h != keep]:

@@ -11,7 +11,7 @@ from parley.protocol import Frame, messages, texts
 
 from ..records import StoreFailed
 from . import admission, rooms
-from .actions import Background, Broadcast, Kick, LoadHistory, StoreCall
+from .actions import Broadcast, Kick, LoadHistory
 from .connection import Connection
 
 if TYPE_CHECKING:
@@ -22,11 +22,7 @@ log = logging.getLogger("parley.server")
 
 def on_discon(core: "ChatCore", conn: Connection, frame: Frame) -> None:
     """Leave: at once, with no grace; the session's resume token is revoked."""
-    if conn.token_hash is not None:
-        if conn.token_stored:
-            core.emit(Background(StoreCall("revoke_token", (conn.token_hash,))))
-        core.tokens.pop(conn.token_hash, None)
-        conn.token_hash = None
+    core.revoke_token(conn)
     core.send(conn, messages.confirm(core.stamp(), "DISCON", texts.DISCONNECTED))
     log.info("%s %s: disconnected", conn.peer, conn.who)
     core.end(conn)
