@@ -6,12 +6,20 @@ so the page served is the tree's ``web/``, not a copy made at install time.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, Response, expect
-
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Playwright,
+    Response,
+    expect,
+)
 from serverproc import REPO, GatewayProcess, ParleyProcess, ServeProcess, ServerProcess
 from wire import TIMEOUT
 
@@ -109,9 +117,30 @@ async def login(page: Page, nickname: str, password: str = "", color: str = "") 
     await expect(page.locator("#message-input")).to_be_focused()
 
 
-async def say(page: Page, text: str, to: str = "") -> None:
-    """Send ``text`` from the composer (to ``to``, else to everyone) with Enter."""
-    await page.select_option("#recipient", to or "-ALL")
+def conversation_entry(page: Page, rec: str) -> Locator:
+    """The sidebar's entry of conversation ``rec`` (``-ALL``, ``#room`` or a nickname)."""
+    return page.locator(f"#conv-list button.conv-open[data-rec={json.dumps(rec)}]")
+
+
+async def open_conversation(page: Page, rec: str) -> None:
+    """Open conversation ``rec`` as a user would: its sidebar entry, else (a new private
+    conversation) the name in the user list; on a phone through the drawers."""
+    entry = conversation_entry(page, rec)
+    if await entry.count() == 0 and not rec.startswith("#") and rec != "-ALL":
+        if await page.locator("#users-toggle").is_visible() and not await page.locator("#users-panel").is_visible():
+            await page.click("#users-toggle")
+        await page.click(f"#user-list button.user-name[data-nick={json.dumps(rec)}]")
+    else:
+        if await page.locator("#convs-toggle").is_visible() and not await page.locator("#sidebar").is_visible():
+            await page.click("#convs-toggle")
+        await entry.click()
+    await expect(page.locator("#conv-title")).to_have_text("Lobby" if rec == "-ALL" else rec)
+
+
+async def say(page: Page, text: str, to: str = "-ALL") -> None:
+    """Open conversation ``to`` (the lobby unless given) and send ``text`` from the composer with Enter."""
+    if await page.locator("#conv-title").inner_text() != ("Lobby" if to == "-ALL" else to):
+        await open_conversation(page, to)
     await page.fill("#message-input", text)
     await page.press("#message-input", "Enter")
     await expect(page.locator("#message-input")).to_have_value("")

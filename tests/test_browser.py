@@ -14,7 +14,9 @@ from typing import Callable, Iterator
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from browser import MS, RECONNECT_MS, gateway, login, open_page, say, screenshot, serve, server, texts
+from browser import (
+    MS, RECONNECT_MS, conversation_entry, gateway, login, open_conversation, open_page, say, screenshot, serve, server, texts,
+)
 from serverproc import REPO, ParleyProcess, free_port
 from conftest import add_account
 from wire import Client, users
@@ -88,39 +90,50 @@ async def test_two_pages_and_a_tcp_client_chat_publicly_and_privately(chromium, 
     await carl.login("carl")
     for page in (ann.page, bob.page):
         await expect(page.locator("#user-list .user-name")).to_have_text(["ann", "bob", "carl"])
-    await expect(bob.page.locator("#recipient option")).to_have_text(["Everyone", "ann", "carl"])
+    await expect(bob.page.locator("#recipient")).to_have_count(0)  # no dropdown: the open conversation
 
     await say(ann.page, "hello everyone")
-    # Bob picks Ann as the recipient by clicking her name in the user list.
+    # Bob opens a conversation with Ann by clicking her name in the user list.
     await expect(message(bob.page, "hello everyone")).to_have_count(1)
     await bob.page.click("#user-list .user-name >> text=ann")
-    await expect(bob.page.locator("#recipient")).to_have_value("ann")
+    await expect(bob.page.locator("#conv-title")).to_have_text("ann")
+    await expect(bob.page.locator("#message-input")).to_be_focused()
     await say(bob.page, "hi ann, privately", to="ann")
     await expect(message(bob.page, "hi ann, privately")).to_have_count(1)
     await carl.send("CHAT,rec=bob,psst bob, from carl")
-    await expect(message(bob.page, "psst bob, from carl")).to_have_count(1)
+    await expect(conversation_entry(bob.page, "carl").locator(".count-unread")).to_have_text("1")
     await say(ann.page, "for carl only", to="carl")
 
-    await expect(ann.page.locator("#messages .msg-text")).to_have_text(
-        ["hello everyone", "hi ann, privately", "for carl only"])
-    await expect(bob.page.locator("#messages .msg-text")).to_have_text(
-        ["hello everyone", "hi ann, privately", "psst bob, from carl"])
+    # Each private conversation is a conversation of its own, apart from the lobby.
+    for page, rec, shown in (
+        (ann.page, "-ALL", ["hello everyone"]), (ann.page, "bob", ["hi ann, privately"]),
+        (ann.page, "carl", ["for carl only"]), (bob.page, "-ALL", ["hello everyone"]),
+        (bob.page, "ann", ["hi ann, privately"]), (bob.page, "carl", ["psst bob, from carl"]),
+    ):
+        await open_conversation(page, rec)
+        await expect(page.locator("#messages .msg-text")).to_have_text(shown)
+    await expect(conversation_entry(bob.page, "carl").locator(".count-unread")).to_be_hidden()
     assert await chat_frames(carl) == [
         ("ann", "-ALL", "hello everyone"), ("carl", "bob", "psst bob, from carl"), ("ann", "carl", "for carl only"),
     ]
     # Public, private, own: each told apart.
+    await open_conversation(ann.page, "-ALL")
     own_public = message(ann.page, "hello everyone")
     await expect(own_public).to_have_class(re.compile(r"\bmsg-public\b.*\bmsg-own\b"))
-    await expect(own_public.locator(".msg-to")).to_have_text("to everyone")
+    await expect(own_public.locator(".msg-to")).to_have_count(0)  # lobby lines name no recipient
     await expect(own_public.locator(".sender")).to_have_attribute("data-color", "#cc3300")
+    await open_conversation(ann.page, "bob")
     to_ann = message(ann.page, "hi ann, privately")
     await expect(to_ann).to_have_class(re.compile(r"\bmsg-private\b.*\bmsg-to-me\b"))
     await expect(to_ann.locator(".msg-to")).to_have_text("to you")
     await expect(to_ann.locator(".sender")).to_have_text("bob")
+    await open_conversation(ann.page, "carl")
     own_private = message(ann.page, "for carl only")
     await expect(own_private).to_have_class(re.compile(r"\bmsg-private\b.*\bmsg-own\b"))
     await expect(own_private.locator(".msg-to")).to_have_text("to carl")
+    await open_conversation(bob.page, "-ALL")
     await expect(message(bob.page, "hello everyone")).not_to_have_class(re.compile(r"\bmsg-own\b"))
+    await open_conversation(ann.page, "-ALL")
 
     # Hidden tab: unread count in the title, cleared when visible again.
     # Private messages and mentions notify (permission was asked on a click).
@@ -145,7 +158,9 @@ async def test_two_pages_and_a_tcp_client_chat_publicly_and_privately(chromium, 
     await expect(bob.page.locator("#status")).to_have_attribute("data-state", "offline")
     await expect(bob.page.locator("#login-panel")).to_be_visible()
     await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann"])
-    await expect(ann.page.locator("#recipient option")).to_have_text(["Everyone"])
+    # Bob's page shows nothing of the session it left.
+    await expect(bob.page.locator("#chat-panel")).to_be_hidden()
+    await expect(bob.page.locator("#user-list .user-name")).to_have_count(0)
     await asyncio.sleep(1.0)  # longer than the first reconnect delay: Leave must not come back
     await expect(bob.page.locator("#status")).to_have_attribute("data-state", "offline")
     await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann"])
@@ -178,8 +193,10 @@ async def test_an_admin_kicks_a_user_who_stays_out(chromium, data_dir, start_ser
     await boss.page.click("#kick-confirm")
 
     kicked = "You have been kicked for reason: spamming"
-    await expect(bob.page.locator("#messages .line-warn")).to_have_text(re.compile(re.escape(kicked)))
     await expect(bob.page.locator("#status")).to_have_attribute("data-state", "offline")
+    # No stale list or conversation after a kick.
+    await expect(bob.page.locator("#chat-panel")).to_be_hidden()
+    await expect(bob.page.locator("#user-list .user-name, #conv-list .conv")).to_have_count(0)
     await expect(bob.page.locator("#status")).to_contain_text(kicked)
     await expect(bob.page.locator("#login-notice")).to_have_text(kicked)
     await expect(boss.page.locator("#messages .line-info").last).to_have_text(re.compile("bob has been kicked by boss$"))
@@ -226,9 +243,9 @@ async def test_nickname_and_color_changes_show_in_the_list_and_new_messages(chro
     await expect(ann.page.locator("#settings-result")).to_have_attribute("data-ok", "true")
 
     await expect(bob.page.locator("#user-list .user-name")).to_have_text(["anna", "bob"])
-    await expect(bob.page.locator("#recipient option")).to_have_text(["Everyone", "anna"])
     await expect(bob.page.locator("#messages .line-info .line-text").last).to_have_text(
-        "ann's name changed to anna color changed to #00aa00 ")
+        "ann is now anna and changed color")
+    await expect(bob.page.locator("#messages .line-change .swatch").last).to_have_attribute("title", "#00aa00")
     await expect(ann.page.locator("#status")).to_have_text("Online as anna")
     await expect(ann.page.locator("#user-list .user-me .user-name")).to_have_text("anna")
     await ann.page.click("#settings-close")
@@ -244,7 +261,7 @@ async def test_nickname_and_color_changes_show_in_the_list_and_new_messages(chro
     await bob.assert_clean()
 
 
-async def test_history_after_a_reload_has_no_duplicates(chromium, start_serve) -> None:
+async def test_a_reload_resumes_without_the_form_and_history_has_no_duplicates(chromium, start_serve) -> None:
     parley = start_serve()
     ann = await open_page(chromium, parley.url, "ann")
     await login(ann.page, "ann", color="#aa5500")
@@ -253,20 +270,29 @@ async def test_history_after_a_reload_has_no_duplicates(chromium, start_serve) -
     bob = await open_page(chromium, parley.url, "bob")
     await login(bob.page, "bob")
     await expect(bob.page.locator("#messages .msg-text")).to_have_text(["first", "second", "third"])
+    lines_before = await bob.page.locator("#messages .line-info").all_inner_texts()
 
+    # The page's resume token logs the guest back in within the grace: no join form, and Bob sees nothing.
     await ann.page.reload()
-    await expect(bob.page.locator("#user-list .user-name")).to_have_text(["bob"])
-    # Nickname and color come back from localStorage; the password never does.
-    await expect(ann.page.locator("#login-nickname")).to_have_value("ann")
-    await expect(ann.page.locator("#login-color")).to_have_value("#aa5500")
-    await ann.page.click("#login-submit")
     await expect(ann.page.locator("#status")).to_have_attribute("data-state", "online")
+    await expect(ann.page.locator("#login-panel")).to_be_hidden()
     await expect(ann.page.locator("#messages .msg-text")).to_have_text(["first", "second", "third"])
     await say(ann.page, "fourth")
     for page in (ann.page, bob.page):
         await expect(page.locator("#messages .msg-text")).to_have_text(["first", "second", "third", "fourth"])
     await asyncio.sleep(0.3)  # nothing late may duplicate them
     assert await texts(ann.page) == ["first", "second", "third", "fourth"]
+    await expect(bob.page.locator("#user-list .user-name")).to_have_text(["ann", "bob"])
+    assert await bob.page.locator("#messages .line-info").all_inner_texts() == lines_before
+
+    # After Leave a reload shows the form: nickname and color from localStorage, never the password.
+    await ann.page.click("#leave")
+    await expect(bob.page.locator("#user-list .user-name")).to_have_text(["bob"])
+    await ann.page.reload()
+    await expect(ann.page.locator("#login-panel")).to_be_visible()
+    await expect(ann.page.locator("#login-nickname")).to_have_value("ann")
+    await expect(ann.page.locator("#login-color")).to_have_value("#aa5500")
+    await expect(ann.page.locator("#login-password")).to_have_value("")
     await ann.assert_clean()
     await bob.assert_clean()
 
@@ -319,7 +345,6 @@ async def test_markup_in_nicknames_and_messages_shows_literally(chromium, start_
     await expect(page.locator("#messages .sender")).to_have_text(["m<script>", "m<script>", evil_nick])
     await expect(page.locator("#user-list .user-name")).to_have_text([evil_nick, "m<script>"])
     await expect(page.locator("#status")).to_have_text(f"Online as {evil_nick}")
-    await expect(page.locator("#recipient option")).to_have_text(["Everyone", "m<script>"])
     # Only the page's own icon is an image; no script element came from the network.
     assert await page.evaluate("document.querySelectorAll('img').length") == 1
     assert await page.evaluate("document.querySelectorAll('script').length") == 1
@@ -353,13 +378,14 @@ async def test_phone_layout_has_no_horizontal_scroll_and_the_composer_in_view(ch
     await carl.login("carl_with_a_name")
     await carl.send("CHAT,rec=-ALL," + "x" * 300)
     await carl.send("CHAT,rec=pat,see https://example.com/" + "long/" * 40 + " ok")
-    await expect(page.locator("#messages .msg")).to_have_count(2)
-    for selector in ("#message-input", "#send", "#recipient", "#status"):
+    await expect(page.locator("#messages .msg")).to_have_count(1)
+    await expect(page.locator("#convs-toggle .count-unread")).to_have_text("1")
+    for selector in ("#message-input", "#send", "#convs-toggle", "#status"):
         await expect(page.locator(selector)).to_be_in_viewport()
     no_sideways = """() => [document.scrollingElement, document.getElementById("messages")]
         .every((e) => e.scrollWidth <= e.clientWidth)"""
     assert await page.evaluate(no_sideways)
-    # The user list folds away behind a button; a name picked there becomes the recipient.
+    # The user list folds away behind a button; a name picked there opens the conversation with them.
     await expect(page.locator("#users-panel")).to_be_hidden()
     await page.click("#users-toggle")
     await expect(page.locator("#users-panel")).to_be_visible()
@@ -367,8 +393,17 @@ async def test_phone_layout_has_no_horizontal_scroll_and_the_composer_in_view(ch
     await screenshot(page, "chat-phone-users.png")
     await page.click("#user-list .user-name >> text=carl_with_a_name")
     await expect(page.locator("#users-panel")).to_be_hidden()
-    await expect(page.locator("#recipient")).to_have_value("carl_with_a_name")
+    await expect(page.locator("#conv-title")).to_have_text("carl_with_a_name")
+    await expect(page.locator("#messages .msg")).to_have_count(1)
     await expect(page.locator("#message-input")).to_be_focused()
+    assert await page.evaluate(no_sideways)
+    # The conversations are a drawer behind "Chats".
+    await expect(page.locator("#sidebar")).to_be_hidden()
+    await page.click("#convs-toggle")
+    await expect(page.locator("#conv-list .conv")).to_have_count(2)
+    assert await page.evaluate(no_sideways)
+    await screenshot(page, "chat-phone-conversations.png")
+    await page.click("#convs-toggle")
     await screenshot(page, "chat-phone.png")
     await page.emulate_media(color_scheme="dark")
     # Carl's #FFFFFF was darkened to read on white; on the dark theme it is white again.

@@ -19,7 +19,7 @@ import pytest
 
 from playwright.async_api import expect
 
-from browser import login, open_page, say
+from browser import login, open_conversation, open_page, say
 from certs import https_session, unverified
 from proxies import Caddy, Nginx, ReverseProxy
 from serverproc import ServeProcess
@@ -109,6 +109,7 @@ async def test_the_page_in_chromium_through_the_proxy(deployment, chromium) -> N
         frame = await bob.next("CHATR")
         assert (frame.params["sender"], frame.content) == ("ann", "hello from a browser behind a proxy")
         await bob.send("CHAT,rec=ann,seen it")
+        await open_conversation(ann.page, "bob")  # a private message is a conversation of its own
         await expect(ann.page.locator("#messages .msg-text", has_text="seen it")).to_be_visible()
         await ann.assert_clean()  # no CSP violation, console error or failed request through the proxy
     finally:

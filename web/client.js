@@ -6,7 +6,13 @@
 // readers are in protocol.js, shared with the desktop client through
 // tests/vectors/client.json):
 // - one WebSocket text message is exactly one frame, both ways;
-// - after CONVER OK the page sends REF,, and de-duplicates the replay by id;
+// - CON asks for rooms (rooms=1), list changes and a resume token
+//   (session=1); a SESSION token logs the next page load in (token=);
+// - after CONVER OK the page asks HISTORY of the open conversation (never
+//   REF) and pages back with `before=` until `more=0`; the log holds each id
+//   once (conversations.js);
+// - READ marks a conversation read as the user sees it; the server's CONV
+//   answer reaches every session of the account, so other tabs agree;
 // - any drop that is not a Leave, a kick or a flood disconnect reconnects
 //   with backoff, sending CON again with the remembered credentials (the
 //   password only in memory);
@@ -14,18 +20,31 @@
 //   only for the temporary refusals; any other ends the session.
 
 import { ProtocolError, formatFrame, parseFrame } from "./codec.js";
+import { Conversations, convKey } from "./conversations.js";
 import * as P from "./protocol.js";
-import { Backoff, MessageIndex } from "./state.js";
+import { Backoff } from "./state.js";
+import * as T from "./texts.js";
 
 // status: {state: "offline"|"connecting"|"online"|"reconnecting", reason, retryAt}
 // login-error: {text}          logged-in: {role, first}     identity: {nickname}
-// chat: {message, beforeId, live, own, toMe, mention}       users: {online, admins}
-// notice: {kind: "info"|"error"|"warn"|"client", text, ts, time}
+// chat: {message, conv, index, live, own, toMe, mention}          users: {online, admins}
+// notice: {kind: "info"|"error"|"warn"|"client", text, sender, ts, time, conv, index}
 // update-result: {ok, text}    ended: {why: "left"|"kicked"|"flooding", text}
+// convs: {}  (a conversation's counts, topic or the list changed)
+// history: {conv, count, more}  members: {conv}  rooms: {rooms}
+// answer: {reason, room, rec, ok, text} (CONFIRM of a room reason)
+// session: {token, expires} (token "": the session ended, forget it)
 export const EVENTS = [
   "status", "login-error", "logged-in", "identity", "chat", "users", "notice", "update-result", "ended",
+  "convs", "history", "members", "rooms", "answer", "session",
 ];
 
+const ROOM_REASONS = new Set(["CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "READ"]);
+const READ_DELAY_MS = 300;
+const HISTORY_PAGE = 50;
+const HISTORY_RETRY_MS = 2000;
+/** The refusal of HISTORY by a server that does not know it. */
+const UNKNOWN_HISTORY = T.UNKNOWN_REASON.replace("{reason}", "HISTORY");
 const CONNECTING = 0;
 const OPEN = 1;
 const LEAVE_GRACE_MS = 1500;
@@ -47,10 +66,10 @@ export class ChatClient {
     this.backoff = backoff;
     this.log = log;
     this.listeners = new Map(EVENTS.map((name) => [name, []]));
-    this.index = new MessageIndex();
+    this.convs = new Conversations();
     this.ws = null;
     this.retryTimer = null;
-    this.credentials = null; // {nickname, password, color}: memory only
+    this.credentials = null; // {nickname, password, color, token, remember}: memory only
     this.nickname = "";
     this.role = "";
     this.online = false; // logged in on the current socket
@@ -61,6 +80,9 @@ export class ChatClient {
     this.joinTs = null;
     this.awaitingJoin = false;
     this.pendingUpdates = [];
+    this.lastInfo = null; // the INFO just received, if the last frame was one
+    this.unsentReads = new Map(); // conversation key -> {rec, id}
+    this.readTimer = null;
     this.userList = P.NO_USERS;
     this.status = { state: "offline", reason: "", retryAt: 0 };
   }
@@ -81,7 +103,7 @@ export class ChatClient {
 
   // ---- what the page asks for ----
 
-  /** Log in with {nickname, password, color}, opening a socket if none is open. */
+  /** Log in with {nickname, password, color, token?, remember?}, opening a socket if none is open. */
   login(credentials) {
     if (this.online || this.loginPending) return; // a double click must not send CON twice
     this.cancelRetry();
@@ -95,11 +117,65 @@ export class ChatClient {
     }
   }
 
-  /** Send a chat message; returns "" when sent, else why not. */
+  /** Send a chat message (line breaks encoded); returns "" when sent, else why not. */
   sendChat(rec, text) {
     if (!this.online) return "Not connected.";
     if (P.chatBytes(rec, text) > P.MAX_FRAME_BYTES) return "Message too long.";
-    return this.send(P.chat(rec, text)) ? "" : "Message could not be sent.";
+    return this.send(P.chatFrame(rec, text)) ? "" : "Message could not be sent.";
+  }
+
+  // ---- conversations ----
+
+  /** Open conversation `rec`: its newest page of history is asked for the first time. */
+  openConversation(rec) {
+    const conv = this.convs.setOpen(rec);
+    if (conv.history === "none") this.loadHistory(conv);
+    if (conv.kind === "room" && conv.members === null && this.online) this.send(P.listMembers(conv.rec));
+    this.emit("convs", {});
+    return conv;
+  }
+
+  /** Ask for the page of messages before the oldest shown; false when none is due. */
+  loadOlder(conv) {
+    if (conv.history !== "loaded" || !conv.more) return false;
+    return this.loadHistory(conv);
+  }
+
+  loadHistory(conv) {
+    if (!this.online || conv.history === "loading") return false;
+    const before = conv.history === "none" ? null : conv.oldestId();
+    if (!this.send(P.history(conv.rec, { before, limit: HISTORY_PAGE }))) return false;
+    conv.history = "loading";
+    return true;
+  }
+
+  /**
+   * Everything of `conv` is seen: its counts drop at once, and READ follows
+   * (at most one a conversation every READ_DELAY_MS, so a busy room read as
+   * it scrolls by costs few frames). False when nothing was new.
+   */
+  markRead(conv) {
+    const id = conv.markRead();
+    if (id === null || !this.online) return false;
+    this.emit("convs", {});
+    this.unsentReads.set(conv.key, { rec: conv.rec, id });
+    if (this.readTimer === null) {
+      this.readTimer = this.timers.setTimeout(() => this.sendReads(), READ_DELAY_MS);
+    }
+    return true;
+  }
+
+  /** Send the READ frames still held back (before DISCON, or as the page goes away). */
+  sendReads() {
+    if (this.readTimer !== null) this.timers.clearTimeout(this.readTimer);
+    this.readTimer = null;
+    for (const { rec, id } of this.unsentReads.values()) this.send(P.markRead(rec, id));
+    this.unsentReads.clear();
+  }
+
+  /** A room reason (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, ROOMS, MEMBERS): false when not sent. */
+  ask(f) {
+    return this.online && this.send(f);
   }
 
   /** Ask for UPDATE of the given non-empty {nickname, color, password}; false if nothing to send. */
@@ -122,6 +198,7 @@ export class ChatClient {
     this.endText = "You left the chat.";
     this.cancelRetry();
     if (this.ws && this.ws.readyState === OPEN) {
+      this.sendReads();
       this.send(P.discon());
       const ws = this.ws;
       this.timers.setTimeout(() => ws.readyState === OPEN && ws.close(1000), LEAVE_GRACE_MS);
@@ -129,6 +206,14 @@ export class ChatClient {
       this.dropSocket();
       this.finish();
     }
+  }
+
+  /** Forget everything of the session: conversations, the list (after Leave, a kick, a new login). */
+  reset() {
+    this.convs.clear();
+    this.userList = P.NO_USERS;
+    this.emit("users", { online: [], admins: [] });
+    this.emit("convs", {});
   }
 
   isAdmin() {
@@ -174,7 +259,7 @@ export class ChatClient {
   sendCon() {
     this.loginPending = true;
     this.userList = P.NO_USERS; // a new connection's list starts whole
-    this.send(P.con(this.credentials));
+    this.send(P.con({ ...this.credentials, rooms: true, session: true }));
   }
 
   closed(code, reason) {
@@ -195,6 +280,8 @@ export class ChatClient {
   finish() {
     const why = this.ending;
     this.ending = null;
+    if (this.credentials) this.credentials.token = ""; // Leave and a kick revoke it
+    this.reset();
     this.setStatus("offline", this.endText);
     this.emit("ended", { why, text: this.endText });
   }
@@ -232,6 +319,7 @@ export class ChatClient {
     const handler = HANDLERS.get(f.reason);
     if (handler) handler.call(this, f);
     else this.report(`an unknown frame: ${f.reason}`);
+    if (f.reason !== "INFO" && f.reason !== "MEMBER") this.lastInfo = null; // REMOVE: INFO, MEMBER, CONV gone=1
   }
 
   report(what) {
@@ -239,8 +327,12 @@ export class ChatClient {
     this.note("client", `The server sent ${what}; ignored.`);
   }
 
+  /** A line in conversation `notice.rec` (INFO), else in the open one (errors, warnings, our own notes). */
   note(kind, text, notice = {}) {
-    this.emit("notice", { kind, text, ts: notice.ts ?? null, time: notice.time ?? "" });
+    const conv = notice.rec ? this.convs.ensure(notice.rec) : this.convs.open;
+    const line = { kind, text, sender: notice.sender ?? "", ts: notice.ts ?? null, time: notice.time ?? "", conv, index: -1 };
+    line.index = conv.addLine(line);
+    this.emit("notice", line);
   }
 
   onConver(f) {
@@ -256,6 +348,8 @@ export class ChatClient {
       return;
     }
     const first = !this.wantOnline;
+    if (first) this.convs.clear();
+    else for (const conv of this.convs.byKey.values()) if (conv.history === "loading") conv.history = "none";
     this.online = true;
     this.wantOnline = true;
     this.role = login.role ?? "";
@@ -265,7 +359,10 @@ export class ChatClient {
     this.setStatus("online");
     this.emit("logged-in", { role: this.role, first });
     this.emit("identity", { nickname: this.nickname });
-    this.send(P.ref());
+    // Messages may have come while we were away: the open conversation's newest page again.
+    const open = this.convs.open;
+    if (open.history !== "loading") open.history = "none";
+    this.openConversation(open.rec);
   }
 
   loginFailed({ text, retry }) {
@@ -276,27 +373,45 @@ export class ChatClient {
       this.scheduleRetry(text);
       return;
     }
+    const sessionEnded = text === T.SESSION_ENDED;
+    if (sessionEnded && this.credentials) {
+      this.credentials.token = "";
+      // Reconnecting (the server restarted, or the grace ran out): log in
+      // again at once as before, with the password if there was one.
+      if (this.wantOnline) {
+        this.sendCon();
+        return;
+      }
+    }
     this.wantOnline = false;
+    if (sessionEnded) this.emit("session", { token: "", expires: 0 });
     this.setStatus("offline", text);
     this.emit("login-error", { text });
   }
 
   onChatr(f) {
-    const message = P.readChat(f, this.nickname);
-    let beforeId = null;
-    if (message.id !== null) {
-      const place = this.index.place(message.id);
-      if (place === null) return; // seen already: replayed history
-      beforeId = place.beforeId;
-    }
-    const { mine: own, toMe } = message;
-    const live = this.joinTs === null || message.ts === null || message.ts >= this.joinTs;
+    const message = P.readChat(f, this.nickname); // its text with its line breaks
+    const { mine: own, toMe, old } = message;
+    const live = !old && (this.joinTs === null || message.ts === null || message.ts >= this.joinTs);
     const mention = !own && P.mentions(message.text, this.nickname);
-    this.emit("chat", { message, beforeId, live, own, toMe, mention });
+    const conv = this.convs.ensure(message.conversation);
+    const event = { message, conv, index: -1, live, own, toMe, mention };
+    event.index = conv.addMessage(event);
+    if (event.index < 0) return; // seen already
+    if (live) conv.countLive(event);
+    this.emit("chat", event);
+    if (live) this.emit("convs", {});
   }
 
   onInfo(f) {
-    const info = P.readNotice(f);
+    const info = P.readInfo(f);
+    this.lastInfo = info;
+    // "TOPIC: the members get INFO,...;rec=#NAME;topic=TEXT,...; clients take the topic from topic".
+    const room = info.room && f.params.has("topic") ? this.convs.get(info.rec) : null;
+    if (room) {
+      room.topic = f.params.get("topic");
+      this.emit("convs", {});
+    }
     const spelling = this.awaitingJoin ? P.ownJoin(f, this.nickname) : null;
     if (spelling !== null) {
       this.awaitingJoin = false;
@@ -321,16 +436,111 @@ export class ChatClient {
   }
 
   onUsers(f) {
+    if (f.reason === "USERCHANGES") this.followRenames(f);
     const after = (this.userList = P.followUsers(this.userList, f));
     if (after.resync) this.send(P.listUsers()); // out of step: a whole list, please
     if (after.parts === null) this.emit("users", { online: after.online, admins: after.admins });
   }
 
+  /** "renames come through the lobby's USERCHANGES: clients rename in every list". */
+  followRenames(f) {
+    const count = Math.min(P.number(f.params.get("changes")) ?? 0, f.params.size);
+    let renamed = false;
+    for (let i = 0; i < count; i++) {
+      const [old, now] = [f.params.get(`rename${i}`), f.params.get(`to${i}`)];
+      if (old && now) {
+        this.convs.renamed(old, now);
+        renamed = true;
+      }
+    }
+    if (renamed) this.emit("convs", {});
+  }
+
+  onConv(f) {
+    const c = P.readConv(f);
+    const why = this.lastInfo;
+    if (c.gone) {
+      this.convs.drop(c.rec);
+      // "INFO ... to the members and to NICK; CONV gone=1 to NICK": the
+      // removed member keeps the reason where they are now.
+      if (why && convKey(why.rec) === convKey(c.rec)) this.note("info", why.text, { ...why, rec: null });
+    } else this.convs.ensure(c.rec).applyConv(c);
+    this.emit("convs", {});
+  }
+
+  /** MEMBERS, "split like USER, every part but the last with more=1". */
+  onMembers(f) {
+    const { room, members: part } = P.readMembers(f);
+    const conv = this.convs.get(room);
+    if (!conv) return;
+    const members = [...(conv.memberParts ?? []), ...part];
+    if (f.params.get("more") === "1") {
+      conv.memberParts = members;
+      return;
+    }
+    conv.memberParts = null;
+    conv.members = members;
+    conv.memberCount = members.length;
+    this.emit("members", { conv });
+  }
+
+  onMember(f) {
+    const conv = this.convs.get(f.params.get("room") ?? "");
+    if (!conv || conv.members === null) return;
+    conv.members = P.followMembers({ room: conv.rec, members: conv.members }, f).members;
+    conv.memberCount = conv.members.length;
+    this.emit("members", { conv });
+  }
+
+  onSession(f) {
+    const session = P.readSession(f);
+    if (session === null) return;
+    if (this.credentials) this.credentials.token = session.token;
+    this.emit("session", session);
+  }
+
   onConfirm(f) {
     const answer = P.readUpdate(f);
     if (answer !== null) this.updateAnswered(answer);
+    const reply = P.readAnswer(f);
+    if (reply.reason === "HISTORY") this.historyAnswered(reply);
+    else if (ROOM_REASONS.has(reply.reason)) this.emit("answer", reply);
     // REF: "Resending messages..." and DISCON: "Disconnected Successfully."
     // need no line of their own (the close that follows DISCON ends it).
+  }
+
+  onErr(f) {
+    const err = P.readNotice(f);
+    this.note("error", err.text, err);
+    if (err.text === UNKNOWN_HISTORY) this.historyRefused(false); // a server without HISTORY: no page waits for it
+    else if (err.text === T.TOO_FAST) this.historyRefused(true);
+  }
+
+  /**
+   * A HISTORY refused by ERR (no CONFIRM comes): no conversation stays
+   * waiting. `retry`: the open one asks again a little later if it has no
+   * page yet; older pages are asked again by scrolling up.
+   */
+  historyRefused(retry) {
+    for (const conv of this.convs.byKey.values()) {
+      if (conv.history !== "loading") continue;
+      if (!retry) conv.more = false;
+      conv.history = retry && conv.pages === 0 ? "none" : "loaded";
+      this.emit("history", { conv, count: 0, more: conv.more });
+      if (conv.history === "none" && conv === this.convs.open) {
+        this.timers.setTimeout(() => conv.history === "none" && conv === this.convs.open && this.loadHistory(conv), HISTORY_RETRY_MS);
+      }
+    }
+  }
+
+  historyAnswered({ rec, ok, more, count, text }) {
+    const conv = this.convs.get(rec || P.EVERYONE);
+    if (!conv) return;
+    if (ok) conv.more = more;
+    else this.note("error", text);
+    conv.history = "loaded";
+    conv.pages += 1;
+    this.emit("history", { conv, count, more: conv.more });
   }
 
   updateAnswered({ ok, text }) {
@@ -358,6 +568,11 @@ const HANDLERS = new Map([
   ["CONFIRM", ChatClient.prototype.onConfirm],
   ["USER", ChatClient.prototype.onUsers],
   ["USERCHANGES", ChatClient.prototype.onUsers],
-  ["ERR", function onErr(f) { const err = P.readNotice(f); this.note("error", err.text, err); }],
+  ["CONV", ChatClient.prototype.onConv],
+  ["MEMBERS", ChatClient.prototype.onMembers],
+  ["MEMBER", ChatClient.prototype.onMember],
+  ["SESSION", ChatClient.prototype.onSession],
+  ["ROOMS", function onRooms(f) { this.emit("rooms", { rooms: P.readRooms(f) }); }],
+  ["ERR", ChatClient.prototype.onErr],
   ["PONG", () => {}],
 ]);

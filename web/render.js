@@ -14,10 +14,15 @@ export function el(tag, className = "", text = "") {
   return node;
 }
 
+/** The value of the page's CSS color variable `name` (e.g. `--bg`), as a color. */
+export function themeColor(name, fallback = "#ffffff") {
+  const color = getComputedStyle(document.body).getPropertyValue(name).trim();
+  return safeColor(color, fallback);
+}
+
 /** The page's own background color, for readable user colors. */
 export function pageBackground() {
-  const color = getComputedStyle(document.body).getPropertyValue("--bg").trim();
-  return safeColor(color, "#ffffff");
+  return themeColor("--bg");
 }
 
 function timeElement(ts, time) {
@@ -45,47 +50,139 @@ export function messageText(text) {
   return body;
 }
 
+/**
+ * Paint a sender's name in their color, made readable (4.5:1) on the
+ * background it sits on: the bubble's (own, private), not the page's.
+ * Call again when the theme changes.
+ */
+export function paintSender(button) {
+  button.style.color = readableColor(button.dataset.color, themeColor(button.dataset.on));
+}
+
 /** The sender's name as a button (picks them as the recipient), in their color. */
-function senderButton(name, color, background) {
+function senderButton(name, color, on) {
   const button = el("button", "sender");
   button.type = "button";
   button.dataset.nick = name;
   button.dataset.color = color;
+  button.dataset.on = on;
   button.title = `Write to ${name}`;
   const swatch = el("span", "swatch");
   swatch.setAttribute("aria-hidden", "true");
   swatch.style.backgroundColor = color;
   button.append(swatch, el("span", "name", name));
-  button.style.color = readableColor(color, background);
+  paintSender(button);
   return button;
+}
+
+/** Whether `rec` is a public conversation (the lobby or a `#room`), not a private one. */
+export function isPublicRec(rec) {
+  return rec === EVERYONE || rec.startsWith("#");
 }
 
 /**
  * One chat message: {message, own, toMe, mention} from the client's `chat`
- * event; `me` is the current nickname.
+ * event. Lobby and room lines say no recipient; private ones say "to you" or
+ * "to NICK" and carry a "private" badge.
  */
-export function messageItem({ message, own, toMe, mention }, background) {
-  const isPublic = message.rec === EVERYONE;
+export function messageItem({ message, own, toMe, mention }) {
+  const isPublic = isPublicRec(message.rec);
   const item = el("li", `msg ${isPublic ? "msg-public" : "msg-private"}`);
   if (message.id !== null) item.dataset.id = String(message.id);
+  item.dataset.sender = message.sender;
+  item.dataset.rec = message.rec;
+  if (message.ts !== null) item.dataset.ts = String(message.ts);
   if (own) item.classList.add("msg-own");
   if (toMe) item.classList.add("msg-to-me");
   if (mention) item.classList.add("msg-mention");
+  const on = isPublic ? (own ? "--own-bg" : "--bg") : "--private-bg";
   const head = el("div", "msg-head");
-  head.append(senderButton(message.sender, safeColor(message.color), background)); // null: not a color
-  const to = isPublic ? "to everyone" : toMe ? "to you" : `to ${message.rec}`;
-  head.append(el("span", "msg-to", to));
-  if (!isPublic) head.append(el("span", "badge badge-private", "private"));
+  head.append(senderButton(message.sender, safeColor(message.color), on)); // null: not a color
+  if (!isPublic) {
+    head.append(el("span", "msg-to", toMe ? "to you" : `to ${message.rec}`));
+    head.append(el("span", "badge badge-private", "private"));
+  }
   head.append(timeElement(message.ts, message.time));
   item.append(head, messageText(message.text));
   return item;
 }
 
-/** A system line: {kind: info|error|warn|client, text, ts, time}. */
-export function noticeItem({ kind, text, ts, time }) {
+/** Messages closer together than this, from one sender to one conversation, form a group. */
+export const GROUP_MS = 5 * 60 * 1000;
+
+/** Whether log item `item` continues the group of `previous` (the item just above it). */
+export function continuesGroup(previous, item) {
+  if (!previous || !item || !previous.classList.contains("msg") || !item.classList.contains("msg")) return false;
+  const a = previous.dataset;
+  const b = item.dataset;
+  if (a.ts === undefined || b.ts === undefined) return false;
+  return sameNick(a.sender, b.sender) && sameNick(a.rec, b.rec) && Math.abs(Number(b.ts) - Number(a.ts)) <= GROUP_MS;
+}
+
+/**
+ * Mark `item` (just placed in the log) and the item after it as starting or
+ * continuing a group: a continuation shows no name and time (they stay for
+ * screen readers, and its name button leaves the tab order).
+ */
+export function regroup(item) {
+  for (const node of [item, item?.nextElementSibling]) {
+    if (!node || !node.classList.contains("msg")) continue;
+    const continues = continuesGroup(node.previousElementSibling, node);
+    node.classList.toggle("msg-cont", continues);
+    const sender = node.querySelector(".sender");
+    if (sender) sender.tabIndex = continues ? -1 : 0;
+  }
+}
+
+/** Mark every message of `list` as starting or continuing a group (after a whole render). */
+export function regroupAll(list) {
+  for (const node of list.querySelectorAll(":scope > .msg")) regroup(node);
+}
+
+/**
+ * A rename or color change from its INFO (`OLD's name changed to NEW color
+ * changed to C `, each part only if it changed; `sender` is NEW) as
+ * {old, nick, renamed, color}, or null when `text` is not one.
+ */
+export function readChange(text, sender) {
+  let rest = text;
+  let color = null;
+  const colored = /color changed to (#[0-9A-Fa-f]{3}(?:[0-9A-Fa-f]{3})?) $/.exec(rest);
+  if (colored && rest[colored.index - 1] === " ") {
+    color = colored[1];
+    rest = rest.slice(0, colored.index);
+  }
+  const tail = `name changed to ${sender} `;
+  const renamed = Boolean(sender) && rest.endsWith(tail);
+  if (renamed) rest = rest.slice(0, -tail.length);
+  if ((!renamed && color === null) || !rest.endsWith("'s ") || rest.length <= 3) return null;
+  const old = rest.slice(0, -3);
+  if (!renamed && sender && !sameNick(old, sender)) return null; // a color change keeps the name
+  return { old, nick: renamed ? sender : old, renamed, color };
+}
+
+/** "alice is now bob", "alice changed color" (with a swatch of it), or both, as a log line's text. */
+function changeText({ old, nick, renamed, color }) {
+  const text = el("span", "line-text");
+  const words = renamed ? `${old} is now ${nick}` : `${nick} changed color`;
+  text.append(document.createTextNode(renamed && color ? `${words} and changed color` : words));
+  if (color) {
+    const swatch = el("span", "swatch swatch-change");
+    swatch.setAttribute("aria-hidden", "true");
+    swatch.title = color;
+    swatch.style.backgroundColor = safeColor(color);
+    text.append(" ", swatch);
+  }
+  return text;
+}
+
+/** A system line: {kind: info|error|warn|client, text, sender, ts, time}. */
+export function noticeItem({ kind, text, sender = "", ts, time }) {
   const item = el("li", `line line-${kind}`);
   const stamp = ts !== null || time ? timeElement(ts, time) : timeElement(Date.now(), "");
-  item.append(stamp, el("span", "line-text", text));
+  const change = kind === "info" ? readChange(text, sender) : null;
+  if (change) item.classList.add("line-change");
+  item.append(stamp, change ? changeText(change) : el("span", "line-text", text));
   return item;
 }
 

@@ -44,14 +44,14 @@ test("the WebSocket URL is ws beside the page, wss under https", () => {
   assert.equal(socketUrl("https://h/"), "wss://h/ws");
 });
 
-test("login sends CON with escaped values, then REF after OK", () => {
+test("login sends CON with escaped values and the extensions, then HISTORY of the lobby after OK", () => {
   const { client, socket, of } = setup();
   client.login({ nickname: "a;b", password: "p=w,", color: "#fff" });
   assert.deepEqual(of("status").map((s) => s.state), ["connecting"]);
   socket().accept();
-  assert.deepEqual(socket().sent, ["CON,nickname=a/;b;password=p/=w/,;color=#fff;lists=changes,"]);
+  assert.deepEqual(socket().sent, ["CON,nickname=a/;b;password=p/=w/,;color=#fff;lists=changes;rooms=1;session=1,"]);
   socket().receive("CONVER,time=t;role=admin,OK");
-  assert.deepEqual(socket().sent.at(-1), "REF,,");
+  assert.deepEqual(socket().sent.at(-1), "HISTORY,rec=-ALL;limit=50,");
   assert.equal(client.isAdmin(), true);
   assert.deepEqual(of("logged-in"), [{ role: "admin", first: true }]);
   assert.equal(of("status").at(-1).state, "online");
@@ -78,9 +78,10 @@ test("a registered name's own spelling comes from the join INFO", () => {
 });
 
 test("chat messages are de-duplicated by id and placed in id order", () => {
-  const { socket, of } = loggedIn();
+  const { client, socket, of } = loggedIn();
   socket().receive(chatr(5, "five"), chatr(3, "three"), chatr(5, "again"), chatr(4, "four"), chatr(9, "nine"));
-  assert.deepEqual(of("chat").map((c) => [c.message.id, c.beforeId]), [[5, null], [3, 5], [4, 5], [9, null]]);
+  assert.deepEqual(of("chat").map((c) => [c.message.id, c.index]), [[5, 0], [3, 0], [4, 1], [9, 3]]);
+  assert.deepEqual(client.convs.get("-ALL").items.filter((i) => i.type === "msg").map((i) => i.id), [3, 4, 5, 9]);
 });
 
 test("own, private and mention flags; history is not live", () => {
@@ -113,9 +114,10 @@ test("a drop reconnects with backoff, logs in again and replays history without 
   socket().drop(1013, "Chat server unavailable; try again later");
   assert.deepEqual(timers.runAll(), [1000]);
   socket().accept();
-  assert.equal(socket().sent[0], "CON,nickname=ann;password=pw;color=#ff8800;lists=changes,");
+  assert.equal(socket().sent[0], "CON,nickname=ann;password=pw;color=#ff8800;lists=changes;rooms=1;session=1,");
   socket().receive("CONVER,time=t;role=member,OK", JOIN, chatr(1, "one"), chatr(2, "two"));
-  assert.deepEqual(socket().sent, ["CON,nickname=ann;password=pw;color=#ff8800;lists=changes,", "REF,,"]);
+  assert.deepEqual(socket().sent, [
+    "CON,nickname=ann;password=pw;color=#ff8800;lists=changes;rooms=1;session=1,", "HISTORY,rec=-ALL;limit=50,"]);
   assert.deepEqual(of("chat").map((c) => c.message.id), [1, 2]);
   assert.equal(of("logged-in").at(-1).first, false);
   assert.equal(client.backoff.attempt, 0);
@@ -188,7 +190,7 @@ test("UPDATE sends only the changes and remembers them for the next login", () =
   socket().drop(1006);
   timers.runAll();
   socket().accept();
-  assert.equal(socket().sent[0], "CON,nickname=anna;password=secret;color=#00ff00;lists=changes,");
+  assert.equal(socket().sent[0], "CON,nickname=anna;password=secret;color=#00ff00;lists=changes;rooms=1;session=1,");
 });
 
 test("chat, kick and the 8192-byte limit", () => {
