@@ -33,9 +33,12 @@ import argparse
 import array
 import dataclasses
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import psutil
 
 from .common import (
     Bench,
@@ -232,6 +235,12 @@ class Setup:
     traffic: RoomTraffic
     layout: Layout
     rate: float
+    pids: dict[str, int]  # the server process of each lobby ("yardstick", "fanout", "lobby")
+
+    def cpu(self, lobby: str) -> float:
+        """Return the CPU seconds (user and system, all threads) a lobby's server has used so far."""
+        times = psutil.Process(self.pids[lobby]).cpu_times()
+        return float(times.user + times.system)
 
 
 def measure_round(bench: Bench, setup: Setup, plan: Plan, series: Series, number: int, rounds: int) -> None:
@@ -251,21 +260,27 @@ def measure_round(bench: Bench, setup: Setup, plan: Plan, series: Series, number
         if tickets is not None:
             _rooms_done(bench, series, "rooms+lobby-max", setup.traffic.finish(tickets, plan.timeout), detail)
     for name in alternate(["rooms", *names], number):
-        lobby = setup.lobbies["lobby" if name in ("lobby+rooms", "rooms") else name]
+        server = "lobby" if name in ("lobby+rooms", "rooms") else name
+        lobby = setup.lobbies[server]
         lobby.quiet(0.2)
+        cpu, started = setup.cpu(server), time.monotonic()
         if name == "rooms":
             tickets = setup.traffic.start(setup.rate, plan.latency_seconds, plan.size, plan.timeout)
             _rooms_done(bench, series, "rooms", setup.traffic.finish(tickets, plan.timeout), detail)
+            series.add("rooms", "cpu", (setup.cpu(server) - cpu) / (time.monotonic() - started))
             continue
         tickets = setup.traffic.start(setup.rate, plan.latency_seconds + margin, plan.size, plan.timeout) \
             if name == "lobby+rooms" else None
         result = lobby_paced(lobby, plan, series, name, detail)
+        if tickets is None:  # with rooms, the CPU is taken once the rooms are done too
+            series.add(name, "cpu@50", (setup.cpu(server) - cpu) / (time.monotonic() - started))
         latency = result["latency"]
         bench.log(f"round {number + 1}/{rounds} {name}: {LOBBY_RATE:g}/s p50 {ms(latency['p50_ms'])} "
                   f"p99 {ms(latency['p99_ms'])}{'' if result['complete'] else ' LOST ' + str(result['lost'])}")
         if tickets is not None:
             _rooms_done(bench, series, f"rooms+lobby@{LOBBY_RATE:g}", setup.traffic.finish(tickets, plan.timeout),
                         detail)
+            series.add(name, "cpu@50", (setup.cpu(server) - cpu) / (time.monotonic() - started))
 
 
 def _rooms_done(bench: Bench, series: Series, system: str, figures: dict[str, Any], detail: dict[str, Any]) -> None:
@@ -313,7 +328,17 @@ def rows_for(series: Series, layout: Layout, rate: float) -> list[Row]:
                         label=f"lobby with {beside} vs yardstick: ")
     rows += fanout_rows("8 rooms", series, "fanout", "yardstick", n, rates,
                         label="`bench fanout`'s Parley vs yardstick (as scenario 1): ")
-    return [*room_rows(series, layout, rate), *rows]
+    cpu = Row("8 rooms", f"the server's CPU (all threads) while the lobby runs at {LOBBY_RATE:g}/s: with the rooms' "
+                         "traffic vs without; the rooms alone in brackets",
+              f"{with_range(series.get('lobby+rooms', 'cpu@50'), _percent)} "
+              f"({_percent(median(series.get('rooms', 'cpu')))})",
+              with_range(series.get("lobby", "cpu@50"), _percent),
+              with_range(ratios(series.get("lobby+rooms", "cpu@50"), series.get("lobby", "cpu@50")), times))
+    return [*room_rows(series, layout, rate), cpu, *rows]
+
+
+def _percent(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value * 100:.0f}% of a core"
 
 
 def summary_of(series: Series, layout: Layout, rate: float) -> str:
@@ -326,7 +351,8 @@ def summary_of(series: Series, layout: Layout, rate: float) -> str:
 
     lost = sum(sum(v) for system, measure, v in series.iter() if measure.startswith("lost"))
     return (f"rooms: N={layout.clients}, {layout.rooms} rooms of {layout.members} at {rate:g}/s: each room "
-            f"{human(med('rooms', 'rate'))} p99 {ms(med('rooms', 'p99'))} (worst room "
+            f"{human(med('rooms', 'rate'))} p99 {ms(med('rooms', 'p99'))} (server CPU {_percent(med('rooms', 'cpu'))}; "
+            f"worst room "
             f"{ms(med('rooms', 'p99-worst'))}; lobby at max meanwhile {ms(med('rooms+lobby-max', 'p99'))}); "
             f"lobby max {human(med('lobby+rooms', 'max'))} with room traffic, {human(med('lobby', 'max'))} without "
             f"({ratio('lobby+rooms', 'lobby', 'max')}), p99@50/s {ms(med('lobby+rooms', 'p99@50'))} and "
@@ -371,7 +397,8 @@ def run_rooms(args: argparse.Namespace) -> Result:
         enter_rooms(bench, lobbies["lobby"], layout)
         for lobby in lobbies.values():
             lobby.quiet(0.5, timeout=120)
-        setup = Setup(lobbies, RoomTraffic(bench.pool, "lobby"), layout, rate)
+        pids = {"yardstick": yard.children[0].pid, "fanout": plain.children[0].pid, "lobby": server.children[0].pid}
+        setup = Setup(lobbies, RoomTraffic(bench.pool, "lobby"), layout, rate, pids)
         for number in range(args.rounds):
             measure_round(bench, setup, plan, series, number, args.rounds)
         for lobby in lobbies.values():
