@@ -272,7 +272,7 @@ def measure_round(bench: Bench, setup: Setup, plan: Plan, series: Series, number
         tickets = setup.traffic.start(setup.rate, plan.latency_seconds + margin, plan.size, plan.timeout) \
             if name == "lobby+rooms" else None
         result = lobby_paced(lobby, plan, series, name, detail)
-        if tickets is None:  # with rooms, the CPU is taken once the rooms are done too
+        if name == "lobby":  # with the rooms' traffic, the CPU is taken once the rooms are done too
             series.add(name, "cpu@50", (setup.cpu(server) - cpu) / (time.monotonic() - started))
         latency = result["latency"]
         bench.log(f"round {number + 1}/{rounds} {name}: {LOBBY_RATE:g}/s p50 {ms(latency['p50_ms'])} "
