@@ -2,7 +2,8 @@
 
 Scenarios (the numbers of issue 6): 1 ``fanout``, 2 ``gateway``,
 3 ``overhead``, 4 ``capacity``, 5 ``persistence``, 6 ``yardstick``; and
-7 ``userlist`` (issue 12: bytes per user-list change). Each
+7 ``userlist`` (issue 12: bytes per user-list change), 8 ``rooms`` (issue 13:
+rooms' messages beside the lobby, and what they cost it). Each
 prints one summary line on standard output (progress goes to standard
 error) and writes every figure as JSON with ``--json PATH``. ``all`` runs
 every scenario and rewrites the generated table of BENCHMARKS.md.
@@ -27,15 +28,17 @@ def _runners() -> dict[str, Runner]:
     from .capacity import run_capacity
     from .fanout import run_fanout, run_persistence, run_yardstick
     from .gateway import run_gateway, run_overhead
+    from .rooms import run_rooms
     from .userlist import run_userlist
 
     return {"yardstick": run_yardstick, "fanout": run_fanout, "persistence": run_persistence,
-            "capacity": run_capacity, "overhead": run_overhead, "gateway": run_gateway, "userlist": run_userlist}
+            "capacity": run_capacity, "overhead": run_overhead, "gateway": run_gateway, "userlist": run_userlist,
+            "rooms": run_rooms}
 
 
 NUMBERS = {"1": "fanout", "2": "gateway", "3": "overhead", "4": "capacity", "5": "persistence", "6": "yardstick",
-           "7": "userlist"}
-ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway", "userlist"]
+           "7": "userlist", "8": "rooms"}
+ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway", "userlist", "rooms"]
 
 
 def _int_list(text: str) -> list[int]:
@@ -45,12 +48,14 @@ def _int_list(text: str) -> list[int]:
 def parser() -> argparse.ArgumentParser:
     """Return the command line parser."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|userlist|all, or 1-7")
+    p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|userlist|rooms|all, "
+                                                "or 1-8")
     p.add_argument("--quick", action="store_true", help="smaller rooms, fewer and shorter rounds")
     p.add_argument("--rounds", type=int, help="rounds per measure (default 3; --quick 2)")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
     p.add_argument("--clients", type=_int_list, help="room sizes, comma-separated (fanout, gateway, persistence, "
-                                                     "yardstick, userlist: default 1000,3000; --quick 300)")
+                                                     "yardstick, userlist: default 1000,3000; --quick 300; "
+                                                     "rooms: one size, the lobby, default 1000)")
     p.add_argument("--seconds", type=float, help="length of each max-throughput run (default 3; --quick 2)")
     p.add_argument("--latency-seconds", type=float, help="length of each fixed-rate run (default 4; --quick 2)")
     p.add_argument("--senders", type=int, default=32, help="closed-loop senders (default 32)")
@@ -71,6 +76,12 @@ def parser() -> argparse.ArgumentParser:
                         "per write")
     p.add_argument("--userlist-plain", type=int, default=100,
                    help="userlist: clients of the room that do not ask for list changes (default 100)")
+    p.add_argument("--rooms", type=int, help="rooms: how many rooms (default 100; --quick 30)")
+    p.add_argument("--room-members", type=int, default=50, help="rooms: members of each room (default 50)")
+    p.add_argument("--room-rate", type=float, default=5.0,
+                   help="rooms: messages a second sent to each room (default 5)")
+    p.add_argument("--room-sample", type=int, default=5,
+                   help="rooms: members of each room that record latency (default 5)")
     p.add_argument("--json", type=Path, help="write every figure to this JSON file")
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",

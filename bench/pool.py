@@ -33,11 +33,13 @@ class Endpoint:
     binary: bool = False
     subprotocol: str | None = None
     lists: str = ""  # CON's lists= ("changes": USERCHANGES rather than whole user lists)
+    rooms: bool = False  # CON's rooms=1 (the client knows rooms)
 
     def spec(self) -> dict[str, Any]:
         """Return the endpoint as the dict the workers take."""
         return {"kind": self.kind, "port": self.port, "parley": self.parley, "path": self.path,
-                "binary": self.binary, "subprotocol": self.subprotocol, "lists": self.lists}
+                "binary": self.binary, "subprotocol": self.subprotocol, "lists": self.lists,
+                "rooms": self.rooms}
 
 
 class Pool:

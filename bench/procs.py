@@ -65,6 +65,7 @@ def child_env(source: Path = REPO) -> dict[str, str]:
     env.setdefault("PARLEY_REQUEST_RATE", "0")
     env.setdefault("PARLEY_ADDRESS_REQUEST_RATE", "0")
     env.setdefault("PARLEY_MAX_WEB_CONNECTIONS_PER_ADDRESS", "0")
+    env.setdefault("PARLEY_ROOMS_PER_ADDRESS", "0")  # scenario 8 creates its rooms from one address
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 

@@ -3,7 +3,9 @@
 A bench chat message carries its send time: its content starts with
 ``^<monotonic ns> <tag> `` and is padded with ``x``. ``^`` appears nowhere
 else in what the servers send (nicknames here are letters and digits), so a
-receiver counts messages by counting ``^`` bytes, without parsing.
+receiver counts messages by counting ``^`` bytes, without parsing. A room's
+bench message (scenario 8) starts with ``~<monotonic ns>:<room number> ``
+instead, so the lobby's and the rooms' messages are counted apart.
 """
 
 from __future__ import annotations
@@ -13,13 +15,32 @@ import os
 
 MARK = b"^"
 MARK_BYTE = MARK[0]
+ROOM_MARK = b"~"
+ROOM_MARK_BYTE = ROOM_MARK[0]
 COLOR = "#336699"
 
 
-def con_frame(nickname: str, lists: str = "") -> bytes:
-    """Return the CON frame (no terminator) logging ``nickname`` in as a guest (asking for ``lists=``, if given)."""
-    extra = f";lists={lists}" if lists else ""
+def con_frame(nickname: str, lists: str = "", rooms: bool = False) -> bytes:
+    """Return the CON frame (no terminator) logging ``nickname`` in as a guest (asking for ``lists=``, if given,
+    and with ``rooms=1`` if ``rooms``)."""
+    extra = (f";lists={lists}" if lists else "") + (";rooms=1" if rooms else "")
     return f"CON,nickname={nickname};password=;color={COLOR}{extra},".encode()
+
+
+def room_name(room: int) -> bytes:
+    """Return the name, with its ``#``, of the bench's room number ``room``."""
+    return b"#r%d" % room
+
+
+def room_frame(reason: str, room: int) -> bytes:
+    """Return ``CREATE`` or ``JOIN`` (no terminator) of room number ``room``, with no topic."""
+    return b"%s,room=%s," % (reason.encode(), room_name(room))
+
+
+def room_chat_frame(t_ns: int, room: int, line_size: int) -> bytes:
+    """Return a CHAT to room number ``room`` (no terminator), ``line_size`` bytes with its ``\\n``."""
+    head = b"CHAT,rec=%s,~%d:%d " % (room_name(room), t_ns, room)
+    return head + b"x" * max(0, line_size - 1 - len(head))
 
 
 def chat_frame(t_ns: int, tag: bytes, line_size: int) -> bytes:

@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable
 from . import wire
 from .fastloop import CountingLoop
 from .procs import raise_nofile
+from .roomload import RoomLoad
 
 READ_BUFFER = 256 * 1024
 CONNECT_CONCURRENCY = 32  # the server's listen backlog may be 100
@@ -83,6 +84,17 @@ class Conn(asyncio.BufferedProtocol):
         self.t_mark = 0
         self.sent = 0
         self.own = 0
+        # Scenario 8 (rooms.py, roomload.py): the rooms this client is in, the room messages it read,
+        # whether it records their latency, and a hook that reads its lines while it joins rooms.
+        self.room_list: tuple[int, ...] = ()
+        self.room_marks = 0
+        self.room_sampled = False
+        self.watch: Callable[[Conn, bytes], None] | None = None
+
+    def wants_lines(self) -> bool:
+        """Return whether this connection must look at lines (a role), not just count messages."""
+        return (self.state == LOGIN or self.sampled or self.tag is not None or self.rtt or self.room_sampled
+                or self.watch is not None)
 
     # asyncio callbacks ---------------------------------------------------
 
@@ -152,6 +164,14 @@ class Conn(asyncio.BufferedProtocol):
                     i = acc.find(wire.MARK, j, cut)
             if self.tag is not None:
                 self.own += acc.count(self.tag, 0, cut)
+        if self.room_list:
+            found_room = acc.count(wire.ROOM_MARK_BYTE, 0, cut)
+            if found_room:
+                self.room_marks += found_room
+                if self.room_sampled:
+                    self.worker.room_arrivals(acc, cut, now)
+        if self.watch is not None:
+            self.watch(self, bytes(acc[:cut]))
         if self.state == LOGIN:
             i = acc.find(b"CONVER,", 0, cut)
             if i >= 0:
@@ -172,7 +192,7 @@ class Conn(asyncio.BufferedProtocol):
 
     def _login_answer(self, ok: bool) -> None:
         self.state = READY
-        self.line_mode = self.sampled or self.tag is not None or self.rtt
+        self.line_mode = self.wants_lines()
         if self.logged_in is not None and not self.logged_in.done():
             self.logged_in.set_result(ok)
 
@@ -331,6 +351,9 @@ class Worker:
             "rtt": self.rtt, "close": self.close, "exit": self.exit, "info": self.info, "received": self.received,
         }
         self.tasks: set[asyncio.Task[None]] = set()
+        self.roomload = RoomLoad(self)
+        self.room_arrivals = self.roomload.arrivals
+        self.ops.update(self.roomload.ops())
 
     async def serve(self) -> None:
         """Run commands from the pipe until ``exit`` or until the parent goes away."""
@@ -429,7 +452,7 @@ class Worker:
         conn.logged_in = self.loop.create_future()
         conn.state = LOGIN
         conn.line_mode = True
-        conn.send([wire.con_frame(conn.nickname, conn.endpoint.get("lists") or "")])
+        conn.send([wire.con_frame(conn.nickname, conn.endpoint.get("lists") or "", bool(conn.endpoint.get("rooms")))])
         return await asyncio.wait_for(conn.logged_in, max(0.1, deadline - time.monotonic()))
 
     async def login(self, group: str, timeout: float = 60.0) -> dict[str, Any]:
@@ -471,7 +494,7 @@ class Worker:
         for c in _spread(conns, sample, 1):
             c.sampled = True
         for c in conns:
-            c.line_mode = c.state == LOGIN or c.sampled or c.tag is not None or c.rtt
+            c.line_mode = c.wants_lines()
         return {"conns": len(conns), "senders": len(room.senders), "sampled": sum(c.sampled for c in conns)}
 
     async def chat_closed(self, group: str, window: int, duration: float, limit: int, size: int,

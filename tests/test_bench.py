@@ -3,7 +3,7 @@
 Real processes on loopback (Parley from this working tree, the yardstick,
 websockify, the load generators), no mocks: each command must print exactly
 one sane summary line and write JSON holding its figures, with nothing lost.
-The six commands run three at a time to stay well under half a minute.
+The seven commands run three at a time to stay well under half a minute.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ SCENARIOS: dict[str, list[str]] = {
     "gateway": ["--clients", "10", "--mixed-clients", "10"],
     "overhead": ["--rtt-clients", "10", "--rtt-rate", "200"],
     "capacity": ["--idle-tcp", "40", "--idle-ws", "20", "--logins", "40"],
+    "rooms": ["--clients", "12", "--rooms", "4", "--room-members", "5", "--room-rate", "20", "--room-sample", "2"],
 }
 
 
@@ -66,7 +67,8 @@ def test_each_scenario_prints_one_summary_line_and_writes_its_figures(
         for measure, values in measures.items():
             if measure.startswith("lost"):
                 assert all(v == 0 for v in values), (system, measure, values)
-            elif not measure.startswith(("ws-kb", "tcp-kb")):  # memory deltas may be noise at this size
+            elif not measure.startswith(("ws-kb", "tcp-kb", "cpu")):  # memory deltas may be noise at this size,
+                # and CPU time, counted in clock ticks of 10 ms, may read 0 in a run of 0.3 s
                 assert all(_positive(v) for v in values), (system, measure, values)
 
 
@@ -89,6 +91,46 @@ def test_overhead_and_capacity_measure_every_system(
     capacity = json.loads(runs["capacity"][1].read_text())["figures"]["series"]
     assert _positive(capacity["parley"]["login-seconds"][0]) and _positive(capacity["parley"]["burst-seconds"][0])
     assert "tcp-kb" in capacity["yardstick"] and "ws-kb" in capacity["parley"]
+
+
+def test_rooms_measures_every_lobby_and_every_room_with_every_message_delivered(
+        runs: dict[str, tuple[subprocess.CompletedProcess[str], Path]]) -> None:
+    document = json.loads(runs["rooms"][1].read_text())
+    figures = document["figures"]
+    assert figures["layout"]["rooms"] == 4 and figures["layout"]["members"] == 5
+    series = figures["series"]
+    assert set(series) == {"yardstick", "fanout", "lobby", "lobby+rooms", "rooms", "rooms+lobby@50",
+                           "rooms+lobby-max"}
+    for lobby in ("yardstick", "fanout", "lobby", "lobby+rooms"):
+        assert _positive(series[lobby]["max"][0]) and _positive(series[lobby]["p99@50"][0]), lobby
+    assert all(v >= 0 for v in [*series["rooms"]["cpu"], *series["lobby"]["cpu@50"], *series["lobby+rooms"]["cpu@50"]])
+    room_runs = [run for run in figures["runs"] if "rooms" in run and run["system"].startswith("rooms")]
+    assert len(room_runs) == 3
+    for run in room_runs:
+        assert run["complete"] and run["lost"] == 0
+        assert [r["room"] for r in run["rooms"]] == [0, 1, 2, 3]
+        # 20 a second for 0.3 s (0.8 s beside the lobby's runs): every member of every room got them all.
+        assert all(r["members"] == 5 and r["sent"] >= 6 and _positive(r["deliveries_per_s"])
+                   and _positive(r["p99_ms"]) for r in run["rooms"]), run["rooms"]
+    lobby_runs = [run for run in figures["runs"] if run["system"] in ("lobby", "lobby+rooms")]
+    assert lobby_runs and all(run["complete"] and run["receivers"] == 12 for run in lobby_runs)
+
+
+def test_the_rooms_layout_gives_every_room_its_members_and_samples_each_room() -> None:
+    from bench.rooms import Layout
+
+    layout = Layout(clients=1000, rooms=100, members=50, sample=5, procs=2)
+    members = {room: {layout.client(room, j) for j in range(50)} for room in range(100)}
+    assert all(len(m) == 50 for m in members.values())
+    per_client = [sum(c in m for m in members.values()) for c in range(1000)]
+    assert set(per_client) == {5}
+    creators = layout.entries(creators=True)
+    assert sum(len(e) for e in creators) == 100 and all(reason == "CREATE" for e in creators for _, _, reason in e)
+    assert sum(len(e) for e in layout.entries(creators=False)) == 100 * 49
+    sampled = {layout.place(c) for room in range(100) for c in (layout.client(room, j) for j in range(5))}
+    assert sampled == {(w, n) for w, numbers in enumerate(layout.sampled()) for n in numbers}
+    small = Layout(clients=40, rooms=3, members=10, sample=2, procs=2)
+    assert small.in_rooms == 30 and small.place(29) == (1, 14)
 
 
 def test_the_generated_table_replaces_only_the_text_between_the_markers(tmp_path: Path) -> None:
