@@ -419,4 +419,8 @@ async def test_screenshots_of_a_room_on_desktop_and_phone_light_and_dark(chromiu
             await screenshot(page, f"rooms-{width}-{scheme}.png")
         no_sideways = "() => document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"
         assert await page.evaluate(no_sideways)
+        # The room's name reads on one line, beside the drawers' buttons (it once broke letter by letter).
+        one_line = ("() => { const t = document.getElementById('conv-title');"
+                    " return t.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(t).lineHeight || 20); }")
+        assert await page.evaluate(one_line)
         await pat.assert_clean()
