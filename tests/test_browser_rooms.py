@@ -29,6 +29,9 @@ from browser import (
 from conftest import add_account
 from playwright.async_api import Locator, Page, expect
 from serverproc import ParleyProcess
+from test_desktop_conversations import conversation
+from test_desktop_gui import connect, open_desktops, shown
+from test_desktop_gui import say as desktop_say
 
 from parley.protocol import parse_frame
 
@@ -424,3 +427,78 @@ async def test_screenshots_of_a_room_on_desktop_and_phone_light_and_dark(chromiu
                     " return t.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(t).lineHeight || 20); }")
         assert await page.evaluate(one_line)
         await pat.assert_clean()
+
+
+async def test_two_pages_the_desktop_client_and_an_original_client_together(
+        chromium, start_serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The four kinds of client at once: the lobby, a public room, a private room and a private conversation.
+
+    The desktop client runs on this test's thread (Xvfb); while it is pumped
+    (``desktops.until``) the pages wait, which they do not mind.
+    """
+    parley = start_serve()
+    ann = await open_page(chromium, parley.url, "ann", viewport=DESKTOP)
+    await login(ann.page, "ann")
+    bob = await open_page(chromium, parley.url, "bob", viewport=DESKTOP)
+    await login(bob.page, "bob")
+    legacy = await asyncio.to_thread(LegacyClient, parley.port, "oldie")
+    opened = open_desktops(tmp_path, monkeypatch, caplog)
+    desktops = next(opened)
+    try:
+        dee = desktops.open("dee", geometry="900x700+0+0")
+        connect(desktops, dee, parley.port, "dee")
+        await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann", "bob", "oldie", "dee"])
+
+        # A public room: a page creates it; the other page and the desktop join it.
+        await create_room(ann.page, "#tea", "Tea time")
+        await bob.page.click("#browse-open")
+        await bob.page.click("#room-list button.room-join[data-room='#tea']")
+        await expect(bob.page.locator("#conv-title")).to_have_text("#tea")
+        dee.chat_view.join_room_button.invoke()
+        desktops.until(lambda: any(c.startswith("#tea") for c in dee.chat_view.prompt.entry.cget("values")),
+                       "the desktop lists the public rooms")
+        dee.chat_view.prompt.entry.current(0)
+        dee.chat_view.prompt.ok_button.invoke()
+        desktops.until(lambda: dee.open_rec == "#tea", "the desktop in #tea")
+        await expect(ann.page.locator("#user-list .user-name")).to_have_text(["ann", "bob", "dee"])
+        await say(ann.page, "tea for three", to="#tea")
+        await expect(message(bob.page, "tea for three")).to_have_count(1)
+        desktops.until(shown(dee, "tea for three\n"), "the desktop gets the room's message")
+        desktop_say(desktops, dee, "from the desktop")
+        await expect(message(ann.page, "from the desktop")).to_have_count(1)
+        await expect(message(bob.page, "from the desktop")).to_have_count(1)
+
+        # A private room: the desktop is added; the other page never sees it.
+        await create_room(ann.page, "#secret", "", private=True)
+        await header_form(ann.page, "#invite-open", "dee")
+        desktops.until(lambda: conversation(dee, "#secret") != "", "the desktop is in the private room")
+        dee.open_conversation("#secret")
+        desktop_say(desktops, dee, "whisper in secret")
+        await expect(message(ann.page, "whisper in secret")).to_have_count(1)
+        await expect(conversation_entry(bob.page, "#secret")).to_have_count(0)
+
+        # A private conversation between a page and the desktop.
+        await say(bob.page, "hello dee, just us", to="dee")
+        desktops.until(lambda: conversation(dee, "bob") != "", "the desktop lists bob's conversation")
+        dee.open_conversation("bob")
+        desktops.until(shown(dee, "hello dee, just us\n"), "the desktop opens it")
+        desktop_say(desktops, dee, "hello bob")
+        await expect(message(bob.page, "hello bob")).to_have_count(1)
+        await open_conversation(ann.page, "-ALL")
+        await expect(message(ann.page, "hello bob")).to_have_count(0)
+
+        # Everyone in the lobby, the original client too.
+        await asyncio.to_thread(legacy.sock.send, b"CHAT,rec=-ALL,the old client speaks")
+        await expect(message(ann.page, "the old client speaks")).to_have_count(1)
+        dee.open_conversation("-ALL")
+        desktops.until(shown(dee, "the old client speaks\n"), "the desktop hears the original client")
+        await asyncio.sleep(0.5)
+        seen = [parse_frame(text) for text in legacy.received]
+        assert not [f for f in seen if f.reason in ROOM_REASONS], seen
+        assert not [f for f in seen if f.params.get("rec", "").startswith("#")], seen
+        assert [f.content for f in seen if f.reason == "CHATR"] == ["the old client speaks"]
+        for page in (ann, bob):
+            await page.assert_clean()
+    finally:
+        next(opened, None)
+        await asyncio.to_thread(legacy.close)
