@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
@@ -13,6 +13,7 @@ from server.app import ChatServer
 from server.config import ServerConfig
 from server.passwords import hash_password
 from server.store import Store, database_path
+from serverproc import ParleyProcess
 from wire import Client
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
@@ -113,3 +114,24 @@ async def chromium() -> AsyncIterator[Any]:
 @pytest.fixture(autouse=True)
 def _quiet_asyncio_debug(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="parley")
+
+
+@pytest.fixture
+def processes() -> Iterator[list[ParleyProcess]]:
+    """Parley processes a test started; all stopped at the end."""
+    started: list[ParleyProcess] = []
+    yield started
+    for process in reversed(started):
+        process.stop()
+
+
+@pytest.fixture
+def start_serve(tmp_path: Path, data_dir: Path, processes: list[ParleyProcess]) -> Callable[..., ParleyProcess]:
+    """Start `parley serve` on loopback over ``data_dir`` (stopped at the end); returns the process."""
+    from browser import serve  # the browser tests' helper, imported only by the tests that use it
+
+    def start(*flags: str) -> ParleyProcess:
+        processes.append(serve(tmp_path / "logs", data_dir, *flags))
+        return processes[-1]
+
+    return start

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
-from typing import Callable, Iterator
 
-import pytest
 from playwright.async_api import Locator, Page, expect
 
 from browser import (
-    MS, RECONNECT_MS, conversation_entry, gateway, login, open_conversation, open_page, say, screenshot, serve, server, texts,
+    MS, RECONNECT_MS, conversation_entry, gateway, login, open_conversation, open_page, say, screenshot, server, texts,
 )
-from serverproc import REPO, ParleyProcess, free_port
+from serverproc import REPO, free_port
 from conftest import add_account
 from wire import Client, users
 
@@ -35,24 +32,6 @@ window.Notification = class {
   constructor(title, options) { window.__notifications.push([title, options.body]); }
 };
 """
-
-
-@pytest.fixture
-def processes() -> Iterator[list[ParleyProcess]]:
-    """Parley processes a test started; all stopped at the end."""
-    started: list[ParleyProcess] = []
-    yield started
-    for process in reversed(started):
-        process.stop()
-
-
-@pytest.fixture
-def start_serve(tmp_path: Path, data_dir: Path, processes: list[ParleyProcess]) -> Callable[..., ParleyProcess]:
-    def start(*flags: str) -> ParleyProcess:
-        processes.append(serve(tmp_path / "logs", data_dir, *flags))
-        return processes[-1]
-
-    return start
 
 
 async def chat_frames(client: Client) -> list[tuple[str, str, str]]:

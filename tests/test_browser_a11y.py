@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import ARTIFACTS, MS, Watched, login, open_conversation, open_page, say, serve
+from browser import ARTIFACTS, MS, Watched, login, open_conversation, open_page, say
 from conftest import add_account
 from playwright.async_api import Page, expect
 from serverproc import REPO, ParleyProcess
@@ -45,23 +45,6 @@ def axe_script() -> Path:
     assert result.returncode == 0, f"scripts/install-js-deps failed:\n{result.stderr}"
     assert AXE.is_file(), f"{AXE} missing after scripts/install-js-deps"
     return AXE
-
-
-@pytest.fixture
-def processes() -> Iterator[list[ParleyProcess]]:
-    started: list[ParleyProcess] = []
-    yield started
-    for process in reversed(started):
-        process.stop()
-
-
-@pytest.fixture
-def start_serve(tmp_path: Path, data_dir: Path, processes: list[ParleyProcess]) -> Callable[..., ParleyProcess]:
-    def start(*flags: str) -> ParleyProcess:
-        processes.append(serve(tmp_path / "logs", data_dir, *flags))
-        return processes[-1]
-
-    return start
 
 
 async def axe_violations(page: Page, axe: Path) -> list[str]:
@@ -225,6 +208,8 @@ async def test_messages_group_by_sender_and_lobby_lines_name_no_recipient(
     await login(page, "ann", color="#aa3300")
     carl = await tcp(parley.port)
     await carl.login("carl")
+    # The lobby's history is in before anyone speaks (on a busy machine it could land between "one" and "two").
+    await expect(page.locator("#messages .history-start")).to_have_count(1)
     await say(page, "one")
     await say(page, "two")
     await carl.send("CHAT,rec=-ALL,three")

@@ -12,7 +12,6 @@ import asyncio
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ from browser import (
 )
 from conftest import add_account
 from playwright.async_api import Locator, Page, expect
-from serverproc import ParleyProcess
 from test_desktop_conversations import conversation
 from test_desktop_gui import connect, open_desktops, shown
 from test_desktop_gui import say as desktop_say
@@ -39,23 +37,6 @@ expect.set_options(timeout=MS)
 DESKTOP = {"width": 1200, "height": 800}
 PHONE = {"width": 360, "height": 740}
 ROOM_REASONS = {"CONV", "MEMBERS", "MEMBER", "ROOMS", "SESSION"}
-
-
-@pytest.fixture
-def processes() -> Iterator[list[ParleyProcess]]:
-    started: list[ParleyProcess] = []
-    yield started
-    for process in reversed(started):
-        process.stop()
-
-
-@pytest.fixture
-def start_serve(tmp_path: Path, data_dir: Path, processes: list[ParleyProcess]) -> Callable[..., ParleyProcess]:
-    def start(*flags: str) -> ParleyProcess:
-        processes.append(serve(tmp_path / "logs", data_dir, *flags))
-        return processes[-1]
-
-    return start
 
 
 class LegacyClient:
