@@ -205,15 +205,20 @@ class Outbox:
             # iteration's batch: a burst to a reader that keeps up is no overflow.
             if self._check_overflow(0):
                 return
-            data = b"".join(self._pending) + joined if self._pending else joined
+            # Its own frames, then the batch every member shares, in one call: the shared batch
+            # is not copied (a room's member with a frame pending copied the whole lobby batch).
+            parts = [b"".join(self._pending), joined] if self._pending else [joined]
         elif self._pending:
-            data = b"".join(self._pending)
+            parts = [b"".join(self._pending)]
         else:
             return
         self._pending.clear()
         self._pending_size = 0
         if not self._transport.is_closing():
-            self._transport.write(data)
+            if len(parts) == 1:
+                self._transport.write(parts[0])
+            else:
+                self._transport.writelines(parts)
         if self._close_when_sent:
             self._close_now()
 
