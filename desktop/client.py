@@ -28,13 +28,13 @@ from __future__ import annotations
 import bisect
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Union
+from typing import Callable, Union
 
 from parley.protocol import Frame, LocalProtocolError, make_frame
 from parley.protocol.names import (
     is_color as is_color,  # re-exported: the window checks colors with it
 )
-from parley.protocol.names import name_key, nickname_error, same_nickname
+from parley.protocol.names import nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
 from parley.protocol.reading import (
     ChatMessage as ChatMessage,  # the shared readers' values are our events
@@ -485,17 +485,6 @@ def parse_address(text: str) -> tuple[str, int | None]:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"not a port: {port!r}")
     return host, int(port)
-
-
-def recipient_choices(users: Iterable[str], me: str) -> list[str]:
-    """Return ``-ALL`` then every online nickname but ours, once each, in order."""
-    choices = [EVERYONE]
-    seen = {name_key(me)}
-    for user in users:
-        if name_key(user) not in seen:
-            seen.add(name_key(user))
-            choices.append(user)
-    return choices
 
 
 def check_message(text: str) -> str | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from parley.protocol.names import name_key
+
 ROLES = ("admin", "member")
 
 
@@ -92,6 +94,11 @@ class Room:
     def rec(self) -> str:
         """The room's address on the wire: ``#name``."""
         return f"#{self.name}"
+
+    @property
+    def key(self) -> str:
+        """The room's name as names compare (the hub's and the core's key for it)."""
+        return name_key(self.name)
 
 
 @dataclass(frozen=True)

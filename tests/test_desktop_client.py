@@ -41,7 +41,6 @@ from desktop.client import (
     check_message,
     check_update,
     parse_address,
-    recipient_choices,
 )
 from desktop.connection import Backoff, Closed, ConnectFailed, Connection, Status
 from parley.protocol import LocalProtocolError, format_frame, parse_frame
@@ -282,10 +281,6 @@ def test_history_drops_duplicates_and_places_late_messages_by_id() -> None:
     assert len(history) == 4
     history.clear()
     assert history.place(5) == Placement(None)
-
-
-def test_recipients_are_everyone_then_each_other_user_once() -> None:
-    assert recipient_choices(["Ann", "bob", "cy", "BOB"], "ann") == [EVERYONE, "bob", "cy"]
 
 
 def test_message_limit_is_300_characters_as_the_original() -> None:

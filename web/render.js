@@ -59,7 +59,7 @@ export function paintSender(button) {
   button.style.color = readableColor(button.dataset.color, themeColor(button.dataset.on));
 }
 
-/** The sender's name as a button (picks them as the recipient), in their color. */
+/** The sender's name as a button (opens the private conversation with them), in their color. */
 function senderButton(name, color, on) {
   const button = el("button", "sender");
   button.type = "button";
@@ -211,15 +211,4 @@ export function userItem(name, { me, admin, canKick }) {
     item.append(kick);
   }
   return item;
-}
-
-/** Fill the recipient <select>: everyone, then each online user but me; keep the choice if still there. */
-export function fillRecipients(select, online, me) {
-  const chosen = select.value;
-  const options = [new Option("Everyone", EVERYONE)];
-  for (const name of online) {
-    if (!sameNick(name, me)) options.push(new Option(name, name));
-  }
-  select.replaceChildren(...options);
-  select.value = options.some((o) => o.value === chosen) ? chosen : EVERYONE;
 }

@@ -29,7 +29,7 @@ from parley.protocol.framing import (
     encode_frame,
 )
 from parley.protocol.messages import Stamp, UserChange
-from parley.protocol.names import name_key, room_key
+from parley.protocol.names import name_key
 
 from ..config import ServerConfig
 from ..limits import (
@@ -235,7 +235,7 @@ class ChatCore:
 
     def cache_room(self, room: Room) -> str:
         """Remember ``room`` (its topic and whether it is private); return its key."""
-        key = room_key(room.name)
+        key = room.key
         self.rooms[key] = room
         return key
 
@@ -482,7 +482,7 @@ class ChatCore:
             for key in self.presence.rooms_of(ident):
                 room_ = self.rooms.get(key)
                 if room_ is not None:
-                    self.emit(RoomBroadcast(key, messages.room_member(self.stamp(), f"#{room_.name}", nickname,
+                    self.emit(RoomBroadcast(key, messages.room_member(self.stamp(), room_.rec, nickname,
                                                                       "leave")))
             self.emit(Background(StoreCall("drop_guest", (ident,))))
         if leave_text is not None and not self.closing:

@@ -76,10 +76,10 @@ def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> Flow | None:
         room = core.rooms.get(room_key(rec[1:]))
         if room is None:
             core.send(conn, messages.err(core.stamp(), texts.NO_ROOM.format(room=rec)))
-        elif not core.presence.in_room(room_key(room.name), conn.ident):
-            core.send(conn, messages.err(core.stamp(), texts.NOT_IN_ROOM.format(room=f"#{room.name}")))
+        elif not core.presence.in_room(room.key, conn.ident):
+            core.send(conn, messages.err(core.stamp(), texts.NOT_IN_ROOM.format(room=room.rec)))
         else:
-            _stage(core, conn, frame, text, f"#{room.name}", None, None, room_id=room.id, room=room_key(room.name))
+            _stage(core, conn, frame, text, room.rec, None, None, room_id=room.id, room=room.key)
         return None
     target = core.presence.lookup(rec)
     if target is not None:

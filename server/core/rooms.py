@@ -124,11 +124,11 @@ def _my_room(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> F
     except StoreFailed:
         _answer(core, conn, reason, texts.ROOM_FAILED, room=f"#{name}")
         return None
-    if room is None or (room.private and not core.presence.in_room(room_key(room.name), conn.ident)):
+    if room is None or (room.private and not core.presence.in_room(room.key, conn.ident)):
         _answer(core, conn, reason, texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
         return None
-    if not core.presence.in_room(room_key(room.name), conn.ident):
-        _answer(core, conn, reason, texts.NOT_IN_ROOM.format(room=f"#{room.name}"), room=f"#{room.name}")
+    if not core.presence.in_room(room.key, conn.ident):
+        _answer(core, conn, reason, texts.NOT_IN_ROOM.format(room=room.rec), room=room.rec)
         return None
     return room
 
@@ -143,10 +143,10 @@ def _operated_room(core: "ChatCore", conn: Connection, frame: Frame, reason: str
     try:
         op = yield StoreCall("member_op", (room.id, conn.ident))
     except StoreFailed:
-        _answer(core, conn, reason, texts.ROOM_FAILED, room=f"#{room.name}")
+        _answer(core, conn, reason, texts.ROOM_FAILED, room=room.rec)
         return None
     if not op:
-        _answer(core, conn, reason, texts.NOT_OPERATOR.format(room=f"#{room.name}"), room=f"#{room.name}")
+        _answer(core, conn, reason, texts.NOT_OPERATOR.format(room=room.rec), room=room.rec)
         return None
     return room
 
@@ -162,28 +162,32 @@ def _find_user(core: "ChatCore", nickname: str) -> Flow:
     return None
 
 
-def _target(core: "ChatCore", conn: Connection, frame: Frame, reason: str, room: Room) -> Flow:
-    """The user of ``user=`` as (ident, name), or None (answered)."""
-    where = f"#{room.name}"
+def _operated_target(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> Flow:
+    """The room of ``room=`` (``conn``'s user one of its operators) and the user of ``user=`` as
+    (room, ident, name), or None (answered)."""
+    room: Room | None = yield from _operated_room(core, conn, frame, reason)
+    if room is None:
+        return None
     nickname = frame.get("user") or ""
     if not nickname:
-        _answer(core, conn, reason, texts.USER_REQUIRED, room=where)
+        _answer(core, conn, reason, texts.USER_REQUIRED, room=room.rec)
         return None
     try:
         found = yield from _find_user(core, nickname)
     except StoreFailed:
-        _answer(core, conn, reason, texts.ROOM_FAILED, room=where)
+        _answer(core, conn, reason, texts.ROOM_FAILED, room=room.rec)
         return None
     if found is None:
-        _answer(core, conn, reason, texts.NO_USER.format(user=nickname), room=where)
-    return found
+        _answer(core, conn, reason, texts.NO_USER.format(user=nickname), room=room.rec)
+        return None
+    return room, *found
 
 
 def _room_event(core: "ChatCore", room: Room, sender: str, text: str, change: str | None = None,
                 user: str | None = None, **extra: str) -> None:
     """An INFO line in ``room`` (and a MEMBER change) to its members."""
-    where = f"#{room.name}"
-    key = room_key(room.name)
+    where = room.rec
+    key = room.key
     core.emit(RoomBroadcast(key, messages.info(core.stamp(), sender, text, rec=where, **extra)))
     if change is not None and user is not None:
         core.emit(RoomBroadcast(key, messages.room_member(core.stamp(), where, user, change)))
@@ -198,7 +202,7 @@ def _send_room_to(core: "ChatCore", ident: str, name: str, room: Room) -> Flow:
     members = yield StoreCall("room_members", (room.id,))
     if summary is not None:
         core.emit(SendTo(name, conv_frame(core.stamp(), summary, user.is_admin), rooms_only=True))
-    for frame in messages.room_members(core.stamp(), f"#{room.name}", [(m.name, m.op) for m in members]):
+    for frame in messages.room_members(core.stamp(), room.rec, [(m.name, m.op) for m in members]):
         core.emit(SendTo(name, frame, rooms_only=True))
 
 
@@ -233,7 +237,7 @@ def on_create(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     key = core.cache_room(room)
     core.emit(JoinRoom(key, conn.ident))
     log.info("%s %s: created %s room #%s", conn.peer, conn.nickname, "a private" if private else "a public", name)
-    where = f"#{room.name}"
+    where = room.rec
     _answer(core, conn, "CREATE", texts.OK, room=where)
     _to_self(core, conn, messages.conv(core.stamp(), where, topic=room.topic, private=room.private, op=True,
                                        members=1))
@@ -250,11 +254,11 @@ def on_join(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     except StoreFailed:
         _answer(core, conn, "JOIN", texts.ROOM_FAILED, room=f"#{name}")
         return
-    inside = room is not None and core.presence.in_room(room_key(room.name), conn.ident)
+    inside = room is not None and core.presence.in_room(room.key, conn.ident)
     if room is None or (room.private and not inside):  # a private room is not revealed
         _answer(core, conn, "JOIN", texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
         return
-    where = f"#{room.name}"
+    where = room.rec
     if inside:
         _answer(core, conn, "JOIN", texts.ALREADY_IN_ROOM.format(room=where), room=where)
         return
@@ -263,7 +267,7 @@ def on_join(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     except StoreFailed:
         _answer(core, conn, "JOIN", texts.ROOM_FAILED, room=where)
         return
-    core.emit(JoinRoom(room_key(room.name), conn.ident))
+    core.emit(JoinRoom(room.key, conn.ident))
     log.info("%s %s: joined %s", conn.peer, conn.nickname, where)
     _answer(core, conn, "JOIN", texts.OK, room=where)
     _room_event(core, room, conn.nickname, texts.ROOM_JOINED.format(nick=conn.nickname, room=where), "join",
@@ -278,7 +282,7 @@ def on_part(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     room: Room | None = yield from _my_room(core, conn, frame, "PART")
     if room is None:
         return
-    where = f"#{room.name}"
+    where = room.rec
     try:
         yield StoreCall("remove_member", (room.id, conn.ident))
     except StoreFailed:
@@ -286,7 +290,7 @@ def on_part(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         return
     log.info("%s %s: left %s", conn.peer, conn.nickname, where)
     _answer(core, conn, "PART", texts.OK, room=where)
-    core.emit(LeaveRoom(room_key(room.name), conn.ident))
+    core.emit(LeaveRoom(room.key, conn.ident))
     _room_event(core, room, conn.nickname, texts.ROOM_LEFT.format(nick=conn.nickname, room=where), "leave",
                 conn.nickname)
     _to_self(core, conn, messages.conv(core.stamp(), where, gone=True))
@@ -296,7 +300,7 @@ def on_topic(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     room: Room | None = yield from _operated_room(core, conn, frame, "TOPIC")
     if room is None:
         return
-    where = f"#{room.name}"
+    where = room.rec
     topic = frame.content
     if len(topic) > TOPIC_LIMIT:
         _answer(core, conn, "TOPIC", texts.TOPIC_TOO_LONG.format(limit=TOPIC_LIMIT), room=where)
@@ -313,14 +317,11 @@ def on_topic(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
 
 
 def on_invite(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    room: Room | None = yield from _operated_room(core, conn, frame, "INVITE")
-    if room is None:
+    target = yield from _operated_target(core, conn, frame, "INVITE")
+    if target is None:
         return
-    found = yield from _target(core, conn, frame, "INVITE", room)
-    if found is None:
-        return
-    ident, name = found
-    where = f"#{room.name}"
+    room, ident, name = target
+    where = room.rec
     try:
         added = yield StoreCall("add_member", (room.id, ident, name, False, core.stamp().ms))
     except StoreFailed:
@@ -330,7 +331,7 @@ def on_invite(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         _answer(core, conn, "INVITE", texts.USER_ALREADY_IN_ROOM.format(user=name, room=where), room=where)
         return
     if core.presence.lookup_ident(ident) is not None:
-        core.emit(JoinRoom(room_key(room.name), ident))
+        core.emit(JoinRoom(room.key, ident))
     log.info("%s %s: added %s to %s", conn.peer, conn.nickname, name, where)
     _answer(core, conn, "INVITE", texts.OK, room=where)
     _room_event(core, room, conn.nickname, texts.ROOM_ADDED.format(op=conn.nickname, nick=name, room=where),
@@ -342,14 +343,11 @@ def on_invite(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
 
 
 def on_remove(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    room: Room | None = yield from _operated_room(core, conn, frame, "REMOVE")
-    if room is None:
+    target = yield from _operated_target(core, conn, frame, "REMOVE")
+    if target is None:
         return
-    found = yield from _target(core, conn, frame, "REMOVE", room)
-    if found is None:
-        return
-    ident, name = found
-    where = f"#{room.name}"
+    room, ident, name = target
+    where = room.rec
     try:
         op = yield StoreCall("member_op", (room.id, ident))
         if op is None:
@@ -368,19 +366,16 @@ def on_remove(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     text = (texts.ROOM_REMOVED_WHY.format(nick=name, room=where, op=conn.nickname, reason=reason) if reason
             else texts.ROOM_REMOVED.format(nick=name, room=where, op=conn.nickname))
     _room_event(core, room, conn.nickname, text, "leave", name)
-    core.emit(LeaveRoom(room_key(room.name), ident))
+    core.emit(LeaveRoom(room.key, ident))
     core.emit(SendTo(name, messages.conv(core.stamp(), where, gone=True), rooms_only=True))
 
 
 def on_op(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    room: Room | None = yield from _operated_room(core, conn, frame, "OP")
-    if room is None:
+    target = yield from _operated_target(core, conn, frame, "OP")
+    if target is None:
         return
-    found = yield from _target(core, conn, frame, "OP", room)
-    if found is None:
-        return
-    ident, name = found
-    where = f"#{room.name}"
+    room, ident, name = target
+    where = room.rec
     on = frame.get("op") != "0"
     try:
         changed = yield StoreCall("set_op", (room.id, ident, on))
@@ -419,7 +414,7 @@ def on_members(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         return
     try:
         room: Room | None = yield from _load_room(core, name)
-        if room is None or (room.private and not core.presence.in_room(room_key(room.name), conn.ident)):
+        if room is None or (room.private and not core.presence.in_room(room.key, conn.ident)):
             _answer(core, conn, "MEMBERS", texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
             return
         members = yield StoreCall("room_members", (room.id,))
@@ -427,7 +422,7 @@ def on_members(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         _answer(core, conn, "MEMBERS", texts.ROOM_FAILED, room=f"#{name}")
         return
     sent = 0
-    for part in messages.room_members(core.stamp(), f"#{room.name}", [(m.name, m.op) for m in members]):
+    for part in messages.room_members(core.stamp(), room.rec, [(m.name, m.op) for m in members]):
         core.send(conn, part)
         sent += sum(len(v) for v in part.params.values())
     admission.spend(core, conn, sent)
@@ -441,7 +436,7 @@ def _conversation(core: "ChatCore", conn: Connection, rec: str, reason: str) -> 
     if is_room(rec):
         name = rec[1:]
         room = core.rooms.get(room_key(name))
-        if room is None or not core.presence.in_room(room_key(room.name), conn.ident):
+        if room is None or not core.presence.in_room(room.key, conn.ident):
             _answer(core, conn, reason, texts.NOT_IN_ROOM.format(room=rec), rec=rec)
             return None
         return "room", room
