@@ -455,7 +455,7 @@ export class ChatClient {
     this.wantOnline = false;
     if (sessionEnded) this.emit("session", { token: "", expires: 0 });
     this.setStatus("offline", text);
-    this.emit("login-error", { text, banned, until, reason });
+    this.emit("login-error", banned ? { text, banned, until, reason } : { text });
   }
 
   onChatr(f) {

@@ -40,7 +40,7 @@ test("frames: bans, mutes, kicks with a ban, deletes, reports, the admin's lists
   assert.equal(f(M.banUser("bob", { seconds: 3600, addresses: true, reason: "spam, again" })),
     "BAN,user=bob;duration=3600;addresses=1,spam, again");
   assert.equal(f(M.banUser("bob")), "BAN,user=bob,");
-  assert.equal(f(M.banAddress("198.51.100.0/24", { seconds: 600, reason: "r" })), "BAN,address=198.51.100.0/24;duration=600,r");
+  assert.equal(f(M.banAddress("198.51.100.0/24", { seconds: 600, reason: "r" })), "BAN,address=198.51.100.0//24;duration=600,r");
   assert.equal(f(M.banFromRoom("#tea", "bob", { seconds: 0, reason: "" })), "BAN,room=#tea;user=bob,");
   assert.equal(f(M.kickUser("bob", { ban: true, seconds: 86400, reason: "go" })), "KICK,user=bob;ban=1;duration=86400,go");
   assert.equal(f(M.kickUser("bob", { reason: "go" })), "KICK,user=bob,go");
@@ -144,6 +144,7 @@ test("a jump shows the messages around one, pages forward to the newest, then li
 
 test("a jump's answers that come after the log started again change nothing", () => {
   const { client, socket } = loggedIn();
+  socket.receive(history("-ALL", 0, false));
   client.jumpTo("-ALL", 100);
   const lobby = client.convs.get("-ALL");
   client.showLatest(lobby); // "Jump to latest" before the pages came
