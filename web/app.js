@@ -127,7 +127,10 @@ function renderLog() {
   $("messages").replaceChildren(...nodes);
   regroupAll($("messages"));
   const holder = inline && messageNode(inline.id);
-  if (holder) holder.append(inline.node);
+  if (holder) {
+    holder.append(inline.node);
+    holder.classList.toggle("msg-editing", inline.kind === "edit");
+  }
 }
 
 /** The log's item of message `id`, or null. */
@@ -803,6 +806,7 @@ function showInline(id, kind) {
   const node = A.inlineForm({ kind, ...INLINE[kind], value: kind === "edit" ? event.message.text : "" });
   inline = { id, kind, node, original: event.message.text };
   holder.append(node);
+  holder.classList.toggle("msg-editing", kind === "edit"); // the box takes the text's place
   node.addEventListener("submit", onInlineSubmit);
   node.addEventListener("keydown", onInlineKey);
   node.querySelector(".inline-cancel").addEventListener("click", () => closeInline(true));
@@ -817,6 +821,7 @@ function closeInline(refocus = false) {
   if (!inline) return;
   const { id, node } = inline;
   inline = null;
+  node.parentElement?.classList.remove("msg-editing");
   node.remove();
   if (refocus) (messageNode(id)?.querySelector(".msg-actions") ?? $("message-input")).focus();
 }
@@ -862,7 +867,10 @@ function onEdited({ id }) {
     const node = itemNode(item);
     old.replaceWith(node);
     regroup(node);
-    if (inline?.id === id) node.append(inline.node);
+    if (inline?.id === id) {
+      node.append(inline.node);
+      node.classList.toggle("msg-editing", inline.kind === "edit");
+    }
   }
   if (!$("search-panel").hidden) renderSearch();
 }
