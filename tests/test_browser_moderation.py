@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from browser import ARTIFACTS, MS, login, open_conversation, open_page, say
 from conftest import add_account

@@ -9,7 +9,8 @@ FTS5 syntax and empty queries get a clear answer, never an error page.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from browser import MS, login, open_conversation, open_page, say
 from playwright.async_api import Locator, Page, expect
