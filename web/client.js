@@ -503,7 +503,7 @@ export class ChatClient {
     }
     this.note("info", info.text, info);
     const mute = M.readMuteInfo(info.text, this.nickname, P.number(f.params.get("until")));
-    if (mute && (!info.sender || P.sameNick(info.sender, this.nickname))) this.emit("muted", mute);
+    if (mute) this.emit("muted", mute); // "NICK was muted ..." with NICK ours
   }
 
   /** EDITED: the message's new text wherever it is shown. */
