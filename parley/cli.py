@@ -67,6 +67,7 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
 
 def server_config(args: argparse.Namespace) -> "ServerConfig":
     """The chat server's settings from the parsed flags."""
+    from parley.protocol.names import RESERVED_NICKNAMES
     from server.config import ServerConfig
 
     config = ServerConfig(
@@ -92,6 +93,9 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         resume_grace=args.resume_grace,
         session_days=args.session_days,
         rooms_per_address=args.rooms_per_address,
+        edit_window=args.edit_window,
+        reserved_nicknames=(args.reserved_nicknames if args.reserved_nicknames is not None
+                            else list(RESERVED_NICKNAMES)),
         login_failures_per_address=args.login_failures_per_address,
         login_failures_per_nickname=args.login_failures_per_nickname,
         login_failures_per_account=args.login_failures_per_account,

@@ -196,6 +196,11 @@ class _Append(argparse.Action):
         setattr(namespace, self.dest, [*(current if isinstance(current, list) else []), values])
 
 
+def _name_list(text: str) -> list[str]:
+    """``a,b,c`` as a list of names (empty items dropped)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def add_flag(parser: argparse.ArgumentParser, flag: str, *, type: Callable[[str], Any] = str,
              default: Any = None, help: str, **kwargs: Any) -> None:
     """Add a flag whose default is its PARLEY_* variable's value, then ``default``."""
@@ -282,6 +287,12 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="days a remembered sign-in (a resume token) lasts (default: %(default)s)")
     add_flag(parser, "--rooms-per-address", metavar="N", type=count, default=10,
              help="rooms one address may create an hour; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--edit-window", metavar="SECONDS", type=non_negative, default=900.0,
+             help="seconds after sending a message during which its author may edit it (default: %(default)s)")
+    add_flag(parser, "--reserved-nicknames", metavar="NAMES", type=_name_list,
+             help="comma-separated nicknames no guest may take or rename to, nor one that looks like them "
+                  "(accounts already so named still log in); empty: none (default: admin, administrator, root, "
+                  "moderator, mod, operator, sysop, system, server, parley, support, staff, owner, help)")
     _add_password_flags(parser)
     _add_log_flags(parser)
 

@@ -78,6 +78,7 @@ class StoredMessage:
     color: str
     rec: str
     content: str
+    edited_ms: int = 0  # when its author last edited it (0: never)
 
 
 @dataclass(frozen=True)
@@ -164,3 +165,59 @@ class Session:
     expires_ms: int
     last_used_ms: int
     address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """A ban or a mute (table ``bans``)."""
+
+    id: int
+    kind: str  # 'user' | 'address' | 'room' (a room ban) | 'mute'
+    target: str  # the nickname as given, or the network ('198.51.100.7/32', '2001:db8::/64')
+    target_key: str  # user/room/mute: names.name_key(nickname); address: the network
+    ident: str | None  # user/room/mute: 'a:ID' when the target is an account, else None
+    room_id: int | None  # room/mute: the room; None for user/address bans and a lobby mute
+    room: str  # '#name' of room_id, '-ALL' for a lobby mute, '' otherwise
+    reason: str
+    by: str
+    created_ms: int
+    until_ms: int  # 0: for good
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at_ms: int
+    actor: str
+    action: str
+    target: str
+    room: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    id: int
+    at_ms: int
+    by: str
+    message_id: int
+    sender: str
+    rec: str
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One stored message, for EDIT, DELETE and REPORT."""
+
+    id: int
+    ts_ms: int
+    sender: str
+    rec: str
+    content: str
+    sender_ident: str
+    rec_ident: str | None
+    room_id: int | None
+    edited_ms: int
