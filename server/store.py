@@ -38,12 +38,13 @@ from .records import (
 DATABASE_NAME = "parley.sqlite3"
 MESSAGES_PER_INSERT = 500  # 10 values a row, well under SQLite's 32,766 variables a statement
 MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-MESSAGE_COLUMNS = "id, ts_ms, time_text, sender, color, rec, content"  # a StoredMessage
+MESSAGE_COLUMNS = "id, ts_ms, time_text, sender, color, rec, content, edited_ms"  # a StoredMessage
 UNREAD_CAP = 1000  # CONV's unread: "counted up to 1000"
 NO_LIMIT = 2**63 - 1  # an id above every message's
 LOBBY = "lobby"  # the lobby's conversation in read_markers
 # The lobby's messages: what the index messages_public covers (its WHERE, word for word).
 IN_LOBBY = "rec_ident IS NULL AND room_id IS NULL"
+LIVE = "deleted = 0"  # not a deleted message's tombstone
 ConversationKind = Literal["lobby", "room", "private"]
 
 _MIGRATIONS: list[str] = [
@@ -143,6 +144,73 @@ _MIGRATIONS: list[str] = [
     INSERT INTO read_markers (account_id, conv, message_id)
         SELECT id, 'lobby', (SELECT coalesce(max(id), 0) FROM messages WHERE rec_ident IS NULL) FROM accounts;
     """,
+    # Version 4: moderation, editing and search (issue 14). Bans and mutes
+    # (lifted ones kept, for the record), the audit log, users' reports (one
+    # open report of a message per reporter). A deleted message stays as a
+    # tombstone (content '', deleted 1) so that its id is never given again.
+    # messages_fts indexes the messages' words (external content: the text is
+    # kept once, in messages) and the triggers keep it in step; a tombstone
+    # has no row in it. unicode61 with remove_diacritics 2 finds "cafe" in
+    # "Café"; the prefix index answers a word's beginning ("hel" for "hello")
+    # from one list instead of merging every word that starts so.
+    """
+    CREATE TABLE bans (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('user', 'address', 'room', 'mute')),
+        target TEXT NOT NULL,
+        target_key TEXT NOT NULL,
+        ident TEXT,
+        room_id INTEGER,
+        room TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        banned_by TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        until_ms INTEGER NOT NULL,   -- 0: for good
+        lifted_ms INTEGER NOT NULL DEFAULT 0,
+        lifted_by TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX bans_active ON bans (id) WHERE lifted_ms = 0;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        room TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        reporter TEXT NOT NULL,
+        reporter_ident TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        resolved_ms INTEGER NOT NULL DEFAULT 0,
+        resolved_by TEXT NOT NULL DEFAULT ''
+    );
+    CREATE UNIQUE INDEX reports_open ON reports (message_id, reporter_ident) WHERE resolved_ms = 0;
+    CREATE INDEX reports_open_by_id ON reports (id) WHERE resolved_ms = 0;
+    ALTER TABLE messages ADD COLUMN edited_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content='messages', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2', prefix='1 2 3'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.deleted = 0 BEGIN
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, deleted ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) SELECT 'delete', old.id, old.content
+            WHERE old.deleted = 0;
+        INSERT INTO messages_fts (rowid, content) SELECT new.id, new.content WHERE new.deleted = 0;
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.deleted = 0 BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    END;
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 # Any key of the name is any key of an account. Each column indexed (SQLite
@@ -154,6 +222,19 @@ LOOKALIKE_QUERY = (
 )
 
 
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script``, one by one (a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete SQL statement: {pending!r}")
 
 
 def _bare(room_name: str) -> str:
@@ -255,9 +336,8 @@ class Store:
         for number in range(version, SCHEMA_VERSION):
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+                for statement in _statements(_MIGRATIONS[number]):
+                    self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version={number + 1}")
                 self._db.execute("COMMIT")
             except BaseException:
@@ -313,7 +393,7 @@ class Store:
 
     def get_account(self, nickname: str) -> Account | None:
         row = self._db.execute(
-            "SELECT id, name, role, password_hash FROM accounts WHERE name_key = ?",
+            "SELECT id, name, role, password_hash, created_ms FROM accounts WHERE name_key = ?",
             (name_key(nickname),),
         ).fetchone()
         return Account(*row) if row else None
@@ -337,14 +417,15 @@ class Store:
         """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        created_ms = int(time.time() * 1000)
         self._db.execute("BEGIN IMMEDIATE")
         try:
             cursor = self._db.execute(
                 "INSERT INTO accounts (name, name_key, lookalike_typed, lookalike_upper, lookalike_folded, role,"
                 " password_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, name_key(name), *lookalike_keys(name), role, password_hash, int(time.time() * 1000)),
+                (name, name_key(name), *lookalike_keys(name), role, password_hash, created_ms),
             )
-            account = Account(int(cursor.lastrowid or 0), name, role, password_hash)
+            account = Account(int(cursor.lastrowid or 0), name, role, password_hash, created_ms)
             # "a new account's lobby marker is the last lobby id at creation"
             self._db.execute(
                 f"INSERT INTO read_markers (account_id, conv, message_id) SELECT ?, ?, coalesce(max(id), 0)"
@@ -413,7 +494,8 @@ class Store:
         return True
 
     def list_accounts(self) -> list[Account]:
-        rows = self._db.execute("SELECT id, name, role, password_hash FROM accounts ORDER BY id")
+        """Every account (with when it was created), oldest first."""
+        rows = self._db.execute("SELECT id, name, role, password_hash, created_ms FROM accounts ORDER BY id")
         return [Account(*row) for row in rows]
 
     def admin_names(self) -> list[str]:
@@ -459,20 +541,20 @@ class Store:
 
         A viewer sees every message of the lobby and the private ones it sent
         or received under any of ``viewer_idents``; never a room's (REF
-        replays the lobby and private messages only).
+        replays the lobby and private messages only), nor a deleted one.
         """
         idents = list(viewer_idents)
         columns = MESSAGE_COLUMNS
-        parts = [f"SELECT {columns} FROM messages WHERE {IN_LOBBY} ORDER BY id DESC LIMIT :n"]
+        parts = [f"SELECT {columns} FROM messages WHERE {IN_LOBBY} AND {LIVE} ORDER BY id DESC LIMIT :n"]
         params: dict[str, object] = {"n": limit}
         for i, ident in enumerate(idents):
             params[f"i{i}"] = ident
             parts.append(
                 f"SELECT {columns} FROM messages WHERE sender_ident = :i{i}"
-                f" AND rec_ident IS NOT NULL ORDER BY id DESC LIMIT :n"
+                f" AND rec_ident IS NOT NULL AND {LIVE} ORDER BY id DESC LIMIT :n"
             )
             parts.append(
-                f"SELECT {columns} FROM messages WHERE rec_ident = :i{i} ORDER BY id DESC LIMIT :n"
+                f"SELECT {columns} FROM messages WHERE rec_ident = :i{i} AND {LIVE} ORDER BY id DESC LIMIT :n"
             )
         union = " UNION ".join(f"SELECT * FROM ({part})" for part in parts)
         rows = self._db.execute(
@@ -502,17 +584,20 @@ class Store:
 
     # Paged history (HISTORY) -----------------------------------------------
 
-    def lobby_history(self, before: int | None, limit: int) -> tuple[list[StoredMessage], bool]:
-        """Up to ``limit`` lobby messages with ids below ``before`` (None: the newest), oldest first, and whether older ones exist."""
-        return self._page([f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {IN_LOBBY}"], {}, before, limit)
+    def lobby_history(self, before: int | None, limit: int,
+                      after: int | None = None) -> tuple[list[StoredMessage], bool]:
+        """Up to ``limit`` lobby messages with ids below ``before`` (None: the newest), oldest first, and whether
+        older ones exist. With ``after``: the oldest ``limit`` above it, and whether newer ones exist."""
+        return self._page([f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {IN_LOBBY}"], {}, before, limit, after)
 
-    def room_history(self, room_id: int, before: int | None, limit: int) -> tuple[list[StoredMessage], bool]:
+    def room_history(self, room_id: int, before: int | None, limit: int,
+                     after: int | None = None) -> tuple[list[StoredMessage], bool]:
         """Like lobby_history, for a room's messages."""
         return self._page([f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = :room"], {"room": room_id},
-                          before, limit)
+                          before, limit, after)
 
     def private_history(self, viewer_idents: Sequence[str], other_ident: str, before: int | None,
-                        limit: int) -> tuple[list[StoredMessage], bool]:
+                        limit: int, after: int | None = None) -> tuple[list[StoredMessage], bool]:
         """Like lobby_history, for the messages between any of ``viewer_idents`` and ``other_ident``, either way.
 
         When ``other_ident`` is one of ``viewer_idents`` it is the
@@ -523,7 +608,7 @@ class Store:
         return self._page([
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_ident IN ({viewers}) AND rec_ident = :other",
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_ident = :other AND rec_ident IN ({viewers})",
-        ], params, before, limit)
+        ], params, before, limit, after)
 
     def private_partner(self, viewer_idents: Sequence[str], nickname: str, scan: int = 2000) -> str | None:
         """The ident of whoever ``viewer_idents`` last talked to privately under ``nickname`` (compared as
@@ -540,16 +625,22 @@ class Store:
         return next((str(ident) for _, name, ident in rows if name_key(name) == key), None)
 
     def _page(self, selects: list[str], params: dict[str, object], before: int | None,
-              limit: int) -> tuple[list[StoredMessage], bool]:
-        """The newest ``limit`` rows below ``before`` of the union of ``selects``, oldest first, and whether there are more.
+              limit: int, after: int | None = None) -> tuple[list[StoredMessage], bool]:
+        """The newest ``limit`` rows below ``before`` of the union of ``selects``, oldest first, and whether there
+        are older ones; with ``after``, the oldest ``limit`` rows above it (and below ``before``) and whether there
+        are newer ones. Deleted messages are left out.
 
         Each select ends with a WHERE clause; each is ordered and cut on its
         own (from its index) before the union is.
         """
-        params = {**params, "before": NO_LIMIT if before is None else before, "n": max(limit, 0) + 1}
-        parts = [f"SELECT * FROM ({select} AND id < :before ORDER BY id DESC LIMIT :n)" for select in selects]
-        rows = self._db.execute(f"{' UNION '.join(parts)} ORDER BY id DESC LIMIT :n", params).fetchall()
-        return [StoredMessage(*row) for row in reversed(rows[:limit])], len(rows) > limit
+        order = "DESC" if after is None else "ASC"
+        params = {**params, "before": NO_LIMIT if before is None else before, "after": after or 0,
+                  "n": max(limit, 0) + 1}
+        parts = [f"SELECT * FROM ({select} AND id < :before AND id > :after AND {LIVE} ORDER BY id {order} LIMIT :n)"
+                 for select in selects]
+        rows = self._db.execute(f"{' UNION '.join(parts)} ORDER BY id {order} LIMIT :n", params).fetchall()
+        page = [StoredMessage(*row) for row in rows[:limit]]
+        return (page if after is not None else page[::-1]), len(rows) > limit
 
     # Rooms -------------------------------------------------------------------
 
@@ -732,7 +823,7 @@ class Store:
         params = {**params, "read": read, "cap": UNREAD_CAP}
         own = _marks("own", list(idents), params)
         contents = [content for (content,) in self._db.execute(
-            f"SELECT content FROM messages WHERE {where} AND id > :read AND sender_ident NOT IN ({own})"
+            f"SELECT content FROM messages WHERE {where} AND id > :read AND sender_ident NOT IN ({own}) AND {LIVE}"
             " ORDER BY id LIMIT :cap", params)]
         return read, len(contents), sum(1 for content in contents if names.mentions(content, nickname))
 
@@ -812,7 +903,7 @@ class Store:
         """The session of an unexpired token hash and its account (its last use set to ``now_ms``), or None."""
         with self._transaction():
             row = self._db.execute(
-                "SELECT s.id, a.id, a.name, a.role, a.password_hash FROM sessions s JOIN accounts a"
+                "SELECT s.id, a.id, a.name, a.role, a.password_hash, a.created_ms FROM sessions s JOIN accounts a"
                 " ON a.id = s.account_id WHERE s.token_hash = ? AND s.expires_ms > ?", (token_hash, now_ms)).fetchone()
             if row is None:
                 return None
