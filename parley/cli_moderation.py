@@ -13,6 +13,7 @@ import ipaddress
 import re
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -78,11 +79,11 @@ def _shown(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def print_table(rows: list[tuple[str, ...]]) -> None:
+def print_table(rows: Sequence[Sequence[str]]) -> None:
     """Rows (the first one the headings) in aligned columns; the last column unpadded."""
-    rows = [tuple(_shown(cell) for cell in row) for row in rows]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
-    for row in rows:
+    shown = [[_shown(cell) for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in shown) for column in range(len(shown[0]) - 1)]
+    for row in shown:
         print("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]).rstrip())
 
 
