@@ -276,8 +276,11 @@ def _statements(script: str) -> Iterator[str]:
 
 
 def _quoted(word: str) -> str:
-    """``word`` as an FTS5 string: whatever it holds is text to look for, never FTS5 syntax."""
-    return '"' + word.replace('"', '""') + '"'
+    """``word`` as an FTS5 string: whatever it holds is text to look for, never FTS5 syntax.
+
+    A NUL would end the query where FTS5 reads it: it separates words as a space does.
+    """
+    return '"' + word.replace('"', '""').replace("\x00", " ") + '"'
 
 
 def fts_query(words: Sequence[str], scope_words: Sequence[str]) -> str:
