@@ -419,6 +419,8 @@ function onConvFormSubmit(event) {
 function onMemberTools(event) {
   const remove = event.target.closest("button.member-remove");
   if (remove) showConvForm("remove", remove.dataset.nick);
+  const moderate = event.target.closest("button.member-mod");
+  if (moderate) openModeration(moderate.dataset.nick, { room: openConv().rec, trigger: moderate });
   const op = event.target.closest("button.member-op");
   if (op) client.ask(P.setOperator(openConv().rec, op.dataset.nick, op.dataset.op === "1"));
 }
