@@ -28,7 +28,9 @@ from . import prefs as prefs_module
 from . import themes
 from .chatlog import ChatLog
 from .client import (
+    ROOM_REASONS,
     SESSION_ENDED,
+    BansListed,
     ChatMessage,
     ConvChanged,
     DisconnectConfirmed,
@@ -37,10 +39,15 @@ from .client import (
     LoggedIn,
     LoginDetails,
     MembersListed,
+    MessageDeleted,
+    MessageEdited,
+    Muted,
     Pong,
     RefreshStarted,
     RoomAnswer,
     RoomsListed,
+    SearchDone,
+    SearchHit,
     ServerError,
     ServerWarning,
     SessionIssued,
@@ -52,6 +59,7 @@ from .client import (
 )
 from .connection import Backoff, Closed, ConnectFailed, Connection, Status
 from .conversations import LOBBY, Conversation, Conversations
+from .moderation import Moderation
 from .prefs import Preferences, RememberedSession
 from .text import clock
 from .views import ChatView, ConnectView, CustomizeView
@@ -125,6 +133,7 @@ class ParleyApp:
         self.customize_view = CustomizeView(root, self.theme, self)
         self.current: tk.Misc = self.connect_view
         self.chat_log = ChatLog(self.chat_view.log, self.theme)
+        self.moderation = Moderation(self)
         self.connect_view.fill(preferences)
         self.remembered = self._remembered_session()
         self._bind_keys()
@@ -168,6 +177,7 @@ class ParleyApp:
         root.bind("<Alt-g>", lambda _e: self._if_shown(self.customize_view, self.close_customize))
         root.bind("<Control-Prior>", lambda _e: self._if_chatting(lambda: self.step_conversation(-1)))
         root.bind("<Control-Next>", lambda _e: self._if_chatting(lambda: self.step_conversation(1)))
+        root.bind("<Control-f>", lambda _e: self._if_chatting(self.open_search))
 
     def _if_shown(self, view: tk.Misc, action: Callable[[], Any]) -> None:
         if self.current is view:
@@ -185,6 +195,9 @@ class ParleyApp:
             ConvChanged: self._on_conv, MembersListed: self._on_members,
             RoomsListed: self._on_rooms, SessionIssued: self._on_session, HistoryLoaded: self._on_history,
             RoomAnswer: self._on_room_answer, RefreshStarted: _ignore, DisconnectConfirmed: _ignore, Pong: _ignore,
+            MessageEdited: self.moderation.on_edited, MessageDeleted: self.moderation.on_deleted,
+            BansListed: self.moderation.on_bans, SearchHit: self.moderation.on_search_hit,
+            SearchDone: self.moderation.on_search_done, Muted: self.moderation.on_muted,
         }
 
     def show(self, view: tk.Misc) -> None:
@@ -359,6 +372,10 @@ class ParleyApp:
         conversation = self.conversations.get(event.rec)
         if conversation is None:
             return
+        if event.after:  # a search result's page after it: "more" says newer ones exist
+            if conversation is self._open():
+                self.moderation.jumped(conversation.rec)
+            return
         conversation.more_before = event.more
         if conversation is self._open():
             keep = self._keep_id
@@ -379,10 +396,15 @@ class ParleyApp:
         if conversation is self._open():
             self.chat_log.append_note(note)
             self.chat_view.show_open(conversation)
+        self.moderation.on_info(event)
 
     def _redraw_soon(self) -> None:
         if self._redraw_id is None:
             self._redraw_id = self.root.after(POLL_MS, self._redraw)
+
+    def redraw_keeping_place(self) -> None:
+        """Draw the open conversation again, keeping the lines in view (or the newest, at the bottom)."""
+        self._redraw()
 
     def _redraw(self) -> None:
         self._redraw_id = None
@@ -405,8 +427,12 @@ class ParleyApp:
         if changed:  # each conversation keeps its own draft: a draft never goes where it was not written
             self.drafts[conversation_key(self.open_rec)] = view.text()
             view.set_text(self.drafts.pop(conversation_key(conversation.rec), ""))
+        if changed:
+            self.moderation.cancel_edit()
         self.open_rec = conversation.rec
         view.show_open(conversation)
+        self.moderation.show_mute()
+        view.show_bans_button(bool(self.moderation.scopes()))
         if changed or not self.chat_log.content():
             self.chat_log.render(conversation, divider_after=conversation.read if conversation.unread else None)
         self._show_people()
@@ -450,6 +476,7 @@ class ParleyApp:
             self.open_conversation(conversation.rec)
         elif conversation is self._open():
             self.chat_view.show_open(conversation)
+            self.chat_view.show_bans_button(bool(self.moderation.scopes()))
         if first and self.open_rec == LOBBY:
             self._load_history(LOBBY, newest=True)  # the login's open conversation, now that HISTORY works
         self._show_counts()
@@ -495,6 +522,17 @@ class ParleyApp:
         self._show_counts()
 
     # ---- rooms ----------------------------------------------------------------------
+
+    def request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> bool:
+        """Send a moderation request (BAN, MUTE, DELETE, ...); False when it cannot be sent."""
+        if self.connection is None or not self.online:
+            self.chat_view.warn("Not connected.")
+            return False
+        if not self.rooms_server:
+            self.chat_view.warn("This server has no moderation beyond kicking.")
+            return False
+        self.connection.request(reason, params, content)
+        return True
 
     def _request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> bool:
         if self.connection is None or not self.online:
@@ -582,7 +620,37 @@ class ParleyApp:
             items.append((f"Remove from {room}", lambda: self.room_action("REMOVE", nickname)))
         if self.role == "admin" and nickname in self.users:
             items.append(("Kick from the chat...", lambda: self._choose_kick(nickname)))
-        return items
+        return items + self.moderation.person_items(nickname)
+
+    # ---- a message's menu, editing and search (desktop.moderation) ------------------------------
+
+    def message_menu(self, message_id: int) -> list[tuple[str, Callable[[], None]]]:
+        """Return what can be done to a message of the log."""
+        return self.moderation.message_menu(message_id)
+
+    def choose_message(self, step: int) -> int | None:
+        """Choose the message ``step`` below (above, when negative) the chosen one; return it."""
+        return self.chat_log.step_choice(step)
+
+    def chosen_message(self) -> int | None:
+        """Return the message the keyboard chose, or None."""
+        return self.chat_log.chosen
+
+    def cancel_edit(self) -> bool:
+        """Stop editing (Escape in the composer)."""
+        return self.moderation.cancel_edit()
+
+    def edit_last(self) -> bool:
+        """Edit our newest message of the open conversation."""
+        return self.moderation.edit_last()
+
+    def open_search(self) -> None:
+        """Show the search window."""
+        self.moderation.open_search()
+
+    def open_bans(self) -> None:
+        """Show the bans list."""
+        self.moderation.open_bans()
 
     def room_action(self, reason: str, nickname: str, op: str = "") -> None:
         """Send OP (``op`` 1 or 0) or REMOVE for ``nickname`` in the open room."""
@@ -594,6 +662,9 @@ class ParleyApp:
         self.chat_view.kick_reason.focus_set()
 
     def _on_room_answer(self, event: RoomAnswer) -> None:
+        if event.reason not in ROOM_REASONS and event.reason != "HISTORY":
+            self.moderation.on_answer(event)
+            return
         if event.ok:
             self.chat_view.warn("")
             return
@@ -614,6 +685,8 @@ class ParleyApp:
             view.warn(problem)
             return
         assert self.connection is not None
+        if self.moderation.send_edit(text):
+            return
         self.connection.send_chat(self._open().rec, text)
         view.set_text("")
         view.warn("")
@@ -747,6 +820,7 @@ class ParleyApp:
         if self._redraw_id is not None:
             self.root.after_cancel(self._redraw_id)
             self._redraw_id = None
+        self.moderation.close()
         if self.connection is not None:
             self.connection.close(say_discon=self.remembered is None)
             self.connection = None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Union
 
@@ -49,6 +50,7 @@ from parley.protocol.reading import (
     conversation_key,
     follow_members,
     follow_users,
+    number,
     own_join,
     read_answer,
     read_chat,
@@ -66,13 +68,16 @@ from parley.protocol.reading import LoginRefused as LoginRefused
 from parley.protocol.reading import RoomMembers as RoomMembers
 from parley.protocol.reading import RoomSummary as RoomSummary
 
-from .text import encode_lines
+from .text import decode_lines, encode_lines, localize_until
 
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
 # "Your session has ended; please log in again." (CON with a token that no longer works)
 SESSION_ENDED = "Error: Your session has ended; please log in again."
 _SESSION_ENDED = template_pattern(SESSION_ENDED)
 ROOM_REASONS = ("CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "READ", "MEMBERS", "ROOMS")
+# Moderation (issue 14): answered by ``CONFIRM,...;reason=X`` like the rooms' requests.
+MODERATION_REASONS = ("BAN", "UNBAN", "BANS", "MUTE", "UNMUTE", "DELETE", "REPORT", "EDIT")
+SEARCH_LIMIT = 20
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class InfoMessage:
     rec: str = EVERYONE  # a room's event names the room; the lobby's has no rec
     ts: int | None = None
     topic: str | None = None  # a room's new topic ("clients take the topic from topic")
+    until: int | None = None  # a ban's or mute's end (epoch ms, 0 for good), the text's time made local
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,21 @@ class SessionIssued:
 class HistoryLoaded:
     rec: str
     count: int
-    more: bool
+    more: bool  # older messages exist (newer ones, for an ``after`` page)
+    after: bool = False  # the answer to ``HISTORY,...;after=ID``
+
+
+@dataclass(frozen=True)
+class Ban:
+    """One entry of a BANS answer (a ban or a mute)."""
+
+    id: int
+    kind: str  # user, address, room (a room ban) or mute
+    target: str
+    until: int  # epoch ms; 0: for good
+    by: str
+    at: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -156,6 +176,56 @@ class RoomAnswer:
     target: str
     ok: bool
     text: str
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    """An EDITED frame: message ``id`` now reads ``text`` (ids are unique over every conversation)."""
+
+    id: int
+    text: str
+    edited_ms: int
+
+
+@dataclass(frozen=True)
+class MessageDeleted:
+    """A DELETED frame: message ``id`` is gone."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class BansListed:
+    """A BANS answer: the active bans and mutes of the server (``room`` None) or of one room."""
+
+    room: str | None
+    bans: tuple[Ban, ...]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result of a SEARCH (a ``CHATR ...;found=1``): never filed in a conversation."""
+
+    message: ChatMessage
+
+
+@dataclass(frozen=True)
+class SearchDone:
+    """The CONFIRM ending a SEARCH: ``count`` results came, ``more`` older ones exist."""
+
+    ok: bool
+    text: str
+    count: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class Muted:
+    """We may not write in ``rec`` (``-ALL`` the lobby) until ``until`` (epoch ms, 0 for good)."""
+
+    rec: str
+    until: int
+    text: str  # what to show, its time in local time
 
 
 @dataclass(frozen=True)
@@ -191,7 +261,7 @@ class ServerError:
 @dataclass(frozen=True)
 class ServerWarning:
     text: str
-    final: bool  # kicked or flooding: the server closes and we do not come back
+    final: bool  # kicked, banned or flooding: the server closes and we do not come back
 
 
 @dataclass(frozen=True)
@@ -208,7 +278,7 @@ Event = Union[
     LoggedIn, LoginRefused, ChatMessage, InfoMessage, UsersChanged, UpdateAnswer,
     RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
     ConvChanged, MembersListed, RoomsListed, SessionIssued,
-    HistoryLoaded, RoomAnswer,
+    HistoryLoaded, RoomAnswer, MessageEdited, MessageDeleted, BansListed, SearchHit, SearchDone, Muted,
 ]
 
 
@@ -242,10 +312,12 @@ class Session:
             "USER": self._user, "USERCHANGES": self._user, "CONFIRM": self._confirm, "ERR": self._err,
             "WARN": self._warn, "PONG": self._pong, "CONV": self._conv, "MEMBERS": self._members,
             "MEMBER": self._members, "ROOMS": self._rooms, "SESSION": self._session,
+            "EDITED": self._edited, "DELETED": self._deleted, "BANS": self._bans,
         }
         self.rooms: dict[str, RoomMembers] = {}  # member lists of the rooms asked for, by conversation_key
         self._member_parts: dict[str, tuple[tuple[str, bool], ...]] = {}  # MEMBERS parts (more=1) so far
         self.used_token = False
+        self._histories: list[bool] = []  # HISTORY requests not answered yet: True for an ``after`` page
 
     @property
     def nickname(self) -> str:
@@ -291,6 +363,7 @@ class Session:
         """The connection is gone (for whatever reason)."""
         self.state = State.OFFLINE
         self._pending.clear()
+        self._histories.clear()
 
     def receive(self, frame: Frame) -> list[Event]:
         """Return the events one server frame means. Never raises for a frame."""
@@ -318,11 +391,31 @@ class Session:
             raise LocalProtocolError(f"not a room request: {reason}")
         return make_frame(reason, params, content)
 
-    def history(self, rec: str, before: int | None, limit: int = 50) -> Frame:
-        """Return ``HISTORY,rec=R[;before=ID];limit=N,``."""
+    def history(self, rec: str, before: int | None, limit: int = 50, after: int | None = None) -> Frame:
+        """Return ``HISTORY,rec=R[;before=ID|;after=ID];limit=N,`` (``after``: the page newer than ID)."""
         self._require_chatting("HISTORY")
         params = [("rec", rec)] + ([("before", str(before))] if before is not None else [])
+        params += [("after", str(after))] if after is not None else []
+        self._histories.append(after is not None)  # "the server answers in order": which page each is
         return make_frame("HISTORY", params + [("limit", str(limit))])
+
+    def request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> Frame:
+        """Return a moderation frame (BAN, UNBAN, BANS, MUTE, UNMUTE, DELETE, REPORT)."""
+        self._require_chatting(reason)
+        if reason not in MODERATION_REASONS:
+            raise LocalProtocolError(f"not a moderation request: {reason}")
+        return make_frame(reason, params, content)
+
+    def edit(self, message_id: int, text: str) -> Frame:
+        """Return ``EDIT,id=N[;lines=L],TEXT`` (line breaks as the composer's)."""
+        self._require_chatting("EDIT")
+        return edit_frame(message_id, text)
+
+    def search(self, query: str, rec: str | None = None, before: int | None = None,
+               limit: int = SEARCH_LIMIT) -> Frame:
+        """Return ``SEARCH[,rec=R][;before=ID];limit=N,QUERY`` (no rec: every conversation)."""
+        self._require_chatting("SEARCH")
+        return search_frame(query, rec, before, limit)
 
     def update(self, nickname: str = "", color: str = "", password: str = "") -> Frame:
         """Return an UPDATE with the non-empty fields; remember it until answered."""
@@ -342,10 +435,11 @@ class Session:
         self._require_chatting("USER")
         return make_frame("USER")
 
-    def kick(self, user: str, reason: str) -> Frame:
-        """Return ``KICK,user=NICK,reason``."""
+    def kick(self, user: str, reason: str, ban: list[tuple[str, str]] | None = None) -> Frame:
+        """Return ``KICK,user=NICK[;ban=1;duration=S;addresses=1],reason`` (``ban``: the ban's parameters)."""
         self._require_chatting("KICK")
-        return make_frame("KICK", [("user", user)], reason)
+        extra = [("ban", "1"), *ban] if ban is not None else []
+        return make_frame("KICK", [("user", user), *extra], reason)
 
     def disconnect(self) -> Frame:
         """Return ``DISCON,,``; the session will not reconnect after it."""
@@ -358,6 +452,8 @@ class Session:
         if self.state is not State.LOGGING_IN:
             return [ServerError(frame.content)]
         login = read_login(frame, self.reconnecting)
+        if isinstance(login, LoginRefused) and frame.get("until") is not None:  # a ban: said in local time
+            login = replace(login, text=localize_until(login.text, number(frame.get("until"))))
         if not isinstance(login, LoginAccepted):
             if self.used_token and _SESSION_ENDED.match(frame.content):
                 # The token no longer works: forget it; a reconnect tries the password (or as a guest).
@@ -370,15 +466,29 @@ class Session:
         return [LoggedIn(self.nickname, self.role, reconnected)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
-        # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay.
-        return [read_chat(frame, self.nickname)]
+        # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay; ``found``: a SEARCH result.
+        message = read_chat(frame, self.nickname)
+        return [SearchHit(message) if frame.get("found") == "1" else message]
 
     def _info(self, frame: Frame) -> list[Event]:
         spelling = own_join(frame, self.nickname)
         if spelling is not None:
             self.login = replace(self.login, nickname=spelling)
         notice = read_info(frame)
-        return [InfoMessage(notice.time, notice.sender, notice.text, notice.rec, notice.ts, frame.get("topic"))]
+        until = number(frame.get("until"))
+        return [InfoMessage(notice.time, notice.sender, localize_until(notice.text, until), notice.rec,
+                            notice.ts, frame.get("topic"), until)]
+
+    def _edited(self, frame: Frame) -> list[Event]:
+        edit = read_edited(frame)
+        return [MessageEdited(edit.id, edit.text, edit.edited_ms)] if edit is not None else [UnknownFrame(frame)]
+
+    def _deleted(self, frame: Frame) -> list[Event]:
+        message_id = read_deleted(frame)
+        return [MessageDeleted(message_id)] if message_id is not None else [UnknownFrame(frame)]
+
+    def _bans(self, frame: Frame) -> list[Event]:
+        return [BansListed(frame.get("room"), read_bans(frame))]
 
     def _conv(self, frame: Frame) -> list[Event]:
         conversation = read_conv(frame)
@@ -434,12 +544,19 @@ class Session:
             return [RefreshStarted(frame.content)]
         if reason == "DISCON":
             return [DisconnectConfirmed(frame.content)]
-        if reason in ROOM_REASONS or reason == "HISTORY":
+        if reason in ROOM_REASONS or reason in MODERATION_REASONS or reason in ("HISTORY", "SEARCH", "KICK"):
             answered = read_answer(frame)
             target = answered.room or answered.rec or ""
-            if reason == "HISTORY" and answered.ok:
-                return [HistoryLoaded(target or EVERYONE, answered.count or 0, answered.more)]
-            return [RoomAnswer(reason, target, answered.ok, answered.text)]
+            until = number(frame.get("until"))
+            text = localize_until(answered.text, until)
+            if reason == "HISTORY":
+                after = self._histories.pop(0) if self._histories else False
+                if answered.ok:
+                    return [HistoryLoaded(target or EVERYONE, answered.count or 0, answered.more, after)]
+            if reason == "SEARCH":
+                return [SearchDone(answered.ok, text, answered.count or 0, answered.more)]
+            muted = [Muted(_muted_in(text), until, text)] if until is not None else []
+            return [*muted, RoomAnswer(reason, target, answered.ok, text)]
         return [UnknownFrame(frame)]
 
     def _update_answered(self, ok: bool, text: str) -> UpdateAnswer:
@@ -454,19 +571,79 @@ class Session:
         return UpdateAnswer(ok, text, self.login.nickname, self.login.color)
 
     def _err(self, frame: Frame) -> list[Event]:
-        return [ServerError(frame.content)]
+        until = number(frame.get("until"))
+        if until is None:
+            return [ServerError(frame.content)]
+        text = localize_until(frame.content, until)  # "ERR,time=...;until=MS,Error: You are muted ..."
+        return [Muted(_muted_in(text), until, text), ServerError(text)]
 
     def _warn(self, frame: Frame) -> list[Event]:
         warn = read_warn(frame)
-        final = not warn.may_reconnect
+        final = not warn.may_reconnect  # kicked, banned ("clients must not reconnect by themselves"), flooding
         self.final = self.final or final
-        return [ServerWarning(warn.text, final)]
+        return [ServerWarning(localize_until(warn.text, number(frame.get("until"))), final)]
 
     def _pong(self, frame: Frame) -> list[Event]:
         return [Pong(frame.content)]
 
 
 # ---- helpers the UI uses, kept here to be testable without a window ------
+
+
+# ---- stand-ins for the shared readers of i14-pure (replaced when it lands) ---------------
+
+
+@dataclass(frozen=True)
+class _Edit:
+    id: int
+    text: str
+    edited_ms: int
+
+
+def read_edited(frame: Frame) -> _Edit | None:
+    """Return an EDITED frame's id, new text and time (None without an id)."""
+    message_id = number(frame.get("id"))
+    if message_id is None:
+        return None
+    return _Edit(message_id, decode_lines(frame.content, frame.get("lines")), number(frame.get("edited")) or 0)
+
+
+def read_deleted(frame: Frame) -> int | None:
+    """Return a DELETED frame's message id."""
+    return number(frame.get("id"))
+
+
+def read_bans(frame: Frame) -> tuple[Ban, ...]:
+    """Return a BANS answer's entries."""
+    bans = []
+    for at in range(number(frame.get("num")) or 0):
+        ban_id = number(frame.get(f"id{at}"))
+        if ban_id is not None:
+            bans.append(Ban(ban_id, frame.get(f"kind{at}") or "", frame.get(f"target{at}") or "",
+                            number(frame.get(f"until{at}")) or 0, frame.get(f"by{at}") or "",
+                            number(frame.get(f"at{at}")) or 0, frame.get(f"reason{at}") or ""))
+    return tuple(bans)
+
+
+def edit_frame(message_id: int, text: str) -> Frame:
+    """Return ``EDIT,id=N[;lines=L],TEXT``."""
+    content, lines = encode_lines(text)
+    return make_frame("EDIT", [("id", str(message_id))] + ([("lines", lines)] if lines else []), content)
+
+
+def search_frame(query: str, rec: str | None, before: int | None, limit: int) -> Frame:
+    """Return ``SEARCH[,rec=R][;before=ID][;limit=N],QUERY``."""
+    params = ([("rec", rec)] if rec else []) + ([("before", str(before))] if before is not None else [])
+    return make_frame("SEARCH", params + [("limit", str(limit))], query)
+
+
+_MUTED_IN = re.compile(r"Error: You are muted in (#\S+) ")
+
+
+def _muted_in(text: str) -> str:
+    """Return the conversation a mute text names: ``#room``, or ``-ALL`` (``You are muted {until}``)."""
+    found = _MUTED_IN.match(text)
+    return found.group(1) if found else EVERYONE
 
 
 def parse_address(text: str) -> tuple[str, int | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
@@ -142,3 +143,46 @@ def clock(ts: int | None, time: str) -> str:
         return datetime.datetime.fromtimestamp(ts / 1000).strftime("%H:%M")
     found = re.search(r"(\d\d:\d\d)(:\d\d)?$", time)
     return found.group(1) if found else time
+
+
+_UTC_UNTIL = re.compile(r"until \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+
+
+def local_time(ms: int) -> str:
+    """Return an epoch-ms time as ``YYYY-MM-DD HH:MM`` in local time."""
+    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+def localize_until(text: str, until: int | None) -> str:
+    """Return ``text`` with its ``until YYYY-MM-DD HH:MM UTC`` in local time, from ``until=MS``."""
+    if not until:
+        return text  # no until=, or 0: "for good" is already the text's
+    return _UTC_UNTIL.sub(f"until {local_time(until)}", text, count=1)
+
+
+_WORD_RE = re.compile(r"[^\W_]+")  # "runs of letters/digits": how SEARCH splits a query
+
+
+def _folded(word: str) -> str:
+    """Return ``word`` without accents, case-folded (how the search compares)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c)).casefold()
+
+
+def marked_words(text: str, query: str) -> list[tuple[str, bool]]:
+    """Return ``text`` in pieces, True for the words a search for ``query`` matched.
+
+    "each as a word or a word's beginning, case- and accent-insensitively".
+    """
+    wanted = {_folded(w) for w in _WORD_RE.findall(query)}
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for word in _WORD_RE.finditer(text):
+        folded = _folded(word.group())
+        if any(folded.startswith(prefix) for prefix in wanted):
+            if word.start() > last:
+                pieces.append((text[last:word.start()], False))
+            pieces.append((word.group(), True))
+            last = word.end()
+    if last < len(text) or not pieces:
+        pieces.append((text[last:], False))
+    return pieces
