@@ -38,23 +38,22 @@ from parley.protocol.names import (
 from parley.protocol.names import nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
 from parley.protocol.reading import (
-    ChatMessage as ChatMessage,  # the shared readers' values are our events
-)
-from parley.protocol.reading import (
-    Conversation as Conversation,  # a CONV frame, as the shared reader reads it
-)
-from parley.protocol.reading import (
+    BanList,
     LoginAccepted,
     UserListState,
     chat_frame,
     conversation_key,
+    edit_frame,
     follow_members,
     follow_users,
     number,
     own_join,
     read_answer,
+    read_bans,
     read_chat,
     read_conv,
+    read_deleted,
+    read_edited,
     read_info,
     read_login,
     read_members,
@@ -62,13 +61,20 @@ from parley.protocol.reading import (
     read_session,
     read_update,
     read_warn,
+    search_frame,
     template_pattern,
+)
+from parley.protocol.reading import (
+    ChatMessage as ChatMessage,  # the shared readers' values are our events
+)
+from parley.protocol.reading import (
+    Conversation as Conversation,  # a CONV frame, as the shared reader reads it
 )
 from parley.protocol.reading import LoginRefused as LoginRefused
 from parley.protocol.reading import RoomMembers as RoomMembers
 from parley.protocol.reading import RoomSummary as RoomSummary
 
-from .text import decode_lines, encode_lines, localize_until
+from .text import encode_lines, localize_until
 
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
 # "Your session has ended; please log in again." (CON with a token that no longer works)
@@ -156,19 +162,6 @@ class HistoryLoaded:
 
 
 @dataclass(frozen=True)
-class Ban:
-    """One entry of a BANS answer (a ban or a mute)."""
-
-    id: int
-    kind: str  # user, address, room (a room ban) or mute
-    target: str
-    until: int  # epoch ms; 0: for good
-    by: str
-    at: int
-    reason: str
-
-
-@dataclass(frozen=True)
 class RoomAnswer:
     """The CONFIRM of a room reason: ``ok``, the server's text, and the room or rec it names."""
 
@@ -196,10 +189,9 @@ class MessageDeleted:
 
 @dataclass(frozen=True)
 class BansListed:
-    """A BANS answer: the active bans and mutes of the server (``room`` None) or of one room."""
+    """A BANS answer: the active bans and mutes of the server (``room`` '') or of one room."""
 
-    room: str | None
-    bans: tuple[Ban, ...]
+    bans: BanList
 
 
 @dataclass(frozen=True)
@@ -452,8 +444,8 @@ class Session:
         if self.state is not State.LOGGING_IN:
             return [ServerError(frame.content)]
         login = read_login(frame, self.reconnecting)
-        if isinstance(login, LoginRefused) and frame.get("until") is not None:  # a ban: said in local time
-            login = replace(login, text=localize_until(login.text, number(frame.get("until"))))
+        if isinstance(login, LoginRefused) and login.banned:  # "until=MS ... so clients can show it in local time"
+            login = replace(login, text=localize_until(login.text, login.until_ms))
         if not isinstance(login, LoginAccepted):
             if self.used_token and _SESSION_ENDED.match(frame.content):
                 # The token no longer works: forget it; a reconnect tries the password (or as a guest).
@@ -468,7 +460,7 @@ class Session:
     def _chatr(self, frame: Frame) -> list[Event]:
         # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay; ``found``: a SEARCH result.
         message = read_chat(frame, self.nickname)
-        return [SearchHit(message) if frame.get("found") == "1" else message]
+        return [SearchHit(message) if message.found else message]
 
     def _info(self, frame: Frame) -> list[Event]:
         spelling = own_join(frame, self.nickname)
@@ -481,14 +473,14 @@ class Session:
 
     def _edited(self, frame: Frame) -> list[Event]:
         edit = read_edited(frame)
-        return [MessageEdited(edit.id, edit.text, edit.edited_ms)] if edit is not None else [UnknownFrame(frame)]
+        return [MessageEdited(edit.id, edit.text, edit.edited_ms)] if edit.id else [UnknownFrame(frame)]
 
     def _deleted(self, frame: Frame) -> list[Event]:
-        message_id = read_deleted(frame)
-        return [MessageDeleted(message_id)] if message_id is not None else [UnknownFrame(frame)]
+        deletion = read_deleted(frame)
+        return [MessageDeleted(deletion.id)] if deletion.id else [UnknownFrame(frame)]
 
     def _bans(self, frame: Frame) -> list[Event]:
-        return [BansListed(frame.get("room"), read_bans(frame))]
+        return [BansListed(read_bans(frame))]
 
     def _conv(self, frame: Frame) -> list[Event]:
         conversation = read_conv(frame)
@@ -581,60 +573,13 @@ class Session:
         warn = read_warn(frame)
         final = not warn.may_reconnect  # kicked, banned ("clients must not reconnect by themselves"), flooding
         self.final = self.final or final
-        return [ServerWarning(localize_until(warn.text, number(frame.get("until"))), final)]
+        return [ServerWarning(localize_until(warn.text, warn.until_ms), final)]
 
     def _pong(self, frame: Frame) -> list[Event]:
         return [Pong(frame.content)]
 
 
 # ---- helpers the UI uses, kept here to be testable without a window ------
-
-
-# ---- stand-ins for the shared readers of i14-pure (replaced when it lands) ---------------
-
-
-@dataclass(frozen=True)
-class _Edit:
-    id: int
-    text: str
-    edited_ms: int
-
-
-def read_edited(frame: Frame) -> _Edit | None:
-    """Return an EDITED frame's id, new text and time (None without an id)."""
-    message_id = number(frame.get("id"))
-    if message_id is None:
-        return None
-    return _Edit(message_id, decode_lines(frame.content, frame.get("lines")), number(frame.get("edited")) or 0)
-
-
-def read_deleted(frame: Frame) -> int | None:
-    """Return a DELETED frame's message id."""
-    return number(frame.get("id"))
-
-
-def read_bans(frame: Frame) -> tuple[Ban, ...]:
-    """Return a BANS answer's entries."""
-    bans = []
-    for at in range(number(frame.get("num")) or 0):
-        ban_id = number(frame.get(f"id{at}"))
-        if ban_id is not None:
-            bans.append(Ban(ban_id, frame.get(f"kind{at}") or "", frame.get(f"target{at}") or "",
-                            number(frame.get(f"until{at}")) or 0, frame.get(f"by{at}") or "",
-                            number(frame.get(f"at{at}")) or 0, frame.get(f"reason{at}") or ""))
-    return tuple(bans)
-
-
-def edit_frame(message_id: int, text: str) -> Frame:
-    """Return ``EDIT,id=N[;lines=L],TEXT``."""
-    content, lines = encode_lines(text)
-    return make_frame("EDIT", [("id", str(message_id))] + ([("lines", lines)] if lines else []), content)
-
-
-def search_frame(query: str, rec: str | None, before: int | None, limit: int) -> Frame:
-    """Return ``SEARCH[,rec=R][;before=ID][;limit=N],QUERY``."""
-    params = ([("rec", rec)] if rec else []) + ([("before", str(before))] if before is not None else [])
-    return make_frame("SEARCH", params + [("limit", str(limit))], query)
 
 
 _MUTED_IN = re.compile(r"Error: You are muted in (#\S+) ")

@@ -11,8 +11,10 @@ import tkinter as tk
 from tkinter import ttk
 from typing import Callable
 
-from .client import Ban, ChatMessage
-from .text import clock, day_of, local_time, marked_words
+from parley.protocol.reading import BanEntry, highlight, search_words
+
+from .client import ChatMessage
+from .text import clock, day_of, local_time
 
 # "duration choice 10 min / 1 h / 1 day / 1 week / for good" (seconds; 0: for good, no duration=)
 DURATIONS = (("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400), ("1 week", 604800), ("For good", 0))
@@ -133,11 +135,11 @@ class BansDialog(Dialog):
         self.table.focus_set()
         self.on_scope(scope)
 
-    def fill(self, bans: tuple[Ban, ...]) -> None:
+    def fill(self, bans: tuple[BanEntry, ...]) -> None:
         """Show the list the server sent, newest first."""
         self.table.delete(*self.table.get_children())
         for ban in bans:
-            until = local_time(ban.until) if ban.until else "for good"
+            until = local_time(ban.until_ms) if ban.until_ms else "for good"
             self.table.insert("", "end", iid=str(ban.id),
                               values=(KINDS.get(ban.kind, ban.kind), ban.target, until, ban.by, ban.reason))
         self.status.configure(text=f"{len(bans)} active" if bans else "Nobody is banned or muted.")
@@ -194,7 +196,7 @@ class SearchDialog(Dialog):
         self.more_button = ttk.Button(bottom, text="More results", command=self.on_more)
         self.hits: list[ChatMessage] = []
         self.chosen: int | None = None
-        self._words = ""
+        self._words: list[str] = []
         self.withdraw()
 
     def open(self, scopes: list[str], scope: int) -> None:
@@ -214,7 +216,7 @@ class SearchDialog(Dialog):
 
     def start(self, query: str) -> None:
         """A new search was sent: empty the results."""
-        self._words = query
+        self._words = search_words(query)
         self.hits.clear()
         self.chosen = None
         self.results.configure(state="normal")
@@ -231,9 +233,11 @@ class SearchDialog(Dialog):
         day = day_of(message.ts)
         when = f"{day.isoformat()} {clock(message.ts, message.time)}" if day else message.time
         chunks: list[str | tuple[str, ...]] = [f"{title} \u00b7 {message.sender} \u00b7 {when}\n", ("where", tag)]
-        for piece, matched in marked_words(message.text, self._words):
-            chunks += [piece, ("hit", tag, "match") if matched else ("hit", tag)]
-        chunks += ["\n", ("hit", tag)]
+        last = 0
+        for start, end in highlight(message.text, self._words):  # "matched words highlighted"
+            chunks += [message.text[last:start], ("hit", tag), message.text[start:end], ("hit", tag, "match")]
+            last = end
+        chunks += [message.text[last:] + "\n", ("hit", tag)]
         self.results.configure(state="normal")
         self.results.insert("end", *chunks)  # type: ignore[arg-type]  # (chars, tags) pairs: Tk's own form
         self.results.configure(state="disabled")

@@ -169,9 +169,9 @@ class Moderation:
         self.app.request("BANS", [] if scope == WHOLE_SERVER else [("room", scope)])
 
     def on_bans(self, event: BansListed) -> None:
-        scope = event.room or WHOLE_SERVER
+        scope = event.bans.room or WHOLE_SERVER
         if self.bans.scope.get().casefold() == scope.casefold():
-            self.bans.fill(event.bans)
+            self.bans.fill(event.bans.entries)
 
     def lift(self, ban_id: int) -> None:
         """``UNBAN,ban=ID,`` (a ban or a mute); the list is asked again when it is done."""

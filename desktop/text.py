@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
@@ -159,30 +158,3 @@ def localize_until(text: str, until: int | None) -> str:
         return text  # no until=, or 0: "for good" is already the text's
     return _UTC_UNTIL.sub(f"until {local_time(until)}", text, count=1)
 
-
-_WORD_RE = re.compile(r"[^\W_]+")  # "runs of letters/digits": how SEARCH splits a query
-
-
-def _folded(word: str) -> str:
-    """Return ``word`` without accents, case-folded (how the search compares)."""
-    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c)).casefold()
-
-
-def marked_words(text: str, query: str) -> list[tuple[str, bool]]:
-    """Return ``text`` in pieces, True for the words a search for ``query`` matched.
-
-    "each as a word or a word's beginning, case- and accent-insensitively".
-    """
-    wanted = {_folded(w) for w in _WORD_RE.findall(query)}
-    pieces: list[tuple[str, bool]] = []
-    last = 0
-    for word in _WORD_RE.finditer(text):
-        folded = _folded(word.group())
-        if any(folded.startswith(prefix) for prefix in wanted):
-            if word.start() > last:
-                pieces.append((text[last:word.start()], False))
-            pieces.append((word.group(), True))
-            last = word.end()
-    if last < len(text) or not pieces:
-        pieces.append((text[last:], False))
-    return pieces
