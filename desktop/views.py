@@ -316,9 +316,7 @@ class ChatView(ttk.Frame):
         self.customize_button.pack(side="right", padx=2)
         self.refresh_button = ttk.Button(bar, text="\u27f3 Refresh", command=self.actions.refresh, underline=2)
         self.refresh_button.pack(side="right", padx=2)
-        self.search_button = ttk.Button(bar, text="Search...", command=self.actions.open_search)
-        self.search_button.pack(side="right", padx=2)
-        self.bans_button = ttk.Button(bar, text="Bans...", command=self.actions.open_bans)  # shown to moderators
+
         self.name_label = tk.Label(bar, text="", bg=self.theme["bg-color"], font="TkHeadingFont 12", padx=6)
         self.name_label.pack(side="left")
         self.unread_label = ttk.Label(bar, text="", style="Unread.TLabel")
@@ -334,6 +332,12 @@ class ChatView(ttk.Frame):
         self.new_room_button.pack(side="left", fill="x", expand=True)
         self.join_room_button = ttk.Button(buttons, text="Join room", command=self.actions.ask_join_room)
         self.join_room_button.pack(side="left", fill="x", expand=True)
+        # Search and the bans list sit under the conversations: the header and room bar are full.
+        tools = ttk.Frame(side)
+        tools.pack(side="bottom", fill="x", pady=(4, 0))
+        self.search_button = ttk.Button(tools, text="Search...", command=self.actions.open_search)
+        self.search_button.pack(side="left", fill="x", expand=True)
+        self.bans_button = ttk.Button(tools, text="Bans...", command=self.actions.open_bans)  # moderators
         self.conversations = ttk.Treeview(side, show="tree", selectmode="browse", height=12)
         self.conversations.column("#0", width=180, stretch=True)
         self.conversations.pack(side="top", fill="both", expand=True)
@@ -567,7 +571,7 @@ class ChatView(ttk.Frame):
     def show_bans_button(self, shown: bool) -> None:
         """Offer the bans list (admins, and operators of the open room)."""
         if shown:
-            self.bans_button.pack(side="right", padx=2, before=self.search_button)
+            self.bans_button.pack(side="left", fill="x", expand=True)
         else:
             self.bans_button.pack_forget()
 
