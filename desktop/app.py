@@ -126,6 +126,7 @@ class ParleyApp:
         self.open_rec = LOBBY
         self._open_when_listed: str | None = None
         self.drafts: dict[str, str] = {}  # unsent text of the conversations not open, by conversation_key
+        self._loading: set[str] = set()  # conversations whose newest page was asked for, not yet answered
         self._redraw_id: str | None = None
         self._setup_root()
         self.connect_view = ConnectView(root, self.theme, self.connect)
@@ -314,6 +315,8 @@ class ParleyApp:
 
     def _on_status(self, event: Status) -> None:
         self.online = event.state == "online"
+        if not self.online:
+            self._loading.clear()  # no answer comes on a lost connection
         self.chat_view.set_status(event.text, event.state)
         if self.current is self.connect_view and event.state == "connecting":
             self.connect_view.show_progress(event.text)
@@ -376,6 +379,7 @@ class ParleyApp:
             if conversation is self._open():
                 self.moderation.jumped(conversation.rec)
             return
+        self._loading.discard(conversation_key(conversation.rec))
         conversation.more_before = event.more
         if conversation is self._open():
             keep = self._keep_id
@@ -461,6 +465,11 @@ class ParleyApp:
         if self.connection is None or not self.online or not self.rooms_server:
             return
         conversation = self.conversations.ensure(rec)
+        if newest:
+            # Once: opening a conversation from code selects it in the list, which opens it again.
+            if conversation_key(rec) in self._loading:
+                return
+            self._loading.add(conversation_key(rec))
         before = None if newest else conversation.oldest_id
         self.connection.history(conversation.rec, before, HISTORY_PAGE)
 
@@ -665,6 +674,8 @@ class ParleyApp:
         if event.reason not in ROOM_REASONS and event.reason != "HISTORY":
             self.moderation.on_answer(event)
             return
+        if event.reason == "HISTORY":
+            self._loading.discard(conversation_key(event.target or LOBBY))
         if event.ok:
             self.chat_view.warn("")
             return

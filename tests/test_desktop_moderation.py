@@ -11,16 +11,30 @@ the jump to a result.
 from __future__ import annotations
 
 import datetime
+import tkinter as tk
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from serverproc import ServerProcess
-from test_desktop_gui import ARTIFACTS, Desktops, connect, fill, open_desktops, running_server, say, shown
-from xdisplay import screenshot
+from test_desktop_gui import (
+    ARTIFACTS,
+    Desktops,
+    connect,
+    fill,
+    open_desktops,
+    running_server,
+    say,
+    shared_display,
+    shown,
+)
+from xdisplay import Xvfb, screenshot
 
+from desktop import themes
 from desktop.app import ParleyApp
+from desktop.chatlog import ChatLog
 from desktop.client import (
     BansListed,
     ChatMessage,
@@ -37,7 +51,7 @@ from desktop.client import (
     ServerWarning,
     Session,
 )
-from desktop.conversations import Conversations
+from desktop.conversations import Conversation, Conversations
 from desktop.text import localize_until
 from parley.protocol import format_frame, parse_frame
 from parley.protocol.reading import BanEntry, read_chat
@@ -157,6 +171,38 @@ def test_an_edit_or_a_delete_finds_its_message_in_any_conversation() -> None:
     assert tea.edit(3, "gone", 1) is None
 
 
+# ---- the log widget, on a real display ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def display() -> Xvfb:
+    return shared_display()
+
+
+def test_the_log_replaces_and_removes_a_message_by_id_keeping_one_heading(display: Xvfb) -> None:
+    root = tk.Tk()
+    try:
+        log = ChatLog(tk.Text(root), themes.palette("light", {}))
+        conversation = Conversation("-ALL")
+        for id_, sender in ((1, "bob"), (2, "bob"), (3, "bob"), (4, "cy")):
+            conversation.add(replace(message(id_, f"words {id_}", sender, "-ALL"), ts=1_800_000_000_000 + id_))
+        log.render(conversation)
+        heading = log.content().splitlines()[1]
+        assert log.content().count("bob  ") == 1
+        assert log.replace(replace(conversation.messages[1], text="new words http://x.example/", edited_ms=5))
+        assert "words 1\nnew words http://x.example/ (edited)\nwords 3\n" in log.content()
+        assert log.text.tag_ranges("link")  # the new words' link works
+        assert log.message_at(str(log.text.tag_ranges("b-2")[0])) == 2
+        assert log.remove(1)  # the first of bob's three: its heading stays, over the second
+        assert log.content().count("bob  ") == 1 and heading in log.content()
+        assert "words 1" not in log.content() and log.content().index("bob  ") < log.content().index("new words")
+        assert log.remove(4) and not log.remove(4)
+        assert log.content().endswith("words 3\n") and log.step_choice(-1) == 3 and log.step_choice(-1) == 2
+        assert not log.replace(replace(conversation.messages[2], text="/me waves"))  # a different shape: redraw
+    finally:
+        root.destroy()
+
+
 # ---- on a real display, against the real server ----------------------------------------
 
 
@@ -204,19 +250,19 @@ def test_an_admin_kicks_and_bans_a_desktop_that_shows_why_and_stays_out(desktops
     screenshot(ARTIFACTS / "desktop-moderation-ban.png")
     dialog.ok_button.invoke()
 
+    # "the kicked user gets the seed's WARN": kicked, and never back by itself.
     desktops.until(lambda: gus.connect_view.winfo_ismapped(), "gus back on the connect screen")
-    said = gus.connect_view.error_label.cget("text")
-    assert said.startswith("You have been banned until ") and said.endswith(": spamming links"), said
-    assert "UTC" not in said  # local time
+    assert gus.connect_view.error_label.cget("text") == "You have been kicked for reason: spamming links"
     desktops.until(shown(boss, "gus has been banned by boss until "), "the ban INFO, with the reason")
     assert "spamming links" in boss.chat_log.content()
     desktops.pump_for(1.5)  # longer than the test backoff's longest delay: no reconnect
     assert gus.connection is None and "gus" not in boss.chat_view.people_names()
 
-    # Trying again by hand: refused at once, with the same until and reason.
+    # Trying again by hand: refused, with until when (in local time) and why.
     gus.connect_view.connect_button.invoke()
     desktops.until(lambda: "You are banned until" in gus.connect_view.error_label.cget("text"), "the refusal")
-    assert gus.connect_view.error_label.cget("text").endswith(": spamming links") and gus.connection is None
+    said = gus.connect_view.error_label.cget("text")
+    assert said.endswith(": spamming links") and "UTC" not in said and gus.connection is None, said
     screenshot(ARTIFACTS / "desktop-moderation-banned.png")
 
     # The bans list: the admin lifts it, and gus gets in again.
@@ -228,7 +274,20 @@ def test_an_admin_kicks_and_bans_a_desktop_that_shows_why_and_stays_out(desktops
     screenshot(ARTIFACTS / "desktop-moderation-bans.png")
     bans.lift_button.invoke()
     desktops.until(lambda: not any(row[1] == "gus" for row in bans.rows()), "the ban lifted")
+    bans.hide()
     connect(desktops, gus, chat_server.port, "gus")
+
+    # A ban of someone online: the ban WARN, said in local time, and no reconnect either.
+    desktops.until(lambda: "gus" in boss.chat_view.people_names(), "gus online again")
+    choose(boss.person_menu("gus"), "Ban from the chat...")
+    desktops.until(lambda: dialog.addresses_check.winfo_ismapped(), "the dialog, with 'also their address'")
+    dialog.duration.set("For good")
+    fill(dialog.reason, "again")
+    dialog.ok_button.invoke()
+    desktops.until(lambda: gus.connect_view.winfo_ismapped(), "gus out again")
+    assert gus.connect_view.error_label.cget("text") == "You have been banned for good: again"
+    desktops.pump_for(1.5)
+    assert gus.connection is None
 
 
 def test_an_operator_mutes_a_member_who_sees_why_until_unmuted(desktops: Desktops,
@@ -246,6 +305,7 @@ def test_an_operator_mutes_a_member_who_sees_why_until_unmuted(desktops: Desktop
     choose(ann.person_menu("bob"), "Mute in #quiet...")
     dialog = ann.moderation.dialog
     assert dialog.duration.get() == "10 minutes" and not dialog.addresses_check.winfo_ismapped()
+    desktops.until(lambda: dialog.winfo_ismapped(), "the mute dialog")
     fill(dialog.reason, "cool off")
     dialog.ok_button.invoke()
     notice = bob.chat_view.muted_label
@@ -257,13 +317,13 @@ def test_an_operator_mutes_a_member_who_sees_why_until_unmuted(desktops: Desktop
     assert "can I talk?" not in ann.chat_log.content()
     screenshot(ARTIFACTS / "desktop-moderation-muted.png")
     bob.open_conversation("-ALL")
-    assert not notice.winfo_ismapped()  # the lobby is not muted
+    desktops.until(lambda: not notice.winfo_ismapped(), "no notice in the lobby: it is not muted")
     say(desktops, bob, "lobby is fine")
     desktops.until(shown(ann, "lobby is fine") if ann.open_rec == "-ALL" else
                    lambda: any(m.text == "lobby is fine" for m in ann.conversations.ensure("-ALL").messages),
                    "bob still speaks in the lobby")
     bob.open_conversation("#quiet")
-    assert notice.winfo_ismapped()
+    desktops.until(lambda: notice.winfo_ismapped(), "the notice back in #quiet")
 
     choose(ann.person_menu("bob"), "Unmute in #quiet")
     desktops.until(lambda: not notice.winfo_ismapped(), "the notice goes")
@@ -309,7 +369,8 @@ def test_an_edit_and_a_delete_are_seen_by_another_desktop(desktops: Desktops, ch
     second = newest_id(cat, "second words")
     cat.chat_view.log.focus_force()
     cat.chat_log.choose(None)
-    assert cat.choose_message(-1) == second  # from the newest, one up
+    assert cat.choose_message(-1) == newest_id(cat, "third words")  # the first Up: the newest
+    assert cat.choose_message(-1) == second
     choose(cat.message_menu(cat.chosen_message() or 0), "Delete...")
     assert cat.chat_view.prompt.shown
     cat.chat_view.prompt.ok_button.invoke()
@@ -352,7 +413,7 @@ def test_search_finds_messages_and_jumps_to_one_in_its_conversation(desktops: De
     results = search.results.get("1.0", "end")
     assert "Lobby \u00b7 eve \u00b7 " in results and "#archive \u00b7 eve \u00b7 " in results
     matched = [search.results.get(a, b) for a, b in zip(*[iter(search.results.tag_ranges("match"))] * 2)]
-    assert matched == ["zebras", "Zebrafish"]  # matched words highlighted
+    assert matched == ["zebr", "Zebr"]  # the words' matching beginnings highlighted (words.highlight)
     screenshot(ARTIFACTS / "desktop-search.png")
 
     search.choose(1)
