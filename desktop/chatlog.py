@@ -209,11 +209,13 @@ class ChatLog:
         extra = ("mention",) if not message.mine and self.me and mentions(message.text, self.me) else ()
         if is_action(message.text):
             color = self._color_tag(message.color or self.default_color)
-            chunks = [(action_text(message.sender, message.text), ("action", color, *extra, *own))]
+            base: tuple[str, ...] = ("action", color)
+            chunks = [(action_text(message.sender, message.text), (*base, *extra, *own))]
         else:
-            chunks = [(message.text, ("body", *extra, *own))]
+            base = ("body",)
+            chunks = [(message.text, (*base, *extra, *own))]
         if message.edited_ms:
-            chunks.append((" (edited)", ("edited", *own)))
+            chunks.append((" (edited)", (*base, "edited", *own)))
         return self._linked(chunks)
 
     # ---- one message, by id -------------------------------------------------------------

@@ -567,7 +567,7 @@ class Session:
         if until is None:
             return [ServerError(frame.content)]
         text = localize_until(frame.content, until)  # "ERR,time=...;until=MS,Error: You are muted ..."
-        return [Muted(_muted_in(text), until, text), ServerError(text)]
+        return [Muted(_muted_in(text), until, text)]  # said above the composer
 
     def _warn(self, frame: Frame) -> list[Event]:
         warn = read_warn(frame)

@@ -34,7 +34,10 @@ class Dialog(tk.Toplevel):
         self.body.pack(fill="both", expand=True)
 
     def show(self) -> None:
-        """Show the window in front."""
+        """Show the window in front, over the main one's top left corner."""
+        if not self.winfo_ismapped():
+            main = self.master.winfo_toplevel()
+            self.geometry(f"+{main.winfo_rootx() + 40}+{main.winfo_rooty() + 40}")
         self.deiconify()
         self.lift()
 
@@ -113,7 +116,7 @@ class BansDialog(Dialog):
         self.refresh_button.pack(side="left")
         columns = ("kind", "target", "until", "by", "reason")
         self.table = ttk.Treeview(self.body, columns=columns, show="headings", height=12, selectmode="browse")
-        for column, title, width in zip(columns, ("What", "Who", "Until", "By", "Reason"), (80, 140, 130, 90, 220)):
+        for column, title, width in zip(columns, ("What", "Who", "Until", "By", "Reason"), (80, 130, 140, 90, 220)):
             self.table.heading(column, text=title)
             self.table.column(column, width=width, stretch=column == "reason")
         self.table.pack(side="top", fill="both", expand=True, pady=6)

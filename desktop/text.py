@@ -144,7 +144,7 @@ def clock(ts: int | None, time: str) -> str:
     return found.group(1) if found else time
 
 
-_UTC_UNTIL = re.compile(r"until \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+_UTC_UNTIL = re.compile(r"until (\d{4}-\d\d-\d\d \d\d:\d\d) UTC")
 
 
 def local_time(ms: int) -> str:
@@ -152,9 +152,16 @@ def local_time(ms: int) -> str:
     return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
-def localize_until(text: str, until: int | None) -> str:
-    """Return ``text`` with its ``until YYYY-MM-DD HH:MM UTC`` in local time, from ``until=MS``."""
-    if not until:
-        return text  # no until=, or 0: "for good" is already the text's
-    return _UTC_UNTIL.sub(f"until {local_time(until)}", text, count=1)
+def localize_until(text: str, until: int | None = None) -> str:
+    """Return ``text`` with its ``until YYYY-MM-DD HH:MM UTC`` in local time.
 
+    From ``until=MS`` when the frame gives it, else from the text's own UTC
+    time (an INFO may say until when without the parameter).
+    """
+    found = _UTC_UNTIL.search(text)
+    if found is None:
+        return text  # "for good", or no time at all
+    if not until:
+        utc = datetime.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=datetime.timezone.utc)
+        until = int(utc.timestamp() * 1000)
+    return text[:found.start()] + f"until {local_time(until)}" + text[found.end():]
