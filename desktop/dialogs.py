@@ -180,13 +180,16 @@ class SearchDialog(Dialog):
         self.query.bind("<Return>", lambda _e: self._search())
         self.query.bind("<Down>", lambda _e: self._step(1))
         self.results = tk.Text(self.body, wrap="word", state="disabled", height=16, relief="flat", border=6,
+                               font=theme["text-font"], spacing1=1,
                                bg=theme["text-background"], fg=theme["default-text-color"], cursor="arrow",
                                takefocus=True, highlightthickness=1, highlightbackground=theme["bg-color"])
         self.results.pack(side="top", fill="both", expand=True, pady=6)
         self.results.tag_configure("where", foreground=theme["muted"], font="TkSmallCaptionFont")
-        self.results.tag_configure("hit", lmargin1=12, lmargin2=12, spacing3=6)
+        self.results.tag_configure("hit", lmargin1=12, lmargin2=12, spacing3=6,
+                                   lmargincolor=theme["text-background"])  # a match at the start: not in the margin
         self.results.tag_configure("match", background=theme["mention-bg"], underline=True)
         self.results.tag_configure("chosen", background=theme["select-bg"], foreground=theme["select-fg"])
+        self.results.tag_raise("match")  # still marked in the chosen result
         self.results.bind("<Up>", lambda _e: self._step(-1))
         self.results.bind("<Down>", lambda _e: self._step(1))
         for key in ("<Return>", "<KP_Enter>"):

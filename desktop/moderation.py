@@ -371,6 +371,7 @@ class Moderation:
         app = self.app
         if message.id is None or app.connection is None or not app.online:
             return
+        self.search_dialog.hide()  # out of the way of the message; Ctrl+F shows the results again
         app.open_conversation(message.conversation)
         if app.chat_log.point_out(message.id):
             return  # already held and shown

@@ -449,7 +449,7 @@ def test_search_finds_messages_and_jumps_to_one_in_its_conversation(desktops: De
     assert eve.chat_log.text.get(found[0], found[-1]).endswith("Zebrafish are striped\n")
     top, bottom = eve.chat_log.text.yview()
     assert bottom < 1.0  # not at the newest: at the result, which is in view
-    assert eve.chat_log.text.bbox(found[0]) is not None
+    assert eve.chat_log.text.bbox(found[0]) is not None and not search.winfo_ismapped()
     desktops.pump_for(0.3)  # drawn before the picture
     screenshot(ARTIFACTS / "desktop-search-jump.png")
 
