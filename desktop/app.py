@@ -423,6 +423,10 @@ class ParleyApp:
     def _open(self) -> Conversation:
         return self.conversations.get(self.open_rec) or self.conversations.ensure(LOBBY)
 
+    def opened(self) -> Conversation:
+        """Return the open conversation."""
+        return self._open()
+
     def open_conversation(self, rec: str) -> None:
         """Show conversation ``rec`` (adding a private one that is new)."""
         conversation = self.conversations.ensure(rec)

@@ -210,7 +210,7 @@ class Moderation:
 
     def edit_last(self) -> bool:
         """Edit our newest message in the open conversation (Up in an empty composer); False: none."""
-        for message in reversed(self.app._open().messages):
+        for message in reversed(self.app.opened().messages):
             if message.mine and message.id is not None and self.app.rooms_server:
                 self.start_edit(message)
                 return True
@@ -223,7 +223,7 @@ class Moderation:
         draft, self.editing = self.editing.draft, None
         view = self.app.chat_view
         view.set_text(draft)
-        view.show_open(self.app._open())
+        view.show_open(self.app.opened())
         view.warn("")
         return True
 
@@ -266,7 +266,7 @@ class Moderation:
         if conversation is None:
             return
         message = conversation.edit(event.id, event.text, event.edited_ms)
-        if message is not None and conversation is app._open() and not app.chat_log.replace(message):
+        if message is not None and conversation is app.opened() and not app.chat_log.replace(message):
             app.redraw_keeping_place()
 
     def on_deleted(self, event: MessageDeleted) -> None:
@@ -275,7 +275,7 @@ class Moderation:
         if self.editing is not None and self.editing.id == event.id:
             self.cancel_edit()
         conversation = app.conversations.holding(event.id)
-        if conversation is not None and conversation.remove(event.id) and conversation is app._open():
+        if conversation is not None and conversation.remove(event.id) and conversation is app.opened():
             app.chat_log.remove(event.id)
 
     # ---- mutes --------------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ class Moderation:
 
     def open_search(self) -> None:
         """Show the search window (Ctrl+F): everywhere, or the open conversation."""
-        open_title = self.app._open().title
+        open_title = self.app.opened().title
         self.search_dialog.open([EVERYWHERE, f"Only {open_title}"], self.search_dialog.scope.current()
                                 if self.search_dialog.winfo_ismapped() else 0)
         self._search_rec = self.app.open_rec
@@ -375,7 +375,7 @@ class Moderation:
         app.open_conversation(message.conversation)
         if app.chat_log.point_out(message.id):
             return  # already held and shown
-        rec = app._open().rec
+        rec = app.opened().rec
         self._jump = (_key(rec), message.id)
         app.connection.history(rec, message.id + 1, JUMP_PAGE)
         app.connection.history(rec, None, JUMP_PAGE, after=message.id)
@@ -386,7 +386,7 @@ class Moderation:
             return False
         message_id = self._jump[1]
         self._jump = None
-        self.app.chat_log.render(self.app._open())
+        self.app.chat_log.render(self.app.opened())
         self.app.chat_log.point_out(message_id)
         return True
 

@@ -243,7 +243,7 @@ def choose(items: list[tuple[str, Any]], label: str) -> None:
 
 
 def newest_id(app: ParleyApp, text: str) -> int:
-    found = [m.id for m in app._open().messages if m.text == text and m.id is not None]
+    found = [m.id for m in app.opened().messages if m.text == text and m.id is not None]
     assert found, text
     return found[-1]
 
@@ -319,7 +319,7 @@ def test_an_operator_mutes_a_member_who_sees_why_until_unmuted(desktops: Desktop
     ann.invite("bob")
     desktops.until(lambda: bob.conversations.get("#quiet") is not None, "bob in #quiet")
     bob.open_conversation("#quiet")
-    desktops.until(lambda: ann._open().members is not None and len(ann._open().members or []) == 2, "members")
+    desktops.until(lambda: ann.opened().members is not None and len(ann.opened().members or []) == 2, "members")
 
     choose(ann.person_menu("bob"), "Mute in #quiet...")
     dialog = ann.moderation.dialog
