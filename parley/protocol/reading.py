@@ -49,6 +49,9 @@ to it. The rules:
   entries without an id (or an account without a name) are skipped, and no
   count is trusted beyond the parameters the frame holds. A CHATR's
   ``edited=`` (0: never edited) and ``found=1`` (a SEARCH result) are read.
+  A refused CHAT or EDIT with the mute text says where we are muted, until
+  when and why (``read_muted``). ``search_words`` and ``highlight`` come
+  from ``words.py``.
 
 Texts come from ``texts``: a text with ``{fields}`` matches with anything in
 their place.
