@@ -47,11 +47,11 @@ from .client import (
     RoomAnswer,
     RoomsListed,
     SearchDone,
-    SearchHit,
     ServerError,
     ServerWarning,
     SessionIssued,
     UnknownFrame,
+    Unmuted,
     UpdateAnswer,
     UsersChanged,
     check_message,
@@ -61,7 +61,7 @@ from .connection import Backoff, Closed, ConnectFailed, Connection, Status
 from .conversations import LOBBY, Conversation, Conversations
 from .moderation import Moderation
 from .prefs import Preferences, RememberedSession
-from .text import clock
+from .text import clock, localize_until
 from .views import ChatView, ConnectView, CustomizeView
 
 log = logging.getLogger("parley.desktop")
@@ -197,8 +197,8 @@ class ParleyApp:
             RoomsListed: self._on_rooms, SessionIssued: self._on_session, HistoryLoaded: self._on_history,
             RoomAnswer: self._on_room_answer, RefreshStarted: _ignore, DisconnectConfirmed: _ignore, Pong: _ignore,
             MessageEdited: self.moderation.on_edited, MessageDeleted: self.moderation.on_deleted,
-            BansListed: self.moderation.on_bans, SearchHit: self.moderation.on_search_hit,
-            SearchDone: self.moderation.on_search_done, Muted: self.moderation.on_muted,
+            BansListed: self.moderation.on_bans, SearchDone: self.moderation.on_search_done,
+            Muted: self.moderation.on_muted, Unmuted: self.moderation.on_unmuted,
         }
 
     def show(self, view: tk.Misc) -> None:
@@ -350,7 +350,7 @@ class ParleyApp:
 
     def _on_warning(self, event: ServerWarning) -> None:
         self.chat_view.warn(f"WARN: {event.text}")
-        self.chat_log.add_notice(event.text)
+        self.chat_log.add_notice(localize_until(event.text))
 
     def _on_unknown(self, event: UnknownFrame) -> None:
         self.chat_view.warn(f"Unknown message from the server: {event.frame.reason}")
@@ -358,6 +358,9 @@ class ParleyApp:
     # ---- messages ----------------------------------------------------------------
 
     def _on_chat(self, message: ChatMessage) -> None:
+        if message.found:  # a SEARCH result, not a message of the conversation
+            self.moderation.on_search_hit(message)
+            return
         if message.old:
             self.conversations.receive(message, old=True)  # drawn when the HISTORY answer ends
             return
@@ -394,13 +397,12 @@ class ParleyApp:
             return  # our own join: never a line above the history that follows
         # A room's event may come before the room's CONV (a join): it still goes to the room.
         conversation = self.conversations.ensure(event.rec if is_room(event.rec) else LOBBY)
-        note = conversation.note("info", event.text, clock(event.ts, event.time))
+        note = conversation.note("info", localize_until(event.text, event.until), clock(event.ts, event.time))
         if event.topic is not None and conversation.kind == "room":
             conversation.topic = event.topic
         if conversation is self._open():
             self.chat_log.append_note(note)
             self.chat_view.show_open(conversation)
-        self.moderation.on_info(event)
 
     def _redraw_soon(self) -> None:
         if self._redraw_id is None:

@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import bisect
 import enum
-import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Union
 
-from parley.protocol import Frame, LocalProtocolError, make_frame
+from parley.protocol import Frame, LocalProtocolError, make_frame, texts
 from parley.protocol.names import (
     is_color as is_color,  # re-exported: the window checks colors with it
 )
@@ -57,12 +56,14 @@ from parley.protocol.reading import (
     read_info,
     read_login,
     read_members,
+    read_muted,
     read_rooms,
     read_session,
     read_update,
     read_warn,
     search_frame,
     template_pattern,
+    until_reason,
 )
 from parley.protocol.reading import (
     ChatMessage as ChatMessage,  # the shared readers' values are our events
@@ -71,10 +72,13 @@ from parley.protocol.reading import (
     Conversation as Conversation,  # a CONV frame, as the shared reader reads it
 )
 from parley.protocol.reading import LoginRefused as LoginRefused
+from parley.protocol.reading import (
+    Muted as Muted,  # a refused CHAT or EDIT's mute, as the shared reader reads it
+)
 from parley.protocol.reading import RoomMembers as RoomMembers
 from parley.protocol.reading import RoomSummary as RoomSummary
 
-from .text import encode_lines, localize_until
+from .text import encode_lines
 
 MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the original client)
 # "Your session has ended; please log in again." (CON with a token that no longer works)
@@ -84,6 +88,13 @@ ROOM_REASONS = ("CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "RE
 # Moderation (issue 14): answered by ``CONFIRM,...;reason=X`` like the rooms' requests.
 MODERATION_REASONS = ("BAN", "UNBAN", "BANS", "MUTE", "UNMUTE", "DELETE", "REPORT", "EDIT")
 SEARCH_LIMIT = 20
+_NICK, _ROOM = r"\S+", r"#\S*"  # neither holds a space
+_MUTE_INFOS = (  # (pattern, True: a mute / False: an unmute)
+    (template_pattern(texts.MUTED_INFO, nick=_NICK, room=_ROOM, op=_NICK), True),
+    (template_pattern(texts.MUTED_LOBBY_INFO, nick=_NICK, op=_NICK), True),
+    (template_pattern(texts.UNMUTED_INFO, nick=_NICK, room=_ROOM, op=_NICK), False),
+    (template_pattern(texts.UNMUTED_LOBBY_INFO, nick=_NICK, op=_NICK), False),
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,7 @@ class InfoMessage:
     rec: str = EVERYONE  # a room's event names the room; the lobby's has no rec
     ts: int | None = None
     topic: str | None = None  # a room's new topic ("clients take the topic from topic")
-    until: int | None = None  # a ban's or mute's end (epoch ms, 0 for good), the text's time made local
+    until: int | None = None  # a ban's or mute's end (epoch ms, 0 for good)
 
 
 @dataclass(frozen=True)
@@ -195,13 +206,6 @@ class BansListed:
 
 
 @dataclass(frozen=True)
-class SearchHit:
-    """One result of a SEARCH (a ``CHATR ...;found=1``): never filed in a conversation."""
-
-    message: ChatMessage
-
-
-@dataclass(frozen=True)
 class SearchDone:
     """The CONFIRM ending a SEARCH: ``count`` results came, ``more`` older ones exist."""
 
@@ -212,12 +216,10 @@ class SearchDone:
 
 
 @dataclass(frozen=True)
-class Muted:
-    """We may not write in ``rec`` (``-ALL`` the lobby) until ``until`` (epoch ms, 0 for good)."""
+class Unmuted:
+    """We may write in ``room`` (``-ALL``: the lobby) again."""
 
-    rec: str
-    until: int
-    text: str  # what to show, its time in local time
+    room: str
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,7 @@ Event = Union[
     LoggedIn, LoginRefused, ChatMessage, InfoMessage, UsersChanged, UpdateAnswer,
     RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
     ConvChanged, MembersListed, RoomsListed, SessionIssued,
-    HistoryLoaded, RoomAnswer, MessageEdited, MessageDeleted, BansListed, SearchHit, SearchDone, Muted,
+    HistoryLoaded, RoomAnswer, MessageEdited, MessageDeleted, BansListed, SearchDone, Muted, Unmuted,
 ]
 
 
@@ -444,8 +446,6 @@ class Session:
         if self.state is not State.LOGGING_IN:
             return [ServerError(frame.content)]
         login = read_login(frame, self.reconnecting)
-        if isinstance(login, LoginRefused) and login.banned:  # "until=MS ... so clients can show it in local time"
-            login = replace(login, text=localize_until(login.text, login.until_ms))
         if not isinstance(login, LoginAccepted):
             if self.used_token and _SESSION_ENDED.match(frame.content):
                 # The token no longer works: forget it; a reconnect tries the password (or as a guest).
@@ -459,17 +459,28 @@ class Session:
 
     def _chatr(self, frame: Frame) -> list[Event]:
         # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay; ``found``: a SEARCH result.
-        message = read_chat(frame, self.nickname)
-        return [SearchHit(message) if message.found else message]
+        return [read_chat(frame, self.nickname)]
 
     def _info(self, frame: Frame) -> list[Event]:
         spelling = own_join(frame, self.nickname)
         if spelling is not None:
             self.login = replace(self.login, nickname=spelling)
         notice = read_info(frame)
-        until = number(frame.get("until"))
-        return [InfoMessage(notice.time, notice.sender, localize_until(notice.text, until), notice.rec,
-                            notice.ts, frame.get("topic"), until)]
+        info = InfoMessage(notice.time, notice.sender, notice.text, notice.rec, notice.ts, frame.get("topic"),
+                           number(frame.get("until")))
+        return [info, *self._own_mute(info)]
+
+    def _own_mute(self, info: InfoMessage) -> list[Event]:
+        """Our own mute or unmute, as the room (or everyone) is told it: for the composer's notice."""
+        for pattern, muted in _MUTE_INFOS:
+            found = pattern.match(info.text)
+            if found is None or not self.is_me(found["nick"]):
+                continue
+            room = found.groupdict().get("room") or EVERYONE
+            reason = until_reason(found) if muted else ""
+            if reason is not None:
+                return [Muted(room, info.until or 0, reason) if muted else Unmuted(room)]
+        return []
 
     def _edited(self, frame: Frame) -> list[Event]:
         edit = read_edited(frame)
@@ -539,16 +550,15 @@ class Session:
         if reason in ROOM_REASONS or reason in MODERATION_REASONS or reason in ("HISTORY", "SEARCH", "KICK"):
             answered = read_answer(frame)
             target = answered.room or answered.rec or ""
-            until = number(frame.get("until"))
-            text = localize_until(answered.text, until)
+            text = answered.text
             if reason == "HISTORY":
                 after = self._histories.pop(0) if self._histories else False
                 if answered.ok:
                     return [HistoryLoaded(target or EVERYONE, answered.count or 0, answered.more, after)]
             if reason == "SEARCH":
                 return [SearchDone(answered.ok, text, answered.count or 0, answered.more)]
-            muted = [Muted(_muted_in(text), until, text)] if until is not None else []
-            return [*muted, RoomAnswer(reason, target, answered.ok, text)]
+            muted = read_muted(frame)  # an EDIT refused: "the mute ERR text (as CONFIRM here)"
+            return [*([muted] if muted else []), RoomAnswer(reason, target, answered.ok, text)]
         return [UnknownFrame(frame)]
 
     def _update_answered(self, ok: bool, text: str) -> UpdateAnswer:
@@ -563,32 +573,20 @@ class Session:
         return UpdateAnswer(ok, text, self.login.nickname, self.login.color)
 
     def _err(self, frame: Frame) -> list[Event]:
-        until = number(frame.get("until"))
-        if until is None:
-            return [ServerError(frame.content)]
-        text = localize_until(frame.content, until)  # "ERR,time=...;until=MS,Error: You are muted ..."
-        return [Muted(_muted_in(text), until, text)]  # said above the composer
+        muted = read_muted(frame)  # "ERR,time=...;until=MS,Error: You are muted ...": said above the composer
+        return [muted] if muted is not None else [ServerError(frame.content)]
 
     def _warn(self, frame: Frame) -> list[Event]:
         warn = read_warn(frame)
         final = not warn.may_reconnect  # kicked, banned ("clients must not reconnect by themselves"), flooding
         self.final = self.final or final
-        return [ServerWarning(localize_until(warn.text, warn.until_ms), final)]
+        return [ServerWarning(warn.text, final)]
 
     def _pong(self, frame: Frame) -> list[Event]:
         return [Pong(frame.content)]
 
 
 # ---- helpers the UI uses, kept here to be testable without a window ------
-
-
-_MUTED_IN = re.compile(r"Error: You are muted in (#\S+) ")
-
-
-def _muted_in(text: str) -> str:
-    """Return the conversation a mute text names: ``#room``, or ``-ALL`` (``You are muted {until}``)."""
-    found = _MUTED_IN.match(text)
-    return found.group(1) if found else EVERYONE
 
 
 def parse_address(text: str) -> tuple[str, int | None]:

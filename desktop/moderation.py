@@ -18,13 +18,12 @@ from parley.protocol.reading import conversation_key
 from .client import (
     BansListed,
     ChatMessage,
-    InfoMessage,
     MessageDeleted,
     MessageEdited,
     Muted,
     RoomAnswer,
     SearchDone,
-    SearchHit,
+    Unmuted,
 )
 from .conversations import LOBBY
 from .dialogs import BansDialog, ModerationDialog, SearchDialog
@@ -281,39 +280,27 @@ class Moderation:
     # ---- mutes --------------------------------------------------------------------------------------
 
     def on_muted(self, event: Muted) -> None:
-        """We are muted in a conversation: keep it, say it above the composer there."""
-        self.mutes[_key(event.rec)] = event
+        """We are muted in a conversation (a refused CHAT or EDIT, or the mute's INFO): say it there."""
+        self.mutes[_key(event.room)] = event
         self.show_mute()
 
-    def on_info(self, event: InfoMessage) -> None:
-        """Our own mute or unmute, told to the room (or to everyone, in the lobby)."""
-        me = self.app.nickname
-        if not event.text.startswith(f"{me} was "):  # "NICK was muted in #R by OP {until}: REASON"
-            return
-        rec = event.rec if is_room(event.rec) else LOBBY
-        if event.until is not None and event.text.startswith(f"{me} was muted"):
-            reason = event.text.partition(": ")[2]
-            until = f"until {local_time(event.until)}" if event.until else "for good"
-            where = f" in {rec}" if is_room(rec) else ""
-            text = f"You are muted{where} {until}" + (f": {reason}" if reason else "")
-            self.on_muted(Muted(rec, event.until, text))
-        elif event.text.startswith(f"{me} was unmuted"):
-            self.mutes.pop(_key(rec), None)
-            self.show_mute()
+    def on_unmuted(self, event: Unmuted) -> None:
+        self.mutes.pop(_key(event.room), None)
+        self.show_mute()
 
     def show_mute(self) -> None:
         """Show the open conversation's mute notice while it lasts."""
         key = _key(self.app.open_rec)
         muted = self.mutes.get(key)
-        if muted is not None and muted.until and muted.until <= time.time() * 1000:
+        if muted is not None and muted.until_ms and muted.until_ms <= time.time() * 1000:
             del self.mutes[key]
             muted = None
-        self.app.chat_view.show_muted(muted.text.removeprefix("Error: ") if muted else "")
+        self.app.chat_view.show_muted(mute_notice(muted) if muted else "")
         if self._mute_check is not None:
             self.app.root.after_cancel(self._mute_check)
             self._mute_check = None
-        if muted is not None and muted.until:
-            wait = min(MUTE_CHECK_MS, max(50, int(muted.until - time.time() * 1000)))
+        if muted is not None and muted.until_ms:
+            wait = min(MUTE_CHECK_MS, max(50, int(muted.until_ms - time.time() * 1000)))
             self._mute_check = self.app.root.after(wait, self._recheck_mute)
 
     def _recheck_mute(self) -> None:
@@ -358,8 +345,8 @@ class Moderation:
         query, rec = self._search
         app.connection.search(query, rec, before)
 
-    def on_search_hit(self, event: SearchHit) -> None:
-        message = event.message
+    def on_search_hit(self, message: ChatMessage) -> None:
+        """One result (``CHATR ...;found=1``): listed in the search window, never filed in a conversation."""
         title = "Lobby" if message.conversation == LOBBY else message.conversation
         self.search_dialog.add(message, title)
 
@@ -389,6 +376,13 @@ class Moderation:
         self.app.chat_log.render(self.app.opened())
         self.app.chat_log.point_out(message_id)
         return True
+
+
+def mute_notice(muted: Muted) -> str:
+    """Return "You are muted [in #R] until LOCAL TIME: REASON" (or "for good")."""
+    where = f" in {muted.room}" if is_room(muted.room) else ""
+    until = f"until {local_time(muted.until_ms)}" if muted.until_ms else "for good"
+    return f"You are muted{where} {until}" + (f": {muted.reason}" if muted.reason else "")
 
 
 def _key(rec: str) -> str:

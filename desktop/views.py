@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 from .client import MAX_MESSAGE, LoginDetails, is_color, parse_address
 from .conversations import Conversation
 from .prefs import Preferences
-from .text import encode_lines, readable_color
+from .text import encode_lines, localize_until, readable_color
 
 
 class ChatActions(Protocol):
@@ -166,8 +166,8 @@ class ConnectView(ttk.Frame):
                             ca_file=ca_file, remember=self.remember.get())
 
     def show_error(self, text: str) -> None:
-        """Show why connecting failed (or nothing, with an empty text)."""
-        self.error_label.configure(text=text, foreground=self.theme["error"])
+        """Show why connecting failed (or nothing, with an empty text); a ban's end in local time."""
+        self.error_label.configure(text=localize_until(text), foreground=self.theme["error"])
 
     def show_progress(self, text: str) -> None:
         """Show what the connection is doing."""
@@ -632,8 +632,8 @@ class ChatView(ttk.Frame):
         self.kick_user.set(chosen if chosen in users else "")
 
     def warn(self, text: str) -> None:
-        """Show a warning under the log (ERR and WARN texts, refusals); empty clears it."""
-        self.warning_label.configure(text=text)
+        """Show a warning under the log (ERR and WARN texts, refusals; times in local time); empty clears it."""
+        self.warning_label.configure(text=localize_until(text))
 
     def set_status(self, text: str, state: str) -> None:
         """Show the connection state in the status line: green online, amber otherwise."""

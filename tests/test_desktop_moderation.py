@@ -10,7 +10,6 @@ the jump to a result.
 
 from __future__ import annotations
 
-import datetime
 import time
 import tkinter as tk
 from collections.abc import Iterator
@@ -47,18 +46,18 @@ from desktop.client import (
     Muted,
     RoomAnswer,
     SearchDone,
-    SearchHit,
     ServerWarning,
     Session,
+    Unmuted,
 )
 from desktop.conversations import Conversation, Conversations
+from desktop.moderation import mute_notice
 from desktop.text import localize_until
 from parley.protocol import format_frame, parse_frame
-from parley.protocol.reading import BanEntry, read_chat
+from parley.protocol.reading import BanEntry, BanList, read_chat
 
 T = "time=2026-11-24 10:00:00"
 UNTIL_MS = 1795600800000  # 2026-11-25 10:00 UTC
-LOCAL = datetime.datetime.fromtimestamp(UNTIL_MS / 1000).strftime("%Y-%m-%d %H:%M")
 
 
 def logged_in(nickname: str = "ann") -> Session:
@@ -105,7 +104,7 @@ def test_moderation_edit_and_search_requests_are_the_contracts_frames() -> None:
         "HISTORY,rec=#tea;before=13;limit=25,", "HISTORY,rec=#tea;after=12;limit=25,"]
 
 
-def test_moderation_frames_become_events_with_times_in_local_time() -> None:
+def test_moderation_frames_become_events() -> None:
     session = logged_in()
     session.history("#tea", 13, 25)
     session.history("#tea", None, 25, after=12)
@@ -119,52 +118,59 @@ def test_moderation_frames_become_events_with_times_in_local_time() -> None:
         f"CONFIRM,{T};reason=HISTORY;rec=#tea;count=2;more=1,OK",
         f"CONFIRM,{T};reason=HISTORY;rec=#tea;count=0;more=0,OK",
         f"ERR,{T};until={UNTIL_MS},Error: You are muted in #tea until 2026-11-25 10:00 UTC: calm down",
+        f"ERR,{T};until=0,Error: You are muted for good",
         f"CONFIRM,{T};reason=BAN,Error: gus is an admin and cannot be banned.",
     )
     hit = events[3]
-    muted = f"Error: You are muted in #tea until {LOCAL}: calm down"
     assert events == [
         MessageEdited(7, "new\nwords", 5),
         MessageDeleted(8),
-        BansListed(events[2].bans),
+        BansListed(BanList("#tea", (BanEntry(4, "room", "gus", 0, "ann", 9, "spam"),))),
         hit,
         SearchDone(True, "OK", 1, False),
         HistoryLoaded("#tea", 2, True, after=False),
         HistoryLoaded("#tea", 0, False, after=True),
-        Muted("#tea", UNTIL_MS, muted),
+        Muted("#tea", UNTIL_MS, "calm down"),
+        Muted("-ALL", 0, ""),
         RoomAnswer("BAN", "", False, "Error: gus is an admin and cannot be banned."),
     ]
-    assert events[2].bans.entries == (BanEntry(4, "room", "gus", 0, "ann", 9, "spam"),)
-    assert isinstance(hit, SearchHit) and hit.message.found and hit.message.text == "tea time"
-    # A lobby mute names no room.
-    lobby, = [e for e in feed(session, f"ERR,{T};until=0,Error: You are muted for good") if isinstance(e, Muted)]
-    assert lobby == Muted("-ALL", 0, "Error: You are muted for good")
+    assert isinstance(hit, ChatMessage) and hit.found and hit.text == "tea time"  # a result, not a message
+
+
+def test_our_own_mute_and_unmute_are_read_from_their_info() -> None:
+    session = logged_in()
+    mine = feed(session, f"INFO,{T};rec=#tea;until={UNTIL_MS},ann was muted in #tea by bob until 2026-11-25 10:00 UTC: x")
+    assert mine[1:] == [Muted("#tea", UNTIL_MS, "x")] and mine[0].until == UNTIL_MS
+    lobby = feed(session, f"INFO,{T};sender=ann;ts=1;until=0,ann was muted by boss for good")
+    assert lobby[1:] == [Muted("-ALL", 0, "")]
+    assert feed(session, f"INFO,{T};rec=#tea,ann was unmuted in #tea by bob")[1:] == [Unmuted("#tea")]
+    assert feed(session, f"INFO,{T};sender=ann;ts=1,ann was unmuted by boss")[1:] == [Unmuted("-ALL")]
+    assert len(feed(session, f"INFO,{T};rec=#tea;until=0,cy was muted in #tea by bob for good")) == 1  # not us
 
 
 def test_a_ban_warning_is_final_and_a_ban_refusal_is_never_retried() -> None:
     session = logged_in("gus")
-    warning, = feed(session, f"WARN,{T};until={UNTIL_MS},You have been banned until 2026-11-25 10:00 UTC: spam")
-    assert warning == ServerWarning(f"You have been banned until {LOCAL}: spam", final=True)
+    text = "You have been banned until 2026-11-25 10:00 UTC: spam"
+    warning, = feed(session, f"WARN,{T};until={UNTIL_MS},{text}")
+    assert warning == ServerWarning(text, final=True)
     assert session.final and not session.may_reconnect  # "Clients must not reconnect by themselves"
     again = Session(LoginDetails("h", 1, "gus", "#FFF"))
     again.logged_in_once = True  # as after a drop
     again.connection_made()
     refused, = feed(again, f"CONVER,{T};until=0,Error: You are banned for good")
-    assert isinstance(refused, LoginRefused) and not refused.retry and refused.text == "Error: You are banned for good"
-    assert localize_until("You are banned until 2026-11-25 10:00 UTC", UNTIL_MS) == f"You are banned until {LOCAL}"
+    assert isinstance(refused, LoginRefused) and not refused.retry and refused.banned
 
 
-def test_until_is_shown_in_local_time_with_or_without_the_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_until_is_shown_in_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Europe/Paris")
     time.tzset()
     try:
-        session = logged_in()
-        info, = feed(session, f"INFO,{T};sender=gus;ts=5,gus has been banned by boss until 2026-11-25 10:00 UTC: x")
-        assert info.text == "gus has been banned by boss until 2026-11-25 11:00: x"
-        muted, = feed(session, f"INFO,{T};rec=#tea;until={UNTIL_MS},"
-                               "ann was muted in #tea by bob until 2026-11-25 10:00 UTC")
-        assert muted.text == "ann was muted in #tea by bob until 2026-11-25 11:00" and muted.until == UNTIL_MS
+        said = "gus has been banned by boss until 2026-11-25 10:00 UTC: x"
+        assert localize_until(said) == "gus has been banned by boss until 2026-11-25 11:00: x"  # from the text
+        assert localize_until(said, UNTIL_MS + 59_000) == "gus has been banned by boss until 2026-11-25 11:00: x"
         assert localize_until("You are banned for good: x") == "You are banned for good: x"
+        assert mute_notice(Muted("#tea", UNTIL_MS, "calm down")) == "You are muted in #tea until 2026-11-25 11:00: calm down"
+        assert mute_notice(Muted("-ALL", 0, "")) == "You are muted for good"
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
