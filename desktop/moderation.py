@@ -80,7 +80,6 @@ class Moderation:
         message = self.app.chat_log.shown_message(message_id)
         if message is None or not self.app.rooms_server:
             return []
-        self.app.chat_log.choose(message_id)
         items: MenuItems = []
         if message.mine:
             items.append(("Edit", lambda: self.start_edit(message)))
