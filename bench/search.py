@@ -58,6 +58,7 @@ import argparse
 import concurrent.futures
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import random
@@ -65,6 +66,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -318,13 +320,26 @@ def _message(rng: random.Random, layout: Layout, ts: int, stamp: str, content: s
                       layout.ident(sender), layout.ident(receiver))
 
 
+def schema_digest() -> str:
+    """A digest of the schema a new Store creates: a history built with other tables or another index is not reused."""
+    with tempfile.TemporaryDirectory() as scratch:
+        store = Store(Path(scratch) / "parley.sqlite3", durable=False)
+        store.close()
+        db = sqlite3.connect(Path(scratch) / "parley.sqlite3")
+        try:
+            schema = "\n".join(str(sql) for (sql,) in db.execute("SELECT sql FROM sqlite_master ORDER BY name"))
+        finally:
+            db.close()
+    return hashlib.sha1(schema.encode()).hexdigest()[:8]
+
+
 def cached(cache: Path, messages: int, seed: int, log: Callable[[str], None]) -> tuple[Path, Layout]:
     """Return the data folder and layout of the history for (messages, seed), building it if it is not cached.
 
     A history is built in a folder of its own and renamed into place when
     complete, so an interrupted build is never taken for a finished one.
     """
-    folder = cache / f"n{messages}-seed{seed}-gen{GENERATOR}-schema{SCHEMA_VERSION}"
+    folder = cache / f"n{messages}-seed{seed}-gen{GENERATOR}-schema{SCHEMA_VERSION}-{schema_digest()}"
     layout_file = folder / "layout.json"
     if layout_file.exists():
         log(f"search: the history of {messages:,} messages is cached in {folder}")
@@ -357,6 +372,11 @@ class Query:
     def words(self) -> list[str]:
         return WORD.findall(self.text)
 
+    def label(self, layout: Layout) -> str:
+        """The query as the JSON names it: kind, text, and who searches where."""
+        where = self.rec(layout)
+        return f"{self.kind}: {self.text} ({f'rec={where}' if where else 'no rec'}, by {user_name(self.user)})"
+
     def rec(self, layout: Layout) -> str | None:
         """The SEARCH frame's rec, or None without scope."""
         if self.room is not None:
@@ -370,15 +390,15 @@ KINDS = ("rare", "common", "accent", "two words", "prefix", "FTS syntax", "room"
 def queries(layout: Layout) -> list[Query]:
     """Return the fixed set of queries, four of each kind, chosen by rank so that they are the same for any N."""
     w, user, few = layout.vocabulary, layout.typical, layout.few
-    tail = [w[-1], w[-50], w[-500], w[-2000]]
+    long_tail = [word for word in reversed(w) if len(word) >= 8]  # not the beginning of many other words
+    tail = [long_tail[0], long_tail[50], long_tail[500], long_tail[2000]]
     mid = [w[400], w[2000], w[8000], w[15000]]
     plain = [word for word in w[len(COMMON):] if word.isascii()]
     stems = [plain[3][:2], plain[10][:3], "br", "tho"]
-    smallest = min(range(len(layout.rooms)), key=lambda r: (layout.rooms[r]["messages"], r))
-    largest = max(range(len(layout.rooms)), key=lambda r: (layout.rooms[r]["messages"], -r))
-    pair = _middle_pair(layout)
-    a, b = layout.pairs[pair]
-    found = [
+    rooms = sorted(range(len(layout.rooms)), key=lambda r: (layout.rooms[r]["messages"], r))
+    sizes = sorted((count, n) for n, count in enumerate(layout.pair_messages) if count) or [(0, 0)]
+    middle, large = (layout.pairs[sizes[len(sizes) * k // 10][1]] for k in (5, 9))
+    return [
         *(Query("rare", word, user) for word in tail),
         *(Query("common", word, user) for word in ("the", "you", "is", "good")),
         *(Query("accent", word, user) for word in ("cafe", "zurich", "jalapeno", "Fiancee")),
@@ -387,18 +407,13 @@ def queries(layout: Layout) -> list[Query]:
         *(Query("prefix", stem, user) for stem in stems),
         *(Query("FTS syntax", text, user) for text in (f'"the" AND {mid[1]}*', f"{mid[0]}:{w[30]} -{w[80]}",
                                                        f"NEAR({w[10]} {w[12]}, 5)", f"({mid[3]} OR ^you)*")),
+        # The smallest room and the largest: a common word and a rarer one in each.
         *(Query("room", word, layout.rooms[room]["members"][0], room=room)
-          for room in (smallest, largest) for word in ("the", mid[1])),
-        *(Query("private", word, a, partner=b) for word in ("the", mid[0], w[40], tail[2])),
+          for room in (rooms[0], rooms[-1]) for word in ("the", mid[1])),
+        # A conversation of the median size and one at the 90th percentile (most are short).
+        *(Query("private", word, pair[0], partner=pair[1]) for pair in (middle, large) for word in ("the", mid[0])),
         *(Query("few rooms", word, few) for word in ("the", mid[0], "good time", tail[0])),
     ]
-    return found
-
-
-def _middle_pair(layout: Layout) -> int:
-    """The private conversation at the middle of their sizes (among those with messages)."""
-    ranked = sorted((count, n) for n, count in enumerate(layout.pair_messages) if count)
-    return ranked[len(ranked) // 2][1] if ranked else 0
 
 
 def search_call(store: Store, layout: Layout, query: Query) -> Callable[[], tuple[list[Any], bool]]:
@@ -427,11 +442,13 @@ class Samples:
     """Times in milliseconds by query kind, and what each query found."""
 
     times: dict[str, list[float]] = field(default_factory=dict)
-    found: dict[str, int] = field(default_factory=dict)  # query text and kind -> results (the first run)
+    by_query: dict[str, list[float]] = field(default_factory=dict)  # Query.label -> times
+    found: dict[str, int] = field(default_factory=dict)  # Query.label -> results (in the untimed pass)
     more: dict[str, bool] = field(default_factory=dict)
 
-    def add(self, kind: str, value: float) -> None:
+    def add(self, kind: str, label: str, value: float) -> None:
         self.times.setdefault(kind, []).append(value)
+        self.by_query.setdefault(label, []).append(value)
 
     def summary(self) -> dict[str, dict[str, float]]:
         every = [v for values in self.times.values() for v in values]
@@ -453,13 +470,13 @@ def measure_store(data: Path, layout: Layout, rounds: int, log: Callable[[str], 
         calls = [(query, search_call(store, layout, query)) for query in queries(layout)]
         for query, call in calls:  # the untimed pass: what each finds
             found, more = thread.submit(call).result(timeout=300)
-            samples.found[f"{query.kind}: {query.text}"] = len(found)
-            samples.more[f"{query.kind}: {query.text}"] = bool(more)
+            samples.found[query.label(layout)] = len(found)
+            samples.more[query.label(layout)] = bool(more)
         for number in range(rounds):
             for query, call in calls:
                 started = time.perf_counter()
                 thread.submit(call).result(timeout=300)
-                samples.add(query.kind, (time.perf_counter() - started) * 1000)
+                samples.add(query.kind, query.label(layout), (time.perf_counter() - started) * 1000)
             log(f"search: store round {number + 1} of {rounds}: median so far "
                 f"{median([v for vs in samples.times.values() for v in vs]):.2f} ms")
     finally:
@@ -601,9 +618,9 @@ def measure_wire(bench: Bench, data: Path, layout: Layout, rounds: int, log: Cal
                 if text != "OK":
                     raise BenchError(f"SEARCH {query.text!r} was answered {text!r}")
                 if number == 0:
-                    samples.found[f"{query.kind}: {query.text}"] = count
+                    samples.found[query.label(layout)] = count
                 else:
-                    samples.add(query.kind, elapsed)
+                    samples.add(query.kind, query.label(layout), elapsed)
             log(f"search: wire round {number} of {rounds}")
     finally:
         for client in clients.values():
@@ -626,8 +643,8 @@ def run_search(args: argparse.Namespace) -> Result:
         appends = measure_appends(bench, data, layout, args.rounds, ((1, 30), (100, 10)), bench.log)
         try:
             wire = measure_wire(bench, data, layout, args.search_rounds, bench.log) if args.wire else "not asked"
-        except (BenchError, OSError, ValueError) as error:
-            wire = f"not measured: {error}"
+        except (RuntimeError, OSError, ValueError) as error:  # BenchError is a RuntimeError, as a failed start
+            wire = "not measured: " + [line for line in str(error).splitlines() if line.strip()][-1]
             bench.log(f"search: through the wire {wire}")
     command = (f"python -m bench search --messages {args.messages} --seed {args.seed} "
                f"--search-rounds {args.search_rounds} --rounds {args.rounds}")
@@ -639,13 +656,26 @@ def run_search(args: argparse.Namespace) -> Result:
                           "few_rooms": len(layout.rooms_of(layout.few))},
                "queries": [dataclasses.asdict(query) | {"words": query.words()} for query in queries(layout)],
                "sizes": sizes, "store": _figures(store), "appends": appends,
-               "wire": wire if isinstance(wire, str) else _figures(wire)}
+               "wire": wire if isinstance(wire, str) else _figures(wire),
+               "series": _series(store, wire, appends)}
     return Result("search", command, _summary(layout, store, wire, sizes, appends),
                   _rows(layout, store, wire, sizes, appends), figures)
 
 
 def _figures(samples: Samples) -> dict[str, Any]:
-    return {"summary": samples.summary(), "times_ms": samples.times, "found": samples.found, "more": samples.more}
+    return {"summary": samples.summary(), "times_ms": samples.times, "found": samples.found, "more": samples.more,
+            "median_ms_by_query": {label: median(values) for label, values in samples.by_query.items()}}
+
+
+def _series(store: Samples, wire: Samples | str, appends: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """Every time measured, as the other scenarios' ``series``: system -> measure -> values (milliseconds)."""
+    series = {"store": store.times}
+    if not isinstance(wire, str):
+        series["wire"] = wire.times
+    for system in ("index", "no index"):
+        if system in appends:
+            series[f"append, {system}"] = {f"{size} messages": values for size, values in appends[system].items()}
+    return series
 
 
 def _cell(values: dict[str, float]) -> str:
