@@ -1,4 +1,4 @@
-"""The parley command: run the chat server and the web gateway, manage accounts.
+"""The parley command: run the chat server and the web gateway, manage accounts and bans.
 
 Its arguments are in flags.py. A failure a user can cause (a wrong flag, a
 port in use, an unusable folder or certificate) is told in one line on
@@ -67,6 +67,7 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
 
 def server_config(args: argparse.Namespace) -> "ServerConfig":
     """The chat server's settings from the parsed flags."""
+    from parley.protocol.names import RESERVED_NICKNAMES
     from server.config import ServerConfig
 
     config = ServerConfig(
@@ -92,6 +93,9 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         resume_grace=args.resume_grace,
         session_days=args.session_days,
         rooms_per_address=args.rooms_per_address,
+        edit_window=args.edit_window,
+        reserved_nicknames=(args.reserved_nicknames if args.reserved_nicknames is not None
+                            else list(RESERVED_NICKNAMES)),
         login_failures_per_address=args.login_failures_per_address,
         login_failures_per_nickname=args.login_failures_per_nickname,
         login_failures_per_account=args.login_failures_per_account,
@@ -116,9 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return desktop_main(argv[1:])
     args = build_parser().parse_args(argv)
-    if args.command == "user":
+    if args.command in ("user", "ban", "audit"):
         try:
-            return run_user_command(args)
+            return run_user_command(args) if args.command == "user" else run_moderation_command(args)
         except StartupError as error:
             print(f"parley: {error}", file=sys.stderr)
             return 1
@@ -372,6 +376,22 @@ def run_user_command(args: argparse.Namespace) -> int:
         elif args.user_command == "revoke":
             return _revoke(store, account, args.id)
         return 0
+    finally:
+        store.close()
+
+
+def run_moderation_command(args: argparse.Namespace) -> int:
+    """``parley ban ...`` and ``parley audit``, on the data folder's database (beside a running server too)."""
+    from server.datafolder import permission_warnings
+    from server.store import Store, database_path
+
+    from .cli_moderation import run_audit_command, run_ban_command
+
+    store = Store(database_path(args.data_dir))
+    for warning in permission_warnings(store.path):
+        print(f"parley: warning: {warning}", file=sys.stderr)
+    try:
+        return run_ban_command(args, store) if args.command == "ban" else run_audit_command(args, store)
     finally:
         store.close()
 

@@ -196,6 +196,11 @@ class _Append(argparse.Action):
         setattr(namespace, self.dest, [*(current if isinstance(current, list) else []), values])
 
 
+def _name_list(text: str) -> list[str]:
+    """``a,b,c`` as a list of names (empty items dropped)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def add_flag(parser: argparse.ArgumentParser, flag: str, *, type: Callable[[str], Any] = str,
              default: Any = None, help: str, **kwargs: Any) -> None:
     """Add a flag whose default is its PARLEY_* variable's value, then ``default``."""
@@ -282,6 +287,12 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="days a remembered sign-in (a resume token) lasts (default: %(default)s)")
     add_flag(parser, "--rooms-per-address", metavar="N", type=count, default=10,
              help="rooms one address may create an hour; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--edit-window", metavar="SECONDS", type=non_negative, default=900.0,
+             help="seconds after sending a message during which its author may edit it (default: %(default)s)")
+    add_flag(parser, "--reserved-nicknames", metavar="NAMES", type=_name_list,
+             help="comma-separated nicknames no guest may take or rename to, nor one that looks like them "
+                  "(accounts already so named still log in); empty: none (default: admin, administrator, root, "
+                  "moderator, mod, operator, sysop, system, server, parley, support, staff, owner, help)")
     _add_password_flags(parser)
     _add_log_flags(parser)
 
@@ -394,6 +405,35 @@ def _add_user_commands(commands: Any) -> None:
         _add_data_dir(sub)
 
 
+def _add_moderation_commands(commands: Any) -> None:
+    """``parley ban ...`` and ``parley audit``; their values are checked in parley/cli_moderation.py."""
+    ban = commands.add_parser("ban", help="list, add and lift bans",
+                              description="List, add and lift server-wide bans. A running server applies them "
+                                          "within a few seconds.")
+    ban_commands = ban.add_subparsers(dest="ban_command", required=True, metavar="ACTION")
+    listing = ban_commands.add_parser("list", help="list the bans and mutes in force",
+                                      description="List the bans and mutes in force, newest first (times in UTC).")
+    add = ban_commands.add_parser(
+        "add", help="ban an account or nickname, or an address or network",
+        description="Ban an account or a guest's nickname, or an address or network (CIDR), for a while or for good.")
+    which = add.add_mutually_exclusive_group(required=True)
+    which.add_argument("--user", metavar="NICK", help="the account or the guest's nickname")
+    which.add_argument("--address", metavar="ADDR", help="an IPv4 or IPv6 address, or a network such as 198.51.100.0/24")
+    add.add_argument("--for", dest="duration", metavar="TIME", default="forever",
+                     help="how long: 30m, 2h, 7d, or forever (default: %(default)s)")
+    add.add_argument("--reason", default="", help="why (shown to the banned user; at most 300 characters)")
+    lift = ban_commands.add_parser("lift", help="lift a ban or a mute",
+                                   description="Lift a ban or a mute (its id from 'parley ban list').")
+    lift.add_argument("id", type=int, help="the ban's id, from 'parley ban list'")
+    audit = commands.add_parser("audit", help="show the moderation log",
+                                description="Show the moderation log (who did what, to whom, when, why), "
+                                            "newest first, times in UTC.")
+    audit.add_argument("--limit", metavar="N", type=positive_int, default=100,
+                       help="show the newest N entries (default: %(default)s)")
+    for sub in (listing, add, lift, audit):
+        _add_data_dir(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``parley`` command's parser (``parley desktop`` has its own, in desktop/cli.py)."""
     parser = Parser(prog="parley", description="Parley chat: run the chat server and its web page, manage accounts.",
@@ -415,4 +455,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_standalone_gateway_flags(gateway)
     commands.add_parser("desktop", help="open the desktop client (see parley desktop --help)", add_help=False)
     _add_user_commands(commands)
+    _add_moderation_commands(commands)
     return parser

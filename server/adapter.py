@@ -37,7 +37,7 @@ from .core.chats import StagedChat
 from .database import Database, store_request
 from .hashing import HashingPool
 from .hub import Hub
-from .records import StoreFailed
+from .records import Restriction, StoreFailed
 from .outbox import Outbox
 from .pipe import IN_PROCESS
 
@@ -142,8 +142,8 @@ class CoreAdapter:
     def __init__(self, config: ServerConfig, hub: Hub, db: Database, admins: list[str],
                  new_outbox: Callable[[asyncio.Transport, Callable[[], None]], Outbox],
                  is_trusted_proxy: Callable[[str], bool], set_keepalive: Callable[[Any], None],
-                 budget: ConnectionBudget | None = None) -> None:
-        self.core = ChatCore(config, hub, admins)
+                 budget: ConnectionBudget | None = None, restrictions: list[Restriction] | None = None) -> None:
+        self.core = ChatCore(config, hub, admins, restrictions)
         self.hub = hub
         self.db = db
         self.protocols: dict[int, ClientProtocol] = {}
@@ -164,6 +164,21 @@ class CoreAdapter:
         self._set_keepalive = set_keepalive
         self._budget = budget
         self._throttle = LogThrottle()
+        self._refresher = self._loop.create_task(self._refresh_restrictions(config.restrictions_refresh))
+
+    async def _refresh_restrictions(self, every: float) -> None:
+        """Reload the bans and mutes in force every ``every`` seconds: those made from the command line
+        (or, later, another node) take effect within that time."""
+        if every <= 0:
+            return
+        while True:
+            await asyncio.sleep(every)
+            try:
+                loaded = await self.db.call(self.db.store.active_restrictions, int(time.time() * 1000))
+            except Exception as error:  # noqa: BLE001 (logged; the last load stays in force)
+                log.warning("could not reload the bans in force: %s", error)
+                continue
+            self.drive(e.RestrictionsLoaded(tuple(loaded)))
 
     def descriptors_short(self) -> bool:
         """Whether the chat port has used up its share of descriptors (only admins or no one get in)."""
@@ -228,6 +243,7 @@ class CoreAdapter:
             self._driving = False
 
     def close(self) -> None:
+        self._refresher.cancel()
         for protocol in list(self.lingering):
             protocol.transport.close()
         self._hashing.shutdown()
@@ -290,8 +306,6 @@ class CoreAdapter:
     def _set_user_list_timer(self, action: a.SetUserListTimer) -> None:
         if self._user_list_timer is not None:
             self._user_list_timer.cancel()
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
             self._user_list_timer = None
         if action.at is not None:
             self._user_list_timer = self._loop.call_at(action.at, self._user_list_due)

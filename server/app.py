@@ -10,6 +10,7 @@ import functools
 import logging
 import signal
 import socket
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -84,11 +85,12 @@ class ChatServer:
             log.warning("%s", warning)
         admins = await self.db.call(store.admin_names)
         await self.db.call(store.drop_all_guests)  # a guest's rooms end with it, and no guest outlives a restart
+        restrictions = await self.db.call(store.active_restrictions, int(time.time() * 1000))
         if self.config.budget is None:
             self.config.budget = plan_budget(descriptor_limit(), chat_port=True, web_port=False,
                                              admin_reserve=self.config.admin_reserve)
         self._adapter = CoreAdapter(self.config, self.hub, self.db, admins, self._new_outbox,
-                                    self.is_trusted_proxy, self._set_keepalive, self.config.budget)
+                                    self.is_trusted_proxy, self._set_keepalive, self.config.budget, restrictions)
         try:
             self._server = await loop.create_server(
                 self._new_protocol,

@@ -9,6 +9,7 @@ from parley.net.budget import ConnectionBudget
 from parley.net.groups import DEFAULT_IPV6_PREFIX
 from parley.net.proxy import Network
 from parley.paths import default_data_dir
+from parley.protocol.names import RESERVED_NICKNAMES
 
 
 @dataclass
@@ -26,7 +27,11 @@ class ServerConfig:
     legacy_pace: float = 0.05  # seconds between frames sent to a legacy client
     max_outbuf: int = 2 * 1024 * 1024  # unsent bytes allowed per connection
     drain_timeout: float = 60.0  # seconds a client may take to read a part of a REF before it is cut off
-    min_password: int = 4
+    min_password: int = 8  # characters (NIST SP 800-63B's minimum)
+    edit_window: float = 900.0  # seconds after sending during which its author may edit a message
+    # Nicknames nobody may take as a guest or rename to (nor a look-alike); accounts already named so still log in.
+    reserved_nicknames: list[str] = field(default_factory=lambda: list(RESERVED_NICKNAMES))
+    restrictions_refresh: float = 5.0  # seconds between reloads of the bans and mutes in force (the command line's)
     resume_grace: float = 30.0  # seconds a user whose connection dropped stays online, for its page to resume
     session_days: float = 30.0  # days a remembered resume token (CON remember=1) lasts
     rooms_per_address: int = 10  # rooms created an hour, per address

@@ -124,6 +124,10 @@ class LocalHub:
 
     def broadcast(self, frame: Frame, audience: Audience = Audience.ALL) -> None:
         payload = encode_frame(frame)
+        if audience is Audience.ROOMS:
+            for member in self._directory.room_aware():
+                member.deliver(payload)
+            return
         if audience is not Audience.ALL:
             online, wanting_changes = self._directory.count_list_changes()
             wanted = wanting_changes if audience is Audience.CHANGES else online - wanting_changes

@@ -1,4 +1,4 @@
-"""The values Parley keeps: accounts, chat messages, rooms, read state and sessions. Plain data, no I/O.
+"""The values Parley keeps: accounts, chat messages, rooms, read state, sessions and moderation. Plain data, no I/O.
 
 The store (store.py) persists them and the chat core (core/) reasons about
 them; neither needs the other to name them.
@@ -35,6 +35,7 @@ class Account:
     name: str
     role: str
     password_hash: str
+    created_ms: int = 0  # when it was created (epoch ms); 0 where not read
 
     @property
     def is_admin(self) -> bool:
@@ -71,6 +72,8 @@ class NewMessage:
 
 @dataclass(frozen=True)
 class StoredMessage:
+    """A message as history sends it: its current text, and when it was last edited (0: never)."""
+
     id: int
     ts_ms: int
     time_text: str
@@ -78,6 +81,26 @@ class StoredMessage:
     color: str
     rec: str
     content: str
+    edited_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One stored message, with who may see it, for EDIT, DELETE and REPORT.
+
+    ``rec_ident`` is None for a lobby or room message; ``room_id`` is the
+    room's for a room message.
+    """
+
+    id: int
+    ts_ms: int
+    sender: str
+    rec: str
+    content: str
+    sender_ident: str
+    rec_ident: str | None
+    room_id: int | None
+    edited_ms: int
 
 
 @dataclass(frozen=True)
@@ -164,3 +187,64 @@ class Session:
     expires_ms: int
     last_used_ms: int
     address: str
+
+
+RESTRICTION_KINDS = ("user", "address", "room", "mute")
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """A ban or a mute (table ``bans``).
+
+    ``kind``: ``user`` (a server ban of an account or a nickname),
+    ``address`` (an address or a network), ``room`` (a ban from one room)
+    or ``mute``. ``target``: the nickname as given, or the network's text
+    (``198.51.100.7/32``, ``2001:db8::/64``). ``target_key``: the nickname's
+    ``names.name_key`` (the network's text for an address ban). ``ident``:
+    ``a:ID`` when the target is an account. ``room_id`` / ``room``: the room
+    of a room ban or a mute (``#name``); a lobby mute has ``room_id`` None and
+    ``room`` ``-ALL``; server bans have None and ``''``. ``until_ms`` 0: for good.
+    """
+
+    id: int
+    kind: str
+    target: str
+    target_key: str
+    ident: str | None
+    room_id: int | None
+    room: str
+    reason: str
+    by: str
+    created_ms: int
+    until_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One moderation action: who (``actor``), what (``action``), to whom (``target``), where, when and why."""
+
+    id: int
+    at_ms: int
+    actor: str
+    action: str
+    target: str
+    room: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A user's report of a message: ``by`` reported message ``message_id`` (sent by ``sender`` to ``rec``).
+
+    ``text``: the message's first 300 characters as it is now ('' once deleted).
+    """
+
+    id: int
+    at_ms: int
+    by: str
+    message_id: int
+    sender: str
+    rec: str
+    text: str
+    reason: str

@@ -21,12 +21,17 @@ from parley.startup import StartupError
 
 from .datafolder import create_private_file, make_folder
 from .records import (
+    RESTRICTION_KINDS,
     ROLES,
     Account,
     AccountExists,
+    AuditEntry,
     Member,
     Membership,
+    MessageRecord,
     NewMessage,
+    Report,
+    Restriction,
     Room,
     RoomExists,
     RoomSummary,
@@ -38,13 +43,41 @@ from .records import (
 DATABASE_NAME = "parley.sqlite3"
 MESSAGES_PER_INSERT = 500  # 10 values a row, well under SQLite's 32,766 variables a statement
 MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-MESSAGE_COLUMNS = "id, ts_ms, time_text, sender, color, rec, content"  # a StoredMessage
+MESSAGE_COLUMNS = "id, ts_ms, time_text, sender, color, rec, content, edited_ms"  # a StoredMessage
 UNREAD_CAP = 1000  # CONV's unread: "counted up to 1000"
 NO_LIMIT = 2**63 - 1  # an id above every message's
 LOBBY = "lobby"  # the lobby's conversation in read_markers
 # The lobby's messages: what the index messages_public covers (its WHERE, word for word).
 IN_LOBBY = "rec_ident IS NULL AND room_id IS NULL"
+LIVE = "deleted = 0"  # not a deleted message's tombstone
 ConversationKind = Literal["lobby", "room", "private"]
+RESTRICTION_COLUMNS = "id, kind, target, target_key, ident, room_id, room, reason, banned_by, created_ms, until_ms"
+AUDIT_COLUMNS = "id, at_ms, actor, action, target, room, reason, detail"
+REPORT_TEXT = 300  # REPORTS' text: "the message's first 300 characters"
+# A Report: the report and the message it is about, as the message is now.
+REPORTS_QUERY = (
+    "SELECT r.id, r.at_ms, r.reporter, r.message_id, coalesce(m.sender, ''), coalesce(m.rec, ''),"
+    f" substr(coalesce(m.content, ''), 1, {REPORT_TEXT}), r.reason FROM reports r"
+    " LEFT JOIN messages m ON m.id = r.message_id"
+)
+
+
+
+def _scope_words(row: str) -> str:
+    """SQL for the scope words of the message ``row`` in messages_fts (schema version 4: never change it).
+
+    Where a message may be read, as words the index can intersect with the
+    searched ones: ``lobby``; ``r<room id>``; for a private message ``p<ident>``
+    for each party and ``c<ident>x<ident>`` for the conversation (the two in
+    order), an ident's ``:`` left out (``a:7`` is ``pa7``). A search within a
+    room or a conversation then reads only its matches, not every match of
+    every conversation; _search_words builds the same words.
+    """
+    sender, rec = f"replace({row}.sender_ident, ':', '')", f"replace({row}.rec_ident, ':', '')"
+    return (f"CASE WHEN {row}.room_id IS NOT NULL THEN 'r' || {row}.room_id WHEN {row}.rec_ident IS NULL THEN 'lobby'"
+            f" ELSE 'p' || {sender} || ' p' || {rec} || ' c' || min({sender}, {rec}) || 'x' || max({sender}, {rec})"
+            " END")
+
 
 _MIGRATIONS: list[str] = [
     # Version 1.
@@ -143,6 +176,79 @@ _MIGRATIONS: list[str] = [
     INSERT INTO read_markers (account_id, conv, message_id)
         SELECT id, 'lobby', (SELECT coalesce(max(id), 0) FROM messages WHERE rec_ident IS NULL) FROM accounts;
     """,
+    # Version 4: moderation, editing and search (issue 14). Bans and mutes
+    # (lifted ones kept, for the record), the audit log, users' reports (one
+    # open report of a message per reporter). A deleted message stays as a
+    # tombstone (content '', deleted 1) so that its id is never given again.
+    # messages_fts indexes each live message's words (external content: the
+    # text is kept once, in messages, seen through messages_search) and its
+    # scope (_SCOPE_WORDS); the triggers keep it in step, and a tombstone has
+    # no row in it. unicode61 with remove_diacritics 2 finds "cafe" in "Café";
+    # the prefix index answers a word's beginning ("he" for "hello") from one
+    # list instead of merging every word that starts so.
+    f"""
+    CREATE TABLE bans (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('user', 'address', 'room', 'mute')),
+        target TEXT NOT NULL,
+        target_key TEXT NOT NULL,
+        ident TEXT,
+        room_id INTEGER,
+        room TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        banned_by TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        until_ms INTEGER NOT NULL,   -- 0: for good
+        lifted_ms INTEGER NOT NULL DEFAULT 0,
+        lifted_by TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX bans_active ON bans (id) WHERE lifted_ms = 0;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        room TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        reporter TEXT NOT NULL,
+        reporter_ident TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        resolved_ms INTEGER NOT NULL DEFAULT 0,
+        resolved_by TEXT NOT NULL DEFAULT ''
+    );
+    CREATE UNIQUE INDEX reports_open ON reports (message_id, reporter_ident) WHERE resolved_ms = 0;
+    CREATE INDEX reports_open_by_id ON reports (id) WHERE resolved_ms = 0;
+    ALTER TABLE messages ADD COLUMN edited_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    CREATE VIEW messages_search AS SELECT id, content, {_scope_words("messages")} AS scope
+        FROM messages WHERE deleted = 0;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, scope, content='messages_search', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2', prefix='1 2 3'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.deleted = 0 BEGIN
+        INSERT INTO messages_fts (rowid, content, scope) VALUES (new.id, new.content, {_scope_words("new")});
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, deleted, sender_ident, rec_ident, room_id
+        ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content, scope)
+            SELECT 'delete', old.id, old.content, {_scope_words("old")} WHERE old.deleted = 0;
+        INSERT INTO messages_fts (rowid, content, scope)
+            SELECT new.id, new.content, {_scope_words("new")} WHERE new.deleted = 0;
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.deleted = 0 BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content, scope)
+            VALUES ('delete', old.id, old.content, {_scope_words("old")});
+    END;
+    INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 # Any key of the name is any key of an account. Each column indexed (SQLite
@@ -154,6 +260,74 @@ LOOKALIKE_QUERY = (
 )
 
 
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script``, one by one (a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete SQL statement: {pending!r}")
+
+
+def _quoted(word: str) -> str:
+    """``word`` as an FTS5 string: whatever it holds is text to look for, never FTS5 syntax.
+
+    A NUL would end the query where FTS5 reads it: it separates words as a space does.
+    """
+    return '"' + word.replace('"', '""').replace("\x00", " ") + '"'
+
+
+def fts_query(words: Sequence[str], scope_words: Sequence[str]) -> str:
+    """An FTS5 query for the messages whose text has a word beginning with each of ``words``, and whose scope
+    is any of ``scope_words``: ``{content} : ("a"* "b"*) AND {scope} : ("lobby" OR "r5")``.
+
+    Each word is quoted (its quotes doubled), so ``OR``, ``NEAR``, ``*``,
+    ``^``, ``-`` or ``"`` in it are looked for, never obeyed.
+    """
+    text = " ".join(_quoted(word) + "*" for word in words)
+    return f"{{content}} : ({text}) AND {{scope}} : ({' OR '.join(map(_quoted, scope_words))})"
+
+
+def _search_words(viewers: Sequence[str], lobby: bool, room_ids: Sequence[int], private: bool,
+                  other_ident: str | None) -> list[str]:
+    """The scope words (as _scope_words writes them) of the messages a search may find."""
+    def bare(ident: str) -> str:
+        return ident.replace(":", "")
+
+    found = ["lobby"] if lobby else []
+    found += [f"r{room_id}" for room_id in room_ids]
+    if private:
+        if other_ident is None:
+            found += [f"p{bare(viewer)}" for viewer in viewers]
+        else:
+            pairs = [sorted((bare(viewer), bare(other_ident))) for viewer in viewers]
+            found += [f"c{first}x{second}" for first, second in pairs]
+    return found
+
+
+def _search_scope(viewers: list[str], lobby: bool, room_ids: list[int], private: bool, other_ident: str | None,
+                  params: dict[str, object]) -> str:
+    """The WHERE condition on ``m`` (messages) of what a search may find; '' when nothing."""
+    scope: list[str] = []
+    if lobby:
+        scope.append(f"(m.{IN_LOBBY.replace(' AND ', ' AND m.')})")
+    if room_ids:
+        scope.append(f"m.room_id IN ({_marks('r', room_ids, params)})")
+    if private and viewers:
+        own = _marks("v", viewers, params)
+        if other_ident is None:
+            scope.append(f"(m.sender_ident IN ({own}) AND m.rec_ident IS NOT NULL) OR m.rec_ident IN ({own})")
+        else:
+            params["other"] = other_ident
+            scope.append(f"(m.sender_ident IN ({own}) AND m.rec_ident = :other)"
+                         f" OR (m.sender_ident = :other AND m.rec_ident IN ({own}))")
+    return " OR ".join(scope)
 
 
 def _bare(room_name: str) -> str:
@@ -255,9 +429,8 @@ class Store:
         for number in range(version, SCHEMA_VERSION):
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+                for statement in _statements(_MIGRATIONS[number]):
+                    self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version={number + 1}")
                 self._db.execute("COMMIT")
             except BaseException:
@@ -313,7 +486,7 @@ class Store:
 
     def get_account(self, nickname: str) -> Account | None:
         row = self._db.execute(
-            "SELECT id, name, role, password_hash FROM accounts WHERE name_key = ?",
+            "SELECT id, name, role, password_hash, created_ms FROM accounts WHERE name_key = ?",
             (name_key(nickname),),
         ).fetchone()
         return Account(*row) if row else None
@@ -337,14 +510,15 @@ class Store:
         """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        created_ms = int(time.time() * 1000)
         self._db.execute("BEGIN IMMEDIATE")
         try:
             cursor = self._db.execute(
                 "INSERT INTO accounts (name, name_key, lookalike_typed, lookalike_upper, lookalike_folded, role,"
                 " password_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, name_key(name), *lookalike_keys(name), role, password_hash, int(time.time() * 1000)),
+                (name, name_key(name), *lookalike_keys(name), role, password_hash, created_ms),
             )
-            account = Account(int(cursor.lastrowid or 0), name, role, password_hash)
+            account = Account(int(cursor.lastrowid or 0), name, role, password_hash, created_ms)
             # "a new account's lobby marker is the last lobby id at creation"
             self._db.execute(
                 f"INSERT INTO read_markers (account_id, conv, message_id) SELECT ?, ?, coalesce(max(id), 0)"
@@ -413,7 +587,8 @@ class Store:
         return True
 
     def list_accounts(self) -> list[Account]:
-        rows = self._db.execute("SELECT id, name, role, password_hash FROM accounts ORDER BY id")
+        """Every account (with when it was created), oldest first."""
+        rows = self._db.execute("SELECT id, name, role, password_hash, created_ms FROM accounts ORDER BY id")
         return [Account(*row) for row in rows]
 
     def admin_names(self) -> list[str]:
@@ -459,20 +634,20 @@ class Store:
 
         A viewer sees every message of the lobby and the private ones it sent
         or received under any of ``viewer_idents``; never a room's (REF
-        replays the lobby and private messages only).
+        replays the lobby and private messages only), nor a deleted one.
         """
         idents = list(viewer_idents)
         columns = MESSAGE_COLUMNS
-        parts = [f"SELECT {columns} FROM messages WHERE {IN_LOBBY} ORDER BY id DESC LIMIT :n"]
+        parts = [f"SELECT {columns} FROM messages WHERE {IN_LOBBY} AND {LIVE} ORDER BY id DESC LIMIT :n"]
         params: dict[str, object] = {"n": limit}
         for i, ident in enumerate(idents):
             params[f"i{i}"] = ident
             parts.append(
                 f"SELECT {columns} FROM messages WHERE sender_ident = :i{i}"
-                f" AND rec_ident IS NOT NULL ORDER BY id DESC LIMIT :n"
+                f" AND rec_ident IS NOT NULL AND {LIVE} ORDER BY id DESC LIMIT :n"
             )
             parts.append(
-                f"SELECT {columns} FROM messages WHERE rec_ident = :i{i} ORDER BY id DESC LIMIT :n"
+                f"SELECT {columns} FROM messages WHERE rec_ident = :i{i} AND {LIVE} ORDER BY id DESC LIMIT :n"
             )
         union = " UNION ".join(f"SELECT * FROM ({part})" for part in parts)
         rows = self._db.execute(
@@ -502,17 +677,20 @@ class Store:
 
     # Paged history (HISTORY) -----------------------------------------------
 
-    def lobby_history(self, before: int | None, limit: int) -> tuple[list[StoredMessage], bool]:
-        """Up to ``limit`` lobby messages with ids below ``before`` (None: the newest), oldest first, and whether older ones exist."""
-        return self._page([f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {IN_LOBBY}"], {}, before, limit)
+    def lobby_history(self, before: int | None, limit: int,
+                      after: int | None = None) -> tuple[list[StoredMessage], bool]:
+        """Up to ``limit`` lobby messages with ids below ``before`` (None: the newest), oldest first, and whether
+        older ones exist. With ``after``: the oldest ``limit`` above it, and whether newer ones exist."""
+        return self._page([f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {IN_LOBBY}"], {}, before, limit, after)
 
-    def room_history(self, room_id: int, before: int | None, limit: int) -> tuple[list[StoredMessage], bool]:
+    def room_history(self, room_id: int, before: int | None, limit: int,
+                     after: int | None = None) -> tuple[list[StoredMessage], bool]:
         """Like lobby_history, for a room's messages."""
         return self._page([f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = :room"], {"room": room_id},
-                          before, limit)
+                          before, limit, after)
 
     def private_history(self, viewer_idents: Sequence[str], other_ident: str, before: int | None,
-                        limit: int) -> tuple[list[StoredMessage], bool]:
+                        limit: int, after: int | None = None) -> tuple[list[StoredMessage], bool]:
         """Like lobby_history, for the messages between any of ``viewer_idents`` and ``other_ident``, either way.
 
         When ``other_ident`` is one of ``viewer_idents`` it is the
@@ -523,7 +701,7 @@ class Store:
         return self._page([
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_ident IN ({viewers}) AND rec_ident = :other",
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_ident = :other AND rec_ident IN ({viewers})",
-        ], params, before, limit)
+        ], params, before, limit, after)
 
     def private_partner(self, viewer_idents: Sequence[str], nickname: str, scan: int = 2000) -> str | None:
         """The ident of whoever ``viewer_idents`` last talked to privately under ``nickname`` (compared as
@@ -540,16 +718,22 @@ class Store:
         return next((str(ident) for _, name, ident in rows if name_key(name) == key), None)
 
     def _page(self, selects: list[str], params: dict[str, object], before: int | None,
-              limit: int) -> tuple[list[StoredMessage], bool]:
-        """The newest ``limit`` rows below ``before`` of the union of ``selects``, oldest first, and whether there are more.
+              limit: int, after: int | None = None) -> tuple[list[StoredMessage], bool]:
+        """The newest ``limit`` rows below ``before`` of the union of ``selects``, oldest first, and whether there
+        are older ones; with ``after``, the oldest ``limit`` rows above it (and below ``before``) and whether there
+        are newer ones. Deleted messages are left out.
 
         Each select ends with a WHERE clause; each is ordered and cut on its
         own (from its index) before the union is.
         """
-        params = {**params, "before": NO_LIMIT if before is None else before, "n": max(limit, 0) + 1}
-        parts = [f"SELECT * FROM ({select} AND id < :before ORDER BY id DESC LIMIT :n)" for select in selects]
-        rows = self._db.execute(f"{' UNION '.join(parts)} ORDER BY id DESC LIMIT :n", params).fetchall()
-        return [StoredMessage(*row) for row in reversed(rows[:limit])], len(rows) > limit
+        order = "DESC" if after is None else "ASC"
+        params = {**params, "before": NO_LIMIT if before is None else before, "after": after or 0,
+                  "n": max(limit, 0) + 1}
+        parts = [f"SELECT * FROM ({select} AND id < :before AND id > :after AND {LIVE} ORDER BY id {order} LIMIT :n)"
+                 for select in selects]
+        rows = self._db.execute(f"{' UNION '.join(parts)} ORDER BY id {order} LIMIT :n", params).fetchall()
+        page = [StoredMessage(*row) for row in rows[:limit]]
+        return (page if after is not None else page[::-1]), len(rows) > limit
 
     # Rooms -------------------------------------------------------------------
 
@@ -732,7 +916,7 @@ class Store:
         params = {**params, "read": read, "cap": UNREAD_CAP}
         own = _marks("own", list(idents), params)
         contents = [content for (content,) in self._db.execute(
-            f"SELECT content FROM messages WHERE {where} AND id > :read AND sender_ident NOT IN ({own})"
+            f"SELECT content FROM messages WHERE {where} AND id > :read AND sender_ident NOT IN ({own}) AND {LIVE}"
             " ORDER BY id LIMIT :cap", params)]
         return read, len(contents), sum(1 for content in contents if names.mentions(content, nickname))
 
@@ -799,6 +983,159 @@ class Store:
             self._db.execute("DELETE FROM offline_messages WHERE account_id = ?", (account_id,))
         return int(count)
 
+    # Editing and deleting (EDIT, DELETE, REPORT) -------------------------------
+
+    def get_message(self, message_id: int) -> MessageRecord | None:
+        """The message of id ``message_id``, or None when there is none or it was deleted."""
+        row = self._db.execute(
+            "SELECT id, ts_ms, sender, rec, content, sender_ident, rec_ident, room_id, edited_ms FROM messages"
+            f" WHERE id = ? AND {LIVE}", (message_id,)).fetchone()
+        return MessageRecord(*row) if row else None
+
+    def edit_message(self, message_id: int, content: str, now_ms: int) -> bool:
+        """Give a message new text, edited at ``now_ms``; False if there is no such message (or it was deleted).
+
+        Its words in the search index change with it (trigger messages_fts_update).
+        """
+        return self._db.execute(f"UPDATE messages SET content = ?, edited_ms = ? WHERE id = ? AND {LIVE}",
+                                (content, now_ms, message_id)).rowcount > 0
+
+    def delete_message(self, message_id: int) -> bool:
+        """Make a message a tombstone (no text, left out of history and search; its id is never given again).
+
+        False if there is no such message or it was deleted already.
+        """
+        with self._transaction():
+            deleted = self._db.execute(f"UPDATE messages SET content = '', deleted = 1 WHERE id = ? AND {LIVE}",
+                                       (message_id,)).rowcount > 0
+            if deleted:  # no longer counted as waiting for its recipient
+                self._db.execute("DELETE FROM offline_messages WHERE message_id = ?", (message_id,))
+        return deleted
+
+    # Search (SEARCH) ----------------------------------------------------------
+
+    def search(self, words: Sequence[str], viewer_idents: Sequence[str], *, lobby: bool, room_ids: Sequence[int],
+               private: bool, other_ident: str | None, before: int | None,
+               limit: int) -> tuple[list[StoredMessage], bool]:
+        """Up to ``limit`` messages below ``before`` holding every one of ``words`` (each as a word or a word's
+        beginning, case and accents aside), newest first, and whether there are more.
+
+        Only from where the caller says the viewer may read: the lobby if
+        ``lobby``, the rooms ``room_ids``, and if ``private`` the private
+        messages sent or received under ``viewer_idents`` (only those with
+        ``other_ident`` when it is given). Deleted messages are never found.
+        """
+        viewers = list(viewer_idents)
+        scope_words = _search_words(viewers, lobby, room_ids, private, other_ident)
+        if not words or not scope_words:
+            return [], False
+        params: dict[str, object] = {"query": fts_query(words, scope_words),
+                                     "before": NO_LIMIT if before is None else before, "n": max(limit, 0) + 1}
+        scope = _search_scope(viewers, lobby, list(room_ids), private, other_ident, params)
+        columns = ", ".join(f"m.{column.strip()}" for column in MESSAGE_COLUMNS.split(","))
+        # The index finds the matches in scope, newest first (its scope words
+        # intersected with the searched ones), and each is checked again
+        # against the messages' own columns. CROSS JOIN: from the index to the
+        # messages, never the other way round.
+        rows = self._db.execute(
+            f"SELECT {columns} FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid"
+            f" WHERE messages_fts MATCH :query AND messages_fts.rowid < :before AND m.{LIVE} AND ({scope})"
+            " ORDER BY messages_fts.rowid DESC LIMIT :n", params).fetchall()
+        return [StoredMessage(*row) for row in rows[:limit]], len(rows) > limit
+
+    # Moderation: bans and mutes, the audit log, reports ------------------------
+
+    def add_restriction(self, kind: str, target: str, target_key: str, ident: str | None, room_id: int | None,
+                        reason: str, by: str, now_ms: int, until_ms: int) -> Restriction:
+        """Record a ban or a mute (see records.Restriction); ``until_ms`` 0: for good.
+
+        Raises ValueError for an unknown kind or room.
+        """
+        if kind not in RESTRICTION_KINDS:
+            raise ValueError(f"unknown restriction kind {kind!r}")
+        with self._transaction():
+            room = self._restriction_room(kind, room_id)
+            cursor = self._db.execute(
+                f"INSERT INTO bans ({RESTRICTION_COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, target, target_key, ident, room_id, room, reason, by, now_ms, until_ms))
+        return Restriction(int(cursor.lastrowid or 0), kind, target, target_key, ident, room_id, room, reason, by,
+                           now_ms, until_ms)
+
+    def _restriction_room(self, kind: str, room_id: int | None) -> str:
+        """The ``room`` of a restriction: ``#name`` of its room, ``-ALL`` for a lobby mute, else ''."""
+        if room_id is None:
+            if kind == "room":
+                raise ValueError("a room ban needs a room")
+            return "-ALL" if kind == "mute" else ""
+        room = self._room_by_id(room_id)
+        if room is None or kind not in ("room", "mute"):
+            raise ValueError(f"no room {room_id} for a {kind} restriction")
+        return room.rec
+
+    def lift_restriction(self, restriction_id: int, by: str, now_ms: int) -> Restriction | None:
+        """Lift an active ban or mute (``by`` whom, when); return it, or None if none of that id is active."""
+        with self._transaction():
+            row = self._db.execute(
+                f"SELECT {RESTRICTION_COLUMNS} FROM bans WHERE id = ? AND lifted_ms = 0"
+                " AND (until_ms = 0 OR until_ms > ?)", (restriction_id, now_ms)).fetchone()
+            if row is None:
+                return None
+            self._db.execute("UPDATE bans SET lifted_ms = ?, lifted_by = ? WHERE id = ?",
+                             (max(now_ms, 1), by, restriction_id))
+        return Restriction(*row)
+
+    def active_restrictions(self, now_ms: int) -> list[Restriction]:
+        """The bans and mutes neither lifted nor ended by ``now_ms``, newest first."""
+        rows = self._db.execute(
+            f"SELECT {RESTRICTION_COLUMNS} FROM bans WHERE lifted_ms = 0 AND (until_ms = 0 OR until_ms > ?)"
+            " ORDER BY id DESC", (now_ms,))
+        return [Restriction(*row) for row in rows]
+
+    def add_audit(self, now_ms: int, actor: str, action: str, target: str, room: str, reason: str,
+                  detail: str) -> int:
+        """Write a row of the audit log; return its id."""
+        cursor = self._db.execute(
+            f"INSERT INTO audit ({AUDIT_COLUMNS.removeprefix('id, ')}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (now_ms, actor, action, target, room, reason, detail))
+        return int(cursor.lastrowid or 0)
+
+    def audit_log(self, before: int | None, limit: int) -> tuple[list[AuditEntry], bool]:
+        """Up to ``limit`` audit rows with ids below ``before`` (None: the newest), newest first, and whether
+        older ones exist."""
+        rows = self._db.execute(
+            f"SELECT {AUDIT_COLUMNS} FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
+            (NO_LIMIT if before is None else before, max(limit, 0) + 1)).fetchall()
+        return [AuditEntry(*row) for row in rows[:limit]], len(rows) > limit
+
+    def add_report(self, message_id: int, reporter: str, reporter_ident: str, reason: str,
+                   now_ms: int) -> Report | None:
+        """Record ``reporter``'s report of a message; None if ``reporter_ident`` has an open report of it already."""
+        try:
+            with self._transaction():
+                cursor = self._db.execute(
+                    "INSERT INTO reports (at_ms, reporter, reporter_ident, message_id, reason) VALUES (?, ?, ?, ?, ?)",
+                    (now_ms, reporter, reporter_ident, message_id, reason))
+                report = self._report(int(cursor.lastrowid or 0))
+        except sqlite3.IntegrityError:  # reports_open: one open report of a message per reporter
+            return None
+        return report
+
+    def _report(self, report_id: int) -> Report:
+        return Report(*self._db.execute(f"{REPORTS_QUERY} WHERE r.id = ?", (report_id,)).fetchone())
+
+    def open_reports(self, limit: int) -> list[Report]:
+        """The reports not yet resolved, newest first, at most ``limit``."""
+        rows = self._db.execute(f"{REPORTS_QUERY} WHERE r.resolved_ms = 0 ORDER BY r.id DESC LIMIT ?", (limit,))
+        return [Report(*row) for row in rows]
+
+    def resolve_report(self, report_id: int, by: str, now_ms: int) -> Report | None:
+        """Mark an open report resolved (``by`` whom, when); return it, or None if no open report has that id."""
+        with self._transaction():
+            resolved = self._db.execute(
+                "UPDATE reports SET resolved_ms = ?, resolved_by = ? WHERE id = ? AND resolved_ms = 0",
+                (max(now_ms, 1), by, report_id)).rowcount > 0
+            return self._report(report_id) if resolved else None
+
     # Sessions (remembered resume tokens) ------------------------------------
 
     def add_session(self, account_id: int, token_hash: str, now_ms: int, expires_ms: int, address: str) -> int:
@@ -812,7 +1149,7 @@ class Store:
         """The session of an unexpired token hash and its account (its last use set to ``now_ms``), or None."""
         with self._transaction():
             row = self._db.execute(
-                "SELECT s.id, a.id, a.name, a.role, a.password_hash FROM sessions s JOIN accounts a"
+                "SELECT s.id, a.id, a.name, a.role, a.password_hash, a.created_ms FROM sessions s JOIN accounts a"
                 " ON a.id = s.account_id WHERE s.token_hash = ? AND s.expires_ms > ?", (token_hash, now_ms)).fetchone()
             if row is None:
                 return None

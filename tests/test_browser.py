@@ -178,11 +178,11 @@ async def test_an_admin_kicks_a_user_who_stays_out(chromium, data_dir, start_ser
     await expect(bob.page.locator("#user-list .user-name, #conv-list .conv")).to_have_count(0)
     await expect(bob.page.locator("#status")).to_contain_text(kicked)
     await expect(bob.page.locator("#login-notice")).to_have_text(kicked)
-    await expect(boss.page.locator("#messages .line-info").last).to_have_text(re.compile("bob has been kicked by boss$"))
+    await expect(boss.page.locator("#messages .line-info").last).to_have_text(re.compile("bob has been kicked by boss: spamming$"))
     await expect(boss.page.locator("#user-list .user-name")).to_have_text(["boss", "carl"])
     await expect(boss.page.locator("#kick-form")).to_be_hidden()
     infos = [f for f in await carl.drain() if f.reason in ("INFO", "USER")]
-    assert infos[0].content == "bob has been kicked by boss"
+    assert infos[0].content == "bob has been kicked by boss: spamming"
     assert users(infos[-1]) == ["boss", "carl"]
     await asyncio.sleep(1.5)  # several first reconnect delays: a kicked page must not come back
     assert len(sockets) == 1

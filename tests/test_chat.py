@@ -130,7 +130,7 @@ async def test_update_errors_change_nothing(connect, data_dir) -> None:
         "UPDATE,nickname=abcdefghijklmnopq,": "Error: Username must be between lengths 2 and 16. ",
         "UPDATE,color=red,": "Error: Color not recgnized as Hex color. ",
         "UPDATE,nickname=Zed;color=#12,": "Error: Color not recgnized as Hex color. ",
-        "UPDATE,password=abc,": "Error: Password must be at least 4 characters. ",
+        "UPDATE,password=abcdefg,": "Error: Password must be at least 8 characters. ",
     }
     for text, error in cases.items():
         await ann.send(text)
@@ -157,14 +157,14 @@ async def test_update_with_nothing_to_change_is_ok_and_silent(connect) -> None:
 async def test_guest_registers_with_update_password_then_needs_it(server, connect) -> None:
     ann = await connect()
     await ann.login("ann")
-    await ann.send("UPDATE,password=sesame1,")
+    await ann.send("UPDATE,password=sesame12,")
     assert (await ann.expect("CONFIRM")).content == "OK"
     await ann.send("DISCON,,")
     await ann.expect("CONFIRM")
     thief, owner = await connect(), await connect()
     await thief.send("CON,nickname=ANN;password=wrong;color=#FFF,")
     assert (await thief.expect("CONVER")).content == "Error: User is a registered user"
-    conver = await owner.login("Ann", password="sesame1")
+    conver = await owner.login("Ann", password="sesame12")
     assert conver.params["role"] == "member"
     await thief.send("CON,nickname=thief;password=;color=#FFF,")
     assert (await thief.expect("CONVER")).content == "OK"
@@ -176,16 +176,16 @@ async def test_guest_registers_with_update_password_then_needs_it(server, connec
 async def test_registered_user_changes_password(connect) -> None:
     ann = await connect()
     await ann.login("ann")
-    await ann.send("UPDATE,password=first1,")
+    await ann.send("UPDATE,password=first123,")
     assert (await ann.expect("CONFIRM")).content == "OK"
-    await ann.send("UPDATE,password=second2,")
+    await ann.send("UPDATE,password=second22,")
     assert (await ann.expect("CONFIRM")).content == "OK"
     await ann.send("DISCON,,")
     await ann.expect("CONFIRM")
     again = await connect()
-    await again.send("CON,nickname=ann;password=first1;color=#FFF,")
+    await again.send("CON,nickname=ann;password=first123;color=#FFF,")
     assert (await again.expect("CONVER")).content == "Error: User is a registered user"
-    await again.login("ann", password="second2")
+    await again.login("ann", password="second22")
 
 
 async def test_registration_closed_refuses_guest_password(make_server) -> None:
@@ -193,7 +193,7 @@ async def test_registration_closed_refuses_guest_password(make_server) -> None:
     ann = await Client.connect(server.port)
     try:
         await ann.login("ann")
-        await ann.send("UPDATE,password=sesame1,")
+        await ann.send("UPDATE,password=sesame12,")
         assert (await ann.expect("CONFIRM")).content == "Error: Registration is closed. "
     finally:
         await ann.close()
@@ -291,7 +291,7 @@ async def test_kick_by_admin_warns_disconnects_and_announces(make_server, data_d
         assert await bob.closed_by_server()
         for client in (boss, cat):
             info = await client.expect("INFO")
-            assert info.content == "bob has been kicked by Boss"
+            assert info.content == "bob has been kicked by Boss: spamming, again"
             assert users(await client.expect("USER")) == ["Boss", "cat"]
         assert [f for f in await cat.drain() if f.reason == "INFO"] == []  # no "has disconnected"
     finally:

@@ -272,7 +272,7 @@ def test_kick_warns_closes_and_announces_once(world: ChatWorld) -> None:
     world.send(boss, "KICK,user=TROLL,spam")
     assert troll.contents() == [texts.KICKED.format(reason="spam")]
     assert troll.closed
-    assert bob.contents("INFO") == ["troll has been kicked by boss"]  # no "has disconnected" as well
+    assert bob.contents("INFO") == ["troll has been kicked by boss: spam"]  # no "has disconnected" as well
     world.advance(1)
     assert bob.take("USER")[0].get("num") == "2"
 

@@ -402,7 +402,7 @@ def test_admin_kicks_a_raw_client_and_a_desktop_that_stays_out(desktops: Desktop
     boss.chat_view.kick_button.invoke()
     desktops.until(lambda: hal.closed, "hal is disconnected")
     assert "You have been kicked for reason: spamming" in hal.contents("WARN")
-    desktops.until(shown(gus, "hal has been kicked by boss"), "the kick INFO")
+    desktops.until(shown(gus, "hal has been kicked by boss: spamming"), "the kick INFO")
     desktops.until(lambda: "hal" not in gus.chat_view.people_names(), "hal leaves the online list")
 
     boss.chat_view.kick_user.set("gus")

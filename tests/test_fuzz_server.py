@@ -23,7 +23,7 @@ VALID = [
     b"CHAT,rec=-ALL,hello",
     b"CHAT,rec=nobody,psst",
     b"UPDATE,nickname=f{n}x;color=#123456,",
-    b"UPDATE,password=pw{n}pw,",
+    b"UPDATE,password=pw{n}pwpwpw,",
     b"USER,,",
     b"REF,,",
     b"KICK,user=calm,out",

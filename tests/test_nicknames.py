@@ -108,7 +108,7 @@ async def test_the_seed_documents_nicknames_chat_with_the_original_client_and_a_
         assert warn.content == "You have been kicked for reason: bye, now"
         assert await asyncio.to_thread(old.recv_raw) == ""  # and closed
         info = await boss.next("INFO")
-        assert info.content == "a;b=c has been kicked by boss"
+        assert info.content == "a;b=c has been kicked by boss: bye, now"
         assert users(await boss.next("USER")) == ["boss", "foo/bar"]
     finally:
         old.close()
@@ -119,7 +119,7 @@ async def test_the_seed_documents_nicknames_chat_with_the_original_client_and_a_
 async def test_a_nickname_of_specials_registers_and_logs_in_under_its_own_spelling(connect) -> None:
     guest = await connect()
     await guest.login("x=y/z;1")
-    await guest.send("UPDATE,password=secret1,")
+    await guest.send("UPDATE,password=secret12,")
     assert (await guest.next("CONFIRM")).content == "OK"
     await guest.send("DISCON,,")
     assert await guest.closed_by_server()
@@ -335,7 +335,7 @@ async def test_a_guest_cannot_register_a_name_that_imitates_an_account_made_sinc
     try:
         await guest.login("\u0421\u043e\u0441\u043e")  # Cyrillic Сосо: nobody had "Coco" yet
         add_account(data_dir, "Coco", "coco-secret")  # `parley user add` while the server runs
-        await guest.send("UPDATE,password=secret1,")
+        await guest.send("UPDATE,password=secret12,")
         assert (await guest.expect("CONFIRM")).content == texts.UPDATE_NAME_ERROR.format(error=texts.LOOKS_LIKE)
     finally:
         await guest.close()
@@ -347,7 +347,7 @@ async def test_names_in_one_script_or_japanese_mixed_with_latin_are_still_accept
     for nickname in names:
         client = await connect()
         await client.login(nickname)
-    await client.send("UPDATE,password=secret1,")
+    await client.send("UPDATE,password=secret12,")
     assert (await client.expect("CONFIRM")).content == "OK"
 
 

@@ -21,6 +21,7 @@ from playwright.async_api import expect
 
 from browser import login, open_conversation, open_page, say
 from certs import https_session, unverified
+from conftest import add_account
 from proxies import Caddy, Nginx, ReverseProxy
 from serverproc import ServeProcess
 from parley.protocol import parse_frame
@@ -155,3 +156,36 @@ async def test_behind_nginx_without_trust_the_log_says_which_proxy_to_trust(tmp_
     assert joined_from(serve, "ann") == "127.0.0.1"  # the proxy's address, not what it forwarded
     log = serve.log.read_text()
     assert log.count("start Parley with --trusted-proxy 127.0.0.1") == 1, log
+
+
+async def test_behind_nginx_a_ban_of_the_browsers_address_keeps_it_out_and_not_the_proxy(tmp_path: Path) -> None:
+    """An admin bans the address a browser comes from through the shipped nginx config: that browser is
+    disconnected and refused at login, while everyone else (arriving through the same nginx) is not."""
+    with _deployed(Nginx, tmp_path, "--trusted-proxy", "127.0.0.1/32") as (serve, proxy):
+        add_account(tmp_path / "data", "boss", "password1", "admin")
+        async with https_session(unverified()) as http:
+            browser = f"https://[::1]:{proxy.https_port}"
+            troll = await http.ws_connect(proxy.url + "ws", origin=browser)
+            await troll.send_str("CON,nickname=troll;password=;color=#123456;rooms=1,")
+            assert parse_frame((await troll.receive(TIMEOUT)).data).content == "OK"
+            boss = await Client.connect(serve.port)  # from 127.0.0.1, nginx's own address
+            await boss.send("CON,nickname=boss;password=password1;color=#123456;rooms=1,")
+            assert (await boss.expect("CONVER")).content == "OK"
+            await boss.send("BAN,address=::1,trolling")
+            while (done := await boss.expect("CONFIRM")).get("reason") != "BAN":
+                pass
+            assert done.content == "OK", done
+            while (frame := parse_frame((await troll.receive(TIMEOUT)).data)).reason != "WARN":
+                pass
+            assert frame.content == "You have been banned for good: trolling"
+            again = await http.ws_connect(proxy.url + "ws", origin=browser)
+            await again.send_str("CON,nickname=newname;password=;color=#123456,")
+            assert parse_frame((await again.receive(TIMEOUT)).data).content == "Error: You are banned for good: trolling"
+            other_url = f"https://127.0.0.1:{proxy.https_port}/chat/"
+            other = await http.ws_connect(other_url + "ws", origin=f"https://127.0.0.1:{proxy.https_port}")
+            await other.send_str("CON,nickname=cat;password=;color=#123456,")
+            assert parse_frame((await other.receive(TIMEOUT)).data).content == "OK"
+            for ws in (troll, again, other):
+                await ws.close()
+            await boss.close()
+    assert joined_from(serve, "cat") == "127.0.0.1" and joined_from(serve, "troll") == "::1"

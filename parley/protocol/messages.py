@@ -34,8 +34,10 @@ class Stamp:
         return cls(text, int(epoch_seconds * 1000))
 
 
-def conver(now: Stamp, text: str, role: str | None = None, away: int = 0) -> Frame:
+def conver(now: Stamp, text: str, role: str | None = None, away: int = 0, until: int | None = None) -> Frame:
     params = {"time": now.text}
+    if until is not None:
+        params["until"] = str(until)  # extension: a ban's end (epoch ms; 0: for good)
     if role is not None:
         params["role"] = role  # extension: admin, member or guest, on a successful login
     if away:
@@ -45,7 +47,7 @@ def conver(now: Stamp, text: str, role: str | None = None, away: int = 0) -> Fra
 
 def chatr(
     when: Stamp, sender: str, rec: str, color: str, message_id: int, content: str, *,
-    lines: str | None = None, old: bool = False,
+    lines: str | None = None, old: bool = False, edited_ms: int = 0, found: bool = False,
 ) -> Frame:
     """A chat message. ``content`` is as on the wire (line breaks as spaces, their places in ``lines``)."""
     params = {
@@ -58,6 +60,10 @@ def chatr(
     }
     if lines:
         params["lines"] = lines  # extension: where the line breaks are (lines.py)
+    if edited_ms:
+        params["edited"] = str(edited_ms)  # extension: when its author last edited it (epoch ms)
+    if found:
+        params["found"] = "1"  # extension: a SEARCH result
     if old:
         params["old"] = "1"  # extension: from the history (HISTORY), not live
     return Frame("CHATR", params, content)
@@ -143,12 +149,37 @@ def confirm_with(now: Stamp, reason: str, text: str, **params: str) -> Frame:
     return Frame("CONFIRM", {"time": now.text, "reason": reason, **params}, text)
 
 
-def err(now: Stamp, text: str) -> Frame:
-    return Frame("ERR", {"time": now.text}, text)
+def err(now: Stamp, text: str, **params: str) -> Frame:
+    return Frame("ERR", {"time": now.text, **params}, text)
 
 
-def warn(now: Stamp, text: str) -> Frame:
-    return Frame("WARN", {"time": now.text}, text)
+def warn(now: Stamp, text: str, **params: str) -> Frame:
+    return Frame("WARN", {"time": now.text, **params}, text)
+
+
+def edited(now: Stamp, message_id: int, rec: str, sender: str, edited_ms: int, content: str,
+           lines: str | None = None) -> Frame:
+    """EDITED: message ``message_id`` now reads ``content`` (rooms=1 clients)."""
+    params = {"time": now.text, "id": str(message_id), "rec": rec, "sender": sender, "edited": str(edited_ms)}
+    if lines:
+        params["lines"] = lines
+    return Frame("EDITED", params, content)
+
+
+def deleted(now: Stamp, message_id: int, rec: str) -> Frame:
+    """DELETED: message ``message_id`` is gone (rooms=1 clients)."""
+    return Frame("DELETED", {"time": now.text, "id": str(message_id), "rec": rec}, "")
+
+
+def listing(now: Stamp, reason: str, entries: Sequence[dict[str, str]], keys: Sequence[str] = (),
+            **head: str) -> Frame:
+    """A list frame (BANS, REPORTS, ACCOUNTS, AUDIT): ``head`` parameters, then each entry's fields
+    as ``KEYi`` (a field named ``""`` as ``i``). Entries are few and bounded by their callers."""
+    params = {"time": now.text, "num": str(len(entries)), **head}
+    for i, entry in enumerate(entries):
+        for key in keys or entry.keys():
+            params[f"{key}{i}"] = entry.get(key, "")
+    return Frame(reason, params, "")
 
 
 def pong(now: Stamp, content: str) -> Frame:

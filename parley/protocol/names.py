@@ -66,6 +66,10 @@ _COVERS = (frozenset({"LATN", "HANI", "HIRA", "KANA", "JPAN"}),
            frozenset({"LATN", "HANI", "HANG", "KORE"}))
 ANY_SCRIPT: frozenset[str] = frozenset()  # Common and Inherited go with every script
 
+# Nicknames a server refuses to guests by default (--reserved-nicknames): they would pass for its staff.
+RESERVED_NICKNAMES = ("admin", "administrator", "root", "moderator", "mod", "operator", "sysop", "system",
+                      "server", "parley", "support", "staff", "owner", "help")
+
 
 def _script_codes() -> list[str]:
     """One name per script the ``regex`` module knows (its ISO 15924 code where it has one)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generator, NamedTuple
 from parley.protocol import Frame, messages, names, texts
 
 from ..records import Account, AccountExists, StoreFailed
-from . import rooms
+from . import moderation, rooms
 from .actions import (
     Background,
     Broadcast,
@@ -73,6 +73,13 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         error, account, resumed = yield from _check_token(core, conn, nickname, token)
     else:
         error, account = yield from _check_login(core, conn, nickname, password)
+    until: int | None = None
+    if error is None:
+        refusal = moderation.login_refusal(core, conn, account.ident if account else "",
+                                           account.name if account else nickname,
+                                           account is not None and account.is_admin)
+        if refusal is not None:
+            error, until = refusal
     if error is None and conn.admins_only and (account is None or not account.is_admin):
         log.warning("%s: login as %r refused: the server is full (only admins may log in)", conn.peer, nickname[:32])
         core.send(conn, messages.conver(core.stamp(), texts.SERVER_FULL))
@@ -95,7 +102,7 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if error is not None:
         log.info("%s: login as %r refused: %s", conn.peer, nickname[:32], error)
         conn.account, conn.nickname, conn.rooms = None, "", False
-        core.send(conn, messages.conver(core.stamp(), error))
+        core.send(conn, messages.conver(core.stamp(), error, until=until))
         return
     conn.online = True
     conn.move_to(Phase.CHATTING)
@@ -219,7 +226,8 @@ def _check_login(core: "ChatCore", conn: Connection, nickname: str, password: st
         return texts.ALREADY_LOGGED_IN, None
     if account is None:
         # A guest takes a new name: every rule, and no imitation of another's.
-        error = names.nickname_error(nickname) or _online_lookalike_error(core, conn, nickname)
+        error = (names.nickname_error(nickname) or core.reserved_error(nickname)
+                 or _online_lookalike_error(core, conn, nickname))
         if error is None:
             try:
                 if (yield FindLookalike(nickname)) is not None:
@@ -296,7 +304,8 @@ def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, colo
         if (names.name_key(new_nick) != names.name_key(conn.nickname)
                 and core.presence.lookup(new_nick) is not None):
             return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
-        error = names.nickname_error(new_nick) or _online_lookalike_error(core, conn, new_nick)
+        error = (names.nickname_error(new_nick) or core.reserved_error(new_nick)
+                 or _online_lookalike_error(core, conn, new_nick))
         if error is not None:
             return texts.UPDATE_NAME_ERROR.format(error=error)
     if color is not None and not names.is_color(color):

@@ -104,6 +104,7 @@ class Audience(enum.Enum):
     ALL = "all"
     LISTS = "lists"  # users sent whole user lists (every client that did not ask for changes)
     CHANGES = "changes"  # users that asked for USERCHANGES (CON lists=changes)
+    ROOMS = "rooms"  # sessions that know rooms (CON rooms=1): EDITED and DELETED of the lobby
 
 
 @dataclass(frozen=True, slots=True)

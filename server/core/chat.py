@@ -21,7 +21,7 @@ from typing import Any, Callable, Generator, NamedTuple
 
 from parley.net.groups import limit_key
 from parley.net.proxy import ProxyHeaderError, ProxyHeaderReader
-from parley.protocol import Frame, messages, texts
+from parley.protocol import Frame, messages, names, texts
 from parley.protocol.framing import (
     FrameReceived,
     FrameRejected,
@@ -40,8 +40,8 @@ from ..limits import (
     LoginGuard,
     TokenBucket,
 )
-from ..records import Room
-from . import accounts, admission, chats, room, rooms
+from ..records import Restriction, Room
+from . import accounts, admission, chats, moderation, room, rooms
 from .accounts import Held
 from .actions import (
     Action,
@@ -82,11 +82,13 @@ from .events import (
     Kicked,
     MessageStored,
     OutputOverflowed,
+    RestrictionsLoaded,
     ShutdownStarted,
     TimerFired,
     UserListDue,
 )
 from .presence import Presence
+from .restrictions import Restrictions
 
 log = logging.getLogger("parley.server")
 MAX_UNHANDLED = 256 * 1024  # bytes received and waiting to be handled before reading pauses
@@ -115,7 +117,8 @@ Handler = Callable[["ChatCore", Connection, Frame], "Generator[Any, Any, Any] | 
 class ChatCore:
     """Every connection's state and the rules between them. Feed events with ``handle``."""
 
-    def __init__(self, config: ServerConfig, presence: Presence, admins: list[str] | None = None) -> None:
+    def __init__(self, config: ServerConfig, presence: Presence, admins: list[str] | None = None,
+                 restrictions: list[Restriction] | None = None) -> None:
         self.config = config
         self.presence = presence
         self.admins: list[str] = list(admins or [])  # admin account names, for user lists
@@ -140,6 +143,19 @@ class ChatCore:
         self.tokens: dict[str, Held] = {}  # resume tokens (by hash) good only while their user is online
         self.ghosts: dict[str, Ghost] = {}  # by ident: users in their grace
         self._grace_at: float | None = None
+        self.restrictions = Restrictions(restrictions or [])  # bans and mutes in force
+        self.restrictions_seen: set[int] = {r.id for r in restrictions or []}  # applied to those online
+        self.restrictions_lifted: set[int] = set()  # lifted here: a load begun before it does not bring them back
+        self.reserved = [names.name_key(n) for n in config.reserved_nicknames]
+        self.reserved_looks = {key for n in config.reserved_nicknames for key in names.lookalike_keys(n)}
+
+    def reserved_error(self, nickname: str) -> str | None:
+        """RESERVED_NICKNAME when ``nickname`` is, or looks like, a reserved one."""
+        if not self.reserved:
+            return None
+        if names.name_key(nickname) in self.reserved or self.reserved_looks.intersection(names.lookalike_keys(nickname)):
+            return texts.RESERVED_NICKNAME
+        return None
 
     def handle(self, event: Event, now: Now) -> list[Action]:
         """Apply one event at time ``now``; return the actions that follow, in order."""
@@ -433,6 +449,9 @@ class ChatCore:
         log.warning("%s %s: outgoing buffer overflowed; disconnected", conn.peer, conn.who)
         self.end(conn)
 
+    def _restrictions_loaded(self, event: RestrictionsLoaded) -> None:
+        moderation.restrictions_loaded(self, list(event.restrictions), self.stamp().ms)
+
     def _user_list_due(self, event: UserListDue) -> None:
         """The window is over: whole lists to the clients that want them, the changes to the others."""
         self._user_list_at = None
@@ -701,6 +720,19 @@ HANDLERS: dict[str, Handler] = {
     "MEMBERS": rooms.on_members,
     "HISTORY": rooms.on_history,
     "READ": rooms.on_read,
+    "BAN": moderation.on_ban,
+    "UNBAN": moderation.on_unban,
+    "BANS": moderation.on_bans,
+    "MUTE": moderation.on_mute,
+    "UNMUTE": moderation.on_unmute,
+    "EDIT": moderation.on_edit,
+    "DELETE": moderation.on_delete,
+    "REPORT": moderation.on_report,
+    "REPORTS": moderation.on_reports,
+    "RESOLVE": moderation.on_resolve,
+    "ACCOUNTS": moderation.on_accounts,
+    "AUDIT": moderation.on_audit,
+    "SEARCH": moderation.on_search,
 }
 
 _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {
@@ -714,6 +746,7 @@ _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {
     Kicked: ChatCore._kicked,
     OutputOverflowed: ChatCore._output_overflowed,
     UserListDue: ChatCore._user_list_due,
+    RestrictionsLoaded: ChatCore._restrictions_loaded,
     GraceDue: ChatCore._grace_due,
     ShutdownStarted: ChatCore._shutdown_started,
 }

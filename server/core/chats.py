@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Generator
 
-from parley.protocol import Frame, messages, texts
+from parley.protocol import Frame, messages, names, texts
 from parley.protocol.lines import decode_lines
 from parley.protocol.messages import Stamp
 from parley.protocol.names import is_room, room_key
@@ -20,6 +20,7 @@ from ..records import Account, NewMessage, StoreFailed
 from .actions import Broadcast, LoadAccount, RoomBroadcast, Send, SendTo, StoreMessage
 from .connection import Connection
 from .presence import OnlineUser
+from .restrictions import until_text, with_reason
 
 if TYPE_CHECKING:
     from .chat import ChatCore
@@ -70,7 +71,8 @@ def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> Flow | None:
         core.send(conn, messages.err(core.stamp(), texts.BAD_LINES))
         return None
     if rec == ALL:
-        _stage(core, conn, frame, text, ALL, None, None)
+        if not muted(core, conn, None, ALL):
+            _stage(core, conn, frame, text, ALL, None, None)
         return None
     if conn.rooms and is_room(rec):
         room = core.rooms.get(room_key(rec[1:]))
@@ -78,7 +80,7 @@ def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> Flow | None:
             core.send(conn, messages.err(core.stamp(), texts.NO_ROOM.format(room=rec)))
         elif not core.presence.in_room(room.key, conn.ident):
             core.send(conn, messages.err(core.stamp(), texts.NOT_IN_ROOM.format(room=room.rec)))
-        else:
+        elif not muted(core, conn, room.id, room.rec):
             _stage(core, conn, frame, text, room.rec, None, None, room_id=room.id, room=room.key)
         return None
     target = core.presence.lookup(rec)
@@ -86,6 +88,24 @@ def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> Flow | None:
         _stage(core, conn, frame, text, target.nickname, target.ident, target)
         return None
     return _to_offline_account(core, conn, frame, text, rec)
+
+
+def muted(core: "ChatCore", conn: Connection, room_id: int | None, where: str) -> bool:
+    """Whether ``conn``'s user is muted in the room ``room_id`` (None: the lobby); if so it is told why and until when."""
+    if not core.restrictions.has_mutes:
+        return False
+    mute = core.restrictions.mute(room_id, conn.ident, names.name_key(conn.nickname), core.stamp().ms)
+    if mute is None:
+        return False
+    core.send(conn, messages.err(core.stamp(), mute_text(mute.until_ms, mute.reason, where),
+                                 until=str(mute.until_ms)))
+    return True
+
+
+def mute_text(until_ms: int, reason: str, where: str) -> str:
+    until = until_text(until_ms)
+    text = texts.MUTED_LOBBY.format(until=until) if where == ALL else texts.MUTED.format(room=where, until=until)
+    return with_reason(text, reason)
 
 
 def _to_offline_account(core: "ChatCore", conn: Connection, frame: Frame, text: str, rec: str) -> Flow:

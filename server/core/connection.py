@@ -62,7 +62,8 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
 LIVE = (Phase.AWAITING_LOGIN, Phase.CHATTING)
 # What a chatting client that knows rooms (CON rooms=1) may send besides; to others they are unknown reasons.
 ROOM_REASONS = frozenset({"CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "HISTORY",
-                          "READ"})
+                          "READ", "BAN", "UNBAN", "BANS", "MUTE", "UNMUTE", "EDIT", "DELETE", "REPORT", "REPORTS",
+                          "RESOLVE", "ACCOUNTS", "AUDIT", "SEARCH"})
 
 
 def is_allowed(phase: Phase, reason: str, rooms: bool = False) -> bool:

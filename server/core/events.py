@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Union
 from parley.protocol import Frame
 
 if TYPE_CHECKING:
+    from ..records import Restriction
     from .chats import StagedChat
 
 
@@ -106,11 +107,19 @@ class GraceDue:
 
 
 @dataclass(frozen=True, slots=True)
+class RestrictionsLoaded:
+    """The bans and mutes in force, freshly read from the database (at start and every few seconds):
+    those made elsewhere (the command line) take effect."""
+
+    restrictions: tuple["Restriction", ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ShutdownStarted:
     """The server is stopping: warn everyone and close."""
 
 
 Event = Union[
     Connected, DataReceived, InputEnded, ConnectionLost, TimerFired, Completed, MessageStored, Kicked,
-    OutputOverflowed, UserListDue, GraceDue, ShutdownStarted,
+    OutputOverflowed, UserListDue, GraceDue, RestrictionsLoaded, ShutdownStarted,
 ]

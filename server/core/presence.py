@@ -276,6 +276,10 @@ class Directory(Generic[M]):
     def rooms_of(self, ident: str) -> list[str]:
         return list(self._rooms_of.get(ident, ()))
 
+    def room_aware(self) -> list[M]:
+        """The sessions that know rooms (CON rooms=1)."""
+        return [member for entry in self._users.values() for member, kind in entry.sessions if kind.rooms]
+
     def members(self, list_changes: bool) -> list[M]:
         """The sessions that asked for USERCHANGES (True), or for whole lists (False)."""
         return [member for entry in self._users.values() for member, kind in entry.sessions

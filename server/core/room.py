@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generator
 from parley.protocol import Frame, messages, texts
 
 from ..records import StoreFailed
-from . import admission, rooms
+from . import admission, moderation, rooms
 from .actions import Broadcast, Kick, LoadHistory
 from .connection import Connection
 
@@ -49,7 +49,8 @@ def on_user(core: "ChatCore", conn: Connection, frame: Frame) -> None:
     admission.spend(core, conn, core.send_user_list(conn))
 
 
-def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> None:
+def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> Generator[Any, Any, None]:
+    """``KICK,user=NICK,reason`` (admins); ``ban=1`` (with ``duration``, ``addresses``) bans in the same step."""
     if not conn.is_admin:
         core.send(conn, messages.err(core.stamp(), texts.NOT_ADMIN))
         return
@@ -64,12 +65,26 @@ def on_kick(core: "ChatCore", conn: Connection, frame: Frame) -> None:
     if target.is_admin:
         core.send(conn, messages.err(core.stamp(), texts.CANNOT_KICK_ADMIN.format(user=target.nickname)))
         return
-    core.emit(Kick(target.nickname, messages.warn(core.stamp(), texts.KICKED.format(reason=frame.content))))
-    log.info("%s %s: kicked %s (reason %r)", conn.peer, conn.nickname, target.nickname, frame.content[:100])
-    text = texts.KICKED_INFO.format(nick=target.nickname, admin=conn.nickname)
-    core.emit(Broadcast(messages.info(core.stamp(), target.nickname, text)))
+    reason = frame.content
+    banning = frame.get("ban") == "1"
+    if banning:
+        def fail(text: str) -> None:
+            core.send(conn, messages.err(core.stamp(), text))
+        made = yield from moderation.ban(core, conn, frame, fail, kicking=target.ident)
+        if not made:
+            return
+        if core.presence.lookup_ident(target.ident) is None:
+            return  # it left while the ban was stored
+    core.emit(Kick(target.nickname, messages.warn(core.stamp(), texts.KICKED.format(reason=reason))))
+    log.info("%s %s: kicked %s (reason %r)", conn.peer, conn.nickname, target.nickname, reason[:100])
+    if not banning:  # a ban's INFO said it
+        text = (texts.KICKED_INFO_WHY.format(nick=target.nickname, admin=conn.nickname, reason=reason) if reason
+                else texts.KICKED_INFO.format(nick=target.nickname, admin=conn.nickname))
+        core.emit(Broadcast(messages.info(core.stamp(), target.nickname, text)))
     core.user_changed(target.nickname, None)
     core.user_gone(target.nickname, target.ident, None)  # its rooms (a guest's) and resume tokens
+    if not banning:
+        yield from moderation._audit(core, conn.nickname, "kick", target.nickname, "", reason)
 
 
 def on_ping(core: "ChatCore", conn: Connection, frame: Frame) -> None:

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any, Generator
 from parley.protocol import Frame, messages, texts
 from parley.protocol.lines import encode_lines
 from parley.protocol.messages import Stamp
-from parley.protocol.names import is_room, room_key, room_name_error
+from parley.protocol.names import is_room, name_key, room_key, room_name_error
 
 from ..records import Account, Room, RoomExists, StoreFailed, Summary
 from . import admission
 from .actions import AwaitDrain, JoinRoom, LeaveRoom, LoadAccount, RoomBroadcast, SendTo, StoreCall
 from .connection import Connection
+from .restrictions import until_text, with_reason
 
 if TYPE_CHECKING:
     from .chat import ChatCore
@@ -262,6 +263,11 @@ def on_join(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if inside:
         _answer(core, conn, "JOIN", texts.ALREADY_IN_ROOM.format(room=where), room=where)
         return
+    banned = core.restrictions.room_ban(room.id, conn.ident, name_key(conn.nickname), core.stamp().ms)
+    if banned is not None and not conn.is_admin:
+        text = with_reason(texts.ROOM_BANNED.format(room=where, until=until_text(banned.until_ms)), banned.reason)
+        _answer(core, conn, "JOIN", text, room=where, until=str(banned.until_ms))
+        return
     try:
         yield StoreCall("add_member", (room.id, conn.ident, conn.nickname, False, core.stamp().ms))
     except StoreFailed:
@@ -322,6 +328,9 @@ def on_invite(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         return
     room, ident, name = target
     where = room.rec
+    if core.restrictions.room_ban(room.id, ident, name_key(name), core.stamp().ms) is not None:
+        _answer(core, conn, "INVITE", texts.USER_ROOM_BANNED.format(user=name, room=where), room=where)
+        return
     try:
         added = yield StoreCall("add_member", (room.id, ident, name, False, core.stamp().ms))
     except StoreFailed:
@@ -468,14 +477,15 @@ def on_history(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         return
     kind, key = where
     before = _number(frame.get("before"))
+    after = _number(frame.get("after"))  # paging forward, from a search result
     limit = min(HISTORY_MAX, _number(frame.get("limit")) or HISTORY_PAGE)
     try:
         if kind == "lobby":
-            page, more = yield StoreCall("lobby_history", (before, limit))
+            page, more = yield StoreCall("lobby_history", (before, limit, after))
         elif kind == "room":
-            page, more = yield StoreCall("room_history", (key.id, before, limit))
+            page, more = yield StoreCall("room_history", (key.id, before, limit, after))
         else:
-            page, more = yield StoreCall("private_history", (list(conn.idents), key, before, limit))
+            page, more = yield StoreCall("private_history", (list(conn.idents), key, before, limit, after))
     except StoreFailed:
         _answer(core, conn, "HISTORY", texts.HISTORY_FAILED, rec=rec)
         return
@@ -483,7 +493,7 @@ def on_history(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     _answer(core, conn, "HISTORY", texts.OK, rec=rec, count=str(len(page)), more="1" if more else "0")
 
 
-def replay(core: "ChatCore", conn: Connection, history: list[Any], old: bool = False) -> Flow:
+def replay(core: "ChatCore", conn: Connection, history: list[Any], old: bool = False, found: bool = False) -> Flow:
     """Send stored messages as CHATR frames, at most ``replay_chunk`` bytes before the connection drains.
 
     One replay never fills the output cap of a client that reads, and a
@@ -500,7 +510,7 @@ def replay(core: "ChatCore", conn: Connection, history: list[Any], old: bool = F
             sent = 0
         content, lines = encode_lines(m.content)
         core.send(conn, messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, content,
-                                       lines=lines, old=old))
+                                       lines=lines, old=old, edited_ms=m.edited_ms, found=found))
         sent += size
     admission.spend(core, conn, sent)
 
