@@ -1014,7 +1014,7 @@ class Store:
 
     # Search (SEARCH) ----------------------------------------------------------
 
-    def search(self, words: Sequence[str], viewer_idents: Sequence[str], *, lobby: bool, room_ids: Sequence[int],
+    def search(self, words: Sequence[str], viewer_idents: Sequence[str], lobby: bool, room_ids: Sequence[int],
                private: bool, other_ident: str | None, before: int | None,
                limit: int) -> tuple[list[StoredMessage], bool]:
         """Up to ``limit`` messages below ``before`` holding every one of ``words`` (each as a word or a word's

@@ -15,12 +15,29 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable
 
 from parley.protocol import Frame, messages, names, texts
 from parley.protocol.lines import decode_lines, encode_lines
-from parley.protocol.names import is_room, room_key
+from parley.protocol.names import room_key
 
-from ..records import Account, AuditEntry, MessageRecord, Report, Restriction, Room, StoreFailed
+from ..records import (
+    Account,
+    AuditEntry,
+    MessageRecord,
+    Report,
+    Restriction,
+    Room,
+    StoreFailed,
+)
 from . import rooms
-from .actions import Audience, Broadcast, Kick, LeaveRoom, LoadAccount, RoomBroadcast, SendTo, StoreCall
-from .chats import mute_text, muted
+from .actions import (
+    Audience,
+    Broadcast,
+    Kick,
+    LeaveRoom,
+    LoadAccount,
+    RoomBroadcast,
+    SendTo,
+    StoreCall,
+)
+from .chats import mute_text
 from .connection import Connection
 from .restrictions import (
     LOBBY,
