@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from desktop.client import (ChatMessage, InfoMessage, LoggedIn, LoginDetails, Lo
 from parley.protocol import Frame, format_frame, parse_frame
 from parley.protocol.names import (is_room, mentions, name_key, nickname_error, room_key, room_name_error,
                                    same_nickname)
-from parley.protocol.reading import (LoginAccepted, RoomMembers, UserListState, chat_frame, conversation_key,
-                                     follow_members, follow_users, own_join, read_answer, read_chat, read_conv,
-                                     read_info, read_login, read_members, read_rooms, read_session, read_update,
-                                     read_users, read_warn)
+from parley.protocol.reading import (Edit, LoginAccepted, RoomMembers, UserListState, chat_frame, conversation_key,
+                                     edit_frame, follow_members, follow_users, highlight, own_join, read_accounts,
+                                     read_answer, read_audit, read_bans, read_chat, read_conv, read_deleted,
+                                     read_edited, read_info, read_login, read_members, read_muted, read_reports,
+                                     read_rooms, read_session, read_update, read_users, read_warn, search_frame,
+                                     search_words)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "client.json").read_text("utf-8"))
 FRAMES = VECTORS["frames"]
@@ -44,10 +47,12 @@ def conclude(case: dict[str, Any]) -> Any:
         login = read_login(frame, case["reconnecting"])
         if isinstance(login, LoginAccepted):
             return {"ok": True, "role": login.role, "away": login.away}
-        return {"ok": False, "text": login.text, "retry": login.retry}
+        return {"ok": False, "text": login.text, "retry": login.retry, "banned": login.banned,
+                "until": login.until_ms, "reason": login.reason}
     if name == "warn":
         warn = read_warn(frame)
-        return {"kind": warn.kind.value, "text": warn.text, "reason": warn.reason, "reconnect": warn.may_reconnect}
+        return {"kind": warn.kind.value, "text": warn.text, "reason": warn.reason, "until": warn.until_ms,
+                "reconnect": warn.may_reconnect}
     if name == "chat":
         return chat_as_vector(read_chat(frame, case["nickname"]))
     if name == "users":
@@ -69,7 +74,17 @@ def conclude(case: dict[str, Any]) -> Any:
 def chat_as_vector(m: ChatMessage) -> dict[str, Any]:
     return {"id": m.id, "sender": m.sender, "rec": m.rec, "color": m.color, "ts": m.ts, "time": m.time,
             "text": m.text, "private": m.private, "mine": m.mine, "to_me": m.to_me, "old": m.old, "room": m.room,
-            "action": m.action, "conversation": m.conversation}
+            "action": m.action, "conversation": m.conversation, "edited": m.edited_ms, "found": m.found}
+
+
+def as_vector(value: Any) -> Any:
+    """A reader's value in the vectors' JSON shape: lists for tuples, ``at`` for ``at_ms`` (the wire's names)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name.removesuffix("_ms"): as_vector(getattr(value, name))
+                for name in (field.name for field in dataclasses.fields(value))}
+    if isinstance(value, tuple | list):
+        return [as_vector(item) for item in value]
+    return value
 
 
 def conclude_rooms(case: dict[str, Any], frame: Frame) -> Any:
@@ -93,15 +108,23 @@ def conclude_rooms(case: dict[str, Any], frame: Frame) -> Any:
         return None if session is None else {**dataclasses.asdict(session), "remembered": session.remembered}
     if name == "answer":
         return dataclasses.asdict(read_answer(frame))
+    if name in MODERATION_READERS:
+        return as_vector(MODERATION_READERS[name](frame))
     assert name == "info", name
     info = read_info(frame)
     return {**dataclasses.asdict(info), "room": info.room}
 
 
+MODERATION_READERS: dict[str, Callable[[Frame], Any]] = {
+    "edited": read_edited, "deleted": read_deleted, "bans": read_bans, "reports": read_reports,
+    "accounts": read_accounts, "audit": read_audit, "muted": read_muted,
+}
+
+
 def test_every_kind_of_conclusion_has_vectors() -> None:
     assert {kind(case) for case in FRAMES} == {"login", "warn", "chat", "users", "user_list", "own_join",
                                                 "update", "conv", "members", "member_list", "rooms", "session",
-                                                "info", "answer"}
+                                                "info", "answer", *MODERATION_READERS}
     assert len({case["name"] for case in FRAMES}) == len(FRAMES)
 
 
@@ -139,6 +162,29 @@ def test_a_chat_is_built_as_the_vector_says_and_read_back_as_sent(rec: str, text
     assert read_chat(echo, "ann").text == text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+@pytest.mark.parametrize("message_id, text, wire", VECTORS["edit_frames"], ids=ascii)
+def test_an_edit_is_built_as_the_vector_says_and_read_back_as_sent(message_id: int, text: str, wire: str) -> None:
+    assert format_frame(edit_frame(message_id, text)) == wire
+    echo = parse_frame(wire.replace("EDIT,", "EDITED,rec=-ALL;sender=ann;edited=1;", 1))
+    assert read_edited(echo) == Edit(message_id, "-ALL", "ann", 1, text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+@pytest.mark.parametrize("case", VECTORS["search_frames"], ids=lambda case: ascii(case["wire"]))
+def test_a_search_is_built_as_the_vector_says(case: dict[str, Any]) -> None:
+    frame = search_frame(case["query"], case.get("rec"), case.get("before"), case.get("limit"))
+    assert format_frame(frame) == case["wire"]
+
+
+@pytest.mark.parametrize("query, words", VECTORS["search_words"], ids=ascii)
+def test_search_words_are_split_as_the_server_splits_them(query: str, words: list[str]) -> None:
+    assert search_words(query) == words
+
+
+@pytest.mark.parametrize("text, query, ranges", VECTORS["highlights"], ids=ascii)
+def test_search_results_are_highlighted_as_the_vector_says(text: str, query: str, ranges: list[list[int]]) -> None:
+    assert highlight(text, search_words(query)) == [tuple(pair) for pair in ranges]
+
+
 @pytest.mark.parametrize("a, b, same", VECTORS["conversation_keys"], ids=ascii)
 def test_conversations_are_filed_together_as_the_vector_says(a: str, b: str, same: bool) -> None:
     assert (conversation_key(a) == conversation_key(b)) is same
@@ -173,7 +219,8 @@ def test_the_desktop_logs_in_retries_or_gives_up_as_the_vector_says(case: dict[s
         assert event == LoggedIn(case["nickname"], expect["role"], reconnected=case["reconnecting"])
         assert desktop.may_reconnect
     else:
-        assert event == LoginRefused(expect["text"], expect["retry"])
+        assert event == LoginRefused(expect["text"], expect["retry"], expect["banned"], expect["until"],
+                                     expect["reason"])
 
 
 @pytest.mark.parametrize("case", of_kind("warn"), ids=lambda case: case["name"])

@@ -214,3 +214,97 @@ function codePointBefore(text, at) {
 function codePointFrom(text, at) {
   return at < text.length ? String.fromCodePoint(text.codePointAt(at)) : null;
 }
+
+// ---- search words and highlighting (parley/protocol/words.py) ----
+// SEARCH: "words of QUERY (runs of letters/digits; everything else, FTS5
+// syntax included, separates words) must all occur, each as a word or a
+// word's beginning, case- and accent-insensitively."
+
+/** True for a letter (L*), a decimal digit (Nd) or a mark (M*). */
+function wordChar(char) {
+  return isLetter(char) || isDecimal(char) || isMark(char);
+}
+
+/** True for a word character, or one whose NFKC form is all word characters (`①` is `1`). */
+function inSearchWord(char) {
+  if (wordChar(char)) return true;
+  const normal = char.normalize("NFKC");
+  return normal !== char && normal !== "" && [...normal].every(wordChar);
+}
+
+/**
+ * The words the server searches for in `query`: NFKC with full case folding
+ * (nickKey), split on every code point that is not a letter, decimal digit
+ * or mark, so nothing of FTS5's syntax (`"`, `*`, `-`, `^`, `:`, `(`)
+ * survives. [] when there are none.
+ */
+export function searchWords(query) {
+  const words = [];
+  let word = "";
+  for (const char of nickKey(String(query))) {
+    if (wordChar(char)) {
+      word += char;
+    } else if (word) {
+      words.push(word);
+      word = "";
+    }
+  }
+  if (word) words.push(word);
+  return words;
+}
+
+const folds = new Map();
+
+/** One code point compared for highlighting: compatibility-decomposed, case folded, its marks dropped. */
+function fold(char) {
+  let folded = folds.get(char);
+  if (folded === undefined) {
+    let lower = "";
+    for (const c of char.normalize("NFKD")) lower += CASEFOLD.get(c.codePointAt(0)) ?? c.toLowerCase();
+    folded = [...lower.normalize("NFKD")].filter((c) => !isMark(c)).join("");
+    if (folds.size < 4096) folds.set(char, folded);
+  }
+  return folded;
+}
+
+/**
+ * The [start, end] code point ranges of `text` to show as matches of
+ * `words` (from searchWords), in order: each word of the text whose
+ * beginning is a query word, compared with case folding and without marks
+ * (accents). A range covers the matching beginning (and the marks on its
+ * last letter); the longest query word that matches wins. Code points, not
+ * UTF-16 units: slice `[...text]` with them.
+ */
+export function highlight(text, words) {
+  const needles = [...new Set(words.map((word) => [...word].map(fold).join("")))].filter(Boolean);
+  if (needles.length === 0) return [];
+  const chars = [...String(text)];
+  const ranges = [];
+  let at = 0;
+  while (at < chars.length) {
+    if (!inSearchWord(chars[at])) {
+      at += 1;
+      continue;
+    }
+    let end = at;
+    while (end < chars.length && inSearchWord(chars[end])) end += 1;
+    const matched = matchEnd(chars, at, end, needles);
+    if (matched > at) ranges.push([at, matched]);
+    at = end;
+  }
+  return ranges;
+}
+
+/** Where the longest needle that begins the word chars[start..end) ends (marks after it included), or `start`. */
+function matchEnd(chars, start, end, needles) {
+  let folded = "";
+  let best = start;
+  for (let at = start; at < end; at++) {
+    const before = folded.length;
+    folded += fold(chars[at]);
+    if (needles.some((needle) => needle.length > before && folded.startsWith(needle))) best = at + 1;
+    if (!needles.some((needle) => needle.length > folded.length && needle.startsWith(folded))) break;
+  }
+  while (best > start && best < end && isMark(chars[best])) best += 1;
+  return best;
+}

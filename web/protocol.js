@@ -6,7 +6,7 @@ import { isRoom, nickKey, roomKey, sameNick } from "./names.js";
 import { decodeLines, encodeLines } from "./text.js";
 import * as T from "./texts.js";
 
-export { isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "./names.js";
+export { highlight, isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick, searchWords } from "./names.js";
 
 export const EVERYONE = "-ALL";
 /** "content starting with /me (slash, m, e, space) is an action". */
@@ -106,16 +106,19 @@ export function chatBytes(rec, text) {
 //   first) and numbers it (v); USERCHANGES apply in order, each once; a gap
 //   or a count (num) that differs afterwards means out of step: ask USER,,
 //   and ignore changes until it comes.
+// - a ban WARN is final like a kick; a ban CONVER is a refusal never
+//   retried; both give until (epoch ms, 0: for good) and the reason after
+//   the first ": " that follows the until text.
 
 const NUMBER_RE = /^[0-9]{1,15}$/;
 
-/** A regular expression matching a texts.js template whole, each `{field}` a named group. */
-export function templatePattern(template) {
+/** A regular expression matching a texts.js template whole, each `{field}` a named group (anything, or `fields[field]`). */
+export function templatePattern(template, fields = {}) {
   const escapeRe = (text) => text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
   let source = "";
   let last = 0;
   for (const field of template.matchAll(/\{(\w+)(?::[^}]*)?\}/g)) {
-    source += `${escapeRe(template.slice(last, field.index))}(?<${field[1]}>.*)`;
+    source += `${escapeRe(template.slice(last, field.index))}(?<${field[1]}>${fields[field[1]] ?? ".*"})`;
     last = field.index + field[0].length;
   }
   return new RegExp(`^${source}${escapeRe(template.slice(last))}$`, "s");
@@ -131,8 +134,28 @@ const WARN_KINDS = [
   ["login-timeout", templatePattern(T.LOGIN_TIMEOUT)],
   ["frame-timeout", templatePattern(T.FRAME_TIMEOUT)],
 ];
-const FINAL_WARNINGS = new Set(["kicked", "flooding"]);
+const FINAL_WARNINGS = new Set(["kicked", "flooding", "banned"]);
 const JOINED = templatePattern(T.JOINED);
+const BANNED_WARN = templatePattern(T.BANNED_WARN);
+const BANNED_LOGIN = templatePattern(T.BANNED);
+const UNTIL = templatePattern(T.UNTIL);
+const MUTED = templatePattern(T.MUTED, { room: "#\\S*" }); // room names hold no spaces
+const MUTED_LOBBY = templatePattern(T.MUTED_LOBBY);
+
+/**
+ * The reason of a matched ban or mute text ("" when it gives none), or null
+ * when it is not one: "{until} is UNTIL or FOR_GOOD; ...: {reason} parts
+ * are left out when the reason is empty", so the reason starts after the
+ * first ": " following the until text.
+ */
+function untilReason(found) {
+  if (!found) return null;
+  const rest = found.groups.until;
+  const colon = rest.indexOf(": ");
+  const until = colon < 0 ? rest : rest.slice(0, colon);
+  if (until !== T.FOR_GOOD && !UNTIL.test(until)) return null;
+  return colon < 0 ? "" : rest.slice(colon + 2);
+}
 
 /** `text` as a number when it is 1 to 15 decimal digits, else null. */
 export function number(text) {
@@ -145,34 +168,50 @@ export function isTemporaryRefusal(text) {
 }
 
 /**
- * A CONVER as {ok: true, role, away} or {ok: false, text, retry}; `away`:
- * private messages that arrived while the account was offline (0 when
- * absent); `reconnecting`: we were logged in before a drop.
+ * A CONVER as {ok: true, role, away} or {ok: false, text, retry, banned,
+ * until, reason}; `away`: private messages that arrived while the account
+ * was offline (0 when absent); `reconnecting`: we were logged in before a
+ * drop. `banned`: the refusal is a ban (never retried), ending at `until`
+ * (epoch ms, 0: for good), for `reason` ("" when none, or not a ban).
  */
 export function readLogin(f, reconnecting) {
   if (f.content === T.OK) return { ok: true, role: f.params.get("role") ?? null, away: number(f.params.get("away")) ?? 0 };
-  return { ok: false, text: f.content, retry: Boolean(reconnecting) && isTemporaryRefusal(f.content) };
+  const reason = untilReason(BANNED_LOGIN.exec(f.content));
+  if (reason !== null) {
+    return { ok: false, text: f.content, retry: false, banned: true, until: number(f.params.get("until")) ?? 0, reason };
+  }
+  const retry = Boolean(reconnecting) && isTemporaryRefusal(f.content);
+  return { ok: false, text: f.content, retry, banned: false, until: 0, reason: "" };
 }
 
-/** A WARN as {kind, text, reason, reconnect}: kind kicked|flooding|shutdown|login-timeout|frame-timeout|other. */
+/**
+ * A WARN as {kind, text, reason, until, reconnect}: kind
+ * kicked|flooding|banned|shutdown|login-timeout|frame-timeout|other;
+ * `reason`: a kick's or ban's (null for the others); `until`: a ban's end
+ * (epoch ms, 0: for good).
+ */
 export function readWarn(f) {
+  const until = number(f.params.get("until")) ?? 0;
+  const banned = untilReason(BANNED_WARN.exec(f.content));
+  if (banned !== null) return { kind: "banned", text: f.content, reason: banned, until, reconnect: false };
   for (const [kind, pattern] of WARN_KINDS) {
     const found = pattern.exec(f.content);
     if (found) {
-      return { kind, text: f.content, reason: found.groups?.reason ?? null, reconnect: !FINAL_WARNINGS.has(kind) };
+      return { kind, text: f.content, reason: found.groups?.reason ?? null, until, reconnect: !FINAL_WARNINGS.has(kind) };
     }
   }
-  return { kind: "other", text: f.content, reason: null, reconnect: true };
+  return { kind: "other", text: f.content, reason: null, until, reconnect: true };
 }
 
 /**
  * A CHATR as {id, sender, rec, color, ts, time, text, private, mine, toMe,
- * old, room, action, conversation}; `nickname` (ours) decides `mine`, `toMe`
+ * old, room, action, conversation, edited, found}; `nickname` (ours) decides `mine`, `toMe`
  * and `conversation`. `text` has the line breaks `lines=` lists (a bad
  * `lines`: the content as sent); `old`: a HISTORY replay (old=1); `room`: rec
  * is a room; `action`: content starts with "/me " (its words: text.slice(4));
  * `conversation`: where to file it: -ALL, the #room, or the other party of a
- * private message (rec if we sent it, else the sender).
+ * private message (rec if we sent it, else the sender); `edited`: when its
+ * author last edited it (epoch ms, 0: never); `found`: a SEARCH result.
  */
 export function readChat(f, nickname) {
   const p = f.params;
@@ -197,6 +236,8 @@ export function readChat(f, nickname) {
     room,
     action: f.content.startsWith(ACTION_PREFIX),
     conversation: isPrivate && !mine ? sender : rec,
+    edited: number(p.get("edited")) ?? 0,
+    found: p.get("found") === "1",
   };
 }
 
@@ -432,9 +473,11 @@ export function readInfo(f) {
 }
 
 /**
- * A CONFIRM as {reason, ok, text, room, rec, user, count, more}: `ok` on the
- * content OK exactly; room, rec, user and count null when absent; `more`: a
- * HISTORY answer with older messages left.
+ * A CONFIRM as {reason, ok, text, room, rec, user, count, more, id, ban,
+ * report}: `ok` on the content OK exactly; room, rec, user and count null
+ * when absent; `more`: a HISTORY or SEARCH answer with more messages left;
+ * `id` (EDIT, DELETE, REPORT), `ban` (BAN, MUTE, UNBAN) and `report`
+ * (RESOLVE): what the answer is about, null when absent or not plain digits.
  */
 export function readAnswer(f) {
   const p = f.params;
@@ -447,5 +490,111 @@ export function readAnswer(f) {
     user: p.get("user") ?? null,
     count: number(p.get("count")),
     more: p.get("more") === "1",
+    id: number(p.get("id")),
+    ban: number(p.get("ban")),
+    report: number(p.get("report")),
   };
+}
+
+// ---- moderation, editing and search (CON rooms=1) ----
+// The same readers as parley/protocol/reading.py, held to the same vectors.
+// Ids and times that are not 1 to 15 plain digits count as 0; list entries
+// without an id (an account without a name) are skipped; no count (num) is
+// trusted beyond the parameters the frame holds.
+
+/** An EDITED as {id, rec, sender, edited, text}: `text` with the line breaks lines= lists; rec -ALL when missing. */
+export function readEdited(f) {
+  const p = f.params;
+  return {
+    id: number(p.get("id")) ?? 0,
+    rec: p.get("rec") || EVERYONE,
+    sender: p.get("sender") ?? "",
+    edited: number(p.get("edited")) ?? 0,
+    text: textOf(f),
+  };
+}
+
+/** A DELETED as {id, rec}: message `id` of `rec` is gone. */
+export function readDeleted(f) {
+  return { id: number(f.params.get("id")) ?? 0, rec: f.params.get("rec") || EVERYONE };
+}
+
+/** The entries of a list frame: for i below num, an object of each key's `KEYi` ("" when absent). */
+function entries(f, keys) {
+  const p = f.params;
+  const total = Math.min(number(p.get("num")) ?? 0, p.size);
+  const list = [];
+  for (let i = 0; i < total; i++) list.push(Object.fromEntries(keys.map((key) => [key, p.get(`${key}${i}`) ?? ""])));
+  return list;
+}
+
+const number0 = (text) => number(text) ?? 0;
+
+/**
+ * A BANS frame as {room, entries: [{id, kind, target, until, by, at, reason}]}:
+ * room "" for the server's bans and lobby mutes; kind user|address|room|mute;
+ * until 0: for good; newest first.
+ */
+export function readBans(f) {
+  const list = entries(f, ["id", "kind", "target", "until", "by", "at", "reason"])
+    .map((e) => ({ ...e, id: number0(e.id), until: number0(e.until), at: number0(e.at) }))
+    .filter((e) => e.id);
+  return { room: f.params.get("room") ?? "", entries: list };
+}
+
+/** A REPORTS frame as {new, entries: [{id, at, by, msg, sender, rec, reason, text}]}: `new`: one just made (new=1). */
+export function readReports(f) {
+  const list = entries(f, ["id", "at", "by", "msg", "sender", "rec", "reason", "text"])
+    .map((e) => ({ ...e, id: number0(e.id), at: number0(e.at), msg: number0(e.msg) }))
+    .filter((e) => e.id);
+  return { new: f.params.get("new") === "1", entries: list };
+}
+
+/** An ACCOUNTS frame as [{name, role, created}]: role admin or member (anything else reads as member). */
+export function readAccounts(f) {
+  return entries(f, ["", "role", "created"])
+    .filter((e) => e[""])
+    .map((e) => ({ name: e[""], role: e.role === "admin" ? "admin" : "member", created: number0(e.created) }));
+}
+
+/** An AUDIT frame as {more, entries: [{id, at, actor, action, target, room, reason, detail}]}, newest first. */
+export function readAudit(f) {
+  const list = entries(f, ["id", "at", "actor", "action", "target", "room", "reason", "detail"])
+    .map((e) => ({ ...e, id: number0(e.id), at: number0(e.at) }))
+    .filter((e) => e.id);
+  return { more: f.params.get("more") === "1", entries: list };
+}
+
+/**
+ * What a refused CHAT or EDIT (an ERR or CONFIRM with the mute text) says of
+ * our mute, as {room, until, reason} (room: the #room, or -ALL for the
+ * lobby; until: epoch ms, 0: for good), else null.
+ */
+export function readMuted(f) {
+  if (f.reason !== "ERR" && f.reason !== "CONFIRM") return null;
+  const until = number(f.params.get("until")) ?? 0;
+  const found = MUTED.exec(f.content);
+  const reason = untilReason(found);
+  if (reason !== null) return { room: found.groups.room, until, reason };
+  const lobby = untilReason(MUTED_LOBBY.exec(f.content));
+  return lobby === null ? null : { room: EVERYONE, until, reason: lobby };
+}
+
+/** The EDIT that makes message `id` read `text`: its line breaks as spaces listed in `lines=`. */
+export function editFrame(id, text) {
+  const { content, lines } = encodeLines(text);
+  return frame("EDIT", lines === null ? [["id", String(id)]] : [["id", String(id)], ["lines", lines]], content);
+}
+
+/**
+ * The SEARCH for `query` (line breaks sent as spaces: they separate words
+ * anyway); `rec`: that conversation only (null: everywhere); `before`:
+ * results with ids below it (the next page); `limit`: how many (null: the
+ * server's default).
+ */
+export function searchFrame(query, { rec = null, before = null, limit = null } = {}) {
+  const params = rec === null ? [] : [["rec", rec]];
+  if (before !== null) params.push(["before", String(before)]);
+  if (limit !== null) params.push(["limit", String(limit)]);
+  return frame("SEARCH", params, encodeLines(query).content);
 }

@@ -40,6 +40,18 @@ to it. The rules:
   read into plain values; numbers that are not 1 to 15 plain digits count as
   0 (absent), and no count (``num``) is trusted beyond the parameters the
   frame holds.
+* Moderation, editing and search (issue 14): a ban WARN (``You have been
+  banned ...``) is final like a kick; a ban CONVER (``Error: You are banned
+  ...``) is a refusal never retried; both give ``until=`` (epoch ms, 0: for
+  good) and the reason after the first ``: `` that follows the until text.
+  EDITED, DELETED, BANS, REPORTS, ACCOUNTS and AUDIT are read into plain
+  values; ids and times that are not 1 to 15 plain digits count as 0, list
+  entries without an id (or an account without a name) are skipped, and no
+  count is trusted beyond the parameters the frame holds. A CHATR's
+  ``edited=`` (0: never edited) and ``found=1`` (a SEARCH result) are read.
+  A refused CHAT or EDIT with the mute text says where we are muted, until
+  when and why (``read_muted``). ``search_words`` and ``highlight`` come
+  from ``words.py``.
 
 Texts come from ``texts``: a text with ``{fields}`` matches with anything in
 their place.
@@ -53,23 +65,28 @@ import string
 from dataclasses import dataclass, replace
 from typing import Union
 
-from . import texts
+from . import texts, words
 from .frames import Frame, make_frame
 from .lines import decode_lines, encode_lines
 from .names import is_color, is_room, name_key, room_key, same_nickname
 
 EVERYONE = "-ALL"
+search_words = words.search_words  # the words of a SEARCH, as the server splits them (words.py)
+highlight = words.highlight  # where they occur in a message's text
 ACTION_PREFIX = "/me "  # "content starting with /me (slash, m, e, space) is an action"
 _NUMBER_RE = re.compile(r"[0-9]{1,15}\Z")
 
 
-def template_pattern(template: str) -> re.Pattern[str]:
-    """Return a regex matching ``template`` whole, each ``{field}`` captured as a named group."""
+def template_pattern(template: str, **fields: str) -> re.Pattern[str]:
+    """Return a regex matching ``template`` whole, each ``{field}`` captured as a named group.
+
+    A field matches anything, or the regex ``fields`` gives for it.
+    """
     parts: list[str] = []
     for literal, field, _spec, _conversion in string.Formatter().parse(template):
         parts.append(re.escape(literal))
         if field is not None:
-            parts.append(f"(?P<{field}>.*)")
+            parts.append(f"(?P<{field}>{fields.get(field, '.*')})")
     return re.compile("".join(parts) + r"\Z", re.DOTALL)
 
 
@@ -88,6 +105,7 @@ class WarnKind(enum.Enum):
     SHUTDOWN = "shutdown"
     LOGIN_TIMEOUT = "login-timeout"
     FRAME_TIMEOUT = "frame-timeout"
+    BANNED = "banned"
     OTHER = "other"
 
 
@@ -98,8 +116,28 @@ _WARN_PATTERNS = (
     (WarnKind.LOGIN_TIMEOUT, template_pattern(texts.LOGIN_TIMEOUT)),
     (WarnKind.FRAME_TIMEOUT, template_pattern(texts.FRAME_TIMEOUT)),
 )
-_FINAL_WARNINGS = frozenset({WarnKind.KICKED, WarnKind.FLOODING})
+_FINAL_WARNINGS = frozenset({WarnKind.KICKED, WarnKind.FLOODING, WarnKind.BANNED})
 _JOINED = template_pattern(texts.JOINED)
+_BANNED_WARN = template_pattern(texts.BANNED_WARN)
+_BANNED_LOGIN = template_pattern(texts.BANNED)
+_UNTIL = template_pattern(texts.UNTIL)
+_MUTED = template_pattern(texts.MUTED, room=r"#\S*")  # room names hold no spaces
+_MUTED_LOBBY = template_pattern(texts.MUTED_LOBBY)
+
+
+def until_reason(found: re.Match[str] | None) -> str | None:
+    """Return the reason of a matched ban or mute text ('' when it gives none), or None when it is not one.
+
+    "{until} is UNTIL or FOR_GOOD; ...: {reason} parts are left out when the
+    reason is empty": the reason starts after the first ``: `` following
+    the until text (``until 2026-11-25 10:00 UTC`` holds none).
+    """
+    if not found:
+        return None
+    until, _, reason = found["until"].partition(": ")
+    if until != texts.FOR_GOOD and not _UNTIL.match(until):
+        return None
+    return reason
 
 
 @dataclass(frozen=True)
@@ -116,10 +154,18 @@ class LoginAccepted:
 
 @dataclass(frozen=True)
 class LoginRefused:
-    """CONVER with an error: the text as sent, and whether to try again on a reconnect."""
+    """CONVER with an error: the text as sent, and whether to try again on a reconnect.
+
+    ``banned``: the refusal is a ban (never retried); then ``until_ms`` is
+    when it ends (epoch ms, 0: for good) and ``reason`` its reason ('' when
+    none given); both empty for any other refusal.
+    """
 
     text: str
     retry: bool
+    banned: bool = False
+    until_ms: int = 0
+    reason: str = ""
 
 
 Login = Union[LoginAccepted, LoginRefused]
@@ -127,11 +173,15 @@ Login = Union[LoginAccepted, LoginRefused]
 
 @dataclass(frozen=True)
 class Warn:
-    """A WARN: why the server closes, and the kick's reason (None for other kinds)."""
+    """A WARN: why the server closes, the kick's or ban's reason (None for other kinds).
+
+    ``until_ms``: a ban's end (``until=``, epoch ms; 0: for good, or not a ban).
+    """
 
     kind: WarnKind
     text: str
     reason: str | None = None
+    until_ms: int = 0
 
     @property
     def may_reconnect(self) -> bool:
@@ -155,6 +205,8 @@ class ChatMessage:
     old: bool = False  # a HISTORY replay (``old=1``), not a live message
     action: bool = False  # ``/me waves``: shown as "* sender waves" (the words: ``text[4:]``)
     conversation: str = EVERYONE  # where a client files it: ``-ALL``, ``#room`` or the other party
+    edited_ms: int = 0  # when its author last edited it (``edited=``, epoch ms); 0: never
+    found: bool = False  # a SEARCH result (``found=1``)
 
     @property
     def room(self) -> bool:
@@ -192,11 +244,17 @@ def read_login(frame: Frame, reconnecting: bool) -> Login:
     """Return the outcome of a CONVER; ``reconnecting``: we were logged in before a drop."""
     if frame.content == texts.OK:
         return LoginAccepted(frame.get("role"), number(frame.get("away")) or 0)
+    reason = until_reason(_BANNED_LOGIN.match(frame.content))
+    if reason is not None:  # "Not a temporary refusal (no retry)"
+        return LoginRefused(frame.content, False, True, number(frame.get("until")) or 0, reason)
     return LoginRefused(frame.content, reconnecting and is_temporary_refusal(frame.content))
 
 
 def read_warn(frame: Frame) -> Warn:
     """Return what a WARN means."""
+    reason = until_reason(_BANNED_WARN.match(frame.content))
+    if reason is not None:  # "Clients must not reconnect by themselves after the ban WARN."
+        return Warn(WarnKind.BANNED, frame.content, reason, number(frame.get("until")) or 0)
     for kind, pattern in _WARN_PATTERNS:
         found = pattern.match(frame.content)
         if found:
@@ -228,6 +286,8 @@ def read_chat(frame: Frame, own_nickname: str) -> ChatMessage:
         old=frame.get("old") == "1",
         action=frame.content.startswith(ACTION_PREFIX),
         conversation=rec if rec == EVERYONE or is_room(rec) or mine else sender,
+        edited_ms=number(frame.get("edited")) or 0,
+        found=frame.get("found") == "1",
     )
 
 
@@ -551,8 +611,10 @@ class Answer:
     """A CONFIRM: the request it answers (``reason``), ``ok`` (content ``OK``) and the text as sent.
 
     ``room``, ``rec`` and ``user`` as the CONFIRM gives them (None when
-    absent); a HISTORY answer's ``count`` (None when absent) and ``more``
-    (older messages exist).
+    absent); a HISTORY or SEARCH answer's ``count`` (None when absent) and
+    ``more`` (more messages exist); the ``id`` (EDIT, DELETE, REPORT),
+    ``ban`` (BAN, MUTE, UNBAN) and ``report`` (RESOLVE) the answer is about
+    (None when absent or not plain digits).
     """
 
     reason: str
@@ -563,10 +625,218 @@ class Answer:
     user: str | None = None
     count: int | None = None
     more: bool = False
+    id: int | None = None
+    ban: int | None = None
+    report: int | None = None
 
 
 def read_answer(frame: Frame) -> Answer:
     """Return a CONFIRM as an Answer (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, HISTORY, ... alike)."""
     params = frame.params
     return Answer(params.get("reason") or "", frame.content == texts.OK, frame.content, params.get("room"),
-                  params.get("rec"), params.get("user"), number(params.get("count")), params.get("more") == "1")
+                  params.get("rec"), params.get("user"), number(params.get("count")), params.get("more") == "1",
+                  number(params.get("id")), number(params.get("ban")), number(params.get("report")))
+
+
+# ---- moderation, editing and search (CON rooms=1) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Edit:
+    """An EDITED frame: message ``id`` (0: not a number) of ``rec`` by ``sender`` now reads ``text``.
+
+    ``text`` has the line breaks ``lines=`` lists (a bad ``lines``: the
+    content as sent); ``edited_ms``: when (epoch ms; 0 when not a number).
+    """
+
+    id: int
+    rec: str
+    sender: str
+    edited_ms: int
+    text: str
+
+
+def read_edited(frame: Frame) -> Edit:
+    """Return an EDITED frame as an Edit (a missing ``rec`` is the lobby's, as for CHATR)."""
+    return Edit(number(frame.get("id")) or 0, frame.get("rec") or EVERYONE, frame.get("sender") or "",
+                number(frame.get("edited")) or 0, _text_of(frame))
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A DELETED frame: message ``id`` (0: not a number) of ``rec`` is gone."""
+
+    id: int
+    rec: str
+
+
+def read_deleted(frame: Frame) -> Deletion:
+    """Return a DELETED frame as a Deletion."""
+    return Deletion(number(frame.get("id")) or 0, frame.get("rec") or EVERYONE)
+
+
+def _entries(frame: Frame, keys: tuple[str, ...]) -> list[dict[str, str]]:
+    """The entries of a list frame: for i below ``num``, each key's ``KEYi`` ('' when absent).
+
+    A count larger than the frame could hold is a lie: never loop on it.
+    """
+    params = frame.params
+    total = min(number(params.get("num")) or 0, len(params))
+    return [{key: params.get(f"{key}{i}") or "" for key in keys} for i in range(total)]
+
+
+def _number0(text: str) -> int:
+    return number(text) or 0
+
+
+@dataclass(frozen=True)
+class BanEntry:
+    """One ban or mute of a BANS frame. ``kind``: user, address, room or mute; ``until_ms`` 0: for good."""
+
+    id: int
+    kind: str
+    target: str
+    until_ms: int
+    by: str
+    at_ms: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class BanList:
+    """A BANS frame: the room it lists (``''``: the server's bans and lobby mutes), newest first."""
+
+    room: str
+    entries: tuple[BanEntry, ...] = ()
+
+
+def read_bans(frame: Frame) -> BanList:
+    """Return a BANS frame's list (``id0``, ``kind0``, ``target0``, ``until0``, ``by0``, ``at0``, ``reason0``, ...)."""
+    entries = (BanEntry(_number0(e["id"]), e["kind"], e["target"], _number0(e["until"]), e["by"],
+                        _number0(e["at"]), e["reason"])
+               for e in _entries(frame, ("id", "kind", "target", "until", "by", "at", "reason")))
+    return BanList(frame.get("room") or "", tuple(entry for entry in entries if entry.id))
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    """One open report: ``by`` reported message ``msg`` of ``sender`` in ``rec``; ``text``: its start ('' once deleted)."""
+
+    id: int
+    at_ms: int
+    by: str
+    msg: int
+    sender: str
+    rec: str
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Reports:
+    """A REPORTS frame: open reports newest first; ``new``: it holds one just made (``new=1``)."""
+
+    new: bool
+    entries: tuple[ReportEntry, ...] = ()
+
+
+def read_reports(frame: Frame) -> Reports:
+    """Return a REPORTS frame's reports (``id0``, ``at0``, ``by0``, ``msg0``, ``sender0``, ``rec0``, ``reason0``, ``text0``, ...)."""
+    entries = (ReportEntry(_number0(e["id"]), _number0(e["at"]), e["by"], _number0(e["msg"]), e["sender"],
+                           e["rec"], e["reason"], e["text"])
+               for e in _entries(frame, ("id", "at", "by", "msg", "sender", "rec", "reason", "text")))
+    return Reports(frame.get("new") == "1", tuple(entry for entry in entries if entry.id))
+
+
+@dataclass(frozen=True)
+class AccountEntry:
+    """One account of an ACCOUNTS frame: ``role`` admin or member (anything else reads as member)."""
+
+    name: str
+    role: str
+    created_ms: int
+
+
+def read_accounts(frame: Frame) -> tuple[AccountEntry, ...]:
+    """Return an ACCOUNTS frame's accounts, in its order (keys ``0``.., ``role0``.., ``created0``..; no name: skipped)."""
+    entries = _entries(frame, ("", "role", "created"))
+    return tuple(AccountEntry(e[""], "admin" if e["role"] == "admin" else "member", _number0(e["created"]))
+                 for e in entries if e[""])
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One row of the audit log: ``actor`` did ``action`` to ``target`` (in ``room``: ``#R``, ``-ALL`` or '')."""
+
+    id: int
+    at_ms: int
+    actor: str
+    action: str
+    target: str
+    room: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """An AUDIT frame: rows newest first; ``more``: older rows exist (ask with ``before=`` the last id)."""
+
+    more: bool
+    entries: tuple[AuditRow, ...] = ()
+
+
+def read_audit(frame: Frame) -> AuditPage:
+    """Return an AUDIT frame's rows (``id0``, ``at0``, ``actor0``, ``action0``, ``target0``, ``room0``, ``reason0``, ``detail0``, ...)."""
+    entries = (AuditRow(_number0(e["id"]), _number0(e["at"]), e["actor"], e["action"], e["target"], e["room"],
+                        e["reason"], e["detail"])
+               for e in _entries(frame, ("id", "at", "actor", "action", "target", "room", "reason", "detail")))
+    return AuditPage(frame.get("more") == "1", tuple(entry for entry in entries if entry.id))
+
+
+@dataclass(frozen=True)
+class Muted:
+    """We are muted in ``room`` (``#R``, or ``-ALL``: the lobby) until ``until_ms`` (epoch ms; 0: for good)."""
+
+    room: str
+    until_ms: int
+    reason: str
+
+
+def read_muted(frame: Frame) -> Muted | None:
+    """Return what a refused CHAT or EDIT says of our mute (an ERR or CONFIRM with the mute text), else None.
+
+    "While muted, NICK's CHAT and EDIT in R get ERR,time=...;until=MS,Error:
+    You are muted in #R {until}: REASON (lobby: Error: You are muted {until}: REASON)".
+    """
+    if frame.reason not in ("ERR", "CONFIRM"):
+        return None
+    until = number(frame.get("until")) or 0
+    found = _MUTED.match(frame.content)
+    reason = until_reason(found)
+    if found and reason is not None:
+        return Muted(found["room"], until, reason)
+    reason = until_reason(_MUTED_LOBBY.match(frame.content))
+    return None if reason is None else Muted(EVERYONE, until, reason)
+
+
+def edit_frame(message_id: int, text: str) -> Frame:
+    """Return the EDIT that makes message ``message_id`` read ``text``: its line breaks as spaces listed in ``lines=``."""
+    content, lines = encode_lines(text)
+    params = [("id", str(message_id))] if lines is None else [("id", str(message_id)), ("lines", lines)]
+    return make_frame("EDIT", params, content)
+
+
+def search_frame(query: str, rec: str | None = None, before: int | None = None, limit: int | None = None) -> Frame:
+    """Return the SEARCH for ``query`` (line breaks sent as spaces: they separate words anyway).
+
+    ``rec``: that conversation only (None: everywhere the user reads);
+    ``before``: results with ids below it (the next page); ``limit``: how
+    many (None: the server's default).
+    """
+    params = [("rec", rec)] if rec is not None else []
+    if before is not None:
+        params.append(("before", str(before)))
+    if limit is not None:
+        params.append(("limit", str(limit)))
+    return make_frame("SEARCH", params, encode_lines(query)[0])

@@ -10,8 +10,9 @@ import { ChatClient } from "../../web/client.js";
 import { formatFrame, parseFrame } from "../../web/codec.js";
 import { isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "../../web/names.js";
 import {
-  NO_USERS, chatFrame, conversationKey, followMembers, followUsers, ownJoin, readAnswer, readChat, readConv, readInfo,
-  readLogin, readMembers, readRooms, readSession, readUpdate, readUsers, readWarn,
+  NO_USERS, chatFrame, conversationKey, editFrame, followMembers, followUsers, highlight, ownJoin, readAccounts,
+  readAnswer, readAudit, readBans, readChat, readConv, readDeleted, readEdited, readInfo, readLogin, readMembers, readMuted,
+  readReports, readRooms, readSession, readUpdate, readUsers, readWarn, searchFrame, searchWords,
 } from "../../web/protocol.js";
 import { Backoff } from "../../web/state.js";
 import { FakeSocket, FakeTimers } from "./fakes.mjs";
@@ -60,6 +61,20 @@ function conclude(c) {
       return readInfo(f);
     case "answer":
       return readAnswer(f);
+    case "edited":
+      return readEdited(f);
+    case "deleted":
+      return readDeleted(f);
+    case "bans":
+      return readBans(f);
+    case "reports":
+      return readReports(f);
+    case "accounts":
+      return readAccounts(f);
+    case "audit":
+      return readAudit(f);
+    case "muted":
+      return readMuted(f);
     default:
       throw new Error(`no reader for ${kind(c)}`);
   }
@@ -68,6 +83,7 @@ function conclude(c) {
 test("every kind of conclusion has vectors", () => {
   assert.deepEqual(new Set(FRAMES.map(kind)), new Set([
     "login", "warn", "chat", "users", "user_list", "own_join", "update", "conv", "members", "member_list", "rooms", "session", "info", "answer",
+    "edited", "deleted", "bans", "reports", "accounts", "audit", "muted",
   ]));
 });
 
@@ -108,6 +124,32 @@ for (const [rec, text, wire] of VECTORS.chat_frames) {
     assert.equal(formatFrame(chatFrame(rec, text)), wire);
     const echo = parseFrame(wire.replace("CHAT,", "CHATR,time=t;sender=ann;"));
     assert.equal(readChat(echo, "ann").text, text.replace(/\r\n?/g, "\n"));
+  });
+}
+
+for (const [id, text, wire] of VECTORS.edit_frames) {
+  test(`an edit is built as the vector says and read back as sent: ${JSON.stringify(text)}`, () => {
+    assert.equal(formatFrame(editFrame(id, text)), wire);
+    const echo = parseFrame(wire.replace("EDIT,", "EDITED,rec=-ALL;sender=ann;edited=1;"));
+    assert.deepEqual(readEdited(echo), { id, rec: "-ALL", sender: "ann", edited: 1, text: text.replace(/\r\n?/g, "\n") });
+  });
+}
+
+for (const c of VECTORS.search_frames) {
+  test(`a search is built as the vector says: ${JSON.stringify(c.wire)}`, () => {
+    assert.equal(formatFrame(searchFrame(c.query, { rec: c.rec ?? null, before: c.before ?? null, limit: c.limit ?? null })), c.wire);
+  });
+}
+
+for (const [query, words] of VECTORS.search_words) {
+  test(`search words are split as the server splits them: ${JSON.stringify(query)}`, () => {
+    assert.deepEqual(searchWords(query), words);
+  });
+}
+
+for (const [text, query, ranges] of VECTORS.highlights) {
+  test(`search results are highlighted as the vector says: ${JSON.stringify(text)} for ${JSON.stringify(query)}`, () => {
+    assert.deepEqual(highlight(text, searchWords(query)), ranges);
   });
 }
 

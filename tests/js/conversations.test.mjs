@@ -144,7 +144,7 @@ test("rooms: CONV lists them, MEMBERS and MEMBER keep the list, gone=1 drops one
   socket.receive("CONFIRM,time=t;reason=PART;room=#tea,OK", "CONV,time=t;rec=#tea;last=0;read=0;unread=0;mentions=0;gone=1,");
   assert.equal(client.convs.get("#tea"), null);
   assert.equal(client.convs.open.rec, "-ALL");
-  assert.deepEqual(of("answer").at(-1), { reason: "PART", room: "#tea", rec: null, user: null, count: null, more: false, ok: true, text: "OK" });
+  assert.deepEqual(of("answer").at(-1), { reason: "PART", room: "#tea", rec: null, user: null, count: null, more: false, ok: true, text: "OK", id: null, ban: null, report: null });
   socket.receive("ROOMS,time=t;num=2;0=#big;members0=5;topic0=Big/, room;1=#small;members1=1;topic1=,");
   assert.deepEqual(of("rooms").at(-1).rooms, [
     { name: "#big", members: 5, topic: "Big, room" }, { name: "#small", members: 1, topic: "" }]);
