@@ -103,8 +103,6 @@ async def test_a_mute_an_edit_a_report_and_a_search_read_as_the_clients_show_the
         await client.close()
 
 
-@pytest.mark.xfail(strict=True, reason="server: REPORTS text0 (and AUDIT detail) carry the message's stored line "
-                                       "breaks: building the frame raises, the reporter is disconnected")
 async def test_a_report_of_a_message_of_several_lines_reaches_the_admins(make_server, data_dir) -> None:
     add_account(data_dir, "boss", PASSWORD, "admin")
     server = await make_server()

@@ -10,7 +10,7 @@ Every moderation action is written to the audit log.
 from __future__ import annotations
 
 import logging
-import re
+import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable
 
 from parley.protocol import Frame, messages, names, texts
@@ -69,12 +69,25 @@ REPORT_TEXT = 300  # characters of a reported message a REPORTS shows
 AUDIT_PAGE = 100
 AUDIT_MAX = 200
 AUDIT_DETAIL = 200  # characters of a deleted message kept in the audit log
-_WORD = re.compile(r"[^\W_]+")
-
-
 def search_words(query: str) -> list[str]:
-    """The words of a search: runs of letters and digits; anything else (FTS5 syntax included) separates them."""
-    return _WORD.findall(query)[:SEARCH_WORDS]
+    """The words of a search (NFKC): runs of letters, digits and marks; anything else (FTS5 syntax included)
+    separates them."""
+    words: list[str] = []
+    word: list[str] = []
+    for char in unicodedata.normalize("NFKC", query):
+        if unicodedata.category(char)[0] in "LNM":
+            word.append(char)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words[:SEARCH_WORDS]
+
+
+def _one_line(text: str) -> str:
+    """A stored text as one line (its line breaks as spaces), for a list's parameter."""
+    return encode_lines(text)[0]
 
 
 def _answer(core: "ChatCore", conn: Connection, reason: str, text: str, **params: str) -> None:
@@ -624,12 +637,13 @@ def on_delete(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         log.info("%s %s: deleted message %d of %s", conn.peer, conn.nickname, message.id, message.sender)
         where = message.rec if message.room_id is not None or message.rec_ident is None else ""
         yield from _audit(core, conn.nickname, "delete", message.sender, where, "",
-                          f"#{message.id}: {message.content[:AUDIT_DETAIL]}")
+                          f"#{message.id}: {_one_line(message.content[:AUDIT_DETAIL])}")
 
 
 def _report_row(report: Report) -> dict[str, str]:
     return {"id": str(report.id), "at": str(report.at_ms), "by": report.by, "msg": str(report.message_id),
-            "sender": report.sender, "rec": report.rec, "reason": report.reason, "text": report.text[:REPORT_TEXT]}
+            "sender": report.sender, "rec": report.rec, "reason": report.reason,
+            "text": _one_line(report.text[:REPORT_TEXT])}
 
 
 def on_report(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
