@@ -354,15 +354,23 @@ def _moderated_target(core: "ChatCore", conn: Connection, frame: Frame, reason: 
     return room, ident, name, op
 
 
-def _room_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    """``BAN,room=#R;user=NICK[;duration=S],REASON``: out of the room, and kept out until it ends."""
-    where = frame.get("room") or ""
+def _terms(core: "ChatCore", conn: Connection, frame: Frame, reason_name: str) -> tuple[int, str] | None:
+    """A room BAN's or a MUTE's (seconds, reason), or None (answered) when either is bad."""
     seconds = duration_of(frame.get("duration"))
     reason = frame.content
     if seconds is None or len(reason) > REASON_LIMIT:
         error = texts.BAD_DURATION if seconds is None else texts.REASON_TOO_LONG.format(limit=REASON_LIMIT)
-        _answer(core, conn, "BAN", error, room=where)
+        _answer(core, conn, reason_name, error, room=frame.get("room") or "")
+        return None
+    return seconds, reason
+
+
+def _room_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
+    """``BAN,room=#R;user=NICK[;duration=S],REASON``: out of the room, and kept out until it ends."""
+    terms = _terms(core, conn, frame, "BAN")
+    if terms is None:
         return
+    seconds, reason = terms
     target = yield from _moderated_target(core, conn, frame, "BAN", texts.CANNOT_BAN_ADMIN)
     if target is None:
         return
@@ -388,23 +396,12 @@ def _room_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     yield from _audit(core, conn.nickname, "ban", name, room.rec, reason, until_text(until))
 
 
-def room_ban_refusal(core: "ChatCore", room: Room, ident: str, nickname: str) -> Restriction | None:
-    return core.restrictions.room_ban(room.id, ident, names.name_key(nickname), core.stamp().ms)
-
-
-def room_ban_text(entry: Restriction, where: str) -> str:
-    return with_reason(texts.ROOM_BANNED.format(room=where, until=until_text(entry.until_ms)), entry.reason)
-
-
 def on_mute(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     """``MUTE,room=R;user=NICK[;duration=S],REASON``: NICK reads R but may not write there until it ends."""
-    where = frame.get("room") or ""
-    seconds = duration_of(frame.get("duration"))
-    reason = frame.content
-    if seconds is None or len(reason) > REASON_LIMIT:
-        error = texts.BAD_DURATION if seconds is None else texts.REASON_TOO_LONG.format(limit=REASON_LIMIT)
-        _answer(core, conn, "MUTE", error, room=where)
+    terms = _terms(core, conn, frame, "MUTE")
+    if terms is None:
         return
+    seconds, reason = terms
     found = yield from _mute_target(core, conn, frame, "MUTE")
     if found is None:
         return
