@@ -1024,6 +1024,7 @@ class Store:
         ``lobby``, the rooms ``room_ids``, and if ``private`` the private
         messages sent or received under ``viewer_idents`` (only those with
         ``other_ident`` when it is given). Deleted messages are never found.
+        The arguments may be given by position: a StoreCall's are.
         """
         viewers = list(viewer_idents)
         scope_words = _search_words(viewers, lobby, room_ids, private, other_ident)

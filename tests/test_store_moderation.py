@@ -274,6 +274,13 @@ def test_search_never_finds_a_private_message_of_others_nor_a_room_one_is_not_in
     assert only(private=True, viewers=[]) == []  # no ident: no private message
 
 
+def test_search_takes_its_arguments_by_position_as_a_store_call_gives_them(store: Store) -> None:
+    """The chat core's StoreCall("search", ...) passes a tuple: keyword-only arguments made every SEARCH fail."""
+    store.append_messages([said("Ann", ANN, "by position")])
+    found, more = store.search(["posit"], [BOB], True, [], True, None, None, 5)
+    assert texts(found) == ["by position"] and not more
+
+
 def test_a_guests_private_messages_are_found_under_the_account_it_registers(store: Store) -> None:
     store.append_messages([said("Bob", BOB, "welcome guest", to=("guest", GUEST))])
     assert everywhere(store, ["welcome"], [GUEST]) == (["welcome guest"], False)
