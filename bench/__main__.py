@@ -3,7 +3,8 @@
 Scenarios (the numbers of issue 6): 1 ``fanout``, 2 ``gateway``,
 3 ``overhead``, 4 ``capacity``, 5 ``persistence``, 6 ``yardstick``; and
 7 ``userlist`` (issue 12: bytes per user-list change), 8 ``rooms`` (issue 13:
-rooms' messages beside the lobby, and what they cost it). Each
+rooms' messages beside the lobby, and what they cost it), 9 ``search`` (issue 14:
+full-text search over a million stored messages, and what its index costs a send). Each
 prints one summary line on standard output (progress goes to standard
 error) and writes every figure as JSON with ``--json PATH``. ``all`` runs
 every scenario and rewrites the generated table of BENCHMARKS.md.
@@ -29,16 +30,17 @@ def _runners() -> dict[str, Runner]:
     from .fanout import run_fanout, run_persistence, run_yardstick
     from .gateway import run_gateway, run_overhead
     from .rooms import run_rooms
+    from .search import run_search
     from .userlist import run_userlist
 
     return {"yardstick": run_yardstick, "fanout": run_fanout, "persistence": run_persistence,
             "capacity": run_capacity, "overhead": run_overhead, "gateway": run_gateway, "userlist": run_userlist,
-            "rooms": run_rooms}
+            "rooms": run_rooms, "search": run_search}
 
 
 NUMBERS = {"1": "fanout", "2": "gateway", "3": "overhead", "4": "capacity", "5": "persistence", "6": "yardstick",
-           "7": "userlist", "8": "rooms"}
-ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway", "userlist", "rooms"]
+           "7": "userlist", "8": "rooms", "9": "search"}
+ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway", "userlist", "rooms", "search"]
 
 
 def _int_list(text: str) -> list[int]:
@@ -48,8 +50,8 @@ def _int_list(text: str) -> list[int]:
 def parser() -> argparse.ArgumentParser:
     """Return the command line parser."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|userlist|rooms|all, "
-                                                "or 1-8")
+    p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|userlist|rooms|search|"
+                                                "all, or 1-9")
     p.add_argument("--quick", action="store_true", help="smaller rooms, fewer and shorter rounds")
     p.add_argument("--rounds", type=int, help="rounds per measure (default 3; --quick 2)")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
@@ -82,6 +84,15 @@ def parser() -> argparse.ArgumentParser:
                    help="rooms: messages a second sent to each room (default 5)")
     p.add_argument("--room-sample", type=int, default=5,
                    help="rooms: members of each room that record latency (default 5)")
+    p.add_argument("--messages", type=lambda text: int(text.replace("_", "")), default=1_000_000,
+                   help="search: messages in the history searched (default 1,000,000)")
+    p.add_argument("--seed", type=int, default=14, help="search: the history's random seed (default 14)")
+    p.add_argument("--cache", type=Path, help="search: where built histories are kept, one folder per messages, "
+                                              "seed and schema version (default build/bench-search)")
+    p.add_argument("--search-rounds", type=int,
+                   help="search: times each query is timed (default 10; --quick 3)")
+    p.add_argument("--no-wire", dest="wire", action="store_false",
+                   help="search: only Store.search, not SEARCH frames to a `parley serve`")
     p.add_argument("--json", type=Path, help="write every figure to this JSON file")
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",
@@ -113,6 +124,8 @@ def defaults(args: argparse.Namespace) -> argparse.Namespace:
         args.idle_tcp = 1000 if quick else 5000
     if args.idle_ws is None:
         args.idle_ws = 500 if quick else 2000
+    if args.search_rounds is None:
+        args.search_rounds = 3 if quick else 10
     return args
 
 

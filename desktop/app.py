@@ -28,7 +28,9 @@ from . import prefs as prefs_module
 from . import themes
 from .chatlog import ChatLog
 from .client import (
+    ROOM_REASONS,
     SESSION_ENDED,
+    BansListed,
     ChatMessage,
     ConvChanged,
     DisconnectConfirmed,
@@ -37,14 +39,19 @@ from .client import (
     LoggedIn,
     LoginDetails,
     MembersListed,
+    MessageDeleted,
+    MessageEdited,
+    Muted,
     Pong,
     RefreshStarted,
     RoomAnswer,
     RoomsListed,
+    SearchDone,
     ServerError,
     ServerWarning,
     SessionIssued,
     UnknownFrame,
+    Unmuted,
     UpdateAnswer,
     UsersChanged,
     check_message,
@@ -52,8 +59,9 @@ from .client import (
 )
 from .connection import Backoff, Closed, ConnectFailed, Connection, Status
 from .conversations import LOBBY, Conversation, Conversations
+from .moderation import Moderation
 from .prefs import Preferences, RememberedSession
-from .text import clock
+from .text import clock, localize_until
 from .views import ChatView, ConnectView, CustomizeView
 
 log = logging.getLogger("parley.desktop")
@@ -118,6 +126,7 @@ class ParleyApp:
         self.open_rec = LOBBY
         self._open_when_listed: str | None = None
         self.drafts: dict[str, str] = {}  # unsent text of the conversations not open, by conversation_key
+        self._loading: set[str] = set()  # conversations whose newest page was asked for, not yet answered
         self._redraw_id: str | None = None
         self._setup_root()
         self.connect_view = ConnectView(root, self.theme, self.connect)
@@ -125,6 +134,7 @@ class ParleyApp:
         self.customize_view = CustomizeView(root, self.theme, self)
         self.current: tk.Misc = self.connect_view
         self.chat_log = ChatLog(self.chat_view.log, self.theme)
+        self.moderation = Moderation(self)
         self.connect_view.fill(preferences)
         self.remembered = self._remembered_session()
         self._bind_keys()
@@ -168,6 +178,7 @@ class ParleyApp:
         root.bind("<Alt-g>", lambda _e: self._if_shown(self.customize_view, self.close_customize))
         root.bind("<Control-Prior>", lambda _e: self._if_chatting(lambda: self.step_conversation(-1)))
         root.bind("<Control-Next>", lambda _e: self._if_chatting(lambda: self.step_conversation(1)))
+        root.bind("<Control-f>", lambda _e: self._if_chatting(self.open_search))
 
     def _if_shown(self, view: tk.Misc, action: Callable[[], Any]) -> None:
         if self.current is view:
@@ -185,6 +196,9 @@ class ParleyApp:
             ConvChanged: self._on_conv, MembersListed: self._on_members,
             RoomsListed: self._on_rooms, SessionIssued: self._on_session, HistoryLoaded: self._on_history,
             RoomAnswer: self._on_room_answer, RefreshStarted: _ignore, DisconnectConfirmed: _ignore, Pong: _ignore,
+            MessageEdited: self.moderation.on_edited, MessageDeleted: self.moderation.on_deleted,
+            BansListed: self.moderation.on_bans, SearchDone: self.moderation.on_search_done,
+            Muted: self.moderation.on_muted, Unmuted: self.moderation.on_unmuted,
         }
 
     def show(self, view: tk.Misc) -> None:
@@ -301,6 +315,8 @@ class ParleyApp:
 
     def _on_status(self, event: Status) -> None:
         self.online = event.state == "online"
+        if not self.online:
+            self._loading.clear()  # no answer comes on a lost connection
         self.chat_view.set_status(event.text, event.state)
         if self.current is self.connect_view and event.state == "connecting":
             self.connect_view.show_progress(event.text)
@@ -334,7 +350,7 @@ class ParleyApp:
 
     def _on_warning(self, event: ServerWarning) -> None:
         self.chat_view.warn(f"WARN: {event.text}")
-        self.chat_log.add_notice(event.text)
+        self.chat_log.add_notice(localize_until(event.text))
 
     def _on_unknown(self, event: UnknownFrame) -> None:
         self.chat_view.warn(f"Unknown message from the server: {event.frame.reason}")
@@ -342,6 +358,9 @@ class ParleyApp:
     # ---- messages ----------------------------------------------------------------
 
     def _on_chat(self, message: ChatMessage) -> None:
+        if message.found:  # a SEARCH result, not a message of the conversation
+            self.moderation.on_search_hit(message)
+            return
         if message.old:
             self.conversations.receive(message, old=True)  # drawn when the HISTORY answer ends
             return
@@ -359,6 +378,11 @@ class ParleyApp:
         conversation = self.conversations.get(event.rec)
         if conversation is None:
             return
+        if event.after:  # a search result's page after it: "more" says newer ones exist
+            if conversation is self._open():
+                self.moderation.jumped(conversation.rec)
+            return
+        self._loading.discard(conversation_key(conversation.rec))
         conversation.more_before = event.more
         if conversation is self._open():
             keep = self._keep_id
@@ -373,7 +397,7 @@ class ParleyApp:
             return  # our own join: never a line above the history that follows
         # A room's event may come before the room's CONV (a join): it still goes to the room.
         conversation = self.conversations.ensure(event.rec if is_room(event.rec) else LOBBY)
-        note = conversation.note("info", event.text, clock(event.ts, event.time))
+        note = conversation.note("info", localize_until(event.text, event.until), clock(event.ts, event.time))
         if event.topic is not None and conversation.kind == "room":
             conversation.topic = event.topic
         if conversation is self._open():
@@ -383,6 +407,10 @@ class ParleyApp:
     def _redraw_soon(self) -> None:
         if self._redraw_id is None:
             self._redraw_id = self.root.after(POLL_MS, self._redraw)
+
+    def redraw_keeping_place(self) -> None:
+        """Draw the open conversation again, keeping the lines in view (or the newest, at the bottom)."""
+        self._redraw()
 
     def _redraw(self) -> None:
         self._redraw_id = None
@@ -397,6 +425,10 @@ class ParleyApp:
     def _open(self) -> Conversation:
         return self.conversations.get(self.open_rec) or self.conversations.ensure(LOBBY)
 
+    def opened(self) -> Conversation:
+        """Return the open conversation."""
+        return self._open()
+
     def open_conversation(self, rec: str) -> None:
         """Show conversation ``rec`` (adding a private one that is new)."""
         conversation = self.conversations.ensure(rec)
@@ -405,8 +437,12 @@ class ParleyApp:
         if changed:  # each conversation keeps its own draft: a draft never goes where it was not written
             self.drafts[conversation_key(self.open_rec)] = view.text()
             view.set_text(self.drafts.pop(conversation_key(conversation.rec), ""))
+        if changed:
+            self.moderation.cancel_edit()
         self.open_rec = conversation.rec
         view.show_open(conversation)
+        self.moderation.show_mute()
+        view.show_bans_button(bool(self.moderation.scopes()))
         if changed or not self.chat_log.content():
             self.chat_log.render(conversation, divider_after=conversation.read if conversation.unread else None)
         self._show_people()
@@ -435,6 +471,11 @@ class ParleyApp:
         if self.connection is None or not self.online or not self.rooms_server:
             return
         conversation = self.conversations.ensure(rec)
+        if newest:
+            # Once: opening a conversation from code selects it in the list, which opens it again.
+            if conversation_key(rec) in self._loading:
+                return
+            self._loading.add(conversation_key(rec))
         before = None if newest else conversation.oldest_id
         self.connection.history(conversation.rec, before, HISTORY_PAGE)
 
@@ -450,6 +491,7 @@ class ParleyApp:
             self.open_conversation(conversation.rec)
         elif conversation is self._open():
             self.chat_view.show_open(conversation)
+            self.chat_view.show_bans_button(bool(self.moderation.scopes()))
         if first and self.open_rec == LOBBY:
             self._load_history(LOBBY, newest=True)  # the login's open conversation, now that HISTORY works
         self._show_counts()
@@ -495,6 +537,17 @@ class ParleyApp:
         self._show_counts()
 
     # ---- rooms ----------------------------------------------------------------------
+
+    def request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> bool:
+        """Send a moderation request (BAN, MUTE, DELETE, ...); False when it cannot be sent."""
+        if self.connection is None or not self.online:
+            self.chat_view.warn("Not connected.")
+            return False
+        if not self.rooms_server:
+            self.chat_view.warn("This server has no moderation beyond kicking.")
+            return False
+        self.connection.request(reason, params, content)
+        return True
 
     def _request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> bool:
         if self.connection is None or not self.online:
@@ -582,7 +635,37 @@ class ParleyApp:
             items.append((f"Remove from {room}", lambda: self.room_action("REMOVE", nickname)))
         if self.role == "admin" and nickname in self.users:
             items.append(("Kick from the chat...", lambda: self._choose_kick(nickname)))
-        return items
+        return items + self.moderation.person_items(nickname)
+
+    # ---- a message's menu, editing and search (desktop.moderation) ------------------------------
+
+    def message_menu(self, message_id: int) -> list[tuple[str, Callable[[], None]]]:
+        """Return what can be done to a message of the log."""
+        return self.moderation.message_menu(message_id)
+
+    def choose_message(self, step: int) -> int | None:
+        """Choose the message ``step`` below (above, when negative) the chosen one; return it."""
+        return self.chat_log.step_choice(step)
+
+    def chosen_message(self) -> int | None:
+        """Return the message the keyboard chose, or None."""
+        return self.chat_log.chosen
+
+    def cancel_edit(self) -> bool:
+        """Stop editing (Escape in the composer)."""
+        return self.moderation.cancel_edit()
+
+    def edit_last(self) -> bool:
+        """Edit our newest message of the open conversation."""
+        return self.moderation.edit_last()
+
+    def open_search(self) -> None:
+        """Show the search window."""
+        self.moderation.open_search()
+
+    def open_bans(self) -> None:
+        """Show the bans list."""
+        self.moderation.open_bans()
 
     def room_action(self, reason: str, nickname: str, op: str = "") -> None:
         """Send OP (``op`` 1 or 0) or REMOVE for ``nickname`` in the open room."""
@@ -594,6 +677,11 @@ class ParleyApp:
         self.chat_view.kick_reason.focus_set()
 
     def _on_room_answer(self, event: RoomAnswer) -> None:
+        if event.reason not in ROOM_REASONS and event.reason != "HISTORY":
+            self.moderation.on_answer(event)
+            return
+        if event.reason == "HISTORY":
+            self._loading.discard(conversation_key(event.target or LOBBY))
         if event.ok:
             self.chat_view.warn("")
             return
@@ -614,6 +702,8 @@ class ParleyApp:
             view.warn(problem)
             return
         assert self.connection is not None
+        if self.moderation.send_edit(text):
+            return
         self.connection.send_chat(self._open().rec, text)
         view.set_text("")
         view.warn("")
@@ -747,6 +837,7 @@ class ParleyApp:
         if self._redraw_id is not None:
             self.root.after_cancel(self._redraw_id)
             self._redraw_id = None
+        self.moderation.close()
         if self.connection is not None:
             self.connection.close(say_discon=self.remembered is None)
             self.connection = None

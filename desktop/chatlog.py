@@ -55,6 +55,10 @@ class ChatLog:
         self._links: dict[str, str] = {}
         self._last: tuple[str, int | None, datetime.date | None] | None = None  # sender, ts, day of the last drawn
         self._last_day: datetime.date | None = None
+        self._drawn: dict[int, ChatMessage] = {}  # the messages shown, by id
+        self._order: list[int] = []  # their ids, top to bottom
+        self._headed: set[int] = set()  # those drawn under a heading of their own
+        self.chosen: int | None = None  # the message the keyboard chose (Up/Down in the log)
         body_font = theme["text-font"]
         text.tag_configure("name", font=_bold(body_font))
         text.tag_configure("stamp", font="TkSmallCaptionFont", foreground=theme["muted"])
@@ -66,6 +70,9 @@ class ChatLog:
         text.tag_configure("day", foreground=theme["muted"], justify="center", spacing1=8, spacing3=4,
                            font="TkSmallCaptionFont")
         text.tag_configure("divider", foreground=theme["divider"], justify="center", font="TkSmallCaptionFont")
+        text.tag_configure("edited", foreground=theme["muted"], font="TkSmallCaptionFont")
+        text.tag_configure("chosen", background=theme["select-bg"], foreground=theme["select-fg"])
+        text.tag_configure("found", background=theme["mention-bg"])
         text.tag_configure("link", foreground=theme["link"], underline=True)
         text.tag_bind("link", "<Enter>", lambda _e: text.configure(cursor="hand2"))
         text.tag_bind("link", "<Leave>", lambda _e: text.configure(cursor=""))
@@ -136,6 +143,10 @@ class ChatLog:
         self.text.configure(state="disabled")
         self._last = None
         self._last_day = None
+        self._drawn.clear()
+        self._order.clear()
+        self._headed.clear()
+        self.chosen = None
 
     def content(self) -> str:
         """Return the log's text."""
@@ -168,24 +179,124 @@ class ChatLog:
             self._write("end-1c", [(f"\u2500\u2500 {day_label(day, datetime.date.today())} \u2500\u2500\n", ("day",))])
             self._last_day, self._last = day, None
         start = self.text.index("end-1c")
-        color = self._color_tag(message.color or self.default_color)
-        extra = ("mention",) if not message.mine and self.me and mentions(message.text, self.me) else ()
-        chunks: Chunks = []
+        own = (f"m-{message.id}",) if message.id is not None else ()  # the message's whole range, by id
         if is_action(message.text):
-            chunks.append((action_text(message.sender, message.text), ("action", color, *extra)))
-            chunks.append((f"  {clock(message.ts, message.time)}\n", ("stamp",)))
-            self._write("end-1c", self._linked(chunks))
+            chunks = self._body(message) + [(f"  {clock(message.ts, message.time)}\n", ("stamp", *own))]
             self._last = None
         else:
-            if not self._continues(message):
-                chunks.append((message.sender, ("name", color)))
-                chunks.append((f"  {clock(message.ts, message.time)}\n", ("stamp",)))
-            chunks.append((message.text + "\n", ("body", *extra)))
-            self._write("end-1c", self._linked(chunks))
+            chunks = self._heading(message) if not self._continues(message) else []
+            chunks += self._body(message) + [("\n", ("body", *own))]
             self._last = (message.sender, message.ts, day)
+        self._write("end-1c", chunks)
         if message.id is not None:
+            self._drawn[message.id] = message
+            self._order.append(message.id)
             self.text.mark_set(_MARK.format(message.id), start)
             self.text.mark_gravity(_MARK.format(message.id), "left")
+
+    def _heading(self, message: ChatMessage) -> Chunks:
+        """The sender's name in their color, and the time (its own line)."""
+        own = (f"m-{message.id}",) if message.id is not None else ()
+        if message.id is not None:
+            self._headed.add(message.id)
+        color = self._color_tag(message.color or self.default_color)
+        return [(message.sender, ("name", color, *own)),
+                (f"  {clock(message.ts, message.time)}\n", ("stamp", *own))]
+
+    def _body(self, message: ChatMessage) -> Chunks:
+        """The words (links split out), then "(edited)" when edited; tagged ``b-ID`` to be replaced."""
+        own = (f"m-{message.id}", f"b-{message.id}") if message.id is not None else ()
+        extra = ("mention",) if not message.mine and self.me and mentions(message.text, self.me) else ()
+        if is_action(message.text):
+            color = self._color_tag(message.color or self.default_color)
+            base: tuple[str, ...] = ("action", color)
+            chunks = [(action_text(message.sender, message.text), (*base, *extra, *own))]
+        else:
+            base = ("body",)
+            chunks = [(message.text, (*base, *extra, *own))]
+        if message.edited_ms:
+            chunks.append((" (edited)", (*base, "edited", *own)))
+        return self._linked(chunks)
+
+    # ---- one message, by id -------------------------------------------------------------
+
+    def replace(self, message: ChatMessage) -> bool:
+        """Redraw an edited message's words in place; False when it is not shown this way (redraw all)."""
+        assert message.id is not None
+        drawn = self._drawn.get(message.id)
+        ranges = self.text.tag_ranges(f"b-{message.id}")
+        if drawn is None or not ranges or is_action(drawn.text) != is_action(message.text):
+            return False
+        start = str(ranges[0])
+        self.text.configure(state="normal")
+        self.text.delete(start, ranges[-1])
+        self._write(start, self._body(message))
+        self.text.configure(state="disabled")
+        self._drawn[message.id] = message
+        return True
+
+    def remove(self, message_id: int) -> bool:
+        """Take a deleted message out of the log; False when it is not shown."""
+        ranges = self.text.tag_ranges(f"m-{message_id}")
+        if not ranges:
+            return False
+        start, end = str(ranges[0]), str(ranges[-1])
+        after = self.message_at(end)
+        self.text.configure(state="normal")
+        self.text.delete(start, end)
+        if message_id in self._headed and after is not None and after not in self._headed:
+            self._write(start, self._heading(self._drawn[after]))  # the next one kept our heading
+        self.text.configure(state="disabled")
+        if self.text.compare(start, ">=", "end-1c"):
+            self._last = None  # the newest is gone: the next message starts its own heading
+        self._drawn.pop(message_id, None)
+        self._order.remove(message_id)
+        self._headed.discard(message_id)
+        if self.chosen == message_id:
+            self.chosen = None
+        self.text.mark_unset(_MARK.format(message_id))
+        return True
+
+    def message_at(self, index: str) -> int | None:
+        """Return the id of the message drawn at ``index`` (``@x,y`` for a click), or None."""
+        for tag in self.text.tag_names(index):
+            if tag.startswith("m-"):
+                return int(tag[2:])
+        return None
+
+    def shown_message(self, message_id: int) -> ChatMessage | None:
+        """Return message ``message_id`` as drawn, or None."""
+        return self._drawn.get(message_id)
+
+    def choose(self, message_id: int | None) -> None:
+        """Mark one message as the chosen one (the keyboard's), and bring it into view."""
+        self.text.tag_remove("chosen", "1.0", "end")
+        self.chosen = message_id if message_id in self._drawn else None
+        if self.chosen is not None:
+            ranges = self.text.tag_ranges(f"m-{self.chosen}")
+            self.text.tag_add("chosen", ranges[0], ranges[-1])
+            self.text.see(ranges[0])
+            self.text.see(ranges[-1])
+
+    def step_choice(self, step: int) -> int | None:
+        """Choose the message ``step`` after (or before) the chosen one; the newest first. Return it."""
+        if not self._order:
+            return None
+        at = self._order.index(self.chosen) + step if self.chosen in self._order else len(self._order) - 1
+        self.choose(self._order[max(0, min(len(self._order) - 1, at))])
+        return self.chosen
+
+    def point_out(self, message_id: int) -> bool:
+        """Scroll to message ``message_id`` and highlight it (a search result); False when not shown."""
+        ranges = self.text.tag_ranges(f"m-{message_id}")
+        self.text.tag_remove("found", "1.0", "end")
+        if not ranges:
+            return False
+        self.text.tag_add("found", ranges[0], ranges[-1])
+        self.text.yview(ranges[0])
+        self.text.yview_scroll(-3, "units")  # a little of what came before, for context
+        self.chosen = message_id  # the message menu's key acts on it
+        return True
 
     def _continues(self, message: ChatMessage) -> bool:
         """True when the message is grouped under the previous one's heading."""
@@ -232,6 +343,7 @@ class ChatLog:
         tag = f"color:{color}"
         if tag not in self._colors:
             self.text.tag_configure(tag, foreground=readable_color(color, self.background))
+            self.text.tag_raise("chosen")  # the chosen message reads in the selection's colors
             self._colors.add(tag)
         return tag
 

@@ -30,39 +30,51 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Callable, Union
 
-from parley.protocol import Frame, LocalProtocolError, make_frame
+from parley.protocol import Frame, LocalProtocolError, make_frame, texts
 from parley.protocol.names import (
     is_color as is_color,  # re-exported: the window checks colors with it
 )
 from parley.protocol.names import nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
 from parley.protocol.reading import (
+    BanList,
+    LoginAccepted,
+    UserListState,
+    chat_frame,
+    conversation_key,
+    edit_frame,
+    follow_members,
+    follow_users,
+    number,
+    own_join,
+    read_answer,
+    read_bans,
+    read_chat,
+    read_conv,
+    read_deleted,
+    read_edited,
+    read_info,
+    read_login,
+    read_members,
+    read_muted,
+    read_rooms,
+    read_session,
+    read_update,
+    read_warn,
+    search_frame,
+    template_pattern,
+    until_reason,
+)
+from parley.protocol.reading import (
     ChatMessage as ChatMessage,  # the shared readers' values are our events
 )
 from parley.protocol.reading import (
     Conversation as Conversation,  # a CONV frame, as the shared reader reads it
 )
-from parley.protocol.reading import (
-    LoginAccepted,
-    UserListState,
-    chat_frame,
-    conversation_key,
-    follow_members,
-    follow_users,
-    own_join,
-    read_answer,
-    read_chat,
-    read_conv,
-    read_info,
-    read_login,
-    read_members,
-    read_rooms,
-    read_session,
-    read_update,
-    read_warn,
-    template_pattern,
-)
 from parley.protocol.reading import LoginRefused as LoginRefused
+from parley.protocol.reading import (
+    Muted as Muted,  # a refused CHAT or EDIT's mute, as the shared reader reads it
+)
 from parley.protocol.reading import RoomMembers as RoomMembers
 from parley.protocol.reading import RoomSummary as RoomSummary
 
@@ -73,6 +85,16 @@ MAX_MESSAGE = 300  # "Refused to send messages over 300 characters" (the origina
 SESSION_ENDED = "Error: Your session has ended; please log in again."
 _SESSION_ENDED = template_pattern(SESSION_ENDED)
 ROOM_REASONS = ("CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "READ", "MEMBERS", "ROOMS")
+# Moderation (issue 14): answered by ``CONFIRM,...;reason=X`` like the rooms' requests.
+MODERATION_REASONS = ("BAN", "UNBAN", "BANS", "MUTE", "UNMUTE", "DELETE", "REPORT", "EDIT")
+SEARCH_LIMIT = 20
+_NICK, _ROOM = r"\S+", r"#\S*"  # neither holds a space
+_MUTE_INFOS = (  # (pattern, True: a mute / False: an unmute)
+    (template_pattern(texts.MUTED_INFO, nick=_NICK, room=_ROOM, op=_NICK), True),
+    (template_pattern(texts.MUTED_LOBBY_INFO, nick=_NICK, op=_NICK), True),
+    (template_pattern(texts.UNMUTED_INFO, nick=_NICK, room=_ROOM, op=_NICK), False),
+    (template_pattern(texts.UNMUTED_LOBBY_INFO, nick=_NICK, op=_NICK), False),
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +136,7 @@ class InfoMessage:
     rec: str = EVERYONE  # a room's event names the room; the lobby's has no rec
     ts: int | None = None
     topic: str | None = None  # a room's new topic ("clients take the topic from topic")
+    until: int | None = None  # a ban's or mute's end (epoch ms, 0 for good)
 
 
 @dataclass(frozen=True)
@@ -145,7 +168,8 @@ class SessionIssued:
 class HistoryLoaded:
     rec: str
     count: int
-    more: bool
+    more: bool  # older messages exist (newer ones, for an ``after`` page)
+    after: bool = False  # the answer to ``HISTORY,...;after=ID``
 
 
 @dataclass(frozen=True)
@@ -156,6 +180,46 @@ class RoomAnswer:
     target: str
     ok: bool
     text: str
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    """An EDITED frame: message ``id`` now reads ``text`` (ids are unique over every conversation)."""
+
+    id: int
+    text: str
+    edited_ms: int
+
+
+@dataclass(frozen=True)
+class MessageDeleted:
+    """A DELETED frame: message ``id`` is gone."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class BansListed:
+    """A BANS answer: the active bans and mutes of the server (``room`` '') or of one room."""
+
+    bans: BanList
+
+
+@dataclass(frozen=True)
+class SearchDone:
+    """The CONFIRM ending a SEARCH: ``count`` results came, ``more`` older ones exist."""
+
+    ok: bool
+    text: str
+    count: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class Unmuted:
+    """We may write in ``room`` (``-ALL``: the lobby) again."""
+
+    room: str
 
 
 @dataclass(frozen=True)
@@ -191,7 +255,7 @@ class ServerError:
 @dataclass(frozen=True)
 class ServerWarning:
     text: str
-    final: bool  # kicked or flooding: the server closes and we do not come back
+    final: bool  # kicked, banned or flooding: the server closes and we do not come back
 
 
 @dataclass(frozen=True)
@@ -208,7 +272,7 @@ Event = Union[
     LoggedIn, LoginRefused, ChatMessage, InfoMessage, UsersChanged, UpdateAnswer,
     RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
     ConvChanged, MembersListed, RoomsListed, SessionIssued,
-    HistoryLoaded, RoomAnswer,
+    HistoryLoaded, RoomAnswer, MessageEdited, MessageDeleted, BansListed, SearchDone, Muted, Unmuted,
 ]
 
 
@@ -242,10 +306,12 @@ class Session:
             "USER": self._user, "USERCHANGES": self._user, "CONFIRM": self._confirm, "ERR": self._err,
             "WARN": self._warn, "PONG": self._pong, "CONV": self._conv, "MEMBERS": self._members,
             "MEMBER": self._members, "ROOMS": self._rooms, "SESSION": self._session,
+            "EDITED": self._edited, "DELETED": self._deleted, "BANS": self._bans,
         }
         self.rooms: dict[str, RoomMembers] = {}  # member lists of the rooms asked for, by conversation_key
         self._member_parts: dict[str, tuple[tuple[str, bool], ...]] = {}  # MEMBERS parts (more=1) so far
         self.used_token = False
+        self._histories: list[bool] = []  # HISTORY requests not answered yet: True for an ``after`` page
 
     @property
     def nickname(self) -> str:
@@ -291,6 +357,7 @@ class Session:
         """The connection is gone (for whatever reason)."""
         self.state = State.OFFLINE
         self._pending.clear()
+        self._histories.clear()
 
     def receive(self, frame: Frame) -> list[Event]:
         """Return the events one server frame means. Never raises for a frame."""
@@ -318,11 +385,31 @@ class Session:
             raise LocalProtocolError(f"not a room request: {reason}")
         return make_frame(reason, params, content)
 
-    def history(self, rec: str, before: int | None, limit: int = 50) -> Frame:
-        """Return ``HISTORY,rec=R[;before=ID];limit=N,``."""
+    def history(self, rec: str, before: int | None, limit: int = 50, after: int | None = None) -> Frame:
+        """Return ``HISTORY,rec=R[;before=ID|;after=ID];limit=N,`` (``after``: the page newer than ID)."""
         self._require_chatting("HISTORY")
         params = [("rec", rec)] + ([("before", str(before))] if before is not None else [])
+        params += [("after", str(after))] if after is not None else []
+        self._histories.append(after is not None)  # "the server answers in order": which page each is
         return make_frame("HISTORY", params + [("limit", str(limit))])
+
+    def request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> Frame:
+        """Return a moderation frame (BAN, UNBAN, BANS, MUTE, UNMUTE, DELETE, REPORT)."""
+        self._require_chatting(reason)
+        if reason not in MODERATION_REASONS:
+            raise LocalProtocolError(f"not a moderation request: {reason}")
+        return make_frame(reason, params, content)
+
+    def edit(self, message_id: int, text: str) -> Frame:
+        """Return ``EDIT,id=N[;lines=L],TEXT`` (line breaks as the composer's)."""
+        self._require_chatting("EDIT")
+        return edit_frame(message_id, text)
+
+    def search(self, query: str, rec: str | None = None, before: int | None = None,
+               limit: int = SEARCH_LIMIT) -> Frame:
+        """Return ``SEARCH[,rec=R][;before=ID];limit=N,QUERY`` (no rec: every conversation)."""
+        self._require_chatting("SEARCH")
+        return search_frame(query, rec, before, limit)
 
     def update(self, nickname: str = "", color: str = "", password: str = "") -> Frame:
         """Return an UPDATE with the non-empty fields; remember it until answered."""
@@ -342,10 +429,11 @@ class Session:
         self._require_chatting("USER")
         return make_frame("USER")
 
-    def kick(self, user: str, reason: str) -> Frame:
-        """Return ``KICK,user=NICK,reason``."""
+    def kick(self, user: str, reason: str, ban: list[tuple[str, str]] | None = None) -> Frame:
+        """Return ``KICK,user=NICK[;ban=1;duration=S;addresses=1],reason`` (``ban``: the ban's parameters)."""
         self._require_chatting("KICK")
-        return make_frame("KICK", [("user", user)], reason)
+        extra = [("ban", "1"), *ban] if ban is not None else []
+        return make_frame("KICK", [("user", user), *extra], reason)
 
     def disconnect(self) -> Frame:
         """Return ``DISCON,,``; the session will not reconnect after it."""
@@ -370,7 +458,7 @@ class Session:
         return [LoggedIn(self.nickname, self.role, reconnected)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
-        # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay.
+        # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay; ``found``: a SEARCH result.
         return [read_chat(frame, self.nickname)]
 
     def _info(self, frame: Frame) -> list[Event]:
@@ -378,7 +466,32 @@ class Session:
         if spelling is not None:
             self.login = replace(self.login, nickname=spelling)
         notice = read_info(frame)
-        return [InfoMessage(notice.time, notice.sender, notice.text, notice.rec, notice.ts, frame.get("topic"))]
+        info = InfoMessage(notice.time, notice.sender, notice.text, notice.rec, notice.ts, frame.get("topic"),
+                           number(frame.get("until")))
+        return [info, *self._own_mute(info)]
+
+    def _own_mute(self, info: InfoMessage) -> list[Event]:
+        """Our own mute or unmute, as the room (or everyone) is told it: for the composer's notice."""
+        for pattern, muted in _MUTE_INFOS:
+            found = pattern.match(info.text)
+            if found is None or not self.is_me(found["nick"]):
+                continue
+            room = found.groupdict().get("room") or EVERYONE
+            reason = until_reason(found) if muted else ""
+            if reason is not None:
+                return [Muted(room, info.until or 0, reason) if muted else Unmuted(room)]
+        return []
+
+    def _edited(self, frame: Frame) -> list[Event]:
+        edit = read_edited(frame)
+        return [MessageEdited(edit.id, edit.text, edit.edited_ms)] if edit.id else [UnknownFrame(frame)]
+
+    def _deleted(self, frame: Frame) -> list[Event]:
+        deletion = read_deleted(frame)
+        return [MessageDeleted(deletion.id)] if deletion.id else [UnknownFrame(frame)]
+
+    def _bans(self, frame: Frame) -> list[Event]:
+        return [BansListed(read_bans(frame))]
 
     def _conv(self, frame: Frame) -> list[Event]:
         conversation = read_conv(frame)
@@ -434,12 +547,18 @@ class Session:
             return [RefreshStarted(frame.content)]
         if reason == "DISCON":
             return [DisconnectConfirmed(frame.content)]
-        if reason in ROOM_REASONS or reason == "HISTORY":
+        if reason in ROOM_REASONS or reason in MODERATION_REASONS or reason in ("HISTORY", "SEARCH", "KICK"):
             answered = read_answer(frame)
             target = answered.room or answered.rec or ""
-            if reason == "HISTORY" and answered.ok:
-                return [HistoryLoaded(target or EVERYONE, answered.count or 0, answered.more)]
-            return [RoomAnswer(reason, target, answered.ok, answered.text)]
+            text = answered.text
+            if reason == "HISTORY":
+                after = self._histories.pop(0) if self._histories else False
+                if answered.ok:
+                    return [HistoryLoaded(target or EVERYONE, answered.count or 0, answered.more, after)]
+            if reason == "SEARCH":
+                return [SearchDone(answered.ok, text, answered.count or 0, answered.more)]
+            muted = read_muted(frame)  # an EDIT refused: "the mute ERR text (as CONFIRM here)"
+            return [*([muted] if muted else []), RoomAnswer(reason, target, answered.ok, text)]
         return [UnknownFrame(frame)]
 
     def _update_answered(self, ok: bool, text: str) -> UpdateAnswer:
@@ -454,11 +573,12 @@ class Session:
         return UpdateAnswer(ok, text, self.login.nickname, self.login.color)
 
     def _err(self, frame: Frame) -> list[Event]:
-        return [ServerError(frame.content)]
+        muted = read_muted(frame)  # "ERR,time=...;until=MS,Error: You are muted ...": said above the composer
+        return [muted] if muted is not None else [ServerError(frame.content)]
 
     def _warn(self, frame: Frame) -> list[Event]:
         warn = read_warn(frame)
-        final = not warn.may_reconnect
+        final = not warn.may_reconnect  # kicked, banned ("clients must not reconnect by themselves"), flooding
         self.final = self.final or final
         return [ServerWarning(warn.text, final)]
 

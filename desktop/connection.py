@@ -156,17 +156,29 @@ class Connection:
         """Send ``REF,,``."""
         self._call(lambda: self._send(self.session.refresh))
 
-    def kick(self, user: str, reason: str) -> None:
-        """Send ``KICK,user=NICK,reason``."""
-        self._call(lambda: self._send(self.session.kick, user, reason))
+    def kick(self, user: str, reason: str, ban: list[tuple[str, str]] | None = None) -> None:
+        """Send ``KICK,user=NICK[;ban=1...],reason`` (``ban``: the ban's duration and addresses)."""
+        self._call(lambda: self._send(lambda: self.session.kick(user, reason, ban)))
 
     def room_request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> None:
         """Send a rooms frame (CREATE, JOIN, PART, TOPIC, INVITE, REMOVE, OP, ROOMS, MEMBERS, READ)."""
         self._call(lambda: self._send(lambda: self.session.room_request(reason, params, content)))
 
-    def history(self, rec: str, before: int | None, limit: int = 50) -> None:
-        """Send ``HISTORY,rec=R[;before=ID];limit=N,``."""
-        self._call(lambda: self._send(lambda: self.session.history(rec, before, limit)))
+    def history(self, rec: str, before: int | None, limit: int = 50, after: int | None = None) -> None:
+        """Send ``HISTORY,rec=R[;before=ID|;after=ID];limit=N,``."""
+        self._call(lambda: self._send(lambda: self.session.history(rec, before, limit, after)))
+
+    def request(self, reason: str, params: list[tuple[str, str]], content: str = "") -> None:
+        """Send a moderation frame (BAN, UNBAN, BANS, MUTE, UNMUTE, DELETE, REPORT)."""
+        self._call(lambda: self._send(lambda: self.session.request(reason, params, content)))
+
+    def edit(self, message_id: int, text: str) -> None:
+        """Send ``EDIT,id=N[;lines=L],TEXT``."""
+        self._call(lambda: self._send(lambda: self.session.edit(message_id, text)))
+
+    def search(self, query: str, rec: str | None, before: int | None) -> None:
+        """Send ``SEARCH[,rec=R][;before=ID];limit=N,QUERY``."""
+        self._call(lambda: self._send(lambda: self.session.search(query, rec, before)))
 
     def disconnect(self) -> None:
         """Say DISCON and end the session (no reconnect); Closed follows."""

@@ -12,10 +12,15 @@ can be redrawn when the user switches conversations.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from parley.protocol.names import is_room, name_key
-from parley.protocol.reading import EVERYONE, ChatMessage, conversation_key
+from parley.protocol.reading import (
+    ACTION_PREFIX,
+    EVERYONE,
+    ChatMessage,
+    conversation_key,
+)
 from parley.protocol.reading import Conversation as ConvFrame
 
 from .text import mentions
@@ -102,6 +107,29 @@ class Conversation:
         self.messages.insert(index, message)
         self.last = max(self.last, message.id)
         return index
+
+    def find(self, message_id: int) -> int | None:
+        """Return the index in ``messages`` of message ``message_id``, or None when not held."""
+        at = bisect.bisect_left(self._ids, message_id)
+        return at if at < len(self._ids) and self._ids[at] == message_id else None
+
+    def edit(self, message_id: int, text: str, edited_ms: int) -> ChatMessage | None:
+        """Replace a held message's text ("EDITED"); return the message as it now reads, or None."""
+        at = self.find(message_id)
+        if at is None:
+            return None
+        message = self.messages[at] = replace(self.messages[at], text=text, edited_ms=edited_ms,
+                                              action=text.startswith(ACTION_PREFIX))
+        return message
+
+    def remove(self, message_id: int) -> bool:
+        """Drop a held message ("DELETED"); return False when it was not held."""
+        at = self.find(message_id)
+        if at is None:
+            return False
+        del self._ids[at]
+        del self.messages[at]
+        return True
 
     def forget(self) -> None:
         """Drop the messages and events held (a refresh loads them again)."""
@@ -191,6 +219,13 @@ class Conversations:
         if message.mine and message.id is not None and not old:
             conversation.read = max(conversation.read, message.id)  # our own words are read
         return conversation, index
+
+    def holding(self, message_id: int) -> Conversation | None:
+        """Return the conversation holding message ``message_id`` (ids are unique over all), or None."""
+        for conversation in self._by_key.values():
+            if conversation.find(message_id) is not None:
+                return conversation
+        return None
 
     def mark_read(self, conversation: Conversation) -> int | None:
         """Mark everything held as read; return the id to send in READ (None: nothing new)."""

@@ -142,3 +142,26 @@ def clock(ts: int | None, time: str) -> str:
         return datetime.datetime.fromtimestamp(ts / 1000).strftime("%H:%M")
     found = re.search(r"(\d\d:\d\d)(:\d\d)?$", time)
     return found.group(1) if found else time
+
+
+_UTC_UNTIL = re.compile(r"until (\d{4}-\d\d-\d\d \d\d:\d\d) UTC")
+
+
+def local_time(ms: int) -> str:
+    """Return an epoch-ms time as ``YYYY-MM-DD HH:MM`` in local time."""
+    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+def localize_until(text: str, until: int | None = None) -> str:
+    """Return ``text`` with its ``until YYYY-MM-DD HH:MM UTC`` in local time.
+
+    From ``until=MS`` when the frame gives it, else from the text's own UTC
+    time (an INFO may say until when without the parameter).
+    """
+    found = _UTC_UNTIL.search(text)
+    if found is None:
+        return text  # "for good", or no time at all
+    if not until:
+        utc = datetime.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=datetime.timezone.utc)
+        until = int(utc.timestamp() * 1000)
+    return text[:found.start()] + f"until {local_time(until)}" + text[found.end():]

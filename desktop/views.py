@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 from .client import MAX_MESSAGE, LoginDetails, is_color, parse_address
 from .conversations import Conversation
 from .prefs import Preferences
-from .text import encode_lines, readable_color
+from .text import encode_lines, localize_until, readable_color
 
 
 class ChatActions(Protocol):
@@ -35,6 +35,13 @@ class ChatActions(Protocol):
     def ask_invite(self) -> None: ...
     def leave_room(self) -> None: ...
     def person_menu(self, nickname: str) -> list[tuple[str, Callable[[], None]]]: ...
+    def message_menu(self, message_id: int) -> list[tuple[str, Callable[[], None]]]: ...
+    def choose_message(self, step: int) -> int | None: ...
+    def chosen_message(self) -> int | None: ...
+    def cancel_edit(self) -> bool: ...
+    def edit_last(self) -> bool: ...
+    def open_search(self) -> None: ...
+    def open_bans(self) -> None: ...
 
 
 class CustomizeActions(Protocol):
@@ -159,8 +166,8 @@ class ConnectView(ttk.Frame):
                             ca_file=ca_file, remember=self.remember.get())
 
     def show_error(self, text: str) -> None:
-        """Show why connecting failed (or nothing, with an empty text)."""
-        self.error_label.configure(text=text, foreground=self.theme["error"])
+        """Show why connecting failed (or nothing, with an empty text); a ban's end in local time."""
+        self.error_label.configure(text=localize_until(text), foreground=self.theme["error"])
 
     def show_progress(self, text: str) -> None:
         """Show what the connection is doing."""
@@ -227,6 +234,7 @@ class Prompt(ttk.Frame):
             choices: list[str] | None = None, flag: str = "") -> None:
         """Show ``question``; ``choices`` fill the dropdown; ``flag`` labels a checkbox."""
         self.label.configure(text=question)
+        self.entry.pack(side="left", fill="x", expand=True, padx=4, after=self.label)
         self.value.set(value)
         self.entry.configure(values=choices or [])
         self.flag.set(False)
@@ -240,6 +248,13 @@ class Prompt(ttk.Frame):
         self.grid()
         self.entry.focus_set()
         self.entry.icursor("end")
+
+    def confirm(self, question: str, callback: Callable[[], None]) -> None:
+        """Ask a yes-or-no question (OK or Return: yes; Cancel or Escape: no)."""
+        self.ask(question, lambda _text, _flag: callback(), "yes")
+        self.entry.pack_forget()
+        self.ok_button.focus_set()
+        self.ok_button.bind("<Escape>", lambda _e: self.hide())
 
     def set_choices(self, choices: list[str]) -> None:
         """Replace the dropdown's entries (the ROOMS answer came)."""
@@ -272,13 +287,18 @@ class ChatView(ttk.Frame):
         self.warning_label = ttk.Label(self, text="", style="Error.TLabel", anchor="w", justify="left",
                                        wraplength=760)
         self.warning_label.grid(row=2, column=0, columnspan=3, sticky="ew", padx=8)
+        # "You are muted until ...: reason", above the composer while it holds.
+        self.muted_label = ttk.Label(self, text="", style="Error.TLabel", anchor="w", justify="left",
+                                     wraplength=760)
+        self.muted_label.grid(row=3, column=0, columnspan=3, sticky="ew", padx=8)
+        self.muted_label.grid_remove()
         self.prompt = Prompt(self)
-        self.prompt.grid(row=3, column=0, columnspan=3, sticky="ew", padx=8, pady=(2, 0))
+        self.prompt.grid(row=4, column=0, columnspan=3, sticky="ew", padx=8, pady=(2, 0))
         self.prompt.hide()
         self._build_input(theme)
         self._build_kick_bar()
         self.status_label = ttk.Label(self, text="", style="Status.TLabel", anchor="w")
-        self.status_label.grid(row=6, column=0, columnspan=3, sticky="ew")  # a row of its own, never covered
+        self.status_label.grid(row=7, column=0, columnspan=3, sticky="ew")  # a row of its own, never covered
         self.rowconfigure(1, weight=1)
         self.columnconfigure(1, weight=1)
         self._conversation_ids: list[str] = []
@@ -296,6 +316,7 @@ class ChatView(ttk.Frame):
         self.customize_button.pack(side="right", padx=2)
         self.refresh_button = ttk.Button(bar, text="\u27f3 Refresh", command=self.actions.refresh, underline=2)
         self.refresh_button.pack(side="right", padx=2)
+
         self.name_label = tk.Label(bar, text="", bg=self.theme["bg-color"], font="TkHeadingFont 12", padx=6)
         self.name_label.pack(side="left")
         self.unread_label = ttk.Label(bar, text="", style="Unread.TLabel")
@@ -311,6 +332,12 @@ class ChatView(ttk.Frame):
         self.new_room_button.pack(side="left", fill="x", expand=True)
         self.join_room_button = ttk.Button(buttons, text="Join room", command=self.actions.ask_join_room)
         self.join_room_button.pack(side="left", fill="x", expand=True)
+        # Search and the bans list sit under the conversations: the header and room bar are full.
+        tools = ttk.Frame(side)
+        tools.pack(side="bottom", fill="x", pady=(4, 0))
+        self.search_button = ttk.Button(tools, text="Search...", command=self.actions.open_search)
+        self.search_button.pack(side="left", fill="x", expand=True)
+        self.bans_button = ttk.Button(tools, text="Bans...", command=self.actions.open_bans)  # moderators
         self.conversations = ttk.Treeview(side, show="tree", selectmode="browse", height=12)
         self.conversations.column("#0", width=180, stretch=True)
         self.conversations.pack(side="top", fill="both", expand=True)
@@ -345,6 +372,13 @@ class ChatView(ttk.Frame):
         self.log.configure(yscrollcommand=self.scrollbar.set, width=40, height=10)
         self.scrollbar.pack(side="right", fill="y")
         self.log.pack(side="left", fill="both", expand=True)
+        # A message's menu: a right click on it, or Up/Down to choose one and the menu key (Shift+F10).
+        self.message_menu = tk.Menu(self.log, tearoff=False)
+        self.log.bind("<Button-3>", self._on_message_click)
+        for key in ("<Menu>", "<Shift-F10>"):
+            self.log.bind(key, lambda _e: self._on_message_key())
+        self.log.bind("<Up>", lambda _e: self._step_message(-1))
+        self.log.bind("<Down>", lambda _e: self._step_message(1))
         self.top_button = ttk.Button(side, text="\u25b2", width=3, command=lambda: self.log.yview_moveto(0.0))
         self.top_button.pack(side="top")
         self.bottom_button = ttk.Button(side, text="\u25bc", width=3, command=lambda: self.log.yview_moveto(1.0))
@@ -367,7 +401,7 @@ class ChatView(ttk.Frame):
 
     def _build_input(self, theme: dict[str, str]) -> None:
         row = ttk.Frame(self)
-        row.grid(row=4, column=0, columnspan=3, sticky="ew", padx=8, pady=4)
+        row.grid(row=5, column=0, columnspan=3, sticky="ew", padx=8, pady=4)
         self.to_label = ttk.Label(row, text="", style="Muted.TLabel", width=14, anchor="e")
         self.to_label.pack(side="left")
         self.send_button = ttk.Button(row, text="Send", command=self.actions.send, style="Send.TButton")
@@ -389,6 +423,8 @@ class ChatView(ttk.Frame):
         self.entry.bind("<Prior>", lambda _event: self.log.yview_scroll(-1, "pages"))
         self.entry.bind("<Next>", lambda _event: self.log.yview_scroll(1, "pages"))
         self.entry.bind("<<Modified>>", lambda _e: self._count())
+        self.entry.bind("<Escape>", lambda _e: self.actions.cancel_edit())
+        self.entry.bind("<Up>", self._on_up)
 
     def _build_kick_bar(self) -> None:
         self.kick_bar = ttk.Frame(self)
@@ -403,6 +439,12 @@ class ChatView(ttk.Frame):
         self.kick_reason.bind("<Return>", lambda _event: self.actions.kick())
 
     # ---- the composer --------------------------------------------------------------
+
+    def _on_up(self, _event: "tk.Event[tk.Misc]") -> str | None:
+        """Up in an empty composer edits our last message (as in other chats)."""
+        if self.text() or not self.actions.edit_last():
+            return None
+        return "break"
 
     def _on_return(self, event: "tk.Event[tk.Misc]") -> str:
         if int(event.state) & 0x1:  # Shift held: a line break
@@ -479,6 +521,60 @@ class ChatView(ttk.Frame):
         self.older_button.configure(state="normal" if shown else "disabled",
                                     text="Load older messages" if shown else "The beginning of this conversation")
 
+    # ---- a message's menu -----------------------------------------------------------
+
+    def _on_message_click(self, event: "tk.Event[tk.Misc]") -> str:
+        self.log.focus_set()
+        message_id = None
+        for tag in self.log.tag_names(f"@{event.x},{event.y}"):
+            if tag.startswith("m-"):
+                message_id = int(tag[2:])
+        if message_id is not None:
+            self.open_message_menu(message_id, event.x_root, event.y_root)
+        return "break"
+
+    def _on_message_key(self) -> str:
+        message_id = self.actions.chosen_message()
+        if message_id is None:
+            message_id = self.actions.choose_message(0)
+        if message_id is not None:
+            box = self.log.bbox(f"msg-{message_id}") or (0, 0, 0, 0)
+            self.open_message_menu(message_id, self.log.winfo_rootx() + box[0] + 20,
+                                   self.log.winfo_rooty() + box[1] + box[3])
+        return "break"
+
+    def _step_message(self, step: int) -> str:
+        self.actions.choose_message(step)
+        return "break"
+
+    def open_message_menu(self, message_id: int, x: int, y: int) -> None:
+        """Pop up what can be done to message ``message_id`` at (x, y) on the screen."""
+        menu = self.message_menu
+        menu.delete(0, "end")
+        for label, command in self.actions.message_menu(message_id):
+            menu.add_command(label=label, command=command)
+        if menu.index("end") is None:
+            return
+        try:
+            menu.tk_popup(x, y)
+        finally:
+            menu.grab_release()
+
+    def show_muted(self, text: str) -> None:
+        """Say above the composer that we may not write here, and why (empty: we may)."""
+        self.muted_label.configure(text=text)
+        if text:
+            self.muted_label.grid()
+        else:
+            self.muted_label.grid_remove()
+
+    def show_bans_button(self, shown: bool) -> None:
+        """Offer the bans list (admins, and operators of the open room)."""
+        if shown:
+            self.bans_button.pack(side="left", fill="x", expand=True)
+        else:
+            self.bans_button.pack_forget()
+
     # ---- people ----------------------------------------------------------------------
 
     def show_people(self, title: str, people: list[tuple[str, str]]) -> None:
@@ -525,7 +621,7 @@ class ChatView(ttk.Frame):
     def show_kick_bar(self, shown: bool) -> None:
         """Show the kick controls (admins only)."""
         if shown:
-            self.kick_bar.grid(row=5, column=0, columnspan=3, sticky="ew", padx=8, pady=(0, 4))
+            self.kick_bar.grid(row=6, column=0, columnspan=3, sticky="ew", padx=8, pady=(0, 4))
         else:
             self.kick_bar.grid_remove()
 
@@ -536,8 +632,8 @@ class ChatView(ttk.Frame):
         self.kick_user.set(chosen if chosen in users else "")
 
     def warn(self, text: str) -> None:
-        """Show a warning under the log (ERR and WARN texts, refusals); empty clears it."""
-        self.warning_label.configure(text=text)
+        """Show a warning under the log (ERR and WARN texts, refusals; times in local time); empty clears it."""
+        self.warning_label.configure(text=localize_until(text))
 
     def set_status(self, text: str, state: str) -> None:
         """Show the connection state in the status line: green online, amber otherwise."""

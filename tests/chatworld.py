@@ -166,6 +166,8 @@ class ChatWorld:
         if action.audience is a.Audience.ALL:
             peers = self.directory.members(True) + self.directory.members(False)
             peers.sort(key=lambda peer: peer.id)
+        elif action.audience is a.Audience.ROOMS:
+            peers = self.directory.room_aware()
         else:
             peers = self.directory.members(action.audience is a.Audience.CHANGES)
         for peer in peers:

@@ -3,7 +3,7 @@
 Real processes on loopback (Parley from this working tree, the yardstick,
 websockify, the load generators), no mocks: each command must print exactly
 one sane summary line and write JSON holding its figures, with nothing lost.
-The seven commands run three at a time to stay well under half a minute.
+The eight commands run three at a time to stay well under half a minute.
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ SCENARIOS: dict[str, list[str]] = {
     "overhead": ["--rtt-clients", "10", "--rtt-rate", "200"],
     "capacity": ["--idle-tcp", "40", "--idle-ws", "20", "--logins", "40"],
     "rooms": ["--clients", "12", "--rooms", "4", "--room-members", "5", "--room-rate", "20", "--room-sample", "2"],
+    "search": ["--messages", "3000", "--search-rounds", "2"],
 }
 
 
 def _run(name: str, tmp: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp / f"{name}.json"
     command = [sys.executable, "-m", "bench", name, *SCENARIOS[name], *TINY, "--json", str(out)]
+    if name == "search":  # its built history goes to the test's folder, not build/
+        command += ["--cache", str(tmp / "search-cache")]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120), out
 
 
@@ -146,3 +149,50 @@ def test_the_generated_table_replaces_only_the_text_between_the_markers(tmp_path
     assert "Prose before." in text and "Prose after." in text and "old figures" not in text
     assert "| 1 fan-out TCP | max fan-out, N=10 | 1M/s | 2M/s | 0.50x | >= 0.50x | pass |" in text
     assert text.count(BEGIN) == 1 and text.count(END) == 1
+
+
+def test_search_times_every_kind_of_query_and_the_appends_with_and_without_the_index(
+        runs: dict[str, tuple[subprocess.CompletedProcess[str], Path]]) -> None:
+    from bench.search import KINDS, LIMIT
+
+    document = json.loads(runs["search"][1].read_text())
+    figures = document["figures"]
+    assert figures["layout"]["messages"] == 3000 and figures["layout"]["rooms"] == 50
+    assert figures["layout"]["typical_rooms"] == 5 and figures["layout"]["few_rooms"] == 1
+    store = figures["store"]
+    assert set(store["times_ms"]) == set(KINDS)
+    assert all(len(values) == 4 * 2 for values in store["times_ms"].values())  # four queries, two rounds each
+    assert all(0 <= found <= LIMIT for found in store["found"].values())
+    # "the" is in most messages: a full page, and more after it.
+    common = next(label for label in store["found"] if label.startswith("common: the "))
+    assert store["found"][common] == LIMIT and store["more"][common]
+    assert figures["sizes"]["fts"] > 0 and figures["sizes"]["messages"] > 0
+    appends = figures["appends"]
+    assert appends["triggers"], "a version-4 store keeps its FTS index with triggers"
+    for system in ("index", "no index"):
+        assert len(appends[system]["1"]) == 30 and len(appends[system]["100"]) == 10
+    if "SEARCH" in (REPO / "PROTOCOL.md").read_text():  # the server knows SEARCH: it must be measured too
+        wire = figures["wire"]
+        assert isinstance(wire, dict), wire
+        assert wire["found"] == store["found"], "SEARCH over TCP finds what Store.search finds"
+        assert set(wire["times_ms"]) == set(KINDS)
+
+
+def test_the_search_history_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bench.search import build
+
+    contents = []
+    for name in ("a", "b"):
+        build(tmp_path / name, 1500, 7, lambda _: None)
+        db = sqlite3.connect(tmp_path / name / "data" / "parley.sqlite3")
+        contents.append(db.execute("SELECT ts_ms, sender, rec, content, sender_ident, rec_ident, room_id FROM messages"
+                                   " ORDER BY id").fetchall())
+        db.close()
+    assert contents[0] == contents[1] and len(contents[0]) == 1500
+    words = [len(content.split()) for *_, content, _, _, _ in contents[0]]
+    assert min(words) >= 3 and sorted(words)[len(words) // 2] <= 30
+    recs = [rec for _, _, rec, *_ in contents[0]]
+    assert 0.25 < recs.count("-ALL") / 1500 < 0.45 and 0.35 < sum(r.startswith("#") for r in recs) / 1500 < 0.55
+    assert any(not content.isascii() for *_, content, _, _, _ in contents[0])

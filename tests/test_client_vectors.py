@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -21,8 +22,9 @@ from parley.protocol.names import (is_room, mentions, name_key, nickname_error, 
 from parley.protocol.reading import (Edit, LoginAccepted, RoomMembers, UserListState, chat_frame, conversation_key,
                                      edit_frame, follow_members, follow_users, highlight, own_join, read_accounts,
                                      read_answer, read_audit, read_bans, read_chat, read_conv, read_deleted,
-                                     read_edited, read_info, read_login, read_members, read_reports, read_rooms,
-                                     read_session, read_update, read_users, read_warn, search_frame, search_words)
+                                     read_edited, read_info, read_login, read_members, read_muted, read_reports,
+                                     read_rooms, read_session, read_update, read_users, read_warn, search_frame,
+                                     search_words)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "client.json").read_text("utf-8"))
 FRAMES = VECTORS["frames"]
@@ -115,7 +117,7 @@ def conclude_rooms(case: dict[str, Any], frame: Frame) -> Any:
 
 MODERATION_READERS: dict[str, Callable[[Frame], Any]] = {
     "edited": read_edited, "deleted": read_deleted, "bans": read_bans, "reports": read_reports,
-    "accounts": read_accounts, "audit": read_audit,
+    "accounts": read_accounts, "audit": read_audit, "muted": read_muted,
 }
 
 

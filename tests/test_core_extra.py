@@ -209,12 +209,12 @@ def parley(*args: str, password: str | None = None) -> subprocess.CompletedProce
 async def test_user_cli_adds_lists_changes_and_removes_accounts(tmp_path) -> None:
     data = str(tmp_path / "data")
     assert parley("user", "add", "Ann", "--admin", "--data-dir", data, password="first-pw\n").returncode == 0
-    assert parley("user", "add", "Bob", "--data-dir", data, password="bob-pw\n").returncode == 0
+    assert parley("user", "add", "Bob", "--data-dir", data, password="bob-password\n").returncode == 0
     assert parley("user", "list", "--data-dir", data).stdout == "Ann\tadmin\nBob\tmember\n"
     refused = parley("user", "add", "1abc", "--data-dir", data, password="whatever\n")
     assert refused.returncode != 0 and "must start with a letter" in refused.stderr
-    short = parley("user", "add", "Cat", "--data-dir", data, password="ab\n")
-    assert short.returncode != 0 and "at least 4" in short.stderr
+    short = parley("user", "add", "Cat", "--data-dir", data, password="abcdefg\n")
+    assert short.returncode != 0 and "at least 8" in short.stderr
     assert parley("user", "passwd", "ann", "--data-dir", data, password="second-pw\n").returncode == 0
     server = ServerProcess(tmp_path / "data").start()
     try:

@@ -219,7 +219,8 @@ def test_rooms_and_a_private_conversation_with_unread_counts(desktops: Desktops,
     xdotool("click", "3")
     desktops.until(lambda: ann.chat_view.people_menu.winfo_ismapped(), "the menu")
     labels = [ann.chat_view.people_menu.entrycget(i, "label") for i in range(ann.chat_view.people_menu.index("end") + 1)]
-    assert labels == ["Message bob", "Make operator of #tea", "Remove from #tea"]
+    assert labels == ["Message bob", "Make operator of #tea", "Remove from #tea",
+                      "Ban from #tea...", "Mute in #tea...", "Unmute in #tea"]  # an operator moderates (issue 14)
     ann.chat_view.people_menu.invoke(1)  # make bob an operator
     ann.chat_view.people_menu.unpost()
     desktops.until(lambda: bob.conversations.get("#tea") is not None and bob.conversations.get("#tea").op,  # type: ignore[union-attr]

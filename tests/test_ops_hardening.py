@@ -130,7 +130,7 @@ async def test_a_second_server_on_one_data_folder_refuses_to_start_until_the_fir
         assert second.stderr == (f"parley: another Parley server (process {first.process.pid}) is running on "
                                  f"the data folder {data}; stop it first, or give this one another --data-dir\n")
         # Account commands still work beside a running server: SQLite serialises the writes.
-        added = parley("user", "add", "bob", "--data-dir", str(data), stdin="bobs-pw\n")
+        added = parley("user", "add", "bob", "--data-dir", str(data), stdin="bobs-password\n")
         assert added.returncode == 0, added.stderr
         # The first server was not disturbed.
         await ann.send("CHAT,rec=-ALL,still here")
@@ -141,7 +141,7 @@ async def test_a_second_server_on_one_data_folder_refuses_to_start_until_the_fir
     again = process(command, data).start()
     try:
         bob = await Client.connect(again.port)
-        await bob.login("bob", "bobs-pw")
+        await bob.login("bob", "bobs-password")
         await bob.close()
     finally:
         assert again.stop() == 0

@@ -92,3 +92,4 @@ def test_search_words_make_fts5_syntax_inert() -> None:
     assert search_words('"*()^-:') == []
     assert search_words("Élan_vital 42") == ["Élan", "vital", "42"]
     assert len(search_words("w " * 40)) == 16
+    assert search_words("e\u0301cole x\u0301y") == ["\u00e9cole", "x\u0301y"]  # a mark stays in its word

@@ -112,13 +112,13 @@ export function chatBytes(rec, text) {
 
 const NUMBER_RE = /^[0-9]{1,15}$/;
 
-/** A regular expression matching a texts.js template whole, each `{field}` a named group. */
-export function templatePattern(template) {
+/** A regular expression matching a texts.js template whole, each `{field}` a named group (anything, or `fields[field]`). */
+export function templatePattern(template, fields = {}) {
   const escapeRe = (text) => text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
   let source = "";
   let last = 0;
   for (const field of template.matchAll(/\{(\w+)(?::[^}]*)?\}/g)) {
-    source += `${escapeRe(template.slice(last, field.index))}(?<${field[1]}>.*)`;
+    source += `${escapeRe(template.slice(last, field.index))}(?<${field[1]}>${fields[field[1]] ?? ".*"})`;
     last = field.index + field[0].length;
   }
   return new RegExp(`^${source}${escapeRe(template.slice(last))}$`, "s");
@@ -139,15 +139,16 @@ const JOINED = templatePattern(T.JOINED);
 const BANNED_WARN = templatePattern(T.BANNED_WARN);
 const BANNED_LOGIN = templatePattern(T.BANNED);
 const UNTIL = templatePattern(T.UNTIL);
+const MUTED = templatePattern(T.MUTED, { room: "#\\S*" }); // room names hold no spaces
+const MUTED_LOBBY = templatePattern(T.MUTED_LOBBY);
 
 /**
- * The reason of a ban text ("" when it gives none), or null when `text` is
- * not one: "{until} is UNTIL or FOR_GOOD; ...: {reason} parts are left out
- * when the reason is empty", so the reason starts after the first ": "
- * following the until text.
+ * The reason of a matched ban or mute text ("" when it gives none), or null
+ * when it is not one: "{until} is UNTIL or FOR_GOOD; ...: {reason} parts
+ * are left out when the reason is empty", so the reason starts after the
+ * first ": " following the until text.
  */
-function banReason(pattern, text) {
-  const found = pattern.exec(text);
+function untilReason(found) {
   if (!found) return null;
   const rest = found.groups.until;
   const colon = rest.indexOf(": ");
@@ -175,7 +176,7 @@ export function isTemporaryRefusal(text) {
  */
 export function readLogin(f, reconnecting) {
   if (f.content === T.OK) return { ok: true, role: f.params.get("role") ?? null, away: number(f.params.get("away")) ?? 0 };
-  const reason = banReason(BANNED_LOGIN, f.content);
+  const reason = untilReason(BANNED_LOGIN.exec(f.content));
   if (reason !== null) {
     return { ok: false, text: f.content, retry: false, banned: true, until: number(f.params.get("until")) ?? 0, reason };
   }
@@ -191,7 +192,7 @@ export function readLogin(f, reconnecting) {
  */
 export function readWarn(f) {
   const until = number(f.params.get("until")) ?? 0;
-  const banned = banReason(BANNED_WARN, f.content);
+  const banned = untilReason(BANNED_WARN.exec(f.content));
   if (banned !== null) return { kind: "banned", text: f.content, reason: banned, until, reconnect: false };
   for (const [kind, pattern] of WARN_KINDS) {
     const found = pattern.exec(f.content);
@@ -562,6 +563,21 @@ export function readAudit(f) {
     .map((e) => ({ ...e, id: number0(e.id), at: number0(e.at) }))
     .filter((e) => e.id);
   return { more: f.params.get("more") === "1", entries: list };
+}
+
+/**
+ * What a refused CHAT or EDIT (an ERR or CONFIRM with the mute text) says of
+ * our mute, as {room, until, reason} (room: the #room, or -ALL for the
+ * lobby; until: epoch ms, 0: for good), else null.
+ */
+export function readMuted(f) {
+  if (f.reason !== "ERR" && f.reason !== "CONFIRM") return null;
+  const until = number(f.params.get("until")) ?? 0;
+  const found = MUTED.exec(f.content);
+  const reason = untilReason(found);
+  if (reason !== null) return { room: found.groups.room, until, reason };
+  const lobby = untilReason(MUTED_LOBBY.exec(f.content));
+  return lobby === null ? null : { room: EVERYONE, until, reason: lobby };
 }
 
 /** The EDIT that makes message `id` read `text`: its line breaks as spaces listed in `lines=`. */

@@ -49,6 +49,9 @@ to it. The rules:
   entries without an id (or an account without a name) are skipped, and no
   count is trusted beyond the parameters the frame holds. A CHATR's
   ``edited=`` (0: never edited) and ``found=1`` (a SEARCH result) are read.
+  A refused CHAT or EDIT with the mute text says where we are muted, until
+  when and why (``read_muted``). ``search_words`` and ``highlight`` come
+  from ``words.py``.
 
 Texts come from ``texts``: a text with ``{fields}`` matches with anything in
 their place.
@@ -74,13 +77,16 @@ ACTION_PREFIX = "/me "  # "content starting with /me (slash, m, e, space) is an 
 _NUMBER_RE = re.compile(r"[0-9]{1,15}\Z")
 
 
-def template_pattern(template: str) -> re.Pattern[str]:
-    """Return a regex matching ``template`` whole, each ``{field}`` captured as a named group."""
+def template_pattern(template: str, **fields: str) -> re.Pattern[str]:
+    """Return a regex matching ``template`` whole, each ``{field}`` captured as a named group.
+
+    A field matches anything, or the regex ``fields`` gives for it.
+    """
     parts: list[str] = []
     for literal, field, _spec, _conversion in string.Formatter().parse(template):
         parts.append(re.escape(literal))
         if field is not None:
-            parts.append(f"(?P<{field}>.*)")
+            parts.append(f"(?P<{field}>{fields.get(field, '.*')})")
     return re.compile("".join(parts) + r"\Z", re.DOTALL)
 
 
@@ -115,16 +121,17 @@ _JOINED = template_pattern(texts.JOINED)
 _BANNED_WARN = template_pattern(texts.BANNED_WARN)
 _BANNED_LOGIN = template_pattern(texts.BANNED)
 _UNTIL = template_pattern(texts.UNTIL)
+_MUTED = template_pattern(texts.MUTED, room=r"#\S*")  # room names hold no spaces
+_MUTED_LOBBY = template_pattern(texts.MUTED_LOBBY)
 
 
-def ban_reason(pattern: re.Pattern[str], text: str) -> str | None:
-    """Return the reason of a ban text ('' when it gives none), or None when ``text`` is not one.
+def until_reason(found: re.Match[str] | None) -> str | None:
+    """Return the reason of a matched ban or mute text ('' when it gives none), or None when it is not one.
 
     "{until} is UNTIL or FOR_GOOD; ...: {reason} parts are left out when the
     reason is empty": the reason starts after the first ``: `` following
     the until text (``until 2026-11-25 10:00 UTC`` holds none).
     """
-    found = pattern.match(text)
     if not found:
         return None
     until, _, reason = found["until"].partition(": ")
@@ -151,7 +158,7 @@ class LoginRefused:
 
     ``banned``: the refusal is a ban (never retried); then ``until_ms`` is
     when it ends (epoch ms, 0: for good) and ``reason`` its reason ('' when
-    none given); '' for any other refusal.
+    none given); both empty for any other refusal.
     """
 
     text: str
@@ -237,7 +244,7 @@ def read_login(frame: Frame, reconnecting: bool) -> Login:
     """Return the outcome of a CONVER; ``reconnecting``: we were logged in before a drop."""
     if frame.content == texts.OK:
         return LoginAccepted(frame.get("role"), number(frame.get("away")) or 0)
-    reason = ban_reason(_BANNED_LOGIN, frame.content)
+    reason = until_reason(_BANNED_LOGIN.match(frame.content))
     if reason is not None:  # "Not a temporary refusal (no retry)"
         return LoginRefused(frame.content, False, True, number(frame.get("until")) or 0, reason)
     return LoginRefused(frame.content, reconnecting and is_temporary_refusal(frame.content))
@@ -245,7 +252,7 @@ def read_login(frame: Frame, reconnecting: bool) -> Login:
 
 def read_warn(frame: Frame) -> Warn:
     """Return what a WARN means."""
-    reason = ban_reason(_BANNED_WARN, frame.content)
+    reason = until_reason(_BANNED_WARN.match(frame.content))
     if reason is not None:  # "Clients must not reconnect by themselves after the ban WARN."
         return Warn(WarnKind.BANNED, frame.content, reason, number(frame.get("until")) or 0)
     for kind, pattern in _WARN_PATTERNS:
@@ -785,6 +792,32 @@ def read_audit(frame: Frame) -> AuditPage:
                         e["reason"], e["detail"])
                for e in _entries(frame, ("id", "at", "actor", "action", "target", "room", "reason", "detail")))
     return AuditPage(frame.get("more") == "1", tuple(entry for entry in entries if entry.id))
+
+
+@dataclass(frozen=True)
+class Muted:
+    """We are muted in ``room`` (``#R``, or ``-ALL``: the lobby) until ``until_ms`` (epoch ms; 0: for good)."""
+
+    room: str
+    until_ms: int
+    reason: str
+
+
+def read_muted(frame: Frame) -> Muted | None:
+    """Return what a refused CHAT or EDIT says of our mute (an ERR or CONFIRM with the mute text), else None.
+
+    "While muted, NICK's CHAT and EDIT in R get ERR,time=...;until=MS,Error:
+    You are muted in #R {until}: REASON (lobby: Error: You are muted {until}: REASON)".
+    """
+    if frame.reason not in ("ERR", "CONFIRM"):
+        return None
+    until = number(frame.get("until")) or 0
+    found = _MUTED.match(frame.content)
+    reason = until_reason(found)
+    if found and reason is not None:
+        return Muted(found["room"], until, reason)
+    reason = until_reason(_MUTED_LOBBY.match(frame.content))
+    return None if reason is None else Muted(EVERYONE, until, reason)
 
 
 def edit_frame(message_id: int, text: str) -> Frame:

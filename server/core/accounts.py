@@ -304,8 +304,7 @@ def _update_error(core: "ChatCore", conn: Connection, new_nick: str | None, colo
         if (names.name_key(new_nick) != names.name_key(conn.nickname)
                 and core.presence.lookup(new_nick) is not None):
             return texts.UPDATE_NAME_ERROR.format(error=texts.ALREADY_LOGGED_IN)
-        error = (names.nickname_error(new_nick) or core.reserved_error(new_nick)
-                 or _online_lookalike_error(core, conn, new_nick))
+        error = names.nickname_error(new_nick) or _online_lookalike_error(core, conn, new_nick)
         if error is not None:
             return texts.UPDATE_NAME_ERROR.format(error=error)
     if color is not None and not names.is_color(color):
@@ -345,6 +344,10 @@ def _rename(core: "ChatCore", conn: Connection, new_nick: str) -> Flow:
             core.login_failed(conn.host, existing.name)
             return texts.UPDATE_NAME_ERROR.format(error=texts.REGISTERED_USER)
     if new_nick != conn.nickname:
+        # After the accounts (as at CON): someone's account named so is "a registered user".
+        reserved = core.reserved_error(new_nick)
+        if reserved is not None:
+            return texts.UPDATE_NAME_ERROR.format(error=reserved)
         try:
             if (yield FindLookalike(new_nick, own_id)) is not None:
                 return texts.UPDATE_NAME_ERROR.format(error=texts.LOOKS_LIKE)

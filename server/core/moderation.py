@@ -10,17 +10,34 @@ Every moderation action is written to the audit log.
 from __future__ import annotations
 
 import logging
-import re
+import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable
 
 from parley.protocol import Frame, messages, names, texts
 from parley.protocol.lines import decode_lines, encode_lines
-from parley.protocol.names import is_room, room_key
+from parley.protocol.names import room_key
 
-from ..records import Account, AuditEntry, MessageRecord, Report, Restriction, Room, StoreFailed
+from ..records import (
+    Account,
+    AuditEntry,
+    MessageRecord,
+    Report,
+    Restriction,
+    Room,
+    StoreFailed,
+)
 from . import rooms
-from .actions import Audience, Broadcast, Kick, LeaveRoom, LoadAccount, RoomBroadcast, SendTo, StoreCall
-from .chats import mute_text, muted
+from .actions import (
+    Audience,
+    Broadcast,
+    Kick,
+    LeaveRoom,
+    LoadAccount,
+    RoomBroadcast,
+    SendTo,
+    StoreCall,
+)
+from .chats import mute_text
 from .connection import Connection
 from .restrictions import (
     LOBBY,
@@ -52,12 +69,25 @@ REPORT_TEXT = 300  # characters of a reported message a REPORTS shows
 AUDIT_PAGE = 100
 AUDIT_MAX = 200
 AUDIT_DETAIL = 200  # characters of a deleted message kept in the audit log
-_WORD = re.compile(r"[^\W_]+")
-
-
 def search_words(query: str) -> list[str]:
-    """The words of a search: runs of letters and digits; anything else (FTS5 syntax included) separates them."""
-    return _WORD.findall(query)[:SEARCH_WORDS]
+    """The words of a search (NFKC): runs of letters, digits and marks; anything else (FTS5 syntax included)
+    separates them."""
+    words: list[str] = []
+    word: list[str] = []
+    for char in unicodedata.normalize("NFKC", query):
+        if unicodedata.category(char)[0] in "LNM":
+            word.append(char)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words[:SEARCH_WORDS]
+
+
+def _one_line(text: str) -> str:
+    """A stored text as one line (its line breaks as spaces), for a list's parameter."""
+    return encode_lines(text)[0]
 
 
 def _answer(core: "ChatCore", conn: Connection, reason: str, text: str, **params: str) -> None:
@@ -324,15 +354,23 @@ def _moderated_target(core: "ChatCore", conn: Connection, frame: Frame, reason: 
     return room, ident, name, op
 
 
-def _room_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    """``BAN,room=#R;user=NICK[;duration=S],REASON``: out of the room, and kept out until it ends."""
-    where = frame.get("room") or ""
+def _terms(core: "ChatCore", conn: Connection, frame: Frame, reason_name: str) -> tuple[int, str] | None:
+    """A room BAN's or a MUTE's (seconds, reason), or None (answered) when either is bad."""
     seconds = duration_of(frame.get("duration"))
     reason = frame.content
     if seconds is None or len(reason) > REASON_LIMIT:
         error = texts.BAD_DURATION if seconds is None else texts.REASON_TOO_LONG.format(limit=REASON_LIMIT)
-        _answer(core, conn, "BAN", error, room=where)
+        _answer(core, conn, reason_name, error, room=frame.get("room") or "")
+        return None
+    return seconds, reason
+
+
+def _room_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
+    """``BAN,room=#R;user=NICK[;duration=S],REASON``: out of the room, and kept out until it ends."""
+    terms = _terms(core, conn, frame, "BAN")
+    if terms is None:
         return
+    seconds, reason = terms
     target = yield from _moderated_target(core, conn, frame, "BAN", texts.CANNOT_BAN_ADMIN)
     if target is None:
         return
@@ -358,23 +396,12 @@ def _room_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     yield from _audit(core, conn.nickname, "ban", name, room.rec, reason, until_text(until))
 
 
-def room_ban_refusal(core: "ChatCore", room: Room, ident: str, nickname: str) -> Restriction | None:
-    return core.restrictions.room_ban(room.id, ident, names.name_key(nickname), core.stamp().ms)
-
-
-def room_ban_text(entry: Restriction, where: str) -> str:
-    return with_reason(texts.ROOM_BANNED.format(room=where, until=until_text(entry.until_ms)), entry.reason)
-
-
 def on_mute(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     """``MUTE,room=R;user=NICK[;duration=S],REASON``: NICK reads R but may not write there until it ends."""
-    where = frame.get("room") or ""
-    seconds = duration_of(frame.get("duration"))
-    reason = frame.content
-    if seconds is None or len(reason) > REASON_LIMIT:
-        error = texts.BAD_DURATION if seconds is None else texts.REASON_TOO_LONG.format(limit=REASON_LIMIT)
-        _answer(core, conn, "MUTE", error, room=where)
+    terms = _terms(core, conn, frame, "MUTE")
+    if terms is None:
         return
+    seconds, reason = terms
     found = yield from _mute_target(core, conn, frame, "MUTE")
     if found is None:
         return
@@ -607,12 +634,13 @@ def on_delete(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         log.info("%s %s: deleted message %d of %s", conn.peer, conn.nickname, message.id, message.sender)
         where = message.rec if message.room_id is not None or message.rec_ident is None else ""
         yield from _audit(core, conn.nickname, "delete", message.sender, where, "",
-                          f"#{message.id}: {message.content[:AUDIT_DETAIL]}")
+                          f"#{message.id}: {_one_line(message.content[:AUDIT_DETAIL])}")
 
 
 def _report_row(report: Report) -> dict[str, str]:
     return {"id": str(report.id), "at": str(report.at_ms), "by": report.by, "msg": str(report.message_id),
-            "sender": report.sender, "rec": report.rec, "reason": report.reason, "text": report.text[:REPORT_TEXT]}
+            "sender": report.sender, "rec": report.rec, "reason": report.reason,
+            "text": _one_line(report.text[:REPORT_TEXT])}
 
 
 def on_report(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:

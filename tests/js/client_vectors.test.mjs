@@ -11,7 +11,7 @@ import { formatFrame, parseFrame } from "../../web/codec.js";
 import { isRoom, mentions, nickKey, nicknameError, roomKey, roomNameError, sameNick } from "../../web/names.js";
 import {
   NO_USERS, chatFrame, conversationKey, editFrame, followMembers, followUsers, highlight, ownJoin, readAccounts,
-  readAnswer, readAudit, readBans, readChat, readConv, readDeleted, readEdited, readInfo, readLogin, readMembers,
+  readAnswer, readAudit, readBans, readChat, readConv, readDeleted, readEdited, readInfo, readLogin, readMembers, readMuted,
   readReports, readRooms, readSession, readUpdate, readUsers, readWarn, searchFrame, searchWords,
 } from "../../web/protocol.js";
 import { Backoff } from "../../web/state.js";
@@ -73,6 +73,8 @@ function conclude(c) {
       return readAccounts(f);
     case "audit":
       return readAudit(f);
+    case "muted":
+      return readMuted(f);
     default:
       throw new Error(`no reader for ${kind(c)}`);
   }
@@ -81,7 +83,7 @@ function conclude(c) {
 test("every kind of conclusion has vectors", () => {
   assert.deepEqual(new Set(FRAMES.map(kind)), new Set([
     "login", "warn", "chat", "users", "user_list", "own_join", "update", "conv", "members", "member_list", "rooms", "session", "info", "answer",
-    "edited", "deleted", "bans", "reports", "accounts", "audit",
+    "edited", "deleted", "bans", "reports", "accounts", "audit", "muted",
   ]));
 });
 
