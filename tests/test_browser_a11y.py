@@ -166,6 +166,25 @@ async def test_every_screen_passes_axe_core_in_both_themes(
     await audit.check("settings")
     await page.click("#settings-close")
 
+    # A message's actions menu, search results, the admin view's tabs.
+    await page.locator("#messages .msg .msg-actions").first.click()
+    await expect(page.locator("#msg-menu")).to_be_visible()
+    await audit.check("message-menu")
+    await page.keyboard.press("Escape")
+    await page.fill("#search-input", "hello")
+    await page.press("#search-input", "Enter")
+    await expect(page.locator("#search-results .result")).to_have_count(1)
+    await audit.check("search")
+    await page.click("#search-close")
+    await page.click("#admin-toggle")
+    await expect(page.locator("#accounts-rows tr")).to_have_count(1)
+    await audit.check("admin-accounts")
+    for tab in ("bans", "reports", "audit"):
+        await page.click(f"#tab-{tab}")
+        await expect(page.locator(f"#admin-{tab}")).to_be_visible()
+        await audit.check(f"admin-{tab}")
+    await page.click("#admin-close")
+
     if width == "phone":
         await page.click("#users-toggle")
         await expect(page.locator("#users-panel")).to_be_visible()

@@ -21,6 +21,7 @@
 
 import { ProtocolError, formatFrame, parseFrame } from "./codec.js";
 import { Conversations, convKey } from "./conversations.js";
+import * as M from "./moderation.js";
 import * as P from "./protocol.js";
 import { Backoff } from "./state.js";
 import * as T from "./texts.js";
@@ -34,12 +35,20 @@ import * as T from "./texts.js";
 // history: {conv, count, more}  members: {conv}  rooms: {rooms}
 // answer: {reason, room, rec, ok, text} (CONFIRM of a room reason)
 // session: {token, expires} (token "": the session ended, forget it)
+// edited: {id, rec, sender, edited, text}  deleted: {id, rec}  (a message changed: every conversation and the search results)
+// search: {search} (results came, or the answer)   muted: {rec, muted, until, reason} (we were muted or unmuted)
+// bans: {room, entries}  reports: {new, entries}  accounts: {accounts}  audit: {more, entries}
+// ("ended" and "login-error" carry `banned`, `until` (epoch ms, 0: for good) and `reason`)
 export const EVENTS = [
   "status", "login-error", "logged-in", "identity", "chat", "users", "notice", "update-result", "ended",
-  "convs", "history", "members", "rooms", "answer", "session",
+  "convs", "history", "members", "rooms", "answer", "session", "edited", "deleted", "search", "muted",
+  "bans", "reports", "accounts", "audit",
 ];
 
-const ROOM_REASONS = new Set(["CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "READ"]);
+const ROOM_REASONS = new Set([
+  "CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "READ",
+  "EDIT", "DELETE", "REPORT", "BAN", "UNBAN", "MUTE", "UNMUTE", "RESOLVE", "BANS", "REPORTS", "ACCOUNTS", "AUDIT",
+]);
 const READ_DELAY_MS = 300;
 const HISTORY_PAGE = 50;
 const HISTORY_RETRY_MS = 2000;
@@ -85,6 +94,8 @@ export class ChatClient {
     this.readTimer = null;
     this.userList = P.NO_USERS;
     this.status = { state: "offline", reason: "", retryAt: 0 };
+    this.search = new M.SearchResults();
+    this.endBan = null; // {until, reason} of the ban that ends the session
   }
 
   on(name, listener) {
@@ -146,7 +157,55 @@ export class ChatClient {
     const before = conv.history === "none" ? null : conv.oldestId();
     if (!this.send(P.history(conv.rec, { before, limit: HISTORY_PAGE }))) return false;
     conv.history = "loading";
+    conv.asks.push({ dir: "older" });
     return true;
+  }
+
+  /** After a jump: ask the page after the newest shown; false when none is due. */
+  loadNewer(conv) {
+    if (!this.online || conv.gapAfter === null || conv.asks.some((a) => a.dir === "newer" && !a.stale)) return false;
+    if (!this.send(M.historyAfter(conv.rec, conv.gapAfter, HISTORY_PAGE))) return false;
+    conv.asks.push({ dir: "newer" });
+    return true;
+  }
+
+  /**
+   * Open conversation `rec` at message `id` (a search result): the log starts
+   * again with the messages around it (HISTORY before=ID+1 and after=ID), and
+   * pages on both ways from there. False when not online.
+   */
+  jumpTo(rec, id) {
+    if (!this.online) return false;
+    const conv = this.convs.setOpen(rec);
+    conv.resetLog();
+    conv.history = "loading";
+    conv.gapAfter = id; // no live message in the log until the pages reach the newest
+    conv.focusId = id;
+    this.send(P.history(conv.rec, { before: id + 1, limit: M.JUMP_PAGE }));
+    conv.asks.push({ dir: "older" });
+    this.send(M.historyAfter(conv.rec, id, M.JUMP_PAGE));
+    conv.asks.push({ dir: "newer" });
+    if (conv.kind === "room" && conv.members === null) this.send(P.listMembers(conv.rec));
+    this.emit("convs", {});
+    return true;
+  }
+
+  /** Back to the newest messages of `conv` after a jump (its newest page again). */
+  showLatest(conv) {
+    conv.resetLog();
+    this.loadHistory(conv);
+    this.emit("convs", {});
+  }
+
+  /** A search of `query` in every conversation, or in `rec` only; false when not sent. */
+  searchFor(query, rec = null) {
+    return this.online && this.send(this.search.start(query, rec));
+  }
+
+  /** The next page of the search's results; false when none is due. */
+  searchMore() {
+    const f = this.search.next();
+    return f !== null && this.online && this.send(f);
   }
 
   /**
@@ -189,6 +248,11 @@ export class ChatClient {
 
   kick(user, reason) {
     return this.online && this.send(P.kick(user, reason));
+  }
+
+  /** EDIT of message `id` (line breaks kept); false when not sent. */
+  edit(id, text) {
+    return this.online && this.send(P.editFrame(id, text));
   }
 
   /** DISCON,, and no reconnecting; closes the socket if the server does not. */
@@ -282,8 +346,9 @@ export class ChatClient {
     this.ending = null;
     if (this.credentials) this.credentials.token = ""; // Leave and a kick revoke it
     this.reset();
+    this.search.clear();
     this.setStatus("offline", this.endText);
-    this.emit("ended", { why, text: this.endText });
+    this.emit("ended", { why, text: this.endText, ...(why === "banned" ? this.endBan : {}) });
   }
 
   scheduleRetry(reason) {
@@ -361,11 +426,14 @@ export class ChatClient {
     this.emit("identity", { nickname: this.nickname });
     // Messages may have come while we were away: the open conversation's newest page again.
     const open = this.convs.open;
+    for (const conv of this.convs.byKey.values()) conv.asks = []; // the old socket's answers will not come
+    if (open.gapAfter !== null) open.resetLog(); // a jump's pages are not the newest: start from the newest
     if (open.history !== "loading") open.history = "none";
     this.openConversation(open.rec);
   }
 
-  loginFailed({ text, retry }) {
+  loginFailed(login) {
+    const { text, retry } = login;
     // Reconnecting right after a drop, the server may not have noticed the
     // old connection leave yet, or may hold back our address for a while.
     if (retry) {
@@ -374,6 +442,7 @@ export class ChatClient {
       return;
     }
     const sessionEnded = text === T.SESSION_ENDED;
+    const { banned, until, reason } = login;
     if (sessionEnded && this.credentials) {
       this.credentials.token = "";
       // Reconnecting (the server restarted, or the grace ran out): log in
@@ -386,16 +455,27 @@ export class ChatClient {
     this.wantOnline = false;
     if (sessionEnded) this.emit("session", { token: "", expires: 0 });
     this.setStatus("offline", text);
-    this.emit("login-error", { text });
+    this.emit("login-error", banned ? { text, banned, until, reason } : { text });
   }
 
   onChatr(f) {
     const message = P.readChat(f, this.nickname); // its text with its line breaks
+    if (message.found) {
+      if (this.search.add(message)) this.emit("search", { search: this.search });
+      return;
+    }
     const { mine: own, toMe, old } = message;
     const live = !old && (this.joinTs === null || message.ts === null || message.ts >= this.joinTs);
     const mention = !own && P.mentions(message.text, this.nickname);
     const conv = this.convs.ensure(message.conversation);
     const event = { message, conv, index: -1, live, own, toMe, mention };
+    if (old && conv.asks[0]?.stale) return; // a page asked before the log started again
+    if (!old && conv.gapAfter !== null) {
+      // After a jump the log shows older messages: this one comes with the pages forward.
+      if (live) conv.countLive(event);
+      if (live) this.emit("convs", {});
+      return;
+    }
     event.index = conv.addMessage(event);
     if (event.index < 0) return; // seen already
     if (live) conv.countLive(event);
@@ -422,6 +502,26 @@ export class ChatClient {
       }
     }
     this.note("info", info.text, info);
+    const mute = M.readMuteInfo(info.text, this.nickname, P.number(f.params.get("until")));
+    if (mute) this.emit("muted", mute); // "NICK was muted ..." with NICK ours
+  }
+
+  /** EDITED: the message's new text wherever it is shown. */
+  onEdited(f) {
+    const edit = P.readEdited(f);
+    if (!edit.id) return;
+    for (const conv of this.convs.byKey.values()) conv.editMessage(edit.id, edit.text, edit.edited);
+    this.search.edit(edit.id, edit.text, edit.edited);
+    this.emit("edited", edit);
+  }
+
+  /** DELETED: the message goes from every conversation and the search results. */
+  onDeleted(f) {
+    const gone = P.readDeleted(f);
+    if (!gone.id) return;
+    for (const conv of this.convs.byKey.values()) conv.removeMessage(gone.id);
+    this.search.remove(gone.id);
+    this.emit("deleted", { id: gone.id });
   }
 
   onWarn(f) {
@@ -430,6 +530,7 @@ export class ChatClient {
       this.wantOnline = false;
       this.ending = warn.kind;
       this.endText = warn.text;
+      this.endBan = warn.kind === "banned" ? { until: warn.until, reason: warn.reason ?? "" } : null;
       this.cancelRetry();
     }
     this.note("warn", warn.text, P.readNotice(f));
@@ -504,7 +605,14 @@ export class ChatClient {
     if (answer !== null) this.updateAnswered(answer);
     const reply = P.readAnswer(f);
     if (reply.reason === "HISTORY") this.historyAnswered(reply);
-    else if (ROOM_REASONS.has(reply.reason)) this.emit("answer", reply);
+    else if (reply.reason === "SEARCH") {
+      this.search.answered(reply);
+      this.emit("search", { search: this.search });
+    } else if (ROOM_REASONS.has(reply.reason)) {
+      const muted = reply.ok ? null : M.readMuted(reply.text, P.number(f.params.get("until")));
+      if (muted) this.emit("muted", { ...muted, muted: true });
+      this.emit("answer", reply);
+    }
     // REF: "Resending messages..." and DISCON: "Disconnected Successfully."
     // need no line of their own (the close that follows DISCON ends it).
   }
@@ -512,6 +620,8 @@ export class ChatClient {
   onErr(f) {
     const err = P.readNotice(f);
     this.note("error", err.text, err);
+    const muted = M.readMuted(err.text, P.number(f.params.get("until")));
+    if (muted) this.emit("muted", { ...muted, muted: true });
     if (err.text === UNKNOWN_HISTORY) this.historyRefused(false); // a server without HISTORY: no page waits for it
     else if (err.text === T.TOO_FAST) this.historyRefused(true);
   }
@@ -524,6 +634,8 @@ export class ChatClient {
   historyRefused(retry) {
     for (const conv of this.convs.byKey.values()) {
       if (conv.history !== "loading") continue;
+      const at = conv.asks.findIndex((ask) => ask.dir === "older");
+      if (at >= 0) conv.asks.splice(at, 1);
       if (!retry) conv.more = false;
       conv.history = retry && conv.pages === 0 ? "none" : "loaded";
       this.emit("history", { conv, count: 0, more: conv.more });
@@ -536,6 +648,15 @@ export class ChatClient {
   historyAnswered({ rec, ok, more, count, text }) {
     const conv = this.convs.get(rec || P.EVERYONE);
     if (!conv) return;
+    const ask = conv.asks.shift() ?? { dir: "older" };
+    if (ask.stale) return;
+    if (ask.dir === "newer") {
+      // Forward from a jump: on until the newest (more=0), then live messages join the log.
+      conv.gapAfter = ok && more ? conv.newestId() || conv.gapAfter : null;
+      if (!ok) this.note("error", text);
+      this.emit("history", { conv, count, more: conv.more, newer: true });
+      return;
+    }
     if (ok) conv.more = more;
     else this.note("error", text);
     conv.history = "loaded";
@@ -573,6 +694,12 @@ const HANDLERS = new Map([
   ["MEMBER", ChatClient.prototype.onMember],
   ["SESSION", ChatClient.prototype.onSession],
   ["ROOMS", function onRooms(f) { this.emit("rooms", { rooms: P.readRooms(f) }); }],
+  ["EDITED", ChatClient.prototype.onEdited],
+  ["DELETED", ChatClient.prototype.onDeleted],
+  ["BANS", function onBans(f) { this.emit("bans", P.readBans(f)); }],
+  ["REPORTS", function onReports(f) { this.emit("reports", P.readReports(f)); }],
+  ["ACCOUNTS", function onAccounts(f) { this.emit("accounts", { accounts: P.readAccounts(f) }); }],
+  ["AUDIT", function onAudit(f) { this.emit("audit", P.readAudit(f)); }],
   ["ERR", ChatClient.prototype.onErr],
   ["PONG", () => {}],
 ]);

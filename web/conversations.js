@@ -46,6 +46,9 @@ export class Conversation {
     this.history = "none"; // "none" | "loading" | "loaded"
     this.more = true; // older messages may exist on the server
     this.pages = 0; // pages of history answered
+    this.asks = []; // the HISTORY asked and not answered yet, in order: {dir: "older" | "newer"}
+    this.gapAfter = null; // after a jump: the newest id shown, with newer messages not loaded yet
+    this.focusId = null; // after a jump: the message to show and highlight once its pages are in
     this.lastActive = 0; // for ordering private conversations
   }
 
@@ -105,6 +108,35 @@ export class Conversation {
       at -= 1;
     }
     return at;
+  }
+
+  /** Message `id` edited: its new text and edit time; its index, or -1 when not in the log. */
+  editMessage(id, text, edited) {
+    const at = this.items.findIndex((item) => item.type === "msg" && item.id === id);
+    if (at < 0) return -1;
+    const event = this.items[at].event;
+    event.message = { ...event.message, text, edited, action: text.startsWith("/me ") };
+    return at;
+  }
+
+  /** Message `id` deleted: out of the log; true when it was there. */
+  removeMessage(id) {
+    const at = this.items.findIndex((item) => item.type === "msg" && item.id === id);
+    if (at < 0) return false;
+    this.items.splice(at, 1);
+    return true;
+  }
+
+  /** Forget the log (to show another part of the history): the next page asked is the first. */
+  resetLog() {
+    this.items = [];
+    this.ids.clear();
+    this.history = "none";
+    this.more = true;
+    this.pages = 0;
+    this.gapAfter = null;
+    this.focusId = null;
+    for (const ask of this.asks) ask.stale = true; // their answers change nothing
   }
 
   /** Count a live message the page has not seen before (not our own, above the read marker). */

@@ -64,8 +64,10 @@ export function memberItem({ nick: name, op }, { me, online, manage }) {
   item.append(el("span", "presence", online ? "online" : "offline"));
   if (manage && !me) {
     const tools = el("span", "member-tools");
+    const moderate = tool("member-mod", "Ban/mute", name);
+    moderate.setAttribute("aria-haspopup", "dialog");
     tools.append(tool("member-op", op ? "Unmake operator" : "Make operator", name, op ? "0" : "1"),
-      tool("member-remove", "Remove", name));
+      tool("member-remove", "Remove", name), moderate);
     item.append(tools);
   }
   return item;
@@ -106,6 +108,15 @@ export function newDivider() {
 export function chatItem(event, background) {
   const item = messageItem(event, background);
   const { message } = event;
+  if (message.id !== null) {
+    // Edit, delete, report (and moderation of the sender): a menu, reached by keyboard too.
+    const more = el("button", "msg-actions", "…");
+    more.type = "button";
+    more.setAttribute("aria-label", `Message actions: ${message.sender}`);
+    more.setAttribute("aria-haspopup", "menu");
+    more.setAttribute("aria-expanded", "false");
+    item.append(more);
+  }
   if (message.rec.startsWith("#")) {
     item.classList.replace("msg-private", "msg-public");
     item.querySelector(".badge-private")?.remove();

@@ -104,7 +104,31 @@ export function messageItem({ message, own, toMe, mention }) {
   }
   head.append(timeElement(message.ts, message.time));
   item.append(head, messageText(message.text));
+  if (message.edited) item.append(editedMark(message.edited));
   return item;
+}
+
+/** "(edited)", the edit's local time in its tooltip (CHATR `edited=`, EDITED). */
+export function editedMark(edited) {
+  const mark = el("span", "edited", "(edited)");
+  const when = new Date(edited);
+  mark.title = `Edited ${when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}`;
+  return mark;
+}
+
+/** Text with the ranges `[start, end)` (code points) marked, for search results. */
+export function highlighted(text, ranges, className = "msg-text") {
+  const body = el("p", className);
+  const points = [...text];
+  let at = 0;
+  for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    if (start < at) continue;
+    if (start > at) body.append(document.createTextNode(points.slice(at, start).join("")));
+    body.append(el("mark", "", points.slice(start, end).join("")));
+    at = end;
+  }
+  if (at < points.length) body.append(document.createTextNode(points.slice(at).join("")));
+  return body;
 }
 
 /** Messages closer together than this, from one sender to one conversation, form a group. */
@@ -204,10 +228,12 @@ export function userItem(name, { me, admin, canKick }) {
     item.append(el("span", "badge badge-admin", "admin"));
   }
   if (canKick && !me && !admin) {
-    const kick = el("button", "kick", "Kick");
+    // Kick, kick and ban, ban, mute: the moderation dialog, Kick chosen.
+    const kick = el("button", "kick", "Kick/ban");
     kick.type = "button";
     kick.dataset.nick = name;
-    kick.setAttribute("aria-label", `Kick ${name}`);
+    kick.setAttribute("aria-label", `Kick/ban ${name}`);
+    kick.setAttribute("aria-haspopup", "dialog");
     item.append(kick);
   }
   return item;

@@ -205,7 +205,12 @@ for (const c of ofKind("login")) {
       assert.equal(timers.pending.size, 1);
     } else {
       assert.equal(state, "offline");
-      assert.deepEqual(of("login-error").at(-1), { text: expect.text });
+      const { banned, until, reason, ...error } = of("login-error").at(-1);
+      assert.deepEqual(error, { text: expect.text });
+      // A ban's refusal also says until when and why (for the page's notice).
+      assert.deepEqual({ banned, until, reason }, expect.banned
+        ? { banned: true, until: expect.until, reason: expect.reason }
+        : { banned: undefined, until: undefined, reason: undefined });
       assert.equal(timers.pending.size, 0);
     }
   });
@@ -223,7 +228,8 @@ for (const c of ofKind("warn")) {
     } else {
       assert.equal(client.status.state, "offline");
       assert.equal(timers.pending.size, 0);
-      assert.deepEqual(of("ended"), [{ why: expect.kind, text: expect.text }]);
+      const ban = expect.kind === "banned" ? { until: expect.until, reason: expect.reason } : {};
+      assert.deepEqual(of("ended"), [{ why: expect.kind, text: expect.text, ...ban }]);
     }
   });
 }
@@ -233,9 +239,14 @@ for (const c of [...ofKind("chat"), ...ofKind("users"), ...ofKind("own_join"), .
     const { client, socket, of } = session(c);
     socket().receive("CONVER,time=t,OK");
     if (kind(c) === "update") client.update({ color: "#123456" });
-    socket().receive(c.frame);
     const expect = c.expect[kind(c)];
-    if (kind(c) === "chat") {
+    if (kind(c) === "chat" && expect.found) client.searchFor("anything"); // a result goes to the search, not a conversation
+    socket().receive(c.frame);
+    if (kind(c) === "chat" && expect.found) {
+      const message = client.search.results.at(-1);
+      assert.deepEqual({ ...message, to_me: message.toMe }, { ...expect, toMe: expect.to_me });
+      assert.equal(of("chat").length, 0);
+    } else if (kind(c) === "chat") {
       const { message, own, toMe } = of("chat").at(-1);
       assert.deepEqual({ ...message, to_me: toMe, mine: own }, { ...expect, toMe: expect.to_me });
     } else if (kind(c) === "users") {
