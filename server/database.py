@@ -39,6 +39,9 @@ def store_request(who: str, what: str, function: Callable[..., T], *args: Any) -
         raise StoreFailed(what) from error
 
 
+INDEX_BATCH = 500  # messages put in the search index at a time, when no message waits to be stored
+
+
 class Database:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -80,15 +83,24 @@ class Database:
         the loop's.
         """
         waiting = self._waiting
-        while waiting:
-            batch = [waiting.popleft() for _ in range(min(len(waiting), MAX_BATCH))]
-            self.commits += 1
+        while True:
+            while waiting:
+                batch = [waiting.popleft() for _ in range(min(len(waiting), MAX_BATCH))]
+                self.commits += 1
+                try:
+                    ids, error = self.store.append_messages([m for m, _ in batch]), None
+                except Exception as failure:
+                    log.error("storing %d messages failed: %s: %s", len(batch), type(failure).__name__, failure)
+                    ids, error = [], failure
+                loop.call_soon_threadsafe(self._committed, batch, ids, error)
+            # Nothing waits for a commit: index what was stored, a batch at a time (a message that comes
+            # meanwhile waits for one batch at most). Searching indexes the rest itself.
             try:
-                ids, error = self.store.append_messages([m for m, _ in batch]), None
-            except Exception as failure:
-                log.error("storing %d messages failed: %s: %s", len(batch), type(failure).__name__, failure)
-                ids, error = [], failure
-            loop.call_soon_threadsafe(self._committed, batch, ids, error)
+                if self.store.index_pending(INDEX_BATCH) < INDEX_BATCH and not waiting:
+                    return
+            except Exception as failure:  # the messages are stored; a search indexes them later
+                log.error("indexing messages for search failed: %s: %s", type(failure).__name__, failure)
+                return
 
     def _commits_ended(self) -> None:
         self._committing = False

@@ -233,17 +233,17 @@ _MIGRATIONS: list[str] = [
         content, scope, content='messages_search', content_rowid='id',
         tokenize='unicode61 remove_diacritics 2', prefix='1 2 3'
     );
-    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.deleted = 0 BEGIN
-        INSERT INTO messages_fts (rowid, content, scope) VALUES (new.id, new.content, {_scope_words("new")});
-    END;
+    CREATE TABLE search_state (indexed_up_to INTEGER NOT NULL);
+    INSERT INTO search_state SELECT coalesce(max(id), 0) FROM messages;
     CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, deleted, sender_ident, rec_ident, room_id
-        ON messages BEGIN
+        ON messages WHEN old.id <= (SELECT indexed_up_to FROM search_state) BEGIN
         INSERT INTO messages_fts (messages_fts, rowid, content, scope)
             SELECT 'delete', old.id, old.content, {_scope_words("old")} WHERE old.deleted = 0;
         INSERT INTO messages_fts (rowid, content, scope)
             SELECT new.id, new.content, {_scope_words("new")} WHERE new.deleted = 0;
     END;
-    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.deleted = 0 BEGIN
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+        WHEN old.deleted = 0 AND old.id <= (SELECT indexed_up_to FROM search_state) BEGIN
         INSERT INTO messages_fts (messages_fts, rowid, content, scope)
             VALUES ('delete', old.id, old.content, {_scope_words("old")});
     END;
@@ -992,6 +992,31 @@ class Store:
             f" WHERE id = ? AND {LIVE}", (message_id,)).fetchone()
         return MessageRecord(*row) if row else None
 
+    def index_pending(self, limit: int | None = None) -> int:
+        """Put the messages stored since the last call (at most ``limit``; None: all) in the search index,
+        in one transaction; return how many were looked at.
+
+        A message is committed without its words (storing it costs what it cost
+        before there was an index: ``append_messages``); the database thread
+        indexes them when no message waits for a commit (database.py), in
+        batches, and before anything reads or changes the index (a search, an
+        edit, a delete, a registration moving a guest's messages). Messages up
+        to ``search_state.indexed_up_to`` are in the index; the triggers keep
+        those in step, and leave the ones above it to this.
+        """
+        with self._transaction():
+            (mark,) = self._db.execute("SELECT indexed_up_to FROM search_state").fetchone()
+            row = self._db.execute(
+                "SELECT count(*), max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)",
+                (mark, -1 if limit is None else limit)).fetchone()
+            count, upto = row
+            if not count:
+                return 0
+            self._db.execute("INSERT INTO messages_fts (rowid, content, scope) SELECT id, content, scope"
+                             " FROM messages_search WHERE id > ? AND id <= ?", (mark, upto))
+            self._db.execute("UPDATE search_state SET indexed_up_to = ?", (upto,))
+        return int(count)
+
     def edit_message(self, message_id: int, content: str, now_ms: int) -> bool:
         """Give a message new text, edited at ``now_ms``; False if there is no such message (or it was deleted).
 
@@ -1026,6 +1051,7 @@ class Store:
         ``other_ident`` when it is given). Deleted messages are never found.
         The arguments may be given by position: a StoreCall's are.
         """
+        self.index_pending()
         viewers = list(viewer_idents)
         scope_words = _search_words(viewers, lobby, room_ids, private, other_ident)
         if not words or not scope_words:

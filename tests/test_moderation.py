@@ -4,6 +4,7 @@ with a client of the original program in the lobby while it happens."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,10 +13,11 @@ from conftest import add_account
 from serverproc import REPO
 from test_nicknames import legacy
 from test_rooms import ORIGINAL_REASONS, legacy_frames, rooms_login
-from wire import Client
+from wire import Client, eventually
 
 from parley.net.proxy import parse_networks
 from parley.protocol import Frame
+from server.store import database_path
 
 PASSWORD = "password1"
 
@@ -508,3 +510,22 @@ async def test_a_user_held_in_its_grace_leaves_when_it_ends_though_others_joined
     await watcher.close()
     await joiner.close()
 
+
+
+async def test_the_server_indexes_stored_messages_when_no_message_waits(make_server, data_dir) -> None:
+    server = await make_server()
+    ann, _ = await rooms_login(server.port, "ann")
+    for n in range(20):
+        await ann.send(f"CHAT,rec=-ALL,message {n}")
+    for _ in range(20):
+        await ann.next("CHATR")
+
+    def indexed() -> int:
+        db = sqlite3.connect(database_path(data_dir))
+        try:
+            return int(db.execute("SELECT indexed_up_to FROM search_state").fetchone()[0])
+        finally:
+            db.close()
+
+    await eventually(lambda: indexed() >= 20)  # nobody searched: the database thread did it when idle
+    await ann.close()

@@ -349,3 +349,29 @@ def test_accounts_are_listed_with_when_they_were_created(store: Store) -> None:
     ann = store.add_account("Ann", "admin", "h")
     assert ann.created_ms > T0 - 10**12
     assert store.list_accounts() == [ann] and store.get_account("ann") == ann
+
+
+# Indexing after the commit (Store.index_pending) -------------------------------------------
+
+
+def test_a_message_is_committed_without_its_words_and_indexed_later_as_it_is_then(store: Store) -> None:
+    """Storing a message costs what it cost before the index; its words are indexed afterwards (the
+    database thread does it when idle, a search before it reads), as the message is by then."""
+    plain, edited, gone, registered = store.append_messages([
+        said("ann", "g:1", "plain zebra"), said("ann", "g:1", "first draft"),
+        said("ann", "g:1", "doomed zebra"), said("ann", "g:1", "private zebra", to=("bob", "g:2"))])
+    assert store._db.execute("SELECT indexed_up_to FROM search_state").fetchone() == (0,)  # nothing indexed yet
+    assert store.edit_message(edited, "second zebra draft", T0 + 1)
+    assert store.delete_message(gone)
+    with store._transaction():
+        store.move_private_messages("g:2", "a:9")  # bob registers before the indexer ran
+    assert store.index_pending(2) == 2 and store.index_pending() == 2 and store.index_pending() == 0
+    index_in_step(store)
+    assert everywhere(store, ["zebra"], ["g:1"])[0] == ["private zebra", "second zebra draft", "plain zebra"]
+    assert everywhere(store, ["zebra"], ["a:9"])[0] == ["private zebra", "second zebra draft", "plain zebra"]
+    assert everywhere(store, ["draft"], ["g:3"])[0] == ["second zebra draft"]
+    (later,) = store.append_messages([said("cat", "g:3", "late zebra")])
+    assert everywhere(store, ["late"], ["g:3"])[0] == ["late zebra"]  # a search indexes what waits first
+    assert store.edit_message(later, "later zebra", T0 + 2)  # indexed by now: the trigger keeps it in step
+    index_in_step(store)
+    assert everywhere(store, ["later"], ["g:3"])[0] == ["later zebra"]
