@@ -94,6 +94,7 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         session_days=args.session_days,
         rooms_per_address=args.rooms_per_address,
         edit_window=args.edit_window,
+        restrictions_refresh=args.restrictions_refresh,
         reserved_nicknames=(args.reserved_nicknames if args.reserved_nicknames is not None
                             else list(RESERVED_NICKNAMES)),
         login_failures_per_address=args.login_failures_per_address,

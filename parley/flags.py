@@ -287,6 +287,9 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="days a remembered sign-in (a resume token) lasts (default: %(default)s)")
     add_flag(parser, "--rooms-per-address", metavar="N", type=count, default=10,
              help="rooms one address may create an hour; 0: no limit (default: %(default)s)")
+    add_flag(parser, "--restrictions-refresh", metavar="SECONDS", type=non_negative, default=5.0,
+             help="seconds between reloads of the bans and mutes in force, so that a ban made with "
+                  "parley ban add takes effect on a running server; 0: only at start (default: %(default)s)")
     add_flag(parser, "--edit-window", metavar="SECONDS", type=non_negative, default=900.0,
              help="seconds after sending a message during which its author may edit it (default: %(default)s)")
     add_flag(parser, "--reserved-nicknames", metavar="NAMES", type=_name_list,
