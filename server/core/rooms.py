@@ -77,7 +77,7 @@ def _ident_account_id(ident: str) -> int | None:
 # Helpers ---------------------------------------------------------------------------
 
 
-def _answer(core: "ChatCore", conn: Connection, reason: str, text: str, **params: str) -> None:
+def answer(core: "ChatCore", conn: Connection, reason: str, text: str, **params: str) -> None:
     core.send(conn, messages.confirm_with(core.stamp(), reason, text, **params))
 
 
@@ -93,14 +93,14 @@ def _room_param(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -
     """The room's name (without ``#``) from ``room=``; None (answered) when missing or not a room's name."""
     rec = frame.get("room") or ""
     if not rec:
-        _answer(core, conn, reason, texts.ROOM_REQUIRED)
+        answer(core, conn, reason, texts.ROOM_REQUIRED)
         return None
     if rec == ALL:
-        _answer(core, conn, reason, texts.STAY_IN_LOBBY if reason == "PART" else texts.NO_ROOM.format(room=rec),
+        answer(core, conn, reason, texts.STAY_IN_LOBBY if reason == "PART" else texts.NO_ROOM.format(room=rec),
                 room=rec)
         return None
     if not is_room(rec):
-        _answer(core, conn, reason, texts.NO_ROOM.format(room=rec), room=rec)
+        answer(core, conn, reason, texts.NO_ROOM.format(room=rec), room=rec)
         return None
     return rec[1:]
 
@@ -123,18 +123,18 @@ def _my_room(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> F
     try:
         room = yield from _load_room(core, name)
     except StoreFailed:
-        _answer(core, conn, reason, texts.ROOM_FAILED, room=f"#{name}")
+        answer(core, conn, reason, texts.ROOM_FAILED, room=f"#{name}")
         return None
     if room is None or (room.private and not core.presence.in_room(room.key, conn.ident)):
-        _answer(core, conn, reason, texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
+        answer(core, conn, reason, texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
         return None
     if not core.presence.in_room(room.key, conn.ident):
-        _answer(core, conn, reason, texts.NOT_IN_ROOM.format(room=room.rec), room=room.rec)
+        answer(core, conn, reason, texts.NOT_IN_ROOM.format(room=room.rec), room=room.rec)
         return None
     return room
 
 
-def _operated_room(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> Flow:
+def operated_room(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> Flow:
     """The room of ``room=`` if ``conn``'s user is one of its operators (or an admin), else None (answered)."""
     room: Room | None = yield from _my_room(core, conn, frame, reason)
     if room is None:
@@ -144,10 +144,10 @@ def _operated_room(core: "ChatCore", conn: Connection, frame: Frame, reason: str
     try:
         op = yield StoreCall("member_op", (room.id, conn.ident))
     except StoreFailed:
-        _answer(core, conn, reason, texts.ROOM_FAILED, room=room.rec)
+        answer(core, conn, reason, texts.ROOM_FAILED, room=room.rec)
         return None
     if not op:
-        _answer(core, conn, reason, texts.NOT_OPERATOR.format(room=room.rec), room=room.rec)
+        answer(core, conn, reason, texts.NOT_OPERATOR.format(room=room.rec), room=room.rec)
         return None
     return room
 
@@ -163,28 +163,28 @@ def _find_user(core: "ChatCore", nickname: str) -> Flow:
     return None
 
 
-def _operated_target(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> Flow:
+def operated_target(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> Flow:
     """The room of ``room=`` (``conn``'s user one of its operators) and the user of ``user=`` as
     (room, ident, name), or None (answered)."""
-    room: Room | None = yield from _operated_room(core, conn, frame, reason)
+    room: Room | None = yield from operated_room(core, conn, frame, reason)
     if room is None:
         return None
     nickname = frame.get("user") or ""
     if not nickname:
-        _answer(core, conn, reason, texts.USER_REQUIRED, room=room.rec)
+        answer(core, conn, reason, texts.USER_REQUIRED, room=room.rec)
         return None
     try:
         found = yield from _find_user(core, nickname)
     except StoreFailed:
-        _answer(core, conn, reason, texts.ROOM_FAILED, room=room.rec)
+        answer(core, conn, reason, texts.ROOM_FAILED, room=room.rec)
         return None
     if found is None:
-        _answer(core, conn, reason, texts.NO_USER.format(user=nickname), room=room.rec)
+        answer(core, conn, reason, texts.NO_USER.format(user=nickname), room=room.rec)
         return None
     return room, *found
 
 
-def _room_event(core: "ChatCore", room: Room, sender: str, text: str, change: str | None = None,
+def room_event(core: "ChatCore", room: Room, sender: str, text: str, change: str | None = None,
                 user: str | None = None, **extra: str) -> None:
     """An INFO line in ``room`` (and a MEMBER change) to its members."""
     where = room.rec
@@ -222,24 +222,24 @@ def on_create(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if error is None and wait:
         error = texts.TOO_MANY_ROOMS.format(minutes=-(-wait // 60))
     if error is not None:
-        _answer(core, conn, "CREATE", error, room=where)
+        answer(core, conn, "CREATE", error, room=where)
         return
     private = frame.get("private") == "1"
     try:
         room: Room = yield StoreCall(
             "create_room", (name, frame.content, private, conn.ident, conn.nickname, core.stamp().ms))
     except RoomExists:
-        _answer(core, conn, "CREATE", texts.ROOM_EXISTS.format(room=where), room=where)
+        answer(core, conn, "CREATE", texts.ROOM_EXISTS.format(room=where), room=where)
         return
     except StoreFailed:
-        _answer(core, conn, "CREATE", texts.ROOM_FAILED, room=where)
+        answer(core, conn, "CREATE", texts.ROOM_FAILED, room=where)
         return
     core.room_created(conn.host)
     key = core.cache_room(room)
     core.emit(JoinRoom(key, conn.ident))
     log.info("%s %s: created %s room #%s", conn.peer, conn.nickname, "a private" if private else "a public", name)
     where = room.rec
-    _answer(core, conn, "CREATE", texts.OK, room=where)
+    answer(core, conn, "CREATE", texts.OK, room=where)
     _to_self(core, conn, messages.conv(core.stamp(), where, topic=room.topic, private=room.private, op=True,
                                        members=1))
     for part in messages.room_members(core.stamp(), where, [(conn.nickname, True)]):
@@ -253,30 +253,30 @@ def on_join(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     try:
         room: Room | None = yield from _load_room(core, name)
     except StoreFailed:
-        _answer(core, conn, "JOIN", texts.ROOM_FAILED, room=f"#{name}")
+        answer(core, conn, "JOIN", texts.ROOM_FAILED, room=f"#{name}")
         return
     inside = room is not None and core.presence.in_room(room.key, conn.ident)
     if room is None or (room.private and not inside):  # a private room is not revealed
-        _answer(core, conn, "JOIN", texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
+        answer(core, conn, "JOIN", texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
         return
     where = room.rec
     if inside:
-        _answer(core, conn, "JOIN", texts.ALREADY_IN_ROOM.format(room=where), room=where)
+        answer(core, conn, "JOIN", texts.ALREADY_IN_ROOM.format(room=where), room=where)
         return
     banned = core.restrictions.room_ban(room.id, conn.ident, name_key(conn.nickname), core.stamp().ms)
     if banned is not None and not conn.is_admin:
         text = with_reason(texts.ROOM_BANNED.format(room=where, until=until_text(banned.until_ms)), banned.reason)
-        _answer(core, conn, "JOIN", text, room=where, until=str(banned.until_ms))
+        answer(core, conn, "JOIN", text, room=where, until=str(banned.until_ms))
         return
     try:
         yield StoreCall("add_member", (room.id, conn.ident, conn.nickname, False, core.stamp().ms))
     except StoreFailed:
-        _answer(core, conn, "JOIN", texts.ROOM_FAILED, room=where)
+        answer(core, conn, "JOIN", texts.ROOM_FAILED, room=where)
         return
     core.emit(JoinRoom(room.key, conn.ident))
     log.info("%s %s: joined %s", conn.peer, conn.nickname, where)
-    _answer(core, conn, "JOIN", texts.OK, room=where)
-    _room_event(core, room, conn.nickname, texts.ROOM_JOINED.format(nick=conn.nickname, room=where), "join",
+    answer(core, conn, "JOIN", texts.OK, room=where)
+    room_event(core, room, conn.nickname, texts.ROOM_JOINED.format(nick=conn.nickname, room=where), "join",
                 conn.nickname)
     try:
         yield from _send_room_to(core, conn.ident, conn.nickname, room)
@@ -292,58 +292,58 @@ def on_part(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     try:
         yield StoreCall("remove_member", (room.id, conn.ident))
     except StoreFailed:
-        _answer(core, conn, "PART", texts.ROOM_FAILED, room=where)
+        answer(core, conn, "PART", texts.ROOM_FAILED, room=where)
         return
     log.info("%s %s: left %s", conn.peer, conn.nickname, where)
-    _answer(core, conn, "PART", texts.OK, room=where)
+    answer(core, conn, "PART", texts.OK, room=where)
     core.emit(LeaveRoom(room.key, conn.ident))
-    _room_event(core, room, conn.nickname, texts.ROOM_LEFT.format(nick=conn.nickname, room=where), "leave",
+    room_event(core, room, conn.nickname, texts.ROOM_LEFT.format(nick=conn.nickname, room=where), "leave",
                 conn.nickname)
     _to_self(core, conn, messages.conv(core.stamp(), where, gone=True))
 
 
 def on_topic(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    room: Room | None = yield from _operated_room(core, conn, frame, "TOPIC")
+    room: Room | None = yield from operated_room(core, conn, frame, "TOPIC")
     if room is None:
         return
     where = room.rec
     topic = frame.content
     if len(topic) > TOPIC_LIMIT:
-        _answer(core, conn, "TOPIC", texts.TOPIC_TOO_LONG.format(limit=TOPIC_LIMIT), room=where)
+        answer(core, conn, "TOPIC", texts.TOPIC_TOO_LONG.format(limit=TOPIC_LIMIT), room=where)
         return
     try:
         yield StoreCall("set_topic", (room.id, topic))
     except StoreFailed:
-        _answer(core, conn, "TOPIC", texts.ROOM_FAILED, room=where)
+        answer(core, conn, "TOPIC", texts.ROOM_FAILED, room=where)
         return
     core.cache_room(replace(room, topic=topic))
-    _answer(core, conn, "TOPIC", texts.OK, room=where)
-    _room_event(core, room, conn.nickname, texts.ROOM_TOPIC.format(nick=conn.nickname, room=where, topic=topic),
+    answer(core, conn, "TOPIC", texts.OK, room=where)
+    room_event(core, room, conn.nickname, texts.ROOM_TOPIC.format(nick=conn.nickname, room=where, topic=topic),
                 topic=topic)
 
 
 def on_invite(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    target = yield from _operated_target(core, conn, frame, "INVITE")
+    target = yield from operated_target(core, conn, frame, "INVITE")
     if target is None:
         return
     room, ident, name = target
     where = room.rec
     if core.restrictions.room_ban(room.id, ident, name_key(name), core.stamp().ms) is not None:
-        _answer(core, conn, "INVITE", texts.USER_ROOM_BANNED.format(user=name, room=where), room=where)
+        answer(core, conn, "INVITE", texts.USER_ROOM_BANNED.format(user=name, room=where), room=where)
         return
     try:
         added = yield StoreCall("add_member", (room.id, ident, name, False, core.stamp().ms))
     except StoreFailed:
-        _answer(core, conn, "INVITE", texts.ROOM_FAILED, room=where)
+        answer(core, conn, "INVITE", texts.ROOM_FAILED, room=where)
         return
     if not added:
-        _answer(core, conn, "INVITE", texts.USER_ALREADY_IN_ROOM.format(user=name, room=where), room=where)
+        answer(core, conn, "INVITE", texts.USER_ALREADY_IN_ROOM.format(user=name, room=where), room=where)
         return
     if core.presence.lookup_ident(ident) is not None:
         core.emit(JoinRoom(room.key, ident))
     log.info("%s %s: added %s to %s", conn.peer, conn.nickname, name, where)
-    _answer(core, conn, "INVITE", texts.OK, room=where)
-    _room_event(core, room, conn.nickname, texts.ROOM_ADDED.format(op=conn.nickname, nick=name, room=where),
+    answer(core, conn, "INVITE", texts.OK, room=where)
+    room_event(core, room, conn.nickname, texts.ROOM_ADDED.format(op=conn.nickname, nick=name, room=where),
                 "join", name)
     try:
         yield from _send_room_to(core, ident, name, room)
@@ -352,7 +352,7 @@ def on_invite(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
 
 
 def on_remove(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    target = yield from _operated_target(core, conn, frame, "REMOVE")
+    target = yield from operated_target(core, conn, frame, "REMOVE")
     if target is None:
         return
     room, ident, name = target
@@ -360,27 +360,27 @@ def on_remove(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     try:
         op = yield StoreCall("member_op", (room.id, ident))
         if op is None:
-            _answer(core, conn, "REMOVE", texts.USER_NOT_IN_ROOM.format(user=name, room=where), room=where)
+            answer(core, conn, "REMOVE", texts.USER_NOT_IN_ROOM.format(user=name, room=where), room=where)
             return
         if op and not conn.is_admin and ident != conn.ident:
-            _answer(core, conn, "REMOVE", texts.USER_IS_OPERATOR.format(user=name, room=where), room=where)
+            answer(core, conn, "REMOVE", texts.USER_IS_OPERATOR.format(user=name, room=where), room=where)
             return
         yield StoreCall("remove_member", (room.id, ident))
     except StoreFailed:
-        _answer(core, conn, "REMOVE", texts.ROOM_FAILED, room=where)
+        answer(core, conn, "REMOVE", texts.ROOM_FAILED, room=where)
         return
     reason = frame.content
     log.info("%s %s: removed %s from %s (reason %r)", conn.peer, conn.nickname, name, where, reason[:100])
-    _answer(core, conn, "REMOVE", texts.OK, room=where)
+    answer(core, conn, "REMOVE", texts.OK, room=where)
     text = (texts.ROOM_REMOVED_WHY.format(nick=name, room=where, op=conn.nickname, reason=reason) if reason
             else texts.ROOM_REMOVED.format(nick=name, room=where, op=conn.nickname))
-    _room_event(core, room, conn.nickname, text, "leave", name)
+    room_event(core, room, conn.nickname, text, "leave", name)
     core.emit(LeaveRoom(room.key, ident))
     core.emit(SendTo(name, messages.conv(core.stamp(), where, gone=True), rooms_only=True))
 
 
 def on_op(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
-    target = yield from _operated_target(core, conn, frame, "OP")
+    target = yield from operated_target(core, conn, frame, "OP")
     if target is None:
         return
     room, ident, name = target
@@ -389,16 +389,16 @@ def on_op(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     try:
         changed = yield StoreCall("set_op", (room.id, ident, on))
     except StoreFailed:
-        _answer(core, conn, "OP", texts.ROOM_FAILED, room=where)
+        answer(core, conn, "OP", texts.ROOM_FAILED, room=where)
         return
     if not changed:
-        _answer(core, conn, "OP", texts.USER_NOT_IN_ROOM.format(user=name, room=where), room=where)
+        answer(core, conn, "OP", texts.USER_NOT_IN_ROOM.format(user=name, room=where), room=where)
         return
     log.info("%s %s: %s %s as an operator of %s", conn.peer, conn.nickname, "named" if on else "unnamed", name,
              where)
-    _answer(core, conn, "OP", texts.OK, room=where)
+    answer(core, conn, "OP", texts.OK, room=where)
     template = texts.ROOM_OPPED if on else texts.ROOM_DEOPPED
-    _room_event(core, room, conn.nickname, template.format(op=conn.nickname, nick=name, room=where),
+    room_event(core, room, conn.nickname, template.format(op=conn.nickname, nick=name, room=where),
                 "op" if on else "deop", name)
     try:
         yield from _send_room_to(core, ident, name, room)
@@ -410,7 +410,7 @@ def on_rooms(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     try:
         rooms = yield StoreCall("public_rooms", ())
     except StoreFailed:
-        _answer(core, conn, "ROOMS", texts.ROOM_FAILED)
+        answer(core, conn, "ROOMS", texts.ROOM_FAILED)
         return
     reply = messages.public_rooms(core.stamp(), [(f"#{r.name}", r.members, r.topic) for r in rooms])
     core.send(conn, reply)
@@ -424,11 +424,11 @@ def on_members(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     try:
         room: Room | None = yield from _load_room(core, name)
         if room is None or (room.private and not core.presence.in_room(room.key, conn.ident)):
-            _answer(core, conn, "MEMBERS", texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
+            answer(core, conn, "MEMBERS", texts.NO_ROOM.format(room=f"#{name}"), room=f"#{name}")
             return
         members = yield StoreCall("room_members", (room.id,))
     except StoreFailed:
-        _answer(core, conn, "MEMBERS", texts.ROOM_FAILED, room=f"#{name}")
+        answer(core, conn, "MEMBERS", texts.ROOM_FAILED, room=f"#{name}")
         return
     sent = 0
     for part in messages.room_members(core.stamp(), room.rec, [(m.name, m.op) for m in members]):
@@ -437,7 +437,7 @@ def on_members(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     admission.spend(core, conn, sent)
 
 
-def _conversation(core: "ChatCore", conn: Connection, rec: str, reason: str) -> Flow:
+def conversation(core: "ChatCore", conn: Connection, rec: str, reason: str) -> Flow:
     """Where ``rec`` is for ``conn``'s user: ("lobby", None), ("room", Room) or ("private", other ident),
     or None (answered)."""
     if rec == ALL:
@@ -446,7 +446,7 @@ def _conversation(core: "ChatCore", conn: Connection, rec: str, reason: str) -> 
         name = rec[1:]
         room = core.rooms.get(room_key(name))
         if room is None or not core.presence.in_room(room.key, conn.ident):
-            _answer(core, conn, reason, texts.NOT_IN_ROOM.format(room=rec), rec=rec)
+            answer(core, conn, reason, texts.NOT_IN_ROOM.format(room=rec), rec=rec)
             return None
         return "room", room
     try:
@@ -454,15 +454,15 @@ def _conversation(core: "ChatCore", conn: Connection, rec: str, reason: str) -> 
         # A guest who has left is found by the messages exchanged with it.
         other = found[0] if found is not None else (yield StoreCall("private_partner", (list(conn.idents), rec)))
     except StoreFailed:
-        _answer(core, conn, reason, texts.HISTORY_FAILED, rec=rec)
+        answer(core, conn, reason, texts.HISTORY_FAILED, rec=rec)
         return None
     if other is None:
-        _answer(core, conn, reason, texts.NO_USER.format(user=rec), rec=rec)
+        answer(core, conn, reason, texts.NO_USER.format(user=rec), rec=rec)
         return None
     return "private", other
 
 
-def _number(text: str | None) -> int | None:
+def number(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() and len(text) <= 15 else None
 
 
@@ -470,15 +470,15 @@ def on_history(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     """Up to ``limit`` messages of a conversation older than ``before``, oldest first, paced as REF is."""
     rec = frame.get("rec") or ""
     if not rec:
-        _answer(core, conn, "HISTORY", texts.REC_REQUIRED)
+        answer(core, conn, "HISTORY", texts.REC_REQUIRED)
         return
-    where = yield from _conversation(core, conn, rec, "HISTORY")
+    where = yield from conversation(core, conn, rec, "HISTORY")
     if where is None:
         return
     kind, key = where
-    before = _number(frame.get("before"))
-    after = _number(frame.get("after"))  # paging forward, from a search result
-    limit = min(HISTORY_MAX, _number(frame.get("limit")) or HISTORY_PAGE)
+    before = number(frame.get("before"))
+    after = number(frame.get("after"))  # paging forward, from a search result
+    limit = min(HISTORY_MAX, number(frame.get("limit")) or HISTORY_PAGE)
     try:
         if kind == "lobby":
             page, more = yield StoreCall("lobby_history", (before, limit, after))
@@ -487,10 +487,10 @@ def on_history(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         else:
             page, more = yield StoreCall("private_history", (list(conn.idents), key, before, limit, after))
     except StoreFailed:
-        _answer(core, conn, "HISTORY", texts.HISTORY_FAILED, rec=rec)
+        answer(core, conn, "HISTORY", texts.HISTORY_FAILED, rec=rec)
         return
     yield from replay(core, conn, page, old=True)
-    _answer(core, conn, "HISTORY", texts.OK, rec=rec, count=str(len(page)), more="1" if more else "0")
+    answer(core, conn, "HISTORY", texts.OK, rec=rec, count=str(len(page)), more="1" if more else "0")
 
 
 def replay(core: "ChatCore", conn: Connection, history: list[Any], old: bool = False, found: bool = False) -> Flow:
@@ -523,11 +523,11 @@ def replay_chunk(max_outbuf: int) -> int:
 def on_read(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     """Everything of ``rec`` up to ``id`` is read: kept for an account; its CONV to every session of the user."""
     rec = frame.get("rec") or ""
-    message_id = _number(frame.get("id"))
+    message_id = number(frame.get("id"))
     if not rec or message_id is None:
-        _answer(core, conn, "READ", texts.REC_REQUIRED if not rec else texts.ROOM_FAILED, rec=rec)
+        answer(core, conn, "READ", texts.REC_REQUIRED if not rec else texts.ROOM_FAILED, rec=rec)
         return
-    where = yield from _conversation(core, conn, rec, "READ")
+    where = yield from conversation(core, conn, rec, "READ")
     if where is None:
         return
     kind, key = where
@@ -544,7 +544,7 @@ def on_read(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         summary: Summary | None = yield StoreCall(
             "summary", (account_id, list(conn.idents), conn.nickname, kind, summary_key))
     except StoreFailed:
-        _answer(core, conn, "READ", texts.ROOM_FAILED, rec=rec)
+        answer(core, conn, "READ", texts.ROOM_FAILED, rec=rec)
         return
     if summary is None:
         summary = Summary(rec, message_id, message_id, 0, 0)
