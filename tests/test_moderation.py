@@ -529,3 +529,25 @@ async def test_the_server_indexes_stored_messages_when_no_message_waits(make_ser
 
     await eventually(lambda: indexed() >= 20)  # nobody searched: the database thread did it when idle
     await ann.close()
+
+
+async def test_an_admin_deletes_a_reported_message_of_a_room_it_is_not_in(make_server, data_dir) -> None:
+    """Admins delete any message (the issue), reported ones first: membership of its room is not needed."""
+    add_account(data_dir, "boss", PASSWORD, "admin")
+    server = await make_server()
+    ann, _ = await rooms_login(server.port, "ann")
+    bob, _ = await rooms_login(server.port, "bob")
+    boss, _ = await admin(server.port)
+    await ann.send("CREATE,room=#corner,")
+    await answer(ann, "CREATE")
+    await bob.send("JOIN,room=#corner,")
+    await answer(bob, "JOIN")
+    await bob.send("CHAT,rec=#corner,buy pills")
+    spam = await ann.next("CHATR")
+    await ann.send(f"REPORT,id={spam.get('id')},spam")
+    assert (await answer(ann, "REPORT")).content == "OK"
+    await boss.send(f"DELETE,id={spam.get('id')},")
+    assert (await answer(boss, "DELETE")).content == "OK"
+    assert (await ann.next("DELETED")).get("id") == spam.get("id")
+    for client in (ann, bob, boss):
+        await client.close()

@@ -90,10 +90,6 @@ def _one_line(text: str) -> str:
     return encode_lines(text)[0]
 
 
-def _answer(core: "ChatCore", conn: Connection, reason: str, text: str, **params: str) -> None:
-    core.send(conn, messages.confirm_with(core.stamp(), reason, text, **params))
-
-
 def _audit(core: "ChatCore", actor: str, action: str, target: str, room: str, reason: str,
            detail: str = "") -> Flow:
     """Write one audit row (a failure is logged where it happened; the action stands)."""
@@ -116,13 +112,13 @@ def on_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         yield from _room_ban(core, conn, frame)
         return
     def fail(text: str) -> None:
-        _answer(core, conn, "BAN", text)
+        rooms.answer(core, conn, "BAN", text)
     if not conn.is_admin:
         fail(texts.NOT_ADMIN)
         return
     made = yield from ban(core, conn, frame, fail)
     if made:
-        _answer(core, conn, "BAN", texts.OK, ban=str(made[0].id))
+        rooms.answer(core, conn, "BAN", texts.OK, ban=str(made[0].id))
 
 
 def ban(core: "ChatCore", conn: Connection, frame: Frame, fail: Fail, kicking: str | None = None) -> Flow:
@@ -275,26 +271,26 @@ def on_unban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     """``UNBAN,ban=ID,``: lift a ban or a mute (admins: any; a room's operators: that room's)."""
     text = frame.get("ban") or ""
     if not text:
-        _answer(core, conn, "UNBAN", texts.BAN_REQUIRED)
+        rooms.answer(core, conn, "UNBAN", texts.BAN_REQUIRED)
         return
-    number = rooms._number(text)
+    number = rooms.number(text)
     entry = core.restrictions.get(number, core.stamp().ms) if number is not None else None
     allowed = entry is not None and (conn.is_admin or (entry.room_id is not None and conn.rooms and (
         yield from _is_operator(core, conn, entry.room_id))))
     if entry is None or not allowed:
-        _answer(core, conn, "UNBAN", texts.NO_BAN.format(ban=text), ban=text)
+        rooms.answer(core, conn, "UNBAN", texts.NO_BAN.format(ban=text), ban=text)
         return
     try:
         lifted = yield StoreCall("lift_restriction", (entry.id, conn.nickname, core.stamp().ms))
     except StoreFailed:
-        _answer(core, conn, "UNBAN", texts.ROOM_FAILED, ban=text)
+        rooms.answer(core, conn, "UNBAN", texts.ROOM_FAILED, ban=text)
         return
     lift(core, entry.id)
     if lifted is None:
-        _answer(core, conn, "UNBAN", texts.NO_BAN.format(ban=text), ban=text)
+        rooms.answer(core, conn, "UNBAN", texts.NO_BAN.format(ban=text), ban=text)
         return
     log.info("%s %s: lifted %s %s %s", conn.peer, conn.nickname, entry.kind, entry.target, entry.room)
-    _answer(core, conn, "UNBAN", texts.OK, ban=text)
+    rooms.answer(core, conn, "UNBAN", texts.OK, ban=text)
     if entry.kind == "mute":
         _unmuted_info(core, conn, entry)
     yield from _audit(core, conn.nickname, "unmute" if entry.kind == "mute" else "unban", entry.target,
@@ -312,14 +308,14 @@ def on_bans(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     """``BANS[,room=#R],``: the server's bans and lobby mutes (admins), or a room's (its operators)."""
     now_ms = core.stamp().ms
     if frame.get("room"):
-        room: Room | None = yield from rooms._operated_room(core, conn, frame, "BANS")
+        room: Room | None = yield from rooms.operated_room(core, conn, frame, "BANS")
         if room is None:
             return
         entries = [e for e in core.restrictions.entries(now_ms) if e.room_id == room.id]
         head = {"room": room.rec}
     else:
         if not conn.is_admin:
-            _answer(core, conn, "BANS", texts.NOT_ADMIN)
+            rooms.answer(core, conn, "BANS", texts.NOT_ADMIN)
             return
         entries = [e for e in core.restrictions.entries(now_ms) if e.room_id is None]
         head = {}
@@ -335,7 +331,7 @@ def _moderated_target(core: "ChatCore", conn: Connection, frame: Frame, reason: 
                       cannot: str) -> Flow:
     """The room (operated by ``conn``'s user) and the member to act on, as (room, ident, name), or None
     (answered): nobody acts on an admin, and only an admin on another operator."""
-    target = yield from rooms._operated_target(core, conn, frame, reason)
+    target = yield from rooms.operated_target(core, conn, frame, reason)
     if target is None:
         return None
     room, ident, name = target
@@ -343,13 +339,13 @@ def _moderated_target(core: "ChatCore", conn: Connection, frame: Frame, reason: 
         found = yield from _target(core, name)
         op = yield StoreCall("member_op", (room.id, ident))
     except StoreFailed:
-        _answer(core, conn, reason, texts.ROOM_FAILED, room=room.rec)
+        rooms.answer(core, conn, reason, texts.ROOM_FAILED, room=room.rec)
         return None
     if found is not None and found[2]:
-        _answer(core, conn, reason, cannot.format(user=name), room=room.rec)
+        rooms.answer(core, conn, reason, cannot.format(user=name), room=room.rec)
         return None
     if op and not conn.is_admin:
-        _answer(core, conn, reason, texts.USER_IS_OPERATOR.format(user=name, room=room.rec), room=room.rec)
+        rooms.answer(core, conn, reason, texts.USER_IS_OPERATOR.format(user=name, room=room.rec), room=room.rec)
         return None
     return room, ident, name, op
 
@@ -360,7 +356,7 @@ def _terms(core: "ChatCore", conn: Connection, frame: Frame, reason_name: str) -
     reason = frame.content
     if seconds is None or len(reason) > REASON_LIMIT:
         error = texts.BAD_DURATION if seconds is None else texts.REASON_TOO_LONG.format(limit=REASON_LIMIT)
-        _answer(core, conn, reason_name, error, room=frame.get("room") or "")
+        rooms.answer(core, conn, reason_name, error, room=frame.get("room") or "")
         return None
     return seconds, reason
 
@@ -381,15 +377,15 @@ def _room_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
                                                     else None, room.id, reason, conn.nickname, core.stamp().ms, until))
         removed = op is not None and (yield StoreCall("remove_member", (room.id, ident)))
     except StoreFailed:
-        _answer(core, conn, "BAN", texts.ROOM_FAILED, room=room.rec)
+        rooms.answer(core, conn, "BAN", texts.ROOM_FAILED, room=room.rec)
         return
     hold(core, entry)
     log.info("%s %s: banned %s from %s %s (reason %r)", conn.peer, conn.nickname, name, room.rec,
              until_text(until), reason[:100])
-    _answer(core, conn, "BAN", texts.OK, room=room.rec, ban=str(entry.id))
+    rooms.answer(core, conn, "BAN", texts.OK, room=room.rec, ban=str(entry.id))
     text = with_reason(texts.ROOM_BANNED_INFO.format(nick=name, room=room.rec, op=conn.nickname,
                                                      until=until_text(until)), reason)
-    rooms._room_event(core, room, conn.nickname, text, "leave" if removed else None, name, until=str(until))
+    rooms.room_event(core, room, conn.nickname, text, "leave" if removed else None, name, until=str(until))
     if removed:
         core.emit(LeaveRoom(room.key, ident))
         core.emit(SendTo(name, messages.conv(core.stamp(), room.rec, gone=True), rooms_only=True))
@@ -417,14 +413,14 @@ def on_mute(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         entry = yield StoreCall("add_restriction", ("mute", name, key, ident if ident.startswith("a:") else None,
                                                     room_id, reason, conn.nickname, core.stamp().ms, until))
     except StoreFailed:
-        _answer(core, conn, "MUTE", texts.ROOM_FAILED, room=where)
+        rooms.answer(core, conn, "MUTE", texts.ROOM_FAILED, room=where)
         return
     if existing is not None:
         lift(core, existing.id)
     hold(core, entry)
     log.info("%s %s: muted %s in %s %s (reason %r)", conn.peer, conn.nickname, name, where, until_text(until),
              reason[:100])
-    _answer(core, conn, "MUTE", texts.OK, room=where, ban=str(entry.id))
+    rooms.answer(core, conn, "MUTE", texts.OK, room=where, ban=str(entry.id))
     if room is None:
         text = with_reason(texts.MUTED_LOBBY_INFO.format(nick=name, op=conn.nickname, until=until_text(until)),
                            reason)
@@ -432,7 +428,7 @@ def on_mute(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     else:
         text = with_reason(texts.MUTED_INFO.format(nick=name, room=where, op=conn.nickname,
                                                    until=until_text(until)), reason)
-        rooms._room_event(core, room, conn.nickname, text, until=str(until))
+        rooms.room_event(core, room, conn.nickname, text, until=str(until))
     yield from _audit(core, conn.nickname, "mute", name, where, reason, until_text(until))
 
 
@@ -445,27 +441,27 @@ def _mute_target(core: "ChatCore", conn: Connection, frame: Frame, reason: str) 
             return None
         room, ident, name, op = target
         if op is None:
-            _answer(core, conn, reason, texts.USER_NOT_IN_ROOM.format(user=name, room=room.rec), room=room.rec)
+            rooms.answer(core, conn, reason, texts.USER_NOT_IN_ROOM.format(user=name, room=room.rec), room=room.rec)
             return None
         return room, ident, name
     if not conn.is_admin:
-        _answer(core, conn, reason, texts.NOT_ADMIN, room=LOBBY)
+        rooms.answer(core, conn, reason, texts.NOT_ADMIN, room=LOBBY)
         return None
     nickname = frame.get("user") or ""
     if not nickname:
-        _answer(core, conn, reason, texts.USER_REQUIRED, room=LOBBY)
+        rooms.answer(core, conn, reason, texts.USER_REQUIRED, room=LOBBY)
         return None
     try:
         found = yield from _target(core, nickname)
     except StoreFailed:
-        _answer(core, conn, reason, texts.ROOM_FAILED, room=LOBBY)
+        rooms.answer(core, conn, reason, texts.ROOM_FAILED, room=LOBBY)
         return None
     if found is None:
-        _answer(core, conn, reason, texts.NO_USER.format(user=nickname), room=LOBBY)
+        rooms.answer(core, conn, reason, texts.NO_USER.format(user=nickname), room=LOBBY)
         return None
     name, ident, is_admin = found
     if is_admin:
-        _answer(core, conn, reason, texts.CANNOT_MUTE_ADMIN.format(user=name), room=LOBBY)
+        rooms.answer(core, conn, reason, texts.CANNOT_MUTE_ADMIN.format(user=name), room=LOBBY)
         return None
     return None, ident, name
 
@@ -481,16 +477,16 @@ def on_unmute(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if entry is None:
         text = (texts.NOT_MUTED.format(user=name, room=where) if room is not None
                 else texts.NOT_MUTED_LOBBY.format(user=name))
-        _answer(core, conn, "UNMUTE", text, room=where)
+        rooms.answer(core, conn, "UNMUTE", text, room=where)
         return
     try:
         yield StoreCall("lift_restriction", (entry.id, conn.nickname, core.stamp().ms))
     except StoreFailed:
-        _answer(core, conn, "UNMUTE", texts.ROOM_FAILED, room=where)
+        rooms.answer(core, conn, "UNMUTE", texts.ROOM_FAILED, room=where)
         return
     lift(core, entry.id)
     log.info("%s %s: unmuted %s in %s", conn.peer, conn.nickname, name, where)
-    _answer(core, conn, "UNMUTE", texts.OK, room=where)
+    rooms.answer(core, conn, "UNMUTE", texts.OK, room=where)
     _unmuted_info(core, conn, entry)
     yield from _audit(core, conn.nickname, "unmute", name, where, "")
 
@@ -503,18 +499,19 @@ def _unmuted_info(core: "ChatCore", conn: Connection, entry: Restriction) -> Non
     room = next((r for r in core.rooms.values() if r.id == entry.room_id), None)
     if room is not None:
         text = texts.UNMUTED_INFO.format(nick=entry.target, room=room.rec, op=conn.nickname)
-        rooms._room_event(core, room, conn.nickname, text)
+        rooms.room_event(core, room, conn.nickname, text)
 
 
 # Editing, deleting, reporting -----------------------------------------------------------
 
 
-def _message(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> Flow:
-    """The message of ``id=`` if ``conn``'s user may read it, or None (answered)."""
+def _message(core: "ChatCore", conn: Connection, frame: Frame, reason: str, admins_reach_all: bool = False) -> Flow:
+    """The message of ``id=`` if ``conn``'s user may read it (an admin: any, with ``admins_reach_all``),
+    or None (answered)."""
     text = frame.get("id") or ""
-    number = rooms._number(text)
+    number = rooms.number(text)
     if not text:
-        _answer(core, conn, reason, texts.ID_REQUIRED)
+        rooms.answer(core, conn, reason, texts.ID_REQUIRED)
         return None
     message: MessageRecord | None = None
     visible = False
@@ -522,20 +519,21 @@ def _message(core: "ChatCore", conn: Connection, frame: Frame, reason: str) -> F
         if number is not None:
             message = yield StoreCall("get_message", (number,))
         if message is not None:
-            visible = yield from _may_read(core, conn, message)
+            visible = (admins_reach_all and conn.is_admin) or _may_read(core, conn, message)
     except StoreFailed:
-        _answer(core, conn, reason, texts.ROOM_FAILED, id=text)
+        rooms.answer(core, conn, reason, texts.ROOM_FAILED, id=text)
         return None
     if message is None or not visible:
-        _answer(core, conn, reason, texts.NO_MESSAGE.format(id=text), id=text)
+        rooms.answer(core, conn, reason, texts.NO_MESSAGE.format(id=text), id=text)
         return None
     return message
 
 
-def _may_read(core: "ChatCore", conn: Connection, message: MessageRecord) -> Flow:
-    """Whether ``conn``'s user may read ``message`` (as HISTORY would give it). Raises StoreFailed."""
+def _may_read(core: "ChatCore", conn: Connection, message: MessageRecord) -> bool:
+    """Whether ``conn``'s user may read ``message`` (as HISTORY would give it): a room's by its members
+    (the hub holds an online user's rooms)."""
     if message.room_id is not None:
-        return (yield StoreCall("member_op", (message.room_id, conn.ident))) is not None
+        return core.presence.in_room(room_key(message.rec[1:]), conn.ident)
     if message.rec_ident is None:
         return True
     idents = conn.idents
@@ -564,6 +562,19 @@ def _where(message: MessageRecord) -> tuple[int | None, str] | None:
     return None
 
 
+def _change(core: "ChatCore", conn: Connection, reason: str, message_id: int, call: StoreCall) -> Flow:
+    """Make an EDIT's or a DELETE's change in the store and answer it; return whether it was made
+    (the message may have been deleted meanwhile)."""
+    ident = str(message_id)
+    try:
+        changed = yield call
+    except StoreFailed:
+        rooms.answer(core, conn, reason, texts.ROOM_FAILED, id=ident)
+        return False
+    rooms.answer(core, conn, reason, texts.OK if changed else texts.NO_MESSAGE.format(id=ident), id=ident)
+    return bool(changed)
+
+
 def on_edit(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     """``EDIT,id=N[;lines=L],TEXT``: the author changes its message, within ``edit_window`` seconds."""
     message: MessageRecord | None = yield from _message(core, conn, frame, "EDIT")
@@ -571,38 +582,31 @@ def on_edit(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         return
     ident = str(message.id)
     if message.sender_ident not in conn.idents:
-        _answer(core, conn, "EDIT", texts.NOT_YOUR_MESSAGE, id=ident)
+        rooms.answer(core, conn, "EDIT", texts.NOT_YOUR_MESSAGE, id=ident)
         return
     window = core.config.edit_window
     if core.stamp().ms - message.ts_ms > window * 1000:
-        _answer(core, conn, "EDIT", texts.EDIT_TOO_LATE.format(minutes=f"{window / 60:g}"), id=ident)
+        rooms.answer(core, conn, "EDIT", texts.EDIT_TOO_LATE.format(minutes=f"{window / 60:g}"), id=ident)
         return
     lines_param = frame.get("lines") or None
     try:
         text = decode_lines(frame.content, lines_param)
     except ValueError:
-        _answer(core, conn, "EDIT", texts.BAD_LINES, id=ident)
+        rooms.answer(core, conn, "EDIT", texts.BAD_LINES, id=ident)
         return
     if not text.strip():
-        _answer(core, conn, "EDIT", texts.EDIT_EMPTY, id=ident)
+        rooms.answer(core, conn, "EDIT", texts.EDIT_EMPTY, id=ident)
         return
     place = _where(message)
     if place is not None and core.restrictions.has_mutes:
         mute = core.restrictions.mute(place[0], conn.ident, names.name_key(conn.nickname), core.stamp().ms)
         if mute is not None:
-            _answer(core, conn, "EDIT", mute_text(mute.until_ms, mute.reason, place[1]), id=ident,
+            rooms.answer(core, conn, "EDIT", mute_text(mute.until_ms, mute.reason, place[1]), id=ident,
                     until=str(mute.until_ms))
             return
     now_ms = core.stamp().ms
-    try:
-        changed = yield StoreCall("edit_message", (message.id, text, now_ms))
-    except StoreFailed:
-        _answer(core, conn, "EDIT", texts.ROOM_FAILED, id=ident)
+    if not (yield from _change(core, conn, "EDIT", message.id, StoreCall("edit_message", (message.id, text, now_ms)))):
         return
-    if not changed:
-        _answer(core, conn, "EDIT", texts.NO_MESSAGE.format(id=ident), id=ident)
-        return
-    _answer(core, conn, "EDIT", texts.OK, id=ident)
     content, lines = encode_lines(text)
     _to_readers(core, message, messages.edited(core.stamp(), message.id, message.rec, message.sender, now_ms,
                                                content, lines))
@@ -610,7 +614,7 @@ def on_edit(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
 
 def on_delete(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     """``DELETE,id=N,``: by its author, an admin, or an operator of its room."""
-    message: MessageRecord | None = yield from _message(core, conn, frame, "DELETE")
+    message: MessageRecord | None = yield from _message(core, conn, frame, "DELETE", admins_reach_all=True)
     if message is None:
         return
     ident = str(message.id)
@@ -618,17 +622,10 @@ def on_delete(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     allowed = own or conn.is_admin or (message.room_id is not None and (
         yield from _is_operator(core, conn, message.room_id)))
     if not allowed:
-        _answer(core, conn, "DELETE", texts.CANNOT_DELETE, id=ident)
+        rooms.answer(core, conn, "DELETE", texts.CANNOT_DELETE, id=ident)
         return
-    try:
-        deleted = yield StoreCall("delete_message", (message.id,))
-    except StoreFailed:
-        _answer(core, conn, "DELETE", texts.ROOM_FAILED, id=ident)
+    if not (yield from _change(core, conn, "DELETE", message.id, StoreCall("delete_message", (message.id,)))):
         return
-    if not deleted:
-        _answer(core, conn, "DELETE", texts.NO_MESSAGE.format(id=ident), id=ident)
-        return
-    _answer(core, conn, "DELETE", texts.OK, id=ident)
     _to_readers(core, message, messages.deleted(core.stamp(), message.id, message.rec))
     if not own:
         log.info("%s %s: deleted message %d of %s", conn.peer, conn.nickname, message.id, message.sender)
@@ -650,19 +647,19 @@ def on_report(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         return
     ident = str(message.id)
     if len(frame.content) > REASON_LIMIT:
-        _answer(core, conn, "REPORT", texts.REASON_TOO_LONG.format(limit=REASON_LIMIT), id=ident)
+        rooms.answer(core, conn, "REPORT", texts.REASON_TOO_LONG.format(limit=REASON_LIMIT), id=ident)
         return
     try:
         report: Report | None = yield StoreCall("add_report", (message.id, conn.nickname, conn.ident, frame.content,
                                                                core.stamp().ms))
     except StoreFailed:
-        _answer(core, conn, "REPORT", texts.ROOM_FAILED, id=ident)
+        rooms.answer(core, conn, "REPORT", texts.ROOM_FAILED, id=ident)
         return
     if report is None:
-        _answer(core, conn, "REPORT", texts.ALREADY_REPORTED, id=ident)
+        rooms.answer(core, conn, "REPORT", texts.ALREADY_REPORTED, id=ident)
         return
     log.info("%s %s: reported message %d of %s", conn.peer, conn.nickname, message.id, message.sender)
-    _answer(core, conn, "REPORT", texts.OK, id=ident)
+    rooms.answer(core, conn, "REPORT", texts.OK, id=ident)
     live = messages.listing(core.stamp(), "REPORTS", [_report_row(report)], new="1")
     for admin in core.admins:
         if core.presence.lookup(admin) is not None:
@@ -672,7 +669,7 @@ def on_report(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
 def _admin_only(core: "ChatCore", conn: Connection, reason: str) -> bool:
     if conn.is_admin:
         return True
-    _answer(core, conn, reason, texts.NOT_ADMIN)
+    rooms.answer(core, conn, reason, texts.NOT_ADMIN)
     return False
 
 
@@ -682,7 +679,7 @@ def on_reports(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     try:
         reports: list[Report] = yield StoreCall("open_reports", (REPORTS_MAX,))
     except StoreFailed:
-        _answer(core, conn, "REPORTS", texts.ROOM_FAILED)
+        rooms.answer(core, conn, "REPORTS", texts.ROOM_FAILED)
         return
     core.send(conn, messages.listing(core.stamp(), "REPORTS", [_report_row(r) for r in reports]))
 
@@ -691,21 +688,21 @@ def on_resolve(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if not _admin_only(core, conn, "RESOLVE"):
         return
     text = frame.get("report") or ""
-    number = rooms._number(text)
+    number = rooms.number(text)
     if not text:
-        _answer(core, conn, "RESOLVE", texts.REPORT_REQUIRED)
+        rooms.answer(core, conn, "RESOLVE", texts.REPORT_REQUIRED)
         return
     report: Report | None = None
     try:
         if number is not None:
             report = yield StoreCall("resolve_report", (number, conn.nickname, core.stamp().ms))
     except StoreFailed:
-        _answer(core, conn, "RESOLVE", texts.ROOM_FAILED, report=text)
+        rooms.answer(core, conn, "RESOLVE", texts.ROOM_FAILED, report=text)
         return
     if report is None:
-        _answer(core, conn, "RESOLVE", texts.NO_REPORT.format(report=text), report=text)
+        rooms.answer(core, conn, "RESOLVE", texts.NO_REPORT.format(report=text), report=text)
         return
-    _answer(core, conn, "RESOLVE", texts.OK, report=text)
+    rooms.answer(core, conn, "RESOLVE", texts.OK, report=text)
     yield from _audit(core, conn.nickname, "resolve", report.sender, "", report.reason,
                       f"report #{report.id} of message #{report.message_id} by {report.by}")
 
@@ -719,7 +716,7 @@ def on_accounts(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     try:
         accounts: list[Account] = yield StoreCall("list_accounts", ())
     except StoreFailed:
-        _answer(core, conn, "ACCOUNTS", texts.ROOM_FAILED)
+        rooms.answer(core, conn, "ACCOUNTS", texts.ROOM_FAILED)
         return
     rows = [{"": a.name, "role": a.role, "created": str(a.created_ms)}
             for a in sorted(accounts, key=lambda a: names.name_key(a.name))[:5000]]
@@ -729,12 +726,12 @@ def on_accounts(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
 def on_audit(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if not _admin_only(core, conn, "AUDIT"):
         return
-    before = rooms._number(frame.get("before"))
-    limit = min(AUDIT_MAX, rooms._number(frame.get("limit")) or AUDIT_PAGE)
+    before = rooms.number(frame.get("before"))
+    limit = min(AUDIT_MAX, rooms.number(frame.get("limit")) or AUDIT_PAGE)
     try:
         entries, more = yield StoreCall("audit_log", (before, limit))
     except StoreFailed:
-        _answer(core, conn, "AUDIT", texts.ROOM_FAILED)
+        rooms.answer(core, conn, "AUDIT", texts.ROOM_FAILED)
         return
     rows = [_audit_row(e) for e in entries]
     core.send(conn, messages.listing(core.stamp(), "AUDIT", rows, more="1" if more else "0"))
@@ -754,15 +751,15 @@ def on_search(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     head = {"rec": rec} if rec else {}
     query = frame.content
     if len(query) > SEARCH_LIMIT:
-        _answer(core, conn, "SEARCH", texts.SEARCH_TOO_LONG.format(limit=SEARCH_LIMIT), **head)
+        rooms.answer(core, conn, "SEARCH", texts.SEARCH_TOO_LONG.format(limit=SEARCH_LIMIT), **head)
         return
     words = search_words(query)
     if not words:
-        _answer(core, conn, "SEARCH", texts.NOTHING_TO_SEARCH, **head)
+        rooms.answer(core, conn, "SEARCH", texts.NOTHING_TO_SEARCH, **head)
         return
     idents = list(conn.idents)
     if rec:
-        where = yield from rooms._conversation(core, conn, rec, "SEARCH")
+        where = yield from rooms.conversation(core, conn, rec, "SEARCH")
         if where is None:
             return
         kind, key = where
@@ -771,13 +768,13 @@ def on_search(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     else:
         room_ids = [core.rooms[k].id for k in core.presence.rooms_of(conn.ident) if k in core.rooms]
         scope = (True, room_ids, True, None)
-    before = rooms._number(frame.get("before"))
-    limit = min(SEARCH_MAX, rooms._number(frame.get("limit")) or SEARCH_PAGE)
+    before = rooms.number(frame.get("before"))
+    limit = min(SEARCH_MAX, rooms.number(frame.get("limit")) or SEARCH_PAGE)
     try:
         found, more = yield StoreCall("search", (words, idents, *scope, before, limit))
     except StoreFailed:
-        _answer(core, conn, "SEARCH", texts.SEARCH_FAILED, **head)
+        rooms.answer(core, conn, "SEARCH", texts.SEARCH_FAILED, **head)
         return
     yield from rooms.replay(core, conn, found, found=True)
-    _answer(core, conn, "SEARCH", texts.OK, **head, count=str(len(found)), more="1" if more else "0")
+    rooms.answer(core, conn, "SEARCH", texts.OK, **head, count=str(len(found)), more="1" if more else "0")
 
