@@ -93,6 +93,26 @@ def test_a_claim_refused_by_the_hub_is_already_logged_in() -> None:
     assert core.connections[1].phase is Phase.AWAITING_LOGIN
 
 
+def test_a_member_login_asks_the_database_before_it_claims_so_nothing_comes_before_conver() -> None:
+    """Once claimed the session is in the hub and receives broadcasts (a user list due, a chat): the
+    last database call of a login must come before the claim, or those reach the client before CONVER."""
+    core = bare_core()
+    core.handle(e.Connected(1, "10.0.0.7", 5000), NOW)
+    core.handle(e.DataReceived(1, b"CON,nickname=ann;password=pw;color=#abc,\n"), NOW)
+    account = Account(7, "ann", "member", "hash")
+    answers: dict[type, object] = {a.LoadAccount: account, a.CheckPassword: (True, None), a.StoreCall: 2}
+    asked: list[str] = []
+    actions = core.handle(e.Completed(1, account), NOW)
+    while not (claims := [r for r in of(actions, a.Request) if isinstance(r.what, a.Claim)]):
+        (request,) = of(actions, a.Request)
+        asked.append(getattr(request.what, "method", type(request.what).__name__))
+        actions = core.handle(e.Completed(1, answers[type(request.what)]), NOW)
+    assert asked == ["CheckPassword", "take_offline_count"]
+    actions = core.handle(e.Completed(1, Claimed.NEW), NOW)
+    assert sent(actions)[0][1:] == ("CONVER", "OK")
+    assert of(actions, a.Send)[0].frame.get("away") == "2"
+
+
 def test_frames_behind_a_login_wait_for_it_and_keep_their_order() -> None:
     core = bare_core()
     core.handle(e.Connected(1, "10.0.0.7", 5000), NOW)

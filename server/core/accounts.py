@@ -85,7 +85,7 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         core.send(conn, messages.conver(core.stamp(), texts.SERVER_FULL))
         core.end(conn)
         return
-    claimed = Claimed.TAKEN
+    claimed, away = Claimed.TAKEN, 0
     if error is None:
         conn.account = account
         if resumed is not None and account is None:
@@ -96,6 +96,13 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         conn.color = color if names.is_color(color) else "#FFFFFF"
         # Proven to be the user (a password or a token): then it may be one more session of it.
         proven = account is not None or resumed is not None
+        if account is not None:
+            # Before the claim: once in the hub the session receives broadcasts, and nothing may reach it before
+            # its CONVER (a user list due from someone's leaving did, while this call waited for the database).
+            try:
+                away = yield StoreCall("take_offline_count", (account.id,))
+            except StoreFailed:
+                pass  # logged where it failed; the messages are in the history all the same
         claimed = yield Claim(conn.online_user(), conn.session_kind(), attach=proven)
         if claimed is Claimed.TAKEN:
             error = texts.ALREADY_LOGGED_IN
@@ -109,12 +116,6 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if token is not None:
         conn.token_hash = token_hash(token)
         conn.token_stored = conn.token_hash not in core.tokens
-    away = 0
-    if account is not None:
-        try:
-            away = yield StoreCall("take_offline_count", (account.id,))
-        except StoreFailed:
-            pass  # logged where it failed; the messages are in the history all the same
     attached = claimed is Claimed.ATTACHED
     log.info("%s %s: %s as %s", conn.peer, conn.nickname, "another session" if attached else "joined", conn.role)
     core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role, away=away))
