@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from parley.files.links import file_link, safe_name
 from parley.protocol import format_frame, make_frame, parse_frame
 from parley.protocol.reading import (
     FileInfo,
@@ -174,6 +175,11 @@ def test_the_python_and_javascript_readers_agree_on_random_file_frames_sizes_and
     node = shutil.which("node")
     assert node, "node is not installed (Node 20 or newer is needed for the JavaScript tests)"
     inputs = random_inputs(seed=15, count=3000)
+    rng = random.Random(15)
+    made = [file_link(b"k" * 32, i + 1, "cd" * 32, safe_name("".join(chr(rng.choice([rng.randrange(1, 0xD800), rng.randrange(0xE000, 0x2FFFF)]))
+                                             for _ in range(12))))
+            for i in range(300)]  # links as the server makes them, for names of any code points
+    inputs["links"] += made
     result = subprocess.run([node, str(HERE / "js" / "files_batch.mjs")], input=json.dumps(inputs),
                             capture_output=True, text=True, timeout=60, check=True)
     js = json.loads(result.stdout)
@@ -185,5 +191,18 @@ def test_the_python_and_javascript_readers_agree_on_random_file_frames_sizes_and
     for key, answers in python.items():
         differ = [(given, py, j) for given, py, j in zip(inputs[key], answers, js[key]) if py != j]
         assert not differ, f"{key}: {differ[:5]}"
+    assert all(python["links"][-len(made):])
     accepted = sum(file is not None for file in python["frames"])
     assert 100 < accepted < len(inputs["frames"]) - 100, "the random frames should test both outcomes"
+
+
+@given(st.text(max_size=200), st.integers(min_value=1, max_value=10**15 - 1))  # ids: 1 to 15 digits
+def test_every_link_the_server_makes_is_read_as_relative_and_names_its_file(name: str, file_id: int) -> None:
+    """Whatever a file is called, the readers accept the link parley/files makes for it, and it leads back to the name."""
+    kept = safe_name(name)
+    link = file_link(b"k" * 32, file_id, "ab" * 32, kept)
+    frame = make_frame("CHATR", {"file": str(file_id), "fname": kept, "fsize": "1", "flink": link}, "[file]")
+    file = read_file(parse_frame(format_frame(frame)))
+    assert file is not None and file.link == link and file.name == kept
+    assert urljoin(BASE, link).startswith(BASE + f"files/{file_id}/")
+    assert unquote(link.rsplit("/", 1)[1]) == kept
