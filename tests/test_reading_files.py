@@ -17,14 +17,17 @@ import subprocess
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin
+from urllib.parse import quote, unquote, urljoin
 
 import pytest
+import test_files
 from hypothesis import given
 from hypothesis import strategies as st
+from test_files import png
+from test_rooms import rooms_login
 
 from parley.files.links import file_link, safe_name
-from parley.protocol import format_frame, make_frame, parse_frame
+from parley.protocol import format_frame, make_frame, parse_frame, texts
 from parley.protocol.reading import (
     FileInfo,
     file_chat_frame,
@@ -40,6 +43,7 @@ from parley.protocol.sizes import UNITS
 HERE = Path(__file__).parent
 VECTORS = json.loads((HERE / "vectors" / "files.json").read_text("utf-8"))
 BASE = "https://chat.example/parley/"
+serve = test_files.serve  # the fixture: a chat server and its gateway in this process, as `parley serve` runs them
 FILE_PARAMS = ("file", "fname", "fsize", "ftype", "flink", "fw", "fh")
 
 
@@ -206,3 +210,35 @@ def test_every_link_the_server_makes_is_read_as_relative_and_names_its_file(name
     assert file is not None and file.link == link and file.name == kept
     assert urljoin(BASE, link).startswith(BASE + f"files/{file_id}/")
     assert unquote(link.rsplit("/", 1)[1]) == kept
+
+
+async def test_the_readers_read_what_a_real_server_sends_for_an_image_and_a_document(serve) -> None:
+    """A real server and gateway: each step of sharing a file is read and built with the readers, as clients do."""
+    served = await serve()
+    ann, ann_frames = await rooms_login(served.server.port, "ann")
+    bob, bob_frames = await rooms_login(served.server.port, "bob")
+    try:
+        assert read_files_base(ann_frames[0]) == read_files_base(bob_frames[0]) == served.base
+        for name, body, kind, size in (("../holiday.png", png(), "image/png", (64, 48)),
+                                       ("notes.txt", b"meeting at noon\n" * 100, "text/plain", (0, 0))):
+            await ann.send(format_frame(upload_frame("-ALL", name, len(body))))
+            grant = read_upload(await ann.next("UPLOAD"))
+            assert (grant.rec, grant.name, grant.size) == ("-ALL", name.rsplit("/")[-1], len(body))
+            assert grant.url == served.base + "files/upload" and grant.ticket
+            status, answer = await served.post(f"{grant.url}?ticket={quote(grant.ticket, safe='')}", body)
+            assert status == 200, answer
+            await ann.send(format_frame(file_chat_frame(grant.rec, answer["receipt"])))
+            frame = await bob.next("CHATR")
+            file = read_file(frame)
+            assert file is not None and (file.name, file.size, file.type) == (grant.name, len(body), kind)
+            assert (file.width, file.height) == size and file.is_image == (kind == "image/png")
+            assert frame.content == f"[file] {file.name} ({human_size(file.size)}) {served.base}{file.link}"
+            assert (await served.get(file.link))[:2] == (200, body)
+            if file.thumb_link:
+                status, thumb, headers = await served.get(file.thumb_link)
+                assert status == 200 and headers["Content-Type"] == "image/png" and thumb.startswith(b"\x89PNG")
+        await ann.send(format_frame(upload_frame("-ALL", "empty.txt", 0)))
+        assert (await ann.next("ERR")).content == texts.FILE_EMPTY
+    finally:
+        for client in (ann, bob):
+            await client.close()
