@@ -5,7 +5,9 @@ readers and by tests/js/files_vectors.test.mjs against web/protocol.js; a
 differential test sends thousands of random file frames, sizes and links
 through both in one Node process. A malformed file message is read as no
 file (the client shows its legacy line), never as an exception, and a link
-a client accepts always stays under the page's base path.
+a client accepts always stays under the page's base path. Last, a real
+server and gateway (as `parley serve` runs them) are driven with the readers
+alone: UPLOAD, the grant, the POST, CHAT file=, the CHATR, the link.
 """
 
 from __future__ import annotations
