@@ -192,8 +192,11 @@ def _error(status: int, text: str) -> web.Response:
 
 
 def _refused(request: web.Request, status: int, text: str) -> web.Response:
-    """An error answered before the body was read whole: the connection closes after it, so
-    the rest of the body is not read (nor waited for) to keep the connection."""
+    """An error answered before the body was read whole: the connection is not kept alive after it.
+
+    aiohttp still reads (and drops) what the client sends for up to 10 s after
+    the answer (its lingering close), so the client can read the answer
+    instead of meeting a reset."""
     response = _error(status, text)
     if not request.content.at_eof():
         response.force_close()
