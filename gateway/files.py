@@ -98,6 +98,7 @@ class Files:
     async def _receive(self, request: web.Request, store: BlobStore, ticket: str, limit: int) -> links.Receipt:
         """Stream the body into the store; return the receipt. Raises UploadError."""
         address = request.remote
+        sha = ""
         try:
             part = await _in_thread(store.receive)
             with part:
@@ -106,6 +107,7 @@ class Files:
                 mime, width, height = await self._describe(store, part, sha)
                 fresh = await _in_thread(part.keep, sha)
         except OSError as error:
+            await _in_thread(_drop_orphan_thumbnail, store, sha)
             if error.errno in FULL_DISK:
                 log.error("%s: upload not stored: the disk of %s is full", address, store.root)
                 raise UploadError(507, texts.UPLOAD_DISK_FULL) from None
@@ -166,6 +168,12 @@ class Files:
             "Content-Type": "text/plain; charset=utf-8" if mime == "text/plain" else mime,
             "Content-Disposition": f"{disposition}; filename*=UTF-8''{quoted}",
         })
+
+
+def _drop_orphan_thumbnail(store: BlobStore, sha: str) -> None:
+    """Remove the thumbnail of an upload that failed after it was made, unless its bytes are stored."""
+    if is_sha(sha) and not store.blob_path(sha).exists():
+        store.thumb_path(sha).unlink(missing_ok=True)
 
 
 def _look_up(store: BlobStore, sha: str, thumb: bool) -> tuple[Path, str] | None:
