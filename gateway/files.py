@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiohttp import ClientPayloadError, web
+from aiohttp import ClientPayloadError, HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from parley.files import links
@@ -75,20 +75,40 @@ class Files:
             if removed:
                 log.info("removed %d unfinished uploads left in %s", removed, store.tmp)
 
-    async def upload(self, request: web.Request) -> web.StreamResponse:
+    def _admit(self, request: web.Request) -> tuple[links.Ticket | None, web.Response | None]:
+        """The upload's ticket, or the answer refusing it: all decided before the body is read."""
         if self.store is None:
-            return _error(404, texts.FILES_OFF)
+            return None, _error(404, texts.FILES_OFF)
         token = request.query.get("ticket", "")
         if not token:
-            return _error(400, texts.UPLOAD_FORBIDDEN)
+            return None, _refused(request, 400, texts.UPLOAD_FORBIDDEN)
         ticket = links.read_ticket(self.secret, token, int(time.time() * 1000))
         if ticket is None:
-            return _refused(request, 403, texts.UPLOAD_FORBIDDEN)
-        limit = min(ticket.size, self.config.max_upload_size)
-        if request.content_length is not None and request.content_length > limit:
-            return _refused(request, 413, texts.UPLOAD_TOO_LARGE)
+            return None, _refused(request, 403, texts.UPLOAD_FORBIDDEN)
+        if request.content_length is not None and request.content_length > self._limit(ticket):
+            return None, _refused(request, 413, texts.UPLOAD_TOO_LARGE)
+        return ticket, None
+
+    def _limit(self, ticket: links.Ticket) -> int:
+        return min(ticket.size, self.config.max_upload_size)
+
+    async def expect(self, request: web.Request) -> web.Response | None:
+        """``Expect: 100-continue``: the refusal instead of the go-ahead, so a refused body is never sent."""
+        _, refusal = self._admit(request)
+        if refusal is not None:
+            return refusal
+        if request.version != HttpVersion11 or request.headers.get("Expect", "").lower() != "100-continue":
+            raise web.HTTPExpectationFailed(text="Unknown Expect: " + request.headers.get("Expect", "")[:50])
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return None
+
+    async def upload(self, request: web.Request) -> web.StreamResponse:
+        ticket, refusal = self._admit(request)
+        if refusal is not None:
+            return refusal
+        assert ticket is not None and self.store is not None
         try:
-            receipt = await self._receive(request, self.store, ticket.ticket, limit)
+            receipt = await self._receive(request, self.store, ticket.ticket, self._limit(ticket))
         except UploadError as error:
             return _refused(request, error.status, error.text)
         return web.json_response({"receipt": links.receipt(self.secret, receipt), "sha": receipt.sha,
@@ -218,7 +238,7 @@ async def _in_thread(function: Callable[..., T], *args: Any) -> T:
 def add_routes(app: web.Application, base: str, config: GatewayConfig) -> Files:
     """Add the files routes under ``base``; file sharing is off (404) without ``config.files_root``."""
     files = Files(config, BlobStore(config.files_root) if config.files_root is not None else None)
-    app.router.add_post(base + "files/upload", files.upload)
+    app.router.add_post(base + "files/upload", files.upload, expect_handler=files.expect)
     app.router.add_get(base + "files/{id}/{sha}/{sig}/{name}", files.download)
 
     async def start(app: web.Application) -> None:

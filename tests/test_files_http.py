@@ -225,7 +225,14 @@ async def test_forged_expired_and_missing_tickets_are_refused_before_the_body(ht
         reader, writer = await raw_request(site.port, upload_head(site, token, 10_000_000))
         assert await read_answer(reader) == (status, {"error": text})
         writer.close()
-    assert site.leftovers() == [] and site.blobs() == []
+    # A client that asks before sending (Expect: 100-continue) gets the refusal, not the go-ahead.
+    reader, writer = await raw_request(site.port, upload_head(site, forged, 10_000_000).replace(
+        "\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n"))
+    assert await read_answer(reader) == (403, {"error": texts.UPLOAD_FORBIDDEN})
+    writer.close()
+    async with http.post(site.upload_url(site.ticket(5)), data=b"12345", expect100=True) as answer:
+        assert answer.status == 200 and (await answer.json())["size"] == 5
+    assert site.leftovers() == [] and [p.read_bytes() for p in site.blobs()] == [b"12345"]
 
 
 async def test_an_upload_cut_halfway_leaves_no_part_file(make_site) -> None:
