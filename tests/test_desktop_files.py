@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import io
 import threading
+import tkinter as tk
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -25,8 +27,10 @@ from wire import TIMEOUT
 from xdisplay import screenshot
 
 from desktop import files as files_module
+from desktop import themes
 from desktop import sharing as sharing_module
 from desktop.app import ParleyApp
+from desktop.chatlog import LOADING, NO_PREVIEW, ChatLog
 from desktop.client import (
     FileMessage,
     LoggedIn,
@@ -38,11 +42,13 @@ from desktop.client import (
     UploadRefused,
     UploadRequest,
 )
-from parley.protocol import format_frame, parse_frame, texts
+from desktop.conversations import Conversation
+from parley.protocol import format_frame, make_frame, parse_frame, texts
 from parley.protocol.reading import FileInfo, UploadGrant
 from parley.protocol.sizes import human_size
 
 T = "time=2026-11-24 10:00:00"
+TIME = [("time", "2026-11-24 10:00:00")]
 LINK = "files/7/" + "ab" * 32 + "/SIGSIGSIGSIGSIGSIGSIGS/cat.png"
 MAX_FILE = 3_000_000
 GUEST_QUOTA = 4_000_000
@@ -51,7 +57,7 @@ GUEST_QUOTA = 4_000_000
 def logged_in(nickname: str = "ann", files: str = "http://127.0.0.1:8080/") -> Session:
     session = Session(LoginDetails("127.0.0.1", 6666, nickname, "#FF8800"))
     session.connection_made()
-    session.receive(parse_frame(f"CONVER,{T};role=member;files={files},OK"))
+    session.receive(make_frame("CONVER", [*TIME, ("role", "member"), ("files", files)], "OK"))
     return session
 
 
@@ -64,8 +70,9 @@ def test_the_session_asks_upload_then_posts_the_receipt_as_the_contract_says() -
     request = UploadRequest("#tea", "cat.png", 1234, "/home/ann/cat.png")
     assert format_frame(session.upload(request)) == "UPLOAD,rec=#tea;name=cat.png;size=1234,"
     assert format_frame(session.file_chat("#tea", "RCPT.sig")) == "CHAT,rec=#tea;file=RCPT.sig,"
-    granted, = session.receive(parse_frame(
-        f"UPLOAD,{T};rec=#tea;name=cat.png;size=1234;ticket=TK.sig;url=http://127.0.0.1:8080/files/upload,"))
+    granted, = session.receive(make_frame("UPLOAD", [*TIME, ("rec", "#tea"), ("name", "cat.png"), ("size", "1234"),
+                                                     ("ticket", "TK.sig"),
+                                                     ("url", "http://127.0.0.1:8080/files/upload")]))
     assert granted == UploadGranted(request, UploadGrant("#tea", "cat.png", 1234, "TK.sig",
                                                          "http://127.0.0.1:8080/files/upload"))
     # An ERR answers the oldest UPLOAD not answered ("answered in order"); with none waiting it is an ERR.
@@ -87,13 +94,15 @@ def test_the_session_asks_upload_then_posts_the_receipt_as_the_contract_says() -
 def test_a_file_message_carries_its_file_and_the_legacy_line() -> None:
     session = logged_in("bob")
     legacy = "[file] cat.png (12 KB) http://127.0.0.1:8080/" + LINK
-    message, = session.receive(parse_frame(
-        f"CHATR,{T};sender=ann;rec=-ALL;color=#FF8800;id=9;ts=1;file=7;fname=cat.png;fsize=12000;"
-        f"ftype=image/png;flink={LINK};fw=640;fh=480,{legacy}"))
+    params = [*TIME, ("sender", "ann"), ("rec", "-ALL"), ("color", "#FF8800"), ("id", "9"), ("ts", "1"),
+              ("file", "7"), ("fname", "cat.png"), ("fsize", "12000"), ("ftype", "image/png"), ("flink", LINK)]
+    message, = session.receive(make_frame("CHATR", [*params, ("fw", "640"), ("fh", "480")], legacy))
     assert isinstance(message, FileMessage) and message.text == legacy and message.id == 9
     assert message.file == FileInfo(7, "cat.png", 12000, "image/png", LINK, 640, 480) and message.file.is_image
-    plain, = session.receive(parse_frame(f"CHATR,{T};sender=ann;rec=-ALL;id=10;file=x;flink=/etc/passwd,hi"))
-    assert not isinstance(plain, FileMessage) and plain.text == "hi"  # malformed: shown as its line
+    plain, = session.receive(make_frame("CHATR", [*params[:-1], ("flink", "/etc/passwd")], legacy))
+    assert not isinstance(plain, FileMessage) and plain.text == legacy  # malformed: shown as its line
+    document, = session.receive(make_frame("CHATR", [*params[:4], ("id", "11"), *params[5:]], "[file] cat.png"))
+    assert isinstance(document, FileMessage) and document.file is not None and not document.file.is_image
     fresh = Session(LoginDetails("h", 1, "cy", "#FFF"))
     fresh.connection_made()
     assert fresh.receive(parse_frame(f"CONVER,{T};role=guest,OK")) == [LoggedIn("cy", "guest", False, "")]
@@ -103,6 +112,62 @@ def test_urls_are_the_files_base_and_the_link() -> None:
     assert files_module.file_url("http://h:1/chat/", LINK) == "http://h:1/chat/" + LINK
     assert files_module.file_url("http://h:1/chat", LINK, thumb=True) == "http://h:1/chat/" + LINK + "?thumb=1"
     assert files_module.upload_url("http://h/files/upload", "a+b/c.d") == "http://h/files/upload?ticket=a%2Bb%2Fc.d"
+
+
+class Fetches:
+    """The log's file actions, recorded (the log asks; a test answers with show_thumbnail)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int]] = []
+
+    def thumbnail(self, file: FileInfo) -> None:
+        self.asked.append(("thumbnail", file.id))
+
+    def open_file(self, file: FileInfo) -> None:
+        self.asked.append(("open", file.id))
+
+    def save_file(self, file: FileInfo) -> None:
+        self.asked.append(("save", file.id))
+
+
+def test_the_log_draws_a_file_with_its_buttons_and_puts_the_thumbnail_in_place(tmp_path: Path) -> None:
+    shared_display()
+    root = tk.Tk()
+    try:
+        log = ChatLog(tk.Text(root), themes.palette("light", {}))
+        fetches = log.files = Fetches()
+        session = logged_in("bob")
+        conversation = Conversation("-ALL")
+        def file_message(id_: int, name: str, width: str, link: str) -> Any:
+            return session.receive(make_frame("CHATR", [
+                *TIME, ("sender", "ann"), ("rec", "-ALL"), ("id", str(id_)), ("ts", "1"), ("file", str(id_)),
+                ("fname", name), ("fsize", "12000"), ("ftype", "image/png"), ("flink", link), ("fw", width),
+                ("fh", "480")], f"[file] {name}"))[0]
+
+        for id_, (name, width) in enumerate((("cat.png", "640"), ("notes.pdf", "0"), ("cat.png", "640")), 1):
+            conversation.add(file_message(id_, name, width, f"files/{id_ % 2}/x/y/{name}"))
+        log.render(conversation)
+        assert fetches.asked == [("thumbnail", 1)]  # the same picture (link) is fetched once
+        assert log.content().count(LOADING) == 2 and "notes.pdf  12 KB, image/png" in log.content()
+        log.file_buttons(2)[1].invoke()  # type: ignore[attr-defined]
+        log.file_buttons(3)[0].invoke()  # type: ignore[attr-defined]
+        assert fetches.asked[1:] == [("save", 2), ("open", 3)]
+        log.show_thumbnail("files/1/x/y/cat.png", picture(tmp_path / "p.png", (300, 200)))
+        assert log.text.image_cget(log.thumbnails()[0], "image")  # a real picture, in place
+        assert len(log.thumbnails()) == 2 and LOADING not in log.content()
+        assert log.message_at(str(log.text.tag_ranges("m-3")[0])) == 3
+        buttons = log.file_buttons(1)
+        assert log.remove(1) and conversation.remove(1) and not any(b.winfo_exists() for b in buttons)
+        assert len(log.thumbnails()) == 1  # the other one's stays
+        log.render(conversation)  # drawn again: from the kept picture, no new fetch
+        assert len(fetches.asked) == 3 and len(log.thumbnails()) == 1
+        broken = Conversation("-ALL")
+        broken.add(file_message(4, "bad.png", "640", "files/4/x/y/bad.png"))
+        log.render(broken)
+        log.show_thumbnail("files/4/x/y/bad.png", b"\x89PNG not really")
+        assert NO_PREVIEW in log.content() and not log.thumbnails()
+    finally:
+        root.destroy()
 
 
 # ---- on a real display, against `parley serve` ------------------------------------------
