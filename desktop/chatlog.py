@@ -21,6 +21,7 @@ conversation opens at its newest message.
 from __future__ import annotations
 
 import datetime
+import functools
 import tkinter as tk
 import webbrowser
 from tkinter import ttk
@@ -274,7 +275,7 @@ class ChatLog:
                                (f"  {human_size(file.size)}, {file.type}  ", (*own, "file-meta"))])
         buttons = self._buttons.setdefault(message_id, [])
         for label, action in (("Open", self._open_file), ("Save as\u2026", self._save_file)):
-            button = ttk.Button(self.text, text=label, command=lambda act=action: act(file))
+            button = ttk.Button(self.text, text=label, command=functools.partial(action, file))
             self.text.window_create("end-1c", window=button, padx=2, pady=2)
             self._tag_at("end-2c", own)
             buttons.append(button)
@@ -341,7 +342,8 @@ class ChatLog:
         assert message.id is not None
         drawn = self._drawn.get(message.id)
         ranges = self.text.tag_ranges(f"b-{message.id}")
-        if drawn is None or not ranges or is_action(drawn.text) != is_action(message.text):
+        if drawn is None or not ranges or is_action(drawn.text) != is_action(message.text) \
+                or isinstance(drawn, FileMessage):  # a file is drawn whole, with its picture and buttons
             return False
         start = str(ranges[0])
         self.text.configure(state="normal")

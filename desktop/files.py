@@ -20,9 +20,10 @@ import os
 import queue
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 from parley.net import tls
@@ -230,7 +231,7 @@ class Transfers:
         self._fetchers: list[threading.Thread] = []
         self._closed = threading.Event()
         self.running: list[Job[Any]] = []
-        self.pace: Callable[[int, int], None] | None = None
+        self.pace: Callable[[int, int], object] | None = None
 
     def start(self, work: Callable[[Progress, Callable[[], bool]], T],
               on_done: Callable[[T | TransferError], None], on_progress: Progress | None = None) -> Job[T]:
@@ -266,7 +267,7 @@ class Transfers:
             outcome: Any = job.work(progress, self._closed.is_set)
         except TransferError as error:
             outcome = error
-        except Exception as error:  # a bug must not end the thread silently
+        except Exception as error:  # noqa: BLE001  # a bug must not end the thread silently
             outcome = TransferError(f"Internal error in the transfer: {error}")
         self._done.put((job, "done", outcome))
 

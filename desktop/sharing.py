@@ -23,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 from tkinter import filedialog
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from parley.protocol import texts
 from parley.protocol.reading import FileInfo
