@@ -98,6 +98,7 @@ class Files:
     async def _receive(self, request: web.Request, store: BlobStore, ticket: str, limit: int) -> links.Receipt:
         """Stream the body into the store; return the receipt. Raises UploadError."""
         address = request.remote
+        sha = ""
         try:
             part = await _in_thread(store.receive)
             with part:
@@ -106,6 +107,7 @@ class Files:
                 mime, width, height = await self._describe(store, part, sha)
                 fresh = await _in_thread(part.keep, sha)
         except OSError as error:
+            await _in_thread(_drop_orphan_thumbnail, store, sha)
             if error.errno in FULL_DISK:
                 log.error("%s: upload not stored: the disk of %s is full", address, store.root)
                 raise UploadError(507, texts.UPLOAD_DISK_FULL) from None
@@ -168,6 +170,12 @@ class Files:
         })
 
 
+def _drop_orphan_thumbnail(store: BlobStore, sha: str) -> None:
+    """Remove the thumbnail of an upload that failed after it was made, unless its bytes are stored."""
+    if is_sha(sha) and not store.blob_path(sha).exists():
+        store.thumb_path(sha).unlink(missing_ok=True)
+
+
 def _look_up(store: BlobStore, sha: str, thumb: bool) -> tuple[Path, str] | None:
     """The file to serve and its type, or None when it is not stored (runs in a thread).
 
@@ -192,8 +200,11 @@ def _error(status: int, text: str) -> web.Response:
 
 
 def _refused(request: web.Request, status: int, text: str) -> web.Response:
-    """An error answered before the body was read whole: the connection closes after it, so
-    the rest of the body is not read (nor waited for) to keep the connection."""
+    """An error answered before the body was read whole: the connection is not kept alive after it.
+
+    aiohttp still reads (and drops) what the client sends for up to 10 s after
+    the answer (its lingering close), so the client can read the answer
+    instead of meeting a reset."""
     response = _error(status, text)
     if not request.content.at_eof():
         response.force_close()
