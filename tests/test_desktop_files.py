@@ -13,7 +13,9 @@ bytes, and the window keeps chatting while an upload runs.
 from __future__ import annotations
 
 import io
+import re
 import threading
+import time
 import tkinter as tk
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +51,8 @@ from desktop.client import (
     UploadRequest,
 )
 from desktop.conversations import Conversation
+from parley.files import links
+from parley.files.store import BlobStore
 from parley.protocol import format_frame, make_frame, parse_frame, texts
 from parley.protocol.reading import FileInfo, UploadGrant
 from parley.protocol.sizes import human_size
@@ -190,6 +194,14 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
 
 
 @pytest.fixture
+def plain_serve(tmp_path: Path) -> Iterator[ServeProcess]:
+    process = ServeProcess(tmp_path / "data", source=True)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
 def desktops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
              caplog: pytest.LogCaptureFixture) -> Iterator[Desktops]:
     shared_display()
@@ -212,8 +224,49 @@ def file_messages(app: ParleyApp) -> list[FileMessage]:
 
 
 def blobs(serve: ServeProcess) -> list[Path]:
-    data = Path(serve.args[serve.args.index("--data-dir") + 1])
-    return [p for p in (data / "files" / "blobs").rglob("*") if p.is_file()]
+    return [p for p in (data_of(serve) / "files" / "blobs").rglob("*") if p.is_file()]
+
+
+def data_of(serve: ServeProcess) -> Path:
+    return Path(serve.args[serve.args.index("--data-dir") + 1])
+
+
+def test_the_http_side_uploads_downloads_and_says_the_gateways_refusals(plain_serve: ServeProcess,
+                                                                         tmp_path: Path) -> None:
+    """desktop.files against the gateway of `parley serve`, with tickets signed by its own key."""
+    serve = plain_serve
+    secret = BlobStore(data_of(serve) / "files").secret()
+    url = f"http://127.0.0.1:{serve.http_port}/files/upload"
+    sent = picture(tmp_path / "p.png", (500, 100))
+    ticket = links.upload_ticket(secret, "t1", len(sent), int(time.time() * 1000) + 60_000)
+    seen: list[int] = []
+    uploaded = files_module.upload(tmp_path / "p.png", len(sent), url, ticket,
+                                   lambda done, _total: seen.append(done), lambda: False)
+    assert uploaded.size == len(sent) and uploaded.type == "image/png" and (uploaded.width, uploaded.height) == (500, 100)
+    assert seen[-1] == len(sent) and links.read_receipt(secret, uploaded.receipt) is not None
+    base = f"http://127.0.0.1:{serve.http_port}/"
+    link = links.file_link(secret, 1, uploaded.sha, "p.png")
+    got = files_module.download(files_module.file_url(base, link), tmp_path / "back.png", len(sent),
+                                lambda _d, _t: None, lambda: False)
+    assert got == len(sent) and (tmp_path / "back.png").read_bytes() == sent
+    thumb = Image.open(io.BytesIO(files_module.fetch(files_module.file_url(base, link, thumb=True))))
+    assert thumb.format == "PNG" and thumb.size == (320, 64)
+
+    # The gateway's JSON errors are the sentences a user reads.
+    with pytest.raises(files_module.TransferError, match=re.escape(texts.UPLOAD_FORBIDDEN)):
+        files_module.upload(tmp_path / "p.png", len(sent), url, ticket + "x", lambda _d, _t: None, lambda: False)
+    short = links.upload_ticket(secret, "t2", 10, int(time.time() * 1000) + 60_000)
+    with pytest.raises(files_module.TransferError, match=re.escape(texts.UPLOAD_TOO_LARGE)):
+        files_module.upload(tmp_path / "p.png", len(sent), url, short, lambda _d, _t: None, lambda: False)
+    with pytest.raises(files_module.TransferError, match=re.escape(texts.FILE_NOT_FOUND)):
+        guessed = link.replace("/p.png", "/q.png")  # a guessed link: its signature does not check
+        files_module.fetch(files_module.file_url(base, guessed))
+    with pytest.raises(files_module.TransferError, match="more than the 10 bytes"):
+        files_module.download(files_module.file_url(base, link), tmp_path / "cut.png", 10, lambda _d, _t: None,
+                              lambda: False)
+    assert not (tmp_path / "cut.png").exists() and not (tmp_path / "cut.png.part").exists()
+    with pytest.raises(files_module.TransferError, match="cancelled"):
+        files_module.upload(tmp_path / "p.png", len(sent), url, ticket, lambda _d, _t: None, lambda: True)
 
 
 def test_a_picture_attached_shows_as_a_thumbnail_elsewhere_and_opens_and_saves_whole(
