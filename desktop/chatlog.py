@@ -319,7 +319,7 @@ class ChatLog:
         while image is not None and max(image.width(), image.height()) > THUMB_BOX:
             image = image.subsample(2)  # never a picture larger than the server promises
         self._thumbs[link] = image
-        follow = self.at_bottom()
+        follow, state = self.at_bottom(), str(self.text.cget("state"))  # it may come while a render draws
         self.text.configure(state="normal")
         for message_id in sorted(self._waiting.pop(link, set())):
             ranges = self.text.tag_ranges(f"tp-{message_id}")
@@ -327,7 +327,7 @@ class ChatLog:
                 start = str(ranges[0])
                 self.text.delete(start, ranges[-1])
                 self._put_thumbnail(start, message_id, image)
-        self.text.configure(state="disabled")
+        self.text.configure(state=state)
         if follow:
             self.bottom()
 
