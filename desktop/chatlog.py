@@ -271,7 +271,7 @@ class ChatLog:
                 self._waiting.setdefault(file.link, set()).add(message_id)
                 if first and self.files is not None:
                     self.files.thumbnail(file)
-        self._write("end-1c", [("\U0001f4ce ", own), (file.name, (*own, "file-name")),
+        self._write("end-1c", [(file.name, (*own, "file-name")),
                                (f"  {human_size(file.size)}, {file.type}  ", (*own, "file-meta"))])
         buttons = self._buttons.setdefault(message_id, [])
         for label, action in (("Open", self._open_file), ("Save as\u2026", self._save_file)):
@@ -327,7 +327,7 @@ class ChatLog:
                 start = str(ranges[0])
                 self.text.delete(start, ranges[-1])
                 self._put_thumbnail(start, message_id, image)
-        self.text.configure(state=state)
+        self.text.configure(state="disabled" if state == "disabled" else "normal")
         if follow:
             self.bottom()
 

@@ -187,7 +187,7 @@ class Sharing:
 
     def save_to(self, file: FileInfo, dest: Path) -> None:
         """Download ``file`` to ``dest``."""
-        self.download(file, dest, lambda path: self.app.chat_view.warn(f"Saved {path}."))
+        self.download(file, dest, lambda path: self._status("saved", f"Saved {path}."))  # not an error
 
     def download(self, file: FileInfo, dest: Path, then: Callable[[Path], object]) -> None:
         """Download ``file`` to ``dest`` on a thread; ``then(dest)`` once it is whole."""
