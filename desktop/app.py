@@ -34,6 +34,7 @@ from .client import (
     ChatMessage,
     ConvChanged,
     DisconnectConfirmed,
+    FileMessage,
     HistoryLoaded,
     InfoMessage,
     LoggedIn,
@@ -53,6 +54,8 @@ from .client import (
     UnknownFrame,
     Unmuted,
     UpdateAnswer,
+    UploadGranted,
+    UploadRefused,
     UsersChanged,
     check_message,
     check_update,
@@ -61,6 +64,7 @@ from .connection import Backoff, Closed, ConnectFailed, Connection, Status
 from .conversations import LOBBY, Conversation, Conversations
 from .moderation import Moderation
 from .prefs import Preferences, RememberedSession
+from .sharing import Sharing
 from .text import clock, localize_until
 from .views import ChatView, ConnectView, CustomizeView
 
@@ -135,6 +139,8 @@ class ParleyApp:
         self.current: tk.Misc = self.connect_view
         self.chat_log = ChatLog(self.chat_view.log, self.theme)
         self.moderation = Moderation(self)
+        self.sharing = Sharing(self)
+        self.chat_log.files = self.sharing
         self.connect_view.fill(preferences)
         self.remembered = self._remembered_session()
         self._bind_keys()
@@ -179,6 +185,7 @@ class ParleyApp:
         root.bind("<Control-Prior>", lambda _e: self._if_chatting(lambda: self.step_conversation(-1)))
         root.bind("<Control-Next>", lambda _e: self._if_chatting(lambda: self.step_conversation(1)))
         root.bind("<Control-f>", lambda _e: self._if_chatting(self.open_search))
+        root.bind("<Control-o>", lambda _e: self._if_chatting(self.attach))
 
     def _if_shown(self, view: tk.Misc, action: Callable[[], Any]) -> None:
         if self.current is view:
@@ -190,7 +197,7 @@ class ParleyApp:
     def _event_handlers(self) -> dict[type, Callable[[Any], None]]:
         return {
             Status: self._on_status, ConnectFailed: self._on_connect_failed, Closed: self._on_closed,
-            LoggedIn: self._on_logged_in, ChatMessage: self._on_chat,
+            LoggedIn: self._on_logged_in, ChatMessage: self._on_chat, FileMessage: self._on_chat,
             InfoMessage: self._on_info, UsersChanged: self._on_users, UpdateAnswer: self._on_update_answer,
             ServerError: self._on_error, ServerWarning: self._on_warning, UnknownFrame: self._on_unknown,
             ConvChanged: self._on_conv, MembersListed: self._on_members,
@@ -199,6 +206,7 @@ class ParleyApp:
             MessageEdited: self.moderation.on_edited, MessageDeleted: self.moderation.on_deleted,
             BansListed: self.moderation.on_bans, SearchDone: self.moderation.on_search_done,
             Muted: self.moderation.on_muted, Unmuted: self.moderation.on_unmuted,
+            UploadGranted: self.sharing.on_granted, UploadRefused: self.sharing.on_refused,
         }
 
     def show(self, view: tk.Misc) -> None:
@@ -222,6 +230,7 @@ class ParleyApp:
             pass
         finally:
             self._poll_id = self.root.after(POLL_MS, self.poll)
+        self.sharing.poll()
         self._read_if_seen()
 
     def handle(self, event: object) -> None:
@@ -323,6 +332,7 @@ class ParleyApp:
 
     def _on_logged_in(self, event: LoggedIn) -> None:
         self.nickname, self.role = event.nickname, event.role
+        self.sharing.base = event.files
         if event.reconnected:
             self.chat_log.add_notice("Reconnected.")
             self._load_history(self.open_rec, newest=True)
@@ -709,6 +719,10 @@ class ParleyApp:
         view.warn("")
         self.chat_log.bottom()
 
+    def attach(self) -> None:
+        """Pick a file and send it to the open conversation (Attach..., Ctrl+O)."""
+        self.sharing.attach()
+
     def refresh(self) -> None:
         """Empty the log and ask the server to replay the history (REF, and HISTORY of the open one)."""
         if self.connection is None or not self.online:
@@ -838,6 +852,7 @@ class ParleyApp:
             self.root.after_cancel(self._redraw_id)
             self._redraw_id = None
         self.moderation.close()
+        self.sharing.close()
         if self.connection is not None:
             self.connection.close(say_discon=self.remembered is None)
             self.connection = None

@@ -9,6 +9,11 @@ first unread message when a conversation is opened. Events (INFO lines)
 and our own notices sit where they happened, after the message that was
 newest then.
 
+A shared file is its name, size and type with Open and Save as... buttons;
+an image shows its thumbnail above them, fetched off the Tk thread (the
+``files`` actions) and put in place when it comes. The legacy line
+(``[file] NAME (SIZE) LINK``) is what a client without file support shows.
+
 The view follows new messages only when it is at the bottom; a
 conversation opens at its newest message.
 """
@@ -16,13 +21,17 @@ conversation opens at its newest message.
 from __future__ import annotations
 
 import datetime
+import functools
 import tkinter as tk
 import webbrowser
-from typing import Callable
+from tkinter import ttk
+from typing import Callable, Protocol
 
 from parley.protocol.names import same_nickname
+from parley.protocol.reading import FileInfo
+from parley.protocol.sizes import human_size
 
-from .client import ChatMessage
+from .client import ChatMessage, FileMessage
 from .conversations import Conversation, Note
 from .text import (
     action_text,
@@ -37,7 +46,19 @@ from .text import (
 
 _MARK = "msg-{}"
 GROUP_MS = 5 * 60 * 1000
+THUMB_BOX = 320  # the server's thumbnails fit in 320x320; a larger picture is shown halved until it fits
+KEPT_THUMBNAILS = 200  # thumbnails kept for redraws; the oldest go when the log is redrawn
+LOADING = "(loading the picture\u2026)"
+NO_PREVIEW = "(no preview)"
 Chunks = list[tuple[str, tuple[str, ...]]]
+
+
+class FileActions(Protocol):
+    """What the log asks of the controller for a shared file (desktop.sharing)."""
+
+    def thumbnail(self, file: FileInfo) -> None: ...  # fetch it; ChatLog.show_thumbnail follows
+    def open_file(self, file: FileInfo) -> None: ...
+    def save_file(self, file: FileInfo) -> None: ...
 
 
 class ChatLog:
@@ -59,6 +80,10 @@ class ChatLog:
         self._order: list[int] = []  # their ids, top to bottom
         self._headed: set[int] = set()  # those drawn under a heading of their own
         self.chosen: int | None = None  # the message the keyboard chose (Up/Down in the log)
+        self.files: FileActions | None = None
+        self._thumbs: dict[str, tk.PhotoImage | None] = {}  # by flink; None: it could not be shown
+        self._waiting: dict[str, set[int]] = {}  # flink -> ids of the messages drawn waiting for it
+        self._buttons: dict[int, list[tk.Widget]] = {}  # a file message's Open and Save buttons, by id
         body_font = theme["text-font"]
         text.tag_configure("name", font=_bold(body_font))
         text.tag_configure("stamp", font="TkSmallCaptionFont", foreground=theme["muted"])
@@ -67,6 +92,9 @@ class ChatLog:
         text.tag_configure("mention", background=theme["mention-bg"])
         text.tag_configure("info", foreground=theme["muted"], lmargin1=4)
         text.tag_configure("notice", foreground=theme["notice"], lmargin1=4)
+        text.tag_configure("error", foreground=theme["error"], lmargin1=4)
+        text.tag_configure("file-name", font=_bold(body_font))
+        text.tag_configure("file-meta", foreground=theme["muted"])
         text.tag_configure("day", foreground=theme["muted"], justify="center", spacing1=8, spacing3=4,
                            font="TkSmallCaptionFont")
         text.tag_configure("divider", foreground=theme["divider"], justify="center", font="TkSmallCaptionFont")
@@ -140,6 +168,13 @@ class ChatLog:
         for tag in self._links:
             self.text.tag_delete(tag)
         self._links.clear()
+        for buttons in self._buttons.values():
+            for button in buttons:
+                button.destroy()
+        self._buttons.clear()
+        self._waiting.clear()
+        for link in list(self._thumbs)[:-KEPT_THUMBNAILS]:  # none is shown now: safe to let go
+            del self._thumbs[link]
         self.text.configure(state="disabled")
         self._last = None
         self._last_day = None
@@ -168,7 +203,7 @@ class ChatLog:
     # ---- drawing -------------------------------------------------------------------------
 
     def _draw_note(self, note: Note) -> None:
-        tag = "notice" if note.kind == "notice" else "info"
+        tag = note.kind if note.kind in ("notice", "error") else "info"
         line = f"{note.time} {note.text}" if note.time else note.text
         self._write("end-1c", [(line + "\n", (tag,))])
         self._last = None
@@ -183,6 +218,10 @@ class ChatLog:
         if is_action(message.text):
             chunks = self._body(message) + [(f"  {clock(message.ts, message.time)}\n", ("stamp", *own))]
             self._last = None
+        elif isinstance(message, FileMessage) and message.file is not None and message.id is not None:
+            self._write("end-1c", self._heading(message) if not self._continues(message) else [])
+            self._draw_file(message.id, message.file)
+            self._last, chunks = (message.sender, message.ts, day), []
         else:
             chunks = self._heading(message) if not self._continues(message) else []
             chunks += self._body(message) + [("\n", ("body", *own))]
@@ -218,6 +257,84 @@ class ChatLog:
             chunks.append((" (edited)", (*base, "edited", *own)))
         return self._linked(chunks)
 
+    # ---- shared files ----------------------------------------------------------------------
+
+    def _draw_file(self, message_id: int, file: FileInfo) -> None:
+        """The thumbnail (images), then ``NAME  SIZE, TYPE  [Open] [Save as...]``."""
+        own = ("body", f"m-{message_id}", f"b-{message_id}")
+        if file.is_image:
+            if file.link in self._thumbs:
+                self._put_thumbnail("end-1c", message_id, self._thumbs[file.link])
+            else:
+                self._write("end-1c", [(LOADING + "\n", (*own, "file-meta", f"tp-{message_id}"))])
+                first = file.link not in self._waiting
+                self._waiting.setdefault(file.link, set()).add(message_id)
+                if first and self.files is not None:
+                    self.files.thumbnail(file)
+        self._write("end-1c", [(file.name, (*own, "file-name")),
+                               (f"  {human_size(file.size)}, {file.type}  ", (*own, "file-meta"))])
+        buttons = self._buttons.setdefault(message_id, [])
+        for label, action in (("Open", self._open_file), ("Save as\u2026", self._save_file)):
+            button = ttk.Button(self.text, text=label, command=functools.partial(action, file))
+            self.text.window_create("end-1c", window=button, padx=2, pady=2)
+            self._tag_at("end-2c", own)
+            buttons.append(button)
+        self._write("end-1c", [("\n", own)])
+
+    def _open_file(self, file: FileInfo) -> None:
+        if self.files is not None:
+            self.files.open_file(file)
+
+    def _save_file(self, file: FileInfo) -> None:
+        if self.files is not None:
+            self.files.save_file(file)
+
+    def file_buttons(self, message_id: int) -> list[tk.Widget]:
+        """Return a shown file message's buttons (Open, Save as...)."""
+        return list(self._buttons.get(message_id, []))
+
+    def _put_thumbnail(self, at: str, message_id: int, image: tk.PhotoImage | None) -> None:
+        own = ("body", f"m-{message_id}", f"b-{message_id}")
+        if image is None:
+            self._write(at, [(NO_PREVIEW + "\n", (*own, "file-meta"))])
+            return
+        where = self.text.index(at)
+        self.text.image_create(where, image=image, padx=14, pady=4)
+        self._tag_at(where, own)
+        self._write(f"{where} +1c", [("\n", own)])
+
+    def _tag_at(self, index: str, tags: tuple[str, ...]) -> None:
+        where = self.text.index(index)
+        for tag in tags:
+            self.text.tag_add(tag, where)
+
+    def show_thumbnail(self, link: str, data: bytes | None) -> None:
+        """A thumbnail came (``data``: PNG bytes, None when it could not be fetched): put it in place."""
+        image: tk.PhotoImage | None = None
+        if data:
+            try:
+                image = tk.PhotoImage(master=self.text, data=data)
+            except tk.TclError:
+                image = None
+        while image is not None and max(image.width(), image.height()) > THUMB_BOX:
+            image = image.subsample(2)  # never a picture larger than the server promises
+        self._thumbs[link] = image
+        follow, state = self.at_bottom(), str(self.text.cget("state"))  # it may come while a render draws
+        self.text.configure(state="normal")
+        for message_id in sorted(self._waiting.pop(link, set())):
+            ranges = self.text.tag_ranges(f"tp-{message_id}")
+            if ranges:
+                start = str(ranges[0])
+                self.text.delete(start, ranges[-1])
+                self._put_thumbnail(start, message_id, image)
+        self.text.configure(state="disabled" if state == "disabled" else "normal")
+        if follow:
+            self.bottom()
+
+    def thumbnails(self) -> list[str]:
+        """Return the names of the pictures shown in the log (Tk's image names)."""
+        return [str(name) for name in self.text.image_names()]
+
     # ---- one message, by id -------------------------------------------------------------
 
     def replace(self, message: ChatMessage) -> bool:
@@ -225,7 +342,8 @@ class ChatLog:
         assert message.id is not None
         drawn = self._drawn.get(message.id)
         ranges = self.text.tag_ranges(f"b-{message.id}")
-        if drawn is None or not ranges or is_action(drawn.text) != is_action(message.text):
+        if drawn is None or not ranges or is_action(drawn.text) != is_action(message.text) \
+                or isinstance(drawn, FileMessage):  # a file is drawn whole, with its picture and buttons
             return False
         start = str(ranges[0])
         self.text.configure(state="normal")
@@ -244,6 +362,8 @@ class ChatLog:
         after = self.message_at(end)
         self.text.configure(state="normal")
         self.text.delete(start, end)
+        for button in self._buttons.pop(message_id, []):
+            button.destroy()
         if message_id in self._headed and after is not None and after not in self._headed:
             self._write(start, self._heading(self._drawn[after]))  # the next one kept our heading
         self.text.configure(state="disabled")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Union
 
 from parley.protocol import Frame, LocalProtocolError, make_frame, texts
@@ -38,11 +38,13 @@ from parley.protocol.names import nickname_error, same_nickname
 from parley.protocol.reading import EVERYONE as EVERYONE
 from parley.protocol.reading import (
     BanList,
+    FileInfo,
     LoginAccepted,
     UserListState,
     chat_frame,
     conversation_key,
     edit_frame,
+    file_chat_frame,
     follow_members,
     follow_users,
     number,
@@ -53,6 +55,8 @@ from parley.protocol.reading import (
     read_conv,
     read_deleted,
     read_edited,
+    read_file,
+    read_files_base,
     read_info,
     read_login,
     read_members,
@@ -60,10 +64,12 @@ from parley.protocol.reading import (
     read_rooms,
     read_session,
     read_update,
+    read_upload,
     read_warn,
     search_frame,
     template_pattern,
     until_reason,
+    upload_frame,
 )
 from parley.protocol.reading import (
     ChatMessage as ChatMessage,  # the shared readers' values are our events
@@ -77,6 +83,7 @@ from parley.protocol.reading import (
 )
 from parley.protocol.reading import RoomMembers as RoomMembers
 from parley.protocol.reading import RoomSummary as RoomSummary
+from parley.protocol.reading import UploadGrant as UploadGrant
 
 from .text import encode_lines
 
@@ -126,6 +133,40 @@ class LoggedIn:
     nickname: str
     role: str | None  # admin, member, guest; None from a server without roles
     reconnected: bool
+    files: str = ""  # the files base URL (CONVER ``files=``); empty: this server shares no files with us
+
+
+@dataclass(frozen=True)
+class FileMessage(ChatMessage):
+    """A CHATR that carries a file (``file=...;flink=...``): its text is the legacy line, ``file`` what to show."""
+
+    file: FileInfo | None = None
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """An UPLOAD we asked for: where to, the name and size announced, and the local file (``source``)."""
+
+    rec: str
+    name: str
+    size: int
+    source: str
+
+
+@dataclass(frozen=True)
+class UploadGranted:
+    """The server's ``UPLOAD`` answer to ``request``: POST the bytes to ``grant.url`` with ``grant.ticket``."""
+
+    request: UploadRequest | None  # None: a grant we never asked for (ignored)
+    grant: UploadGrant
+
+
+@dataclass(frozen=True)
+class UploadRefused:
+    """The ERR answering ``request``: no byte is sent; ``text`` says why."""
+
+    request: UploadRequest
+    text: str
 
 
 @dataclass(frozen=True)
@@ -273,6 +314,7 @@ Event = Union[
     RefreshStarted, DisconnectConfirmed, ServerError, ServerWarning, Pong, UnknownFrame,
     ConvChanged, MembersListed, RoomsListed, SessionIssued,
     HistoryLoaded, RoomAnswer, MessageEdited, MessageDeleted, BansListed, SearchDone, Muted, Unmuted,
+    FileMessage, UploadGranted, UploadRefused,
 ]
 
 
@@ -306,12 +348,14 @@ class Session:
             "USER": self._user, "USERCHANGES": self._user, "CONFIRM": self._confirm, "ERR": self._err,
             "WARN": self._warn, "PONG": self._pong, "CONV": self._conv, "MEMBERS": self._members,
             "MEMBER": self._members, "ROOMS": self._rooms, "SESSION": self._session,
-            "EDITED": self._edited, "DELETED": self._deleted, "BANS": self._bans,
+            "EDITED": self._edited, "DELETED": self._deleted, "BANS": self._bans, "UPLOAD": self._upload,
         }
         self.rooms: dict[str, RoomMembers] = {}  # member lists of the rooms asked for, by conversation_key
         self._member_parts: dict[str, tuple[tuple[str, bool], ...]] = {}  # MEMBERS parts (more=1) so far
         self.used_token = False
         self._histories: list[bool] = []  # HISTORY requests not answered yet: True for an ``after`` page
+        self._uploads: list[UploadRequest] = []  # UPLOADs not answered yet, oldest first
+        self.files_base = ""  # CONVER ``files=``: where files are fetched from
 
     @property
     def nickname(self) -> str:
@@ -358,6 +402,7 @@ class Session:
         self.state = State.OFFLINE
         self._pending.clear()
         self._histories.clear()
+        self._uploads.clear()  # a ticket is for its connection: the grant would not come
 
     def receive(self, frame: Frame) -> list[Event]:
         """Return the events one server frame means. Never raises for a frame."""
@@ -404,6 +449,18 @@ class Session:
         """Return ``EDIT,id=N[;lines=L],TEXT`` (line breaks as the composer's)."""
         self._require_chatting("EDIT")
         return edit_frame(message_id, text)
+
+    def upload(self, request: UploadRequest) -> Frame:
+        """Return ``UPLOAD,rec=R;name=N;size=S,``: the server checks the limits before any byte is sent."""
+        self._require_chatting("UPLOAD")
+        frame = upload_frame(request.rec, request.name, request.size)
+        self._uploads.append(request)  # "answered in order": an UPLOAD grant or an ERR, one each
+        return frame
+
+    def file_chat(self, rec: str, receipt: str) -> Frame:
+        """Return ``CHAT,rec=R;file=RECEIPT,``: post an uploaded file."""
+        self._require_chatting("CHAT")
+        return file_chat_frame(rec, receipt)
 
     def search(self, query: str, rec: str | None = None, before: int | None = None,
                limit: int = SEARCH_LIMIT) -> Frame:
@@ -454,12 +511,21 @@ class Session:
             return [login]
         self.state = State.CHATTING
         self.role = login.role
+        self.files_base = read_files_base(frame)
         reconnected, self.logged_in_once = self.logged_in_once, True
-        return [LoggedIn(self.nickname, self.role, reconnected)]
+        return [LoggedIn(self.nickname, self.role, reconnected, self.files_base)]
 
     def _chatr(self, frame: Frame) -> list[Event]:
         # Line breaks decoded (a bad lines= shows as sent); ``old``: a HISTORY replay; ``found``: a SEARCH result.
-        return [read_chat(frame, self.nickname)]
+        message = read_chat(frame, self.nickname)
+        file = read_file(frame)  # a malformed file= is shown as its legacy line
+        if file is None:
+            return [message]
+        return [FileMessage(**{f.name: getattr(message, f.name) for f in fields(message)}, file=file)]
+
+    def _upload(self, frame: Frame) -> list[Event]:
+        request = self._uploads.pop(0) if self._uploads else None
+        return [UploadGranted(request, read_upload(frame))]
 
     def _info(self, frame: Frame) -> list[Event]:
         spelling = own_join(frame, self.nickname)
@@ -574,7 +640,10 @@ class Session:
 
     def _err(self, frame: Frame) -> list[Event]:
         muted = read_muted(frame)  # "ERR,time=...;until=MS,Error: You are muted ...": said above the composer
-        return [muted] if muted is not None else [ServerError(frame.content)]
+        said: list[Event] = [muted] if muted is not None else [ServerError(frame.content)]
+        if self._uploads:  # an UPLOAD is answered by the grant or by an ERR, in order
+            return [*([muted] if muted else []), UploadRefused(self._uploads.pop(0), frame.content)]
+        return said
 
     def _warn(self, frame: Frame) -> list[Event]:
         warn = read_warn(frame)

@@ -45,6 +45,7 @@ from .client import (
     ServerWarning,
     Session,
     State,
+    UploadRequest,
     UsersChanged,
 )
 
@@ -147,6 +148,14 @@ class Connection:
     def send_chat(self, rec: str, text: str) -> None:
         """Send ``CHAT,rec=REC,text``."""
         self._call(lambda: self._send(self.session.chat, rec, text))
+
+    def upload(self, request: UploadRequest) -> None:
+        """Send ``UPLOAD,rec=R;name=N;size=S,``; UploadGranted or UploadRefused follows."""
+        self._call(lambda: self._send(lambda: self.session.upload(request)))
+
+    def send_file(self, rec: str, receipt: str) -> None:
+        """Send ``CHAT,rec=R;file=RECEIPT,`` (an uploaded file)."""
+        self._call(lambda: self._send(lambda: self.session.file_chat(rec, receipt)))
 
     def update(self, nickname: str, color: str, password: str) -> None:
         """Send an UPDATE of the non-empty fields."""

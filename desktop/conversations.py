@@ -23,6 +23,7 @@ from parley.protocol.reading import (
 )
 from parley.protocol.reading import Conversation as ConvFrame
 
+from .client import FileMessage
 from .text import mentions
 
 LOBBY = EVERYONE
@@ -35,7 +36,7 @@ class Note:
     """An event line in a conversation (INFO) or our own notice, after message id ``after``."""
 
     after: int
-    kind: str  # "info" or "notice"
+    kind: str  # "info", "notice" or "error" (a file that could not be sent)
     text: str
     time: str = ""
 
@@ -214,7 +215,7 @@ class Conversations:
             conversation.read, before_last)
         if fresh and not message.mine:
             conversation.unread = min(UNREAD_CAP, conversation.unread + 1)
-            if mentions(message.text, self.me):
+            if mentions(message.text, self.me) and not isinstance(message, FileMessage):  # a name is no mention
                 conversation.mentions += 1
         if message.mine and message.id is not None and not old:
             conversation.read = max(conversation.read, message.id)  # our own words are read

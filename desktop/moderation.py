@@ -18,6 +18,7 @@ from parley.protocol.reading import conversation_key
 from .client import (
     BansListed,
     ChatMessage,
+    FileMessage,
     MessageDeleted,
     MessageEdited,
     Muted,
@@ -81,7 +82,7 @@ class Moderation:
         if message is None or not self.app.rooms_server:
             return []
         items: MenuItems = []
-        if message.mine:
+        if message.mine and not isinstance(message, FileMessage):  # "A file can't be edited"
             items.append(("Edit", lambda: self.start_edit(message)))
         if message.mine or self.admin or (is_room(message.conversation) and self.may_moderate(message.conversation)):
             items.append(("Delete...", lambda: self.ask_delete(message)))
@@ -210,6 +211,8 @@ class Moderation:
         """Edit our newest message in the open conversation (Up in an empty composer); False: none."""
         for message in reversed(self.app.opened().messages):
             if message.mine and message.id is not None and self.app.rooms_server:
+                if isinstance(message, FileMessage):
+                    return False  # the newest is a file: nothing to edit
                 self.start_edit(message)
                 return True
         return False

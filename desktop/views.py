@@ -23,6 +23,7 @@ from .text import encode_lines, localize_until, readable_color
 
 class ChatActions(Protocol):
     def send(self) -> None: ...
+    def attach(self) -> None: ...
     def refresh(self) -> None: ...
     def disconnect(self) -> None: ...
     def kick(self) -> None: ...
@@ -297,8 +298,13 @@ class ChatView(ttk.Frame):
         self.prompt.hide()
         self._build_input(theme)
         self._build_kick_bar()
-        self.status_label = ttk.Label(self, text="", style="Status.TLabel", anchor="w")
-        self.status_label.grid(row=7, column=0, columnspan=3, sticky="ew")  # a row of its own, never covered
+        status_row = ttk.Frame(self)
+        status_row.grid(row=7, column=0, columnspan=3, sticky="ew")  # a row of its own, never covered
+        # A file's upload or download: "Sending photo.png: 45% (4.5 MB of 10 MB)", beside the connection's state.
+        self.transfer_label = ttk.Label(status_row, text="", style="Status.TLabel", anchor="e")
+        self.transfer_label.pack(side="right")
+        self.status_label = ttk.Label(status_row, text="", style="Status.TLabel", anchor="w")
+        self.status_label.pack(side="left", fill="x", expand=True)
         self.rowconfigure(1, weight=1)
         self.columnconfigure(1, weight=1)
         self._conversation_ids: list[str] = []
@@ -406,6 +412,8 @@ class ChatView(ttk.Frame):
         self.to_label.pack(side="left")
         self.send_button = ttk.Button(row, text="Send", command=self.actions.send, style="Send.TButton")
         self.send_button.pack(side="right", padx=4)
+        self.attach_button = ttk.Button(row, text="Attach\u2026", command=self.actions.attach)  # and Ctrl+O
+        self.attach_button.pack(side="right", padx=(0, 4))
         self.counter_label = ttk.Label(row, text=f"0/{MAX_MESSAGE}", width=8)
         self.counter_label.pack(side="right")
         self.entry = tk.Text(row, height=2, wrap="word", font="TkTextFont 12", undo=True,
@@ -639,6 +647,10 @@ class ChatView(ttk.Frame):
         """Show the connection state in the status line: green online, amber otherwise."""
         colors = {"online": self.theme["online"], "offline": self.theme["error"]}
         self.status_label.configure(text=text, foreground=colors.get(state, self.theme["warning"]))
+
+    def show_transfers(self, text: str) -> None:
+        """Show the files moving (empty: none)."""
+        self.transfer_label.configure(text=text)
 
     def set_identity(self, nickname: str, color: str) -> None:
         """Show our nickname in our color (made readable on the background)."""
