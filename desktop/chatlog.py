@@ -318,6 +318,9 @@ class ChatLog:
                 image = None
         while image is not None and max(image.width(), image.height()) > THUMB_BOX:
             image = image.subsample(2)  # never a picture larger than the server promises
+        room = self.text.winfo_width() - 48  # the log's width, less the indent and the scroll bar's margin
+        if image is not None and room >= 64 and image.width() > room:
+            image = image.subsample(-(-image.width() // room))  # whole, in a narrow window
         self._thumbs[link] = image
         follow, state = self.at_bottom(), str(self.text.cget("state"))  # it may come while a render draws
         self.text.configure(state="normal")
