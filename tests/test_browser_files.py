@@ -13,14 +13,17 @@ from __future__ import annotations
 import base64
 import io
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from browser import ARTIFACTS, MS, login, open_conversation, open_page, say
 from PIL import Image
 from playwright.async_api import Locator, Page, Request, expect
 from serverproc import ParleyProcess
+from test_browser_a11y import AXE, INSTALL_JS_DEPS, axe_violations
 from test_browser_rooms import create_room, header_form
 
 expect.set_options(timeout=MS)
@@ -65,6 +68,14 @@ DROP = """
 """
 
 
+@pytest.fixture(scope="module")
+def axe() -> Path:
+    """axe.min.js, installed by the project's own script if it is not yet (as test_browser_a11y)."""
+    result = subprocess.run([str(INSTALL_JS_DEPS)], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, f"scripts/install-js-deps failed:\n{result.stderr}"
+    return AXE
+
+
 def png(width: int, height: int) -> bytes:
     """A real PNG of ``width`` x ``height``: a colored gradient with a square in the middle."""
     image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
@@ -83,14 +94,18 @@ def file_message(page: Page, name: str) -> Locator:
     return page.locator("#messages .msg").filter(has=page.locator(".msg-file .file-name", has_text=name))
 
 
-async def shots(page: Page, name: str) -> None:
-    """test-artifacts/NAME-light.png and NAME-dark.png of the page as it is."""
+async def shots(page: Page, name: str, axe: Path | None = None) -> None:
+    """test-artifacts/NAME-light.png and NAME-dark.png of the page as it is; with ``axe``, no violation in either."""
     ARTIFACTS.mkdir(exist_ok=True)
+    found: dict[str, list[str]] = {}
     for scheme in SCHEMES:
         await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
         await page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
         await page.screenshot(path=str(ARTIFACTS / f"{name}-{scheme}.png"))
+        if axe is not None and (violations := await axe_violations(page, axe)):
+            found[scheme] = violations
     await page.emulate_media(color_scheme="light")
+    assert not found, f"axe-core on {name}: {found}"
 
 
 def uploads_seen(page: Page) -> list[str]:
@@ -191,11 +206,12 @@ async def test_a_screenshot_pasted_on_a_phone_reaches_the_private_room_and_nobod
 
 
 async def test_files_attached_and_dropped_go_one_after_another_as_images_and_cards(
-        chromium: Any, start_serve: Callable[..., ParleyProcess], tmp_path: Path) -> None:
+        chromium: Any, start_serve: Callable[..., ParleyProcess], tmp_path: Path, axe: Path) -> None:
     parley = start_serve()
     ann = await open_page(chromium, parley.url, "ann", viewport=DESKTOP)
     await login(ann.page, "ann")
-    bob = await open_page(chromium, parley.url, "bob", viewport=PHONE, **PHONE_OPTIONS)
+    # Bob's page runs axe-core (a script of the test's: the page's CSP is set aside there; Ann's keeps it).
+    bob = await open_page(chromium, parley.url, "bob", viewport=PHONE, bypass_csp=True, **PHONE_OPTIONS)
     await login(bob.page, "bob")
 
     # The paper-clip button opens the file picker.
@@ -211,7 +227,7 @@ async def test_files_attached_and_dropped_go_one_after_another_as_images_and_car
 
     # Dropped onto the conversation: a drop zone while dragging, then each file in turn.
     await ann.page.evaluate(DRAG_IN, [
-        given("notes.txt", "Shopping list:\n- tea\n".encode(), "text/plain"),
+        given("notes.txt", b"Shopping list:\n- tea\n", "text/plain"),
         given("evil.png", HTML_AS_PNG, "image/png"),
     ])
     await expect(ann.page.locator("#drop-zone")).to_be_visible()
@@ -237,7 +253,7 @@ async def test_files_attached_and_dropped_go_one_after_another_as_images_and_car
     assert response.headers["content-disposition"].startswith("attachment;")
     assert response.headers["x-content-type-options"] == "nosniff"
     await expect(file_message(bob.page, "notes.txt").locator(".file-meta")).to_have_text("21 B · Text")
-    await shots(bob.page, "files-cards-phone")
+    await shots(bob.page, "files-cards-phone", axe)
     await shots(ann.page, "files-cards-desktop")
 
     # A file can be deleted, not edited.
