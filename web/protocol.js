@@ -598,3 +598,125 @@ export function searchFrame(query, { rec = null, before = null, limit = null } =
   if (limit !== null) params.push(["limit", String(limit)]);
   return frame("SEARCH", params, encodeLines(query).content);
 }
+
+// ---- files (issue 15, CON rooms=1) ----
+// The same readers as the files section of parley/protocol/reading.py, held
+// to the same vectors (tests/vectors/files.json): a message's file is null
+// when it has none or its params are malformed (an id that is not a number
+// above 0, a size or dimension that is not a number, a flink that is not
+// relative: a scheme, a leading "/" or a ".." segment); it is an image only
+// when fw and fh are both above 0.
+
+// "flink is file_link(...), relative to the page's base path": a relative
+// reference with no scheme (RFC 3986 path-noscheme: no ":" before the first
+// "/"), no leading "/" (nor "\", which browsers read as "/"), and nothing a
+// URL parser would strip or reinterpret (spaces, controls, raw non-ASCII,
+// "?" or "#"). A ".." segment (also spelled %2e%2e) is refused in isFileLink.
+const NOSCHEME = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=@]|%[0-9A-Fa-f]{2})";
+const PCHAR = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})";
+const LINK_RE = new RegExp(`^${NOSCHEME}+(?:/${PCHAR}*)*$`);
+// An absolute http(s) URL without user info, query or fragment, controls or spaces:
+// the UPLOAD's url= and CONVER's files=, which a client puts a path after.
+const BASE_URL_RE = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^\x00-\x20\x7f-\x9f/?#\\@]+(?:\/[^\x00-\x20\x7f-\x9f?#\\]*)?$/;
+const CONTROLS_RE = /[\x00-\x1f\x7f-\x9f]/g; // Unicode's Cc
+export const DEFAULT_FILE_TYPE = "application/octet-stream";
+/** "thumbnail at flink?thumb=1". */
+export const THUMB_QUERY = "?thumb=1";
+const SIZE_UNITS = ["KB", "MB", "GB", "TB", "PB"];
+
+/**
+ * `size` bytes as people read them: "999 B", "1.2 KB", "12 KB", "1.5 MB",
+ * "10 MB", "2.1 GB": decimal units, one decimal below 10, none above,
+ * rounded half up in whole numbers (BigInt), as parley/protocol/sizes.py
+ * does for the server's legacy line. Throws RangeError for a negative or
+ * fractional size.
+ */
+export function humanSize(size) {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`not a size: ${size}`);
+  const n = BigInt(size);
+  if (n < 1000n) return `${n} B`;
+  const rounded = (numerator, denominator) => (2n * numerator + denominator) / (2n * denominator);
+  for (const [i, unit] of SIZE_UNITS.entries()) {
+    const scale = 1000n ** BigInt(i + 1);
+    const tenths = rounded(n * 10n, scale);
+    if (tenths < 100n) return `${tenths / 10n}.${tenths % 10n} ${unit}`;
+    const whole = rounded(n, scale);
+    if (whole < 1000n || i === SIZE_UNITS.length - 1) return `${whole} ${unit}`;
+  }
+  throw new Error("unreachable: the last unit always answers");
+}
+
+/** True when `link` is a path relative to the page: no scheme, no leading "/", no ".." segment. */
+export function isFileLink(link) {
+  if (typeof link !== "string" || !LINK_RE.test(link)) return false;
+  return link.split("/").every((segment) => segment.toLowerCase().replaceAll("%2e", ".") !== "..");
+}
+
+/** `url` when it is an absolute http(s) URL with no query, fragment or user info, else "". */
+function baseUrl(url) {
+  return typeof url === "string" && BASE_URL_RE.test(url) ? url : "";
+}
+
+/** An image's fw or fh: 0 when absent, null when not a number. */
+const dimension = (text) => (text === undefined ? 0 : number(text));
+
+/**
+ * The file of a file message (a CHATR, history, search result or EDITED
+ * with file=) as {id, name, size, type, link, width, height, isImage, thumb},
+ * or null when it carries none or its file params are malformed. `link`:
+ * the file's path relative to the page; `width`/`height`: an image's size
+ * (both 0 when not shown inline); `thumb`: the thumbnail's path
+ * (link?thumb=1) for an image, else null.
+ */
+export function readFile(f) {
+  const p = f.params;
+  const id = number(p.get("file"));
+  const size = number(p.get("fsize"));
+  const link = p.get("flink") ?? "";
+  if (!id || size === null || !isFileLink(link)) return null;
+  let width = dimension(p.get("fw"));
+  let height = dimension(p.get("fh"));
+  if (width === null || height === null) return null;
+  if (!(width && height)) width = height = 0;
+  const isImage = width > 0;
+  return {
+    id, name: p.get("fname") || "file", size, type: p.get("ftype") || DEFAULT_FILE_TYPE, link, width, height,
+    isImage, thumb: isImage ? link + THUMB_QUERY : null,
+  };
+}
+
+/**
+ * A granted UPLOAD as {rec, name, size, ticket, url}: POST the bytes to
+ * `url` (or, when "", to "files/upload" relative to the page) with
+ * "?ticket=" and the ticket URL-encoded. A missing rec is the lobby's; a
+ * size that is not a number reads 0; a url that is not an absolute http(s)
+ * URL reads "". A grant without a ticket ("") is not one.
+ */
+export function readUpload(f) {
+  const p = f.params;
+  return {
+    rec: p.get("rec") || EVERYONE, name: p.get("name") ?? "", size: number(p.get("size")) ?? 0,
+    ticket: p.get("ticket") ?? "", url: baseUrl(p.get("url")),
+  };
+}
+
+/**
+ * The UPLOAD asking to send file `name` of `size` bytes to `rec`. Control
+ * characters are left out of the name (a line break could not be sent; the
+ * server keeps only a safe name anyway); a size of 0 is sent as it is (the
+ * server answers that the file is empty). Throws RangeError for a negative
+ * or fractional size.
+ */
+export function uploadFrame(rec, name, size) {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`not a size: ${size}`);
+  return frame("UPLOAD", [["rec", rec], ["name", name.replace(CONTROLS_RE, "")], ["size", String(size)]]);
+}
+
+/** The CHAT that posts an uploaded file to `rec` with the upload's `receipt`. */
+export const fileChatFrame = (rec, receipt) => frame("CHAT", [["rec", rec], ["file", receipt]]);
+
+/** The files base URL a CONVER gives (files=), ending with "/"; "" when it gives none (or not an absolute http(s) URL). */
+export function readFilesBase(f) {
+  const base = baseUrl(f.params.get("files"));
+  return !base || base.endsWith("/") ? base : `${base}/`;
+}

@@ -52,6 +52,15 @@ to it. The rules:
   A refused CHAT or EDIT with the mute text says where we are muted, until
   when and why (``read_muted``). ``search_words`` and ``highlight`` come
   from ``words.py``.
+* Files (issue 15): ``read_file`` reads a message's ``file``, ``fname``,
+  ``fsize``, ``ftype``, ``flink`` and ``fw``/``fh`` (None when it has no
+  file or they are malformed: an id that is not a number above 0, a size or
+  dimension that is not a number, a ``flink`` that is not relative: a
+  scheme, a leading ``/`` or a ``..`` segment); it is an image only when
+  ``fw`` and ``fh`` are both above 0. An UPLOAD grant's ``url`` and
+  CONVER's ``files`` count only as absolute http(s) URLs. Sizes are shown
+  with ``human_size`` (``sizes.py``). tests/vectors/files.json holds both
+  clients to these.
 
 Texts come from ``texts``: a text with ``{fields}`` matches with anything in
 their place.
@@ -65,7 +74,7 @@ import string
 from dataclasses import dataclass, replace
 from typing import Union
 
-from . import texts, words
+from . import sizes, texts, words
 from .frames import Frame, make_frame
 from .lines import decode_lines, encode_lines
 from .names import is_color, is_room, name_key, room_key, same_nickname
@@ -73,6 +82,7 @@ from .names import is_color, is_room, name_key, room_key, same_nickname
 EVERYONE = "-ALL"
 search_words = words.search_words  # the words of a SEARCH, as the server splits them (words.py)
 highlight = words.highlight  # where they occur in a message's text
+human_size = sizes.human_size  # a file's size as clients show it: 12 KB, 1.5 MB (sizes.py)
 ACTION_PREFIX = "/me "  # "content starting with /me (slash, m, e, space) is an action"
 _NUMBER_RE = re.compile(r"[0-9]{1,15}\Z")
 
@@ -840,3 +850,142 @@ def search_frame(query: str, rec: str | None = None, before: int | None = None, 
     if limit is not None:
         params.append(("limit", str(limit)))
     return make_frame("SEARCH", params, encode_lines(query)[0])
+
+
+# ---- files (issue 15, CON rooms=1) -------------------------------------------------------
+
+# "flink is file_link(...), relative to the page's base path": a relative
+# reference with no scheme (RFC 3986 path-noscheme: no ":" before the first
+# "/"), no leading "/" (nor "\", which browsers read as "/"), and nothing a
+# URL parser would strip or reinterpret (spaces, controls, raw non-ASCII,
+# "?" or "#"). A ".." segment (also spelled %2e%2e) is refused below.
+_NOSCHEME = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=@]|%[0-9A-Fa-f]{2})"
+_PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+_LINK_RE = re.compile(rf"{_NOSCHEME}+(?:/{_PCHAR}*)*\Z")
+# An absolute http(s) URL without user info, query or fragment, controls or spaces:
+# the UPLOAD's url= and CONVER's files=, which a client puts a path after.
+_BASE_URL_RE = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f-\x9f/?#\\@]+(?:/[^\x00-\x20\x7f-\x9f?#\\]*)?\Z")
+_CONTROLS_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc
+DEFAULT_FILE_TYPE = "application/octet-stream"
+THUMB_QUERY = "?thumb=1"  # "thumbnail at flink?thumb=1"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """The file of a file message (a CHATR, history, search result or EDITED with ``file=``).
+
+    ``id``: the file's number; ``name`` as the server kept it; ``size`` in
+    bytes; ``type``: its MIME type as sniffed; ``link``: its path relative
+    to the page's base path (the desktop puts the files base URL before
+    it); ``width`` and ``height``: an image's size in pixels, both 0 when it
+    is not shown inline.
+    """
+
+    id: int
+    name: str
+    size: int
+    type: str
+    link: str
+    width: int = 0
+    height: int = 0
+
+    @property
+    def is_image(self) -> bool:
+        """Return True for an image shown inline (its thumbnail at ``thumb_link``)."""
+        return self.width > 0
+
+    @property
+    def thumb_link(self) -> str | None:
+        """Return the thumbnail's path (``flink?thumb=1``), or None when the file is not an image."""
+        return self.link + THUMB_QUERY if self.is_image else None
+
+
+@dataclass(frozen=True)
+class UploadGrant:
+    """An UPLOAD granted: where to POST the file's bytes and the ticket for it.
+
+    ``url``: the absolute upload URL, or '' when the server knows none (the
+    page then uses ``files/upload`` relative to itself); the POST goes to
+    it with ``?ticket=`` and the ticket URL-quoted. A grant without a ticket
+    (``ticket == ''``) is not one: the upload would be refused.
+    """
+
+    rec: str
+    name: str
+    size: int
+    ticket: str
+    url: str
+
+
+def is_file_link(link: str) -> bool:
+    """Return True when ``link`` is a path relative to the page: no scheme, no leading ``/``, no ``..`` segment."""
+    if not _LINK_RE.match(link):
+        return False
+    return all(segment.lower().replace("%2e", ".") != ".." for segment in link.split("/"))
+
+
+def _base_url(url: str | None) -> str:
+    """``url`` when it is an absolute http(s) URL with no query, fragment or user info, else ''."""
+    return url if url and _BASE_URL_RE.match(url) else ""
+
+
+def read_file(frame: Frame) -> FileInfo | None:
+    """Return the file a message carries, or None when it carries none or its file params are malformed.
+
+    Malformed (the message is then shown as its legacy line): ``file`` not
+    a number above 0, ``fsize`` not a number, ``flink`` not relative, or
+    ``fw``/``fh`` present but not numbers. ``fw``/``fh`` make an image only
+    when both are above 0.
+    """
+    file_id, size, link = number(frame.get("file")), number(frame.get("fsize")), frame.get("flink") or ""
+    if not file_id or size is None or not is_file_link(link):
+        return None
+    width, height = _dimension(frame.get("fw")), _dimension(frame.get("fh"))
+    if width is None or height is None:
+        return None
+    if not (width and height):
+        width = height = 0
+    return FileInfo(file_id, frame.get("fname") or "file", size, frame.get("ftype") or DEFAULT_FILE_TYPE, link, width, height)
+
+
+def _dimension(text: str | None) -> int | None:
+    """An image's ``fw`` or ``fh``: 0 when absent, None when not a number."""
+    return 0 if text is None else number(text)
+
+
+def read_upload(frame: Frame) -> UploadGrant:
+    """Return a granted UPLOAD (``rec``, ``name``, ``size``, ``ticket``, ``url``).
+
+    A missing ``rec`` is the lobby's (as for CHATR); a ``size`` that is not
+    a number reads 0; a ``url`` that is not an absolute http(s) URL reads ''.
+    """
+    return UploadGrant(frame.get("rec") or EVERYONE, frame.get("name") or "", number(frame.get("size")) or 0,
+                       frame.get("ticket") or "", _base_url(frame.get("url")))
+
+
+def upload_frame(rec: str, name: str, size: int) -> Frame:
+    """Return the UPLOAD asking to send file ``name`` of ``size`` bytes to ``rec``.
+
+    Control characters are left out of the name (a line break could not
+    be sent; the server keeps only a safe name anyway). A size of 0 is sent
+    as it is: the server answers that the file is empty. Raises ValueError
+    for a negative size.
+    """
+    if size < 0:
+        raise ValueError(f"a file's size is never negative: {size}")
+    return make_frame("UPLOAD", [("rec", rec), ("name", _CONTROLS_RE.sub("", name)), ("size", str(size))])
+
+
+def file_chat_frame(rec: str, receipt: str) -> Frame:
+    """Return the CHAT that posts an uploaded file to ``rec`` with the upload's ``receipt``."""
+    return make_frame("CHAT", [("rec", rec), ("file", receipt)])
+
+
+def read_files_base(frame: Frame) -> str:
+    """Return the files base URL a CONVER gives (``files=``), ending with ``/``; '' when it gives none.
+
+    The desktop puts it before a file's ``link``. A value that is not an
+    absolute http(s) URL (no query, fragment or user info) counts as none.
+    """
+    base = _base_url(frame.get("files"))
+    return base if not base or base.endswith("/") else base + "/"
