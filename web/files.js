@@ -333,9 +333,11 @@ const carriesFiles = (event) => Array.from(event.dataTransfer?.types ?? []).incl
 function openViewer(link) {
   const viewer = $("file-viewer");
   $("viewer-title").textContent = link.dataset.name;
-  const image = $("viewer-image");
+  const image = el("img");
+  image.id = "viewer-image";
   image.alt = link.dataset.name;
   image.src = link.href;
+  $("viewer-body").replaceChildren(image); // made when opened: the page has no image of its own but its icon
   $("viewer-download").href = link.href;
   $("viewer-download").download = link.dataset.name;
   viewer.returnFocus = link;
@@ -384,7 +386,7 @@ export function setupFiles(client, openRec) {
   $("viewer-close").addEventListener("click", closeViewer);
   $("file-viewer").addEventListener("click", (event) => event.target === $("file-viewer") && closeViewer());
   $("file-viewer").addEventListener("close", () => {
-    $("viewer-image").removeAttribute("src");
+    $("viewer-body").replaceChildren();
     const back = $("file-viewer").returnFocus;
     if (back?.isConnected) back.focus();
   });
