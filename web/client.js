@@ -473,7 +473,8 @@ export class ChatClient {
 
   onChatr(f) {
     const message = P.readChat(f, this.nickname); // its text with its line breaks
-    message.file = P.readFile(f); // null unless a file message (then its text is the line for original clients)
+    const file = P.readFile(f); // a file message's file (its text is then the line for original clients)
+    if (file) message.file = file;
     if (message.found) {
       if (this.search.add(message)) this.emit("search", { search: this.search });
       return;
