@@ -298,7 +298,7 @@ async def test_a_file_over_the_limit_is_refused_before_a_byte_is_sent(
         {"name": "small.txt", "mimeType": "text/plain", "buffer": b"fits\n"},
     ])
     refused = ann.page.locator("#uploads .upload .upload-status.form-error")
-    await expect(refused).to_have_text("The file is too large: 200 KB; files may be up to 100 KB.")
+    await expect(refused).to_have_text("Error: The file is too large: 200 KB; files may be up to 100 KB.")
     await expect(refused).to_have_attribute("role", "alert")
     # The next file goes on; the refused one stays until dismissed.
     await expect(file_message(bob.page, "small.txt")).to_have_count(1)
