@@ -150,7 +150,7 @@ UPLOAD_DISK_FULL = "The server's disk is full: the file was not stored."
 FILE_NOT_FOUND = "Not found"
 
 # Files (UPLOAD, CHAT file=): the server's refusals, before any byte is sent where the size is known.
-FILE_SHARING_OFF = "Error: File sharing is off on this server."
+FILE_SHARING_OFF = "Error: " + FILES_OFF
 FILE_NAME_REQUIRED = "Error: name and size parameters required."
 FILE_EMPTY = "Error: The file is empty."
 FILE_TOO_LARGE = "Error: The file is too large: {size}; files may be up to {limit}."
