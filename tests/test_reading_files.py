@@ -5,7 +5,9 @@ readers and by tests/js/files_vectors.test.mjs against web/protocol.js; a
 differential test sends thousands of random file frames, sizes and links
 through both in one Node process. A malformed file message is read as no
 file (the client shows its legacy line), never as an exception, and a link
-a client accepts always stays under the page's base path.
+a client accepts always stays under the page's base path. Last, a real
+server and gateway (as `parley serve` runs them) are driven with the readers
+alone: UPLOAD, the grant, the POST, CHAT file=, the CHATR, the link.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import subprocess
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin
+from urllib.parse import quote, unquote, urljoin
 
 import pytest
+import test_files
 from hypothesis import given
 from hypothesis import strategies as st
+from test_files import png
+from test_rooms import rooms_login
 
-from parley.protocol import format_frame, make_frame, parse_frame
+from parley.files.links import file_link, safe_name
+from parley.protocol import format_frame, make_frame, parse_frame, texts
 from parley.protocol.reading import (
     FileInfo,
     file_chat_frame,
@@ -39,6 +45,7 @@ from parley.protocol.sizes import UNITS
 HERE = Path(__file__).parent
 VECTORS = json.loads((HERE / "vectors" / "files.json").read_text("utf-8"))
 BASE = "https://chat.example/parley/"
+serve = test_files.serve  # the fixture: a chat server and its gateway in this process, as `parley serve` runs them
 FILE_PARAMS = ("file", "fname", "fsize", "ftype", "flink", "fw", "fh")
 
 
@@ -174,6 +181,11 @@ def test_the_python_and_javascript_readers_agree_on_random_file_frames_sizes_and
     node = shutil.which("node")
     assert node, "node is not installed (Node 20 or newer is needed for the JavaScript tests)"
     inputs = random_inputs(seed=15, count=3000)
+    rng = random.Random(15)
+    made = [file_link(b"k" * 32, i + 1, "cd" * 32, safe_name("".join(chr(rng.choice([rng.randrange(1, 0xD800), rng.randrange(0xE000, 0x2FFFF)]))
+                                             for _ in range(12))))
+            for i in range(300)]  # links as the server makes them, for names of any code points
+    inputs["links"] += made
     result = subprocess.run([node, str(HERE / "js" / "files_batch.mjs")], input=json.dumps(inputs),
                             capture_output=True, text=True, timeout=60, check=True)
     js = json.loads(result.stdout)
@@ -185,5 +197,50 @@ def test_the_python_and_javascript_readers_agree_on_random_file_frames_sizes_and
     for key, answers in python.items():
         differ = [(given, py, j) for given, py, j in zip(inputs[key], answers, js[key]) if py != j]
         assert not differ, f"{key}: {differ[:5]}"
+    assert all(python["links"][-len(made):])
     accepted = sum(file is not None for file in python["frames"])
     assert 100 < accepted < len(inputs["frames"]) - 100, "the random frames should test both outcomes"
+
+
+@given(st.text(max_size=200), st.integers(min_value=1, max_value=10**15 - 1))  # ids: 1 to 15 digits
+def test_every_link_the_server_makes_is_read_as_relative_and_names_its_file(name: str, file_id: int) -> None:
+    """Whatever a file is called, the readers accept the link parley/files makes for it, and it leads back to the name."""
+    kept = safe_name(name)
+    link = file_link(b"k" * 32, file_id, "ab" * 32, kept)
+    frame = make_frame("CHATR", {"file": str(file_id), "fname": kept, "fsize": "1", "flink": link}, "[file]")
+    file = read_file(parse_frame(format_frame(frame)))
+    assert file is not None and file.link == link and file.name == kept
+    assert urljoin(BASE, link).startswith(BASE + f"files/{file_id}/")
+    assert unquote(link.rsplit("/", 1)[1]) == kept
+
+
+async def test_the_readers_read_what_a_real_server_sends_for_an_image_and_a_document(serve) -> None:
+    """A real server and gateway: each step of sharing a file is read and built with the readers, as clients do."""
+    served = await serve()
+    ann, ann_frames = await rooms_login(served.server.port, "ann")
+    bob, bob_frames = await rooms_login(served.server.port, "bob")
+    try:
+        assert read_files_base(ann_frames[0]) == read_files_base(bob_frames[0]) == served.base
+        for name, body, kind, size in (("../holiday.png", png(), "image/png", (64, 48)),
+                                       ("notes.txt", b"meeting at noon\n" * 100, "text/plain", (0, 0))):
+            await ann.send(format_frame(upload_frame("-ALL", name, len(body))))
+            grant = read_upload(await ann.next("UPLOAD"))
+            assert (grant.rec, grant.name, grant.size) == ("-ALL", name.rsplit("/")[-1], len(body))
+            assert grant.url == served.base + "files/upload" and grant.ticket
+            status, answer = await served.post(f"{grant.url}?ticket={quote(grant.ticket, safe='')}", body)
+            assert status == 200, answer
+            await ann.send(format_frame(file_chat_frame(grant.rec, answer["receipt"])))
+            frame = await bob.next("CHATR")
+            file = read_file(frame)
+            assert file is not None and (file.name, file.size, file.type) == (grant.name, len(body), kind)
+            assert (file.width, file.height) == size and file.is_image == (kind == "image/png")
+            assert frame.content == f"[file] {file.name} ({human_size(file.size)}) {served.base}{file.link}"
+            assert (await served.get(file.link))[:2] == (200, body)
+            if file.thumb_link:
+                status, thumb, headers = await served.get(file.thumb_link)
+                assert status == 200 and headers["Content-Type"] == "image/png" and thumb.startswith(b"\x89PNG")
+        await ann.send(format_frame(upload_frame("-ALL", "empty.txt", 0)))
+        assert (await ann.next("ERR")).content == texts.FILE_EMPTY
+    finally:
+        for client in (ann, bob):
+            await client.close()
