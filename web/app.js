@@ -11,6 +11,7 @@
 import * as A from "./adminview.js";
 import { ChatClient, socketUrl } from "./client.js";
 import { Drafts, convKey, dayLabel, dayOf } from "./conversations.js";
+import { setupFiles } from "./files.js";
 import { chatItem, convItem, daySeparator, historyStart, memberItem, newDivider, roomItem } from "./convview.js";
 import * as M from "./moderation.js";
 import * as P from "./protocol.js";
@@ -734,7 +735,7 @@ function openMenu(trigger) {
   const own = event.own;
   const sender = event.message.sender;
   const shown = {
-    edit: own,
+    edit: own && !event.message.file, // "A file can't be edited; delete it and send it again."
     delete: own || canModerateHere(),
     report: !own,
     moderate: !own && canModerateHere(),
@@ -1114,7 +1115,7 @@ function onGlobalKey(event) {
     event.preventDefault();
     $("search-input").focus();
     $("search-input").select();
-  } else if (event.key === "Escape" && !$("search-panel").hidden && !$("mod-dialog").open) {
+  } else if (event.key === "Escape" && !$("search-panel").hidden && !$("mod-dialog").open && !$("file-viewer").open) {
     showSearch(false);
     if (target.closest?.("#search-panel")) $("search-input").focus();
   }
@@ -1420,6 +1421,7 @@ function wire() {
   $("conv-form").addEventListener("submit", onConvFormSubmit);
   $("conv-form-cancel").addEventListener("click", () => showConvForm(null));
   wireModeration();
+  setupFiles(client, () => openConv().rec);
   $("leave").addEventListener("click", () => client.leave());
   $("settings-toggle").addEventListener("click", () => showSettings($("settings-panel").hidden));
   $("settings-close").addEventListener("click", () => showSettings(false));

@@ -38,11 +38,12 @@ import * as T from "./texts.js";
 // edited: {id, rec, sender, edited, text}  deleted: {id, rec}  (a message changed: every conversation and the search results)
 // search: {search} (results came, or the answer)   muted: {rec, muted, until, reason} (we were muted or unmuted)
 // bans: {room, entries}  reports: {new, entries}  accounts: {accounts}  audit: {more, entries}
+// upload: {ok: true, grant} (UPLOAD granted; grant null if unreadable) or {ok: false, text} (its ERR), in the order asked
 // ("ended" and "login-error" carry `banned`, `until` (epoch ms, 0: for good) and `reason`)
 export const EVENTS = [
   "status", "login-error", "logged-in", "identity", "chat", "users", "notice", "update-result", "ended",
   "convs", "history", "members", "rooms", "answer", "session", "edited", "deleted", "search", "muted",
-  "bans", "reports", "accounts", "audit",
+  "bans", "reports", "accounts", "audit", "upload",
 ];
 
 const ROOM_REASONS = new Set([
@@ -96,6 +97,7 @@ export class ChatClient {
     this.status = { state: "offline", reason: "", retryAt: 0 };
     this.search = new M.SearchResults();
     this.endBan = null; // {until, reason} of the ban that ends the session
+    this.uploadsAsked = 0; // UPLOADs sent on this socket and not answered yet
   }
 
   on(name, listener) {
@@ -237,6 +239,16 @@ export class ChatClient {
     return this.online && this.send(f);
   }
 
+  /**
+   * UPLOAD of a file of `size` bytes named `name` for `rec`; false when not
+   * sent. The answer (the grant, or the ERR refusing it) comes as "upload".
+   */
+  askUpload(rec, name, size) {
+    if (!this.online || !this.send(P.uploadFrame(rec, name, size))) return false;
+    this.uploadsAsked += 1;
+    return true;
+  }
+
   /** Ask for UPDATE of the given non-empty {nickname, color, password}; false if nothing to send. */
   update(changes) {
     const f = P.update(changes);
@@ -333,6 +345,7 @@ export class ChatClient {
     this.online = false;
     this.loginPending = false;
     this.pendingUpdates = [];
+    this.uploadsAsked = 0;
     if (this.ending) this.finish();
     else if (this.wantOnline) this.scheduleRetry(text);
     else {
@@ -460,6 +473,8 @@ export class ChatClient {
 
   onChatr(f) {
     const message = P.readChat(f, this.nickname); // its text with its line breaks
+    const file = P.readFile(f); // a file message's file (its text is then the line for original clients)
+    if (file) message.file = file;
     if (message.found) {
       if (this.search.add(message)) this.emit("search", { search: this.search });
       return;
@@ -617,9 +632,20 @@ export class ChatClient {
     // need no line of their own (the close that follows DISCON ends it).
   }
 
+  /** UPLOAD granted: the answer to the oldest UPLOAD asked. */
+  onUpload(f) {
+    if (this.uploadsAsked === 0) return; // not ours to take (a frame of another socket's life)
+    this.uploadsAsked -= 1;
+    this.emit("upload", { ok: true, grant: P.readUpload(f) });
+  }
+
   onErr(f) {
     const err = P.readNotice(f);
-    this.note("error", err.text, err);
+    if (this.uploadsAsked > 0) {
+      // "Refused: ERR,time=..,<text>": the UPLOAD's refusal, shown where the upload is.
+      this.uploadsAsked -= 1;
+      this.emit("upload", { ok: false, text: err.text });
+    } else this.note("error", err.text, err);
     const muted = M.readMuted(err.text, P.number(f.params.get("until")));
     if (muted) this.emit("muted", { ...muted, muted: true });
     if (err.text === UNKNOWN_HISTORY) this.historyRefused(false); // a server without HISTORY: no page waits for it
@@ -700,6 +726,7 @@ const HANDLERS = new Map([
   ["REPORTS", function onReports(f) { this.emit("reports", P.readReports(f)); }],
   ["ACCOUNTS", function onAccounts(f) { this.emit("accounts", { accounts: P.readAccounts(f) }); }],
   ["AUDIT", function onAudit(f) { this.emit("audit", P.readAudit(f)); }],
+  ["UPLOAD", ChatClient.prototype.onUpload],
   ["ERR", ChatClient.prototype.onErr],
   ["PONG", () => {}],
 ]);

@@ -3,6 +3,7 @@
 // chat messages as a conversation shows them. Text from the network is
 // written with textContent only (render.js's rule).
 
+import { fileBody } from "./files.js";
 import { el, messageItem } from "./render.js";
 
 /** A count shown as a number, then its words (" unread") for screen readers only. */
@@ -103,11 +104,16 @@ export function newDivider() {
 
 /**
  * A chat message in its conversation: a room's message is not private; a
- * `/me` action reads "* alice waves".
+ * `/me` action reads "* alice waves"; a file message shows the file (its
+ * text is the line for original clients).
  */
 export function chatItem(event, background) {
   const item = messageItem(event, background);
   const { message } = event;
+  if (message.file) {
+    item.querySelector(".msg-text").replaceWith(fileBody(message.file));
+    item.classList.add("msg-with-file");
+  }
   if (message.id !== null) {
     // Edit, delete, report (and moderation of the sender): a menu, reached by keyboard too.
     const more = el("button", "msg-actions", "…");
@@ -122,7 +128,7 @@ export function chatItem(event, background) {
     item.querySelector(".badge-private")?.remove();
     item.querySelector(".msg-to")?.remove();
   }
-  if (message.action) {
+  if (message.action && !message.file) {
     item.classList.add("msg-action");
     const body = item.querySelector(".msg-text");
     if (body) {
