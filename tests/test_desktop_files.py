@@ -377,7 +377,15 @@ def test_the_window_keeps_chatting_while_an_upload_runs_and_a_stalled_one_is_ref
 
     # An upload that sends nothing for longer than --upload-stall-timeout (1 s): the gateway's 408, said.
     held = threading.Event()
-    dan.sharing.transfers.pace = lambda _sent, _total: held.wait(3)
+    stalls: list[int] = []
+
+    def stall_once(sent: int, _total: int) -> None:
+        # Once, past the gateway's 1 s: then the rest goes, and the gateway's answer (read after it) is its 408.
+        if not stalls:
+            stalls.append(sent)
+            held.wait(3)
+
+    dan.sharing.transfers.pace = stall_once
     dan.sharing.attach_file(tmp_path / "notes.txt")
     desktops.until(shown(dan, f"notes.txt was not sent: {texts.UPLOAD_STALLED}"), "the stall refusal",
                    timeout=TIMEOUT + 5)
