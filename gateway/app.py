@@ -5,7 +5,8 @@ Routes, under the base path (``/`` by default, ``/chat/`` with ``--base-path /ch
 * the page: ``index.html`` at the base path and the other files of ``web/``;
 * ``ws``: the WebSocket endpoint (relay.py);
 * ``healthz``: 200 when the chat server answers a PING, 503 when not;
-* ``metrics``: Prometheus text.
+* ``metrics``: Prometheus text;
+* ``files/upload`` and ``files/<id>/<sha>/<sig>/<name>``: shared files (files.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from parley.net.listen import LISTEN_BACKLOG
 from parley.startup import listen_error, tls_client_context, tls_server_context
 
 from .config import GatewayConfig
+from .files import add_routes as add_file_routes
 from .gate import GatedSite, WebGuard, guard_middleware
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .relay import (
@@ -132,6 +134,7 @@ def create_app(config: GatewayConfig, connect_local: LocalConnector | None = Non
     app.router.add_get(base + "ws", websocket)
     app.router.add_get(base + "healthz", healthz)
     app.router.add_get(base + "metrics", metrics)
+    add_file_routes(app, base, config)
     app.router.add_get(base + "{name}", page)
     app.on_response_prepare.append(_add_security_headers)
     app.cleanup_ctx.append(_upstream_tls)

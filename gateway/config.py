@@ -42,5 +42,10 @@ class GatewayConfig:
     http_keepalive_timeout: float = 30.0  # seconds an idle connection is kept between requests
     max_connections_per_address: int = 64  # open web connections (HTTP and WebSocket) of one address
     ipv6_prefix: int = DEFAULT_IPV6_PREFIX  # the per-address cap counts an IPv6 address by this prefix
+    # Shared files (PROTOCOL.md, "Files"): the data folder's files/ folder; None: file sharing is off.
+    files_root: Path | None = None
+    upload_stall_timeout: float = 30.0  # seconds an upload may send nothing before it is refused (408)
+    max_image_pixels: int = 50_000_000  # an image with more is not decoded (a decompression bomb)
+    max_upload_size: int = 10 * 1024 * 1024  # a sanity cap on one upload; its ticket's size is the real limit
     # The web port's share of the process's connections (None: planned from the descriptor limit at start).
     budget: ConnectionBudget | None = None

@@ -27,8 +27,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "parley.loops": (),
     "parley.startup": ("parley.net",),  # StartupError: what a user can fix, in one line
     "parley.flags": ("parley.loops", "parley.net", "parley.paths"),  # the command's arguments: nothing it runs
-    "server": ("parley.protocol", "parley.net", "parley.paths", "parley.startup"),
-    "gateway": ("parley.net", "parley.paths", "parley.startup"),
+    "parley.files": (),
+    "server": ("parley.protocol", "parley.net", "parley.paths", "parley.startup", "parley.files"),
+    "gateway": ("parley.net", "parley.paths", "parley.startup", "parley.files", "parley.protocol.texts"),
     # The codec, and the one TLS context builder (which knows nothing of chat).
     "desktop": ("parley.protocol", "parley.net.tls"),
 }

@@ -140,3 +140,11 @@ NOTHING_TO_SEARCH = "Error: Nothing to search for."
 SEARCH_TOO_LONG = "Error: A search is at most {limit} characters."
 SEARCH_FAILED = "Error: The search could not be done, please try again."
 RESERVED_NICKNAME = "Error: That nickname is reserved"
+
+# Files (PROTOCOL.md, "Files"): what the gateway answers on its files/ routes, as JSON {"error": text}.
+FILES_OFF = "File sharing is off on this server."
+UPLOAD_FORBIDDEN = "This upload is not allowed or has expired; attach the file again."
+UPLOAD_TOO_LARGE = "The file is larger than announced."
+UPLOAD_STALLED = "The upload stopped; try again."
+UPLOAD_DISK_FULL = "The server's disk is full: the file was not stored."
+FILE_NOT_FOUND = "Not found"

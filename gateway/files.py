@@ -1,0 +1,217 @@
+"""The gateway's files routes (PROTOCOL.md, "Files"), under its base path.
+
+* ``POST files/upload?ticket=T``: the file's raw bytes, streamed to
+  ``tmp/`` while hashed, in chunks, each written in a thread; the ticket is
+  checked before a byte of the body is read. Then the type is sniffed, the
+  thumbnail made (in a thread), the part renamed into ``blobs/``, and a
+  signed receipt returned for the chat server.
+* ``GET files/<id>/<sha>/<sig>/<name>`` (``?thumb=1``: the thumbnail): the
+  bytes, if the link's signature checks and they are stored, served so a
+  browser never runs them (nosniff, a sandboxing CSP, attachment unless an
+  image that decoded).
+
+Errors are JSON ``{"error": text}`` with the texts of parley/protocol/texts.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from parley.files import links
+from parley.files.images import make_thumbnail
+from parley.files.sniff import HEAD, INLINE_TYPES, OCTET_STREAM, sniff
+from parley.files.store import BlobStore, Part, is_sha
+from parley.protocol import texts
+
+from .config import GatewayConfig
+
+log = logging.getLogger("parley.gateway")
+CHUNK = 64 * 1024  # bytes read from the request and written to disk at a time
+STALE_PART = 3600.0  # seconds after which a part file left in tmp/ at start is removed
+FULL_DISK = frozenset({errno.ENOSPC, errno.EDQUOT})
+FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'",
+    "Cache-Control": "private, max-age=86400",
+    "Referrer-Policy": "no-referrer",
+}
+T = TypeVar("T")
+
+
+class UploadError(Exception):
+    """An upload refused or failed: its HTTP status and the text for the client."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+@dataclass
+class Files:
+    """The files routes of one gateway; ``store`` is None when file sharing is off."""
+
+    config: GatewayConfig
+    store: BlobStore | None
+    secret: bytes = b""
+
+    async def start(self) -> None:
+        """Load (or create) the signing key and clear uploads a stopped process left behind."""
+        if self.store is not None:
+            store = self.store
+            self.secret = await _in_thread(store.secret)
+            removed = await _in_thread(store.clear_tmp, STALE_PART, time.time())
+            if removed:
+                log.info("removed %d unfinished uploads left in %s", removed, store.tmp)
+
+    async def upload(self, request: web.Request) -> web.StreamResponse:
+        if self.store is None:
+            return _error(404, texts.FILES_OFF)
+        token = request.query.get("ticket", "")
+        if not token:
+            return _error(400, texts.UPLOAD_FORBIDDEN)
+        ticket = links.read_ticket(self.secret, token, int(time.time() * 1000))
+        if ticket is None:
+            return _refused(request, 403, texts.UPLOAD_FORBIDDEN)
+        limit = min(ticket.size, self.config.max_upload_size)
+        if request.content_length is not None and request.content_length > limit:
+            return _refused(request, 413, texts.UPLOAD_TOO_LARGE)
+        try:
+            receipt = await self._receive(request, self.store, ticket.ticket, limit)
+        except UploadError as error:
+            return _refused(request, error.status, error.text)
+        return web.json_response({"receipt": links.receipt(self.secret, receipt), "sha": receipt.sha,
+                                  "size": receipt.size, "type": receipt.type, "width": receipt.width,
+                                  "height": receipt.height})
+
+    async def _receive(self, request: web.Request, store: BlobStore, ticket: str, limit: int) -> links.Receipt:
+        """Stream the body into the store; return the receipt. Raises UploadError."""
+        address = request.remote
+        try:
+            part = await _in_thread(store.receive)
+            with part:
+                await self._stream(request, part, limit)
+                sha = await _in_thread(part.finish)
+                mime, width, height = await self._describe(store, part, sha)
+                fresh = await _in_thread(part.keep, sha)
+        except OSError as error:
+            if error.errno in FULL_DISK:
+                log.error("%s: upload not stored: the disk of %s is full", address, store.root)
+                raise UploadError(507, texts.UPLOAD_DISK_FULL) from None
+            log.exception("%s: upload not stored", address)
+            raise UploadError(500, texts.UPLOAD_STALLED) from None
+        log.info("%s: stored a file of %d bytes (%s, %s)%s", address, part.size, mime, sha[:12],
+                 "" if fresh else ", the same bytes as one stored already")
+        return links.Receipt(ticket, sha, part.size, mime, width, height)
+
+    async def _stream(self, request: web.Request, part: Part, limit: int) -> None:
+        """Read the body into ``part``, chunk by chunk. Raises UploadError, OSError (from the disk)."""
+        expected = request.content_length
+        stall = self.config.upload_stall_timeout
+        while True:
+            try:
+                chunk = await asyncio.wait_for(request.content.read(CHUNK), stall)
+            except TimeoutError:
+                log.info("%s: upload stalled after %d bytes", request.remote, part.size)
+                raise UploadError(408, texts.UPLOAD_STALLED) from None
+            except (ConnectionError, ClientPayloadError, HttpProcessingError) as error:  # the client went away
+                log.info("%s: upload cut after %d bytes: %s", request.remote, part.size, error)
+                raise UploadError(408, texts.UPLOAD_STALLED) from None
+            if not chunk:
+                break
+            if part.size + len(chunk) > limit:
+                raise UploadError(413, texts.UPLOAD_TOO_LARGE)
+            await _in_thread(part.write, chunk)
+        if expected is not None and part.size < expected:
+            raise UploadError(408, texts.UPLOAD_STALLED)
+
+    async def _describe(self, store: BlobStore, part: Part, sha: str) -> tuple[str, int, int]:
+        """The type, width and height of a finished part; an image's thumbnail is written in a thread."""
+        mime = sniff(part.head)
+        if mime not in INLINE_TYPES:
+            return mime, 0, 0
+        size = await _in_thread(make_thumbnail, part.path, store.thumb_path(sha), self.config.max_image_pixels)
+        if size is None:
+            return OCTET_STREAM, 0, 0  # an image that did not decode is never shown inline
+        return mime, size[0], size[1]
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        if self.store is None:
+            return _error(404, texts.FILES_OFF)
+        info = request.match_info
+        file_id, sha, sig, name = info["id"], info["sha"], info["sig"], info["name"]
+        if not (file_id.isdigit() and is_sha(sha)
+                and links.check_link(self.secret, int(file_id), sha, sig, name)):
+            return _error(404, texts.FILE_NOT_FOUND)
+        thumb = request.query.get("thumb") == "1"
+        found = await _in_thread(_look_up, self.store, sha, thumb)
+        if found is None:
+            return _error(404, texts.FILE_NOT_FOUND)
+        path, mime = found
+        quoted = urllib.parse.quote(name, safe="")
+        disposition = "inline" if mime in INLINE_TYPES else "attachment"
+        return web.FileResponse(path, headers={
+            **FILE_HEADERS,
+            "Content-Type": "text/plain; charset=utf-8" if mime == "text/plain" else mime,
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quoted}",
+        })
+
+
+def _look_up(store: BlobStore, sha: str, thumb: bool) -> tuple[Path, str] | None:
+    """The file to serve and its type, or None when it is not stored (runs in a thread).
+
+    The type is sniffed from the blob now, and an image type holds only when
+    the thumbnail exists, i.e. the bytes decoded as that image at upload.
+    """
+    blob, thumbnail = store.blob_path(sha), store.thumb_path(sha)
+    try:
+        if thumb:
+            return (thumbnail, "image/png") if thumbnail.is_file() and blob.is_file() else None
+        with blob.open("rb") as file:
+            mime = sniff(file.read(HEAD))
+    except OSError:
+        return None
+    if mime in INLINE_TYPES and not thumbnail.is_file():
+        mime = OCTET_STREAM
+    return blob, mime
+
+
+def _error(status: int, text: str) -> web.Response:
+    return web.json_response({"error": text}, status=status, headers={"Cache-Control": "no-store"})
+
+
+def _refused(request: web.Request, status: int, text: str) -> web.Response:
+    """An error answered before the body was read whole: the connection closes after it, so
+    the rest of the body is not read (nor waited for) to keep the connection."""
+    response = _error(status, text)
+    if not request.content.at_eof():
+        response.force_close()
+    return response
+
+
+async def _in_thread(function: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+
+def add_routes(app: web.Application, base: str, config: GatewayConfig) -> Files:
+    """Add the files routes under ``base``; file sharing is off (404) without ``config.files_root``."""
+    files = Files(config, BlobStore(config.files_root) if config.files_root is not None else None)
+    app.router.add_post(base + "files/upload", files.upload)
+    app.router.add_get(base + "files/{id}/{sha}/{sig}/{name}", files.download)
+
+    async def start(app: web.Application) -> None:
+        await files.start()
+
+    app.on_startup.append(start)
+    return files
