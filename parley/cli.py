@@ -105,6 +105,12 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         accounts_per_address=args.accounts_per_address,
         durable=args.fsync == "on",
         ipv6_prefix=args.ipv6_prefix,
+        files_enabled=not args.no_files,
+        max_file_size=args.max_file_size,
+        account_quota=args.account_quota,
+        guest_quota=args.guest_quota,
+        files_total=args.files_total,
+        files_url=_base_url(args.public_url) if args.public_url else "",
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)
@@ -211,6 +217,11 @@ def _print_gateway_ready(config: "GatewayConfig", port: int) -> None:
         print(f"    {hint}{config.base_path}", flush=True)
 
 
+def _base_url(url: str) -> str:
+    """``url`` ending with one ``/``, so that ``files/...`` joins it."""
+    return url.rstrip("/") + "/"
+
+
 async def _until_stopped() -> None:
     """Wait for SIGINT or SIGTERM."""
     stop = asyncio.Event()
@@ -270,6 +281,12 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
     except BaseException:
         await server.close()
         raise
+    if not server_settings.files_url:
+        # The first address printed for browsers: where file links point and the desktop client uploads.
+        scheme = "https://" if config.tls_cert else "http://"
+        hints = connect_hints(config.http_host, port, scheme)
+        if hints:
+            server_settings.files_url = _base_url(f"{hints[0]}{config.base_path}")
     try:
         started()
         _print_server_ready(server_settings)(server)

@@ -12,6 +12,7 @@ import argparse
 import importlib.metadata
 import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
@@ -122,6 +123,16 @@ def _number(kind: type[int] | type[float], least: float, *, above: bool = False)
 
 
 positive_int = _number(int, 1)
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def byte_size(text: str) -> int:
+    """Bytes, as ``1048576``, ``512K``, ``10M``, ``2G`` (or ``10MiB``, ``10MB``: powers of 1024). Raises ArgumentTypeError."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (such as 10M, 512K or 2G)")
+    return int(match[1]) * _SIZE_UNITS[match[2]]
 
 
 def ipv6_prefix(text: str) -> int:
@@ -292,6 +303,20 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
                   "parley ban add takes effect on a running server; 0: only at start (default: %(default)s)")
     add_flag(parser, "--edit-window", metavar="SECONDS", type=non_negative, default=900.0,
              help="seconds after sending a message during which its author may edit it (default: %(default)s)")
+    add_flag(parser, "--max-file-size", metavar="SIZE", type=byte_size, default=10 * 1024**2,
+             help="largest file one may share, e.g. 10M (default: 10M)")
+    add_flag(parser, "--account-quota", metavar="SIZE", type=byte_size, default=100 * 1024**2,
+             help="bytes of files each account may have shared (default: 100M)")
+    add_flag(parser, "--guest-quota", metavar="SIZE", type=byte_size, default=20 * 1024**2,
+             help="bytes of files each guest may have shared (default: 20M)")
+    add_flag(parser, "--files-total", metavar="SIZE", type=byte_size, default=2 * 1024**3,
+             help="bytes of files the server keeps in all, each stored once (default: 2G)")
+    add_flag(parser, "--no-files", action="store_true",
+             help="switch file sharing off")
+    add_flag(parser, "--public-url", metavar="URL",
+             help="where browsers reach the page, e.g. https://chat.example.org/ : the links to shared files "
+                  "in the lines of clients without file support, and where the desktop client uploads "
+                  "(default for parley serve: the first address it prints)")
     add_flag(parser, "--reserved-nicknames", metavar="NAMES", type=_name_list,
              help="comma-separated nicknames no guest may take or rename to, nor one that looks like them "
                   "(accounts already so named still log in); empty: none (default: admin, administrator, root, "

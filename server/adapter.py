@@ -24,6 +24,7 @@ import logging
 import time
 from typing import Any, Callable, cast
 
+from parley.files.store import BlobStore
 from parley.net.budget import Admission, ConnectionBudget, LogThrottle
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
@@ -142,8 +143,11 @@ class CoreAdapter:
     def __init__(self, config: ServerConfig, hub: Hub, db: Database, admins: list[str],
                  new_outbox: Callable[[asyncio.Transport, Callable[[], None]], Outbox],
                  is_trusted_proxy: Callable[[str], bool], set_keepalive: Callable[[Any], None],
-                 budget: ConnectionBudget | None = None, restrictions: list[Restriction] | None = None) -> None:
+                 budget: ConnectionBudget | None = None, restrictions: list[Restriction] | None = None,
+                 blobs: BlobStore | None = None, files_secret: bytes | None = None) -> None:
         self.core = ChatCore(config, hub, admins, restrictions)
+        self.core.files_secret = files_secret  # None: file sharing is off
+        self.blobs = blobs
         self.hub = hub
         self.db = db
         self.protocols: dict[int, ClientProtocol] = {}
@@ -360,6 +364,12 @@ class CoreAdapter:
         conn = action.conn
         if isinstance(what, a.Claim):
             self._answer(conn, self.hub.claim(what.user, self.protocols[conn], what.kind, what.attach))
+        elif isinstance(what, a.JoinRoom):
+            self.hub.join_room(what.room, what.ident)
+            self._answer(conn, None)
+        elif isinstance(what, a.LeaveRoom):
+            self.hub.leave_room(what.room, what.ident)
+            self._answer(conn, None)
         elif isinstance(what, a.Rename):
             self._answer(conn, self.hub.rename(self.protocols[conn], what.user))
         elif isinstance(what, a.CheckPassword):
@@ -408,6 +418,13 @@ class CoreAdapter:
         future = self._loop.run_in_executor(
             self.db.executor, functools.partial(store_request, "background", action.call.method, function, *args))
         future.add_done_callback(_ignore_store_failure)
+
+    def _delete_blob(self, action: a.DeleteBlob) -> None:
+        blobs = self.blobs
+        if blobs is None:
+            return
+        future = self._loop.run_in_executor(None, blobs.delete, action.sha)
+        future.add_done_callback(functools.partial(_log_blob_deletion, action.sha))
 
     def _await_drain(self, conn: int, timeout: float) -> None:
         protocol = self.protocols.get(conn)
@@ -475,6 +492,16 @@ def _ignore_store_failure(future: "asyncio.Future[Any]") -> None:
         log.error("background database work failed: %s: %s", type(error).__name__, error)
 
 
+def _log_blob_deletion(sha: str, future: "asyncio.Future[int]") -> None:
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None:
+        log.error("the bytes of a deleted file (%s) could not be removed: %s", sha[:12], error)
+    else:
+        log.info("removed a deleted file's bytes (%s, %d bytes)", sha[:12], future.result())
+
+
 _PERFORM: dict[type, Callable[[CoreAdapter, Any], None]] = {
     a.Send: CoreAdapter._send,
     a.Close: CoreAdapter._close,
@@ -485,6 +512,7 @@ _PERFORM: dict[type, Callable[[CoreAdapter, Any], None]] = {
     a.SetUserListTimer: CoreAdapter._set_user_list_timer,
     a.SetGraceTimer: CoreAdapter._set_grace_timer,
     a.Background: CoreAdapter._background,
+    a.DeleteBlob: CoreAdapter._delete_blob,
     a.RoomBroadcast: CoreAdapter._room_broadcast,
     a.JoinRoom: CoreAdapter._join_room,
     a.LeaveRoom: CoreAdapter._leave_room,

@@ -16,7 +16,9 @@ from typing import Callable
 
 from parley.net.budget import descriptor_limit, plan_budget
 from parley.net.listen import LISTEN_BACKLOG
+from parley.files.store import BlobStore
 from parley.net.proxy import is_trusted
+from parley.paths import files_dir
 from parley.startup import listen_error, tls_server_context
 
 from .adapter import ClientProtocol, CoreAdapter
@@ -89,8 +91,13 @@ class ChatServer:
         if self.config.budget is None:
             self.config.budget = plan_budget(descriptor_limit(), chat_port=True, web_port=False,
                                              admin_reserve=self.config.admin_reserve)
+        blobs, secret = None, None
+        if self.config.files_enabled:
+            blobs = BlobStore(files_dir(self.config.data_dir))
+            secret = await loop.run_in_executor(None, blobs.secret)
         self._adapter = CoreAdapter(self.config, self.hub, self.db, admins, self._new_outbox,
-                                    self.is_trusted_proxy, self._set_keepalive, self.config.budget, restrictions)
+                                    self.is_trusted_proxy, self._set_keepalive, self.config.budget, restrictions,
+                                    blobs=blobs, files_secret=secret)
         try:
             self._server = await loop.create_server(
                 self._new_protocol,

@@ -31,6 +31,15 @@ class ServerConfig:
     edit_window: float = 900.0  # seconds after sending during which its author may edit a message
     # Nicknames nobody may take as a guest or rename to (nor a look-alike); accounts already named so still log in.
     reserved_nicknames: list[str] = field(default_factory=lambda: list(RESERVED_NICKNAMES))
+    # Shared files (UPLOAD): the bytes in data_dir/files/, their metadata in the database.
+    files_enabled: bool = True
+    max_file_size: int = 10 * 1024 * 1024  # bytes of one file
+    account_quota: int = 100 * 1024 * 1024  # bytes of files an account may have shared
+    guest_quota: int = 20 * 1024 * 1024  # bytes of files a guest may have shared
+    files_total: int = 2 * 1024 * 1024 * 1024  # bytes of files the server keeps (each blob once)
+    # Where browsers reach the gateway ("http://192.168.1.20:8080/"), for file links in the original client's
+    # lines and the desktop's uploads; empty: not known (the page needs none).
+    files_url: str = ""
     restrictions_refresh: float = 5.0  # seconds between reloads of the bans and mutes in force (the command line's)
     resume_grace: float = 30.0  # seconds a user whose connection dropped stays online, for its page to resume
     session_days: float = 30.0  # days a remembered resume token (CON remember=1) lasts

@@ -68,6 +68,22 @@ class NewMessage:
     rec_ident: str | None
     room_id: int | None = None
     offline_for: int | None = None
+    file: "FileRecord | None" = None  # the file this message shares (its id becomes the message's)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A shared file's metadata: its bytes are the blob ``sha`` in the data directory's files folder.
+
+    ``width`` and ``height`` are an image's (0: not an image shown inline).
+    """
+
+    sha: str
+    size: int
+    type: str
+    name: str
+    width: int = 0
+    height: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,7 @@ class StoredMessage:
     rec: str
     content: str
     edited_ms: int = 0
+    file: FileRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +118,7 @@ class MessageRecord:
     rec_ident: str | None
     room_id: int | None
     edited_ms: int
+    file_sha: str | None = None  # the blob of the file it shares, if it does
 
 
 @dataclass(frozen=True)

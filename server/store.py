@@ -8,12 +8,13 @@ its version in ``PRAGMA user_version`` and migrates forward on open.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from parley.protocol import names
 from parley.protocol.names import lookalike_keys, name_key
@@ -37,13 +38,17 @@ from .records import (
     RoomSummary,
     Session,
     StoredMessage,
+    FileRecord,
     Summary,
 )
 
 DATABASE_NAME = "parley.sqlite3"
 MESSAGES_PER_INSERT = 500  # 10 values a row, well under SQLite's 32,766 variables a statement
 MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-MESSAGE_COLUMNS = "id, ts_ms, time_text, sender, color, rec, content, edited_ms"  # a StoredMessage
+# A StoredMessage: its columns, then its file's (NULL when it shares none) as one JSON array.
+FILE_COLUMN = ("(SELECT json_array(f.sha, f.size, f.type, f.name, f.width, f.height) FROM files f"
+               " WHERE f.message_id = {m}.id)")
+MESSAGE_COLUMNS = "id, ts_ms, time_text, sender, color, rec, content, edited_ms, " + FILE_COLUMN.format(m="messages")
 UNREAD_CAP = 1000  # CONV's unread: "counted up to 1000"
 NO_LIMIT = 2**63 - 1  # an id above every message's
 LOBBY = "lobby"  # the lobby's conversation in read_markers
@@ -248,6 +253,26 @@ _MIGRATIONS: list[str] = [
             VALUES ('delete', old.id, old.content, {_scope_words("old")});
     END;
     INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+    """,
+    # Version 5: shared files (issue 15). A file is one message's: it has the
+    # message's id, and goes with it. Its bytes are the blob named by their
+    # SHA-256 in the data folder's files/ (the same bytes are stored once,
+    # whoever sends them where: files_by_sha finds whether another message
+    # still holds a blob). files_by_uploader: a user's quota at each UPLOAD.
+    """
+    CREATE TABLE files (
+        message_id INTEGER PRIMARY KEY,
+        sha TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        width INTEGER NOT NULL DEFAULT 0,
+        height INTEGER NOT NULL DEFAULT 0,
+        uploader_ident TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX files_by_sha ON files (sha);
+    CREATE INDEX files_by_uploader ON files (uploader_ident);
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -620,6 +645,11 @@ class Store:
                     " rec_ident, room_id) VALUES " + ", ".join([MESSAGE_ROW] * len(chunk)),
                     values,
                 )
+            files = [(message_id, m.file.sha, m.file.size, m.file.type, m.file.name, m.file.width, m.file.height,
+                      m.sender_ident, m.ts_ms) for message_id, m in zip(ids, messages) if m.file is not None]
+            if files:
+                self._db.executemany("INSERT INTO files (message_id, sha, size, type, name, width, height,"
+                                     " uploader_ident, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", files)
             offline = [(m.offline_for, message_id) for message_id, m in zip(ids, messages) if m.offline_for is not None]
             if offline:
                 self._db.executemany("INSERT INTO offline_messages (account_id, message_id) VALUES (?, ?)", offline)
@@ -653,7 +683,7 @@ class Store:
         rows = self._db.execute(
             f"SELECT * FROM ({union}) ORDER BY id DESC LIMIT :n", params
         ).fetchall()
-        return [StoredMessage(*row) for row in reversed(rows)]
+        return [_stored(row) for row in reversed(rows)]
 
     def move_private_messages(self, old_ident: str, new_ident: str) -> None:
         """Re-tag a guest's messages and room memberships (inside ``add_account``'s transaction when it adopts them).
@@ -668,6 +698,7 @@ class Store:
             "UPDATE messages SET rec_ident = ? WHERE rec_ident = ?", (new_ident, old_ident)
         )
         self._db.execute("UPDATE room_members SET ident = ? WHERE ident = ?", (new_ident, old_ident))
+        self._db.execute("UPDATE files SET uploader_ident = ? WHERE uploader_ident = ?", (new_ident, old_ident))
         if new_ident.startswith("a:"):
             self._db.execute(
                 "INSERT OR REPLACE INTO read_markers (account_id, conv, message_id)"
@@ -732,7 +763,7 @@ class Store:
         parts = [f"SELECT * FROM ({select} AND id < :before AND id > :after AND {LIVE} ORDER BY id {order} LIMIT :n)"
                  for select in selects]
         rows = self._db.execute(f"{' UNION '.join(parts)} ORDER BY id {order} LIMIT :n", params).fetchall()
-        page = [StoredMessage(*row) for row in rows[:limit]]
+        page = [_stored(row) for row in rows[:limit]]
         return (page if after is not None else page[::-1]), len(rows) > limit
 
     # Rooms -------------------------------------------------------------------
@@ -988,8 +1019,9 @@ class Store:
     def get_message(self, message_id: int) -> MessageRecord | None:
         """The message of id ``message_id``, or None when there is none or it was deleted."""
         row = self._db.execute(
-            "SELECT id, ts_ms, sender, rec, content, sender_ident, rec_ident, room_id, edited_ms FROM messages"
-            f" WHERE id = ? AND {LIVE}", (message_id,)).fetchone()
+            "SELECT id, ts_ms, sender, rec, content, sender_ident, rec_ident, room_id, edited_ms,"
+            f" (SELECT sha FROM files WHERE message_id = messages.id) FROM messages WHERE id = ? AND {LIVE}",
+            (message_id,)).fetchone()
         return MessageRecord(*row) if row else None
 
     def index_pending(self, limit: int | None = None) -> int:
@@ -1039,7 +1071,20 @@ class Store:
                                        (message_id,)).rowcount > 0
             if deleted:  # no longer counted as waiting for its recipient
                 self._db.execute("DELETE FROM offline_messages WHERE message_id = ?", (message_id,))
+                self._db.execute("DELETE FROM files WHERE message_id = ?", (message_id,))
         return deleted
+
+    def blob_unused(self, sha: str) -> bool:
+        """Whether no message shares the blob ``sha`` any more (its bytes may go)."""
+        return self._db.execute("SELECT 1 FROM files WHERE sha = ? LIMIT 1", (sha,)).fetchone() is None
+
+    def file_usage(self, ident: str) -> tuple[int, int]:
+        """Bytes of the files ``ident`` shared (each message counts), and of every blob stored (each once)."""
+        (mine,) = self._db.execute("SELECT coalesce(sum(size), 0) FROM files WHERE uploader_ident = ?",
+                                   (ident,)).fetchone()
+        (total,) = self._db.execute(
+            "SELECT coalesce(sum(size), 0) FROM (SELECT max(size) AS size FROM files GROUP BY sha)").fetchone()
+        return int(mine), int(total)
 
     # Search (SEARCH) ----------------------------------------------------------
 
@@ -1063,7 +1108,7 @@ class Store:
         params: dict[str, object] = {"query": fts_query(words, scope_words),
                                      "before": NO_LIMIT if before is None else before, "n": max(limit, 0) + 1}
         scope = _search_scope(viewers, lobby, list(room_ids), private, other_ident, params)
-        columns = ", ".join(f"m.{column.strip()}" for column in MESSAGE_COLUMNS.split(","))
+        columns = "m.id, m.ts_ms, m.time_text, m.sender, m.color, m.rec, m.content, m.edited_ms, " + FILE_COLUMN.format(m="m")
         # The index finds the matches in scope, newest first (its scope words
         # intersected with the searched ones), and each is checked again
         # against the messages' own columns. CROSS JOIN: from the index to the
@@ -1072,7 +1117,7 @@ class Store:
             f"SELECT {columns} FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid"
             f" WHERE messages_fts MATCH :query AND messages_fts.rowid < :before AND m.{LIVE} AND ({scope})"
             " ORDER BY messages_fts.rowid DESC LIMIT :n", params).fetchall()
-        return [StoredMessage(*row) for row in rows[:limit]], len(rows) > limit
+        return [_stored(row) for row in rows[:limit]], len(rows) > limit
 
     # Moderation: bans and mutes, the audit log, reports ------------------------
 
@@ -1216,3 +1261,13 @@ class Store:
 def _room(row: Sequence[object]) -> Room:
     room_id, name, topic, private, created_ms = row
     return Room(int(str(room_id)), str(name), str(topic), bool(private), int(str(created_ms)))
+
+
+def _stored(row: Sequence[Any]) -> StoredMessage:
+    """A StoredMessage from a row of MESSAGE_COLUMNS."""
+    message_id, ts_ms, time_text, sender, color, rec, content, edited_ms, file_json = row
+    file = None
+    if file_json is not None:
+        sha, size, kind, name, width, height = json.loads(str(file_json))
+        file = FileRecord(sha, size, kind, name, width, height)
+    return StoredMessage(message_id, ts_ms, time_text, sender, color, rec, content, edited_ms, file)

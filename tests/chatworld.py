@@ -225,6 +225,8 @@ class ChatWorld:
             a.LoadHistory: lambda w: store.recent_messages(list(w.idents), w.limit),
             a.LoadAdmins: lambda w: store.admin_names(),
             a.AwaitDrain: lambda w: None,  # every peer here takes what it is sent at once
+            a.JoinRoom: lambda w: self.directory.join_room(w.room, w.ident),
+            a.LeaveRoom: lambda w: self.directory.leave_room(w.room, w.ident),
         }
         return answers[type(what)](what)
 

@@ -98,7 +98,7 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
 # The chat core and what it builds on: rules and values, no I/O.
 CORE_MAY_USE = ("server.core", "server.records", "server.config", "server.limits", "parley.protocol", "parley.net.proxy",
                 "parley.net.groups",
-                "parley.paths")
+                "parley.paths", "parley.files.links")  # links: pure signing (hmac), no I/O
 IO_MODULES = ("asyncio", "socket", "ssl", "sqlite3", "time", "threading", "concurrent", "selectors", "subprocess",
               "uvloop", "aiohttp")
 

@@ -139,3 +139,20 @@ async def test_a_dropped_connection_resumes_with_its_token_and_nobody_sees_it(ma
     leave = await ann.next("INFO")
     assert leave.content == "gus has disconnected"
     await ann.close()
+
+
+async def test_an_invite_sent_right_after_the_create_finds_the_new_room(make_server) -> None:
+    """The room's creator is in it as soon as CREATE is answered: the next frame, read in the same
+    step, used to find the hub not yet told and answer 'No room'."""
+    server = await make_server()
+    ann, _ = await rooms_login(server.port, "ann")
+    bob, _ = await rooms_login(server.port, "bob")
+    try:
+        await ann.send("CREATE,room=#hidden;private=1,\nINVITE,room=#hidden;user=bob,\nPART,room=#hidden,")
+        answers = [f for f in await ann.drain(0.5) if f.reason == "CONFIRM"]
+        assert [(f.params["reason"], f.content) for f in answers] == [("CREATE", "OK"), ("INVITE", "OK"),
+                                                                      ("PART", "OK")]
+        assert any(f.reason == "CONV" and f.get("rec") == "#hidden" for f in await bob.drain(0.3))
+    finally:
+        await ann.close()
+        await bob.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .frames import Frame, escape
 
@@ -34,7 +34,8 @@ class Stamp:
         return cls(text, int(epoch_seconds * 1000))
 
 
-def conver(now: Stamp, text: str, role: str | None = None, away: int = 0, until: int | None = None) -> Frame:
+def conver(now: Stamp, text: str, role: str | None = None, away: int = 0, until: int | None = None,
+           files: str = "") -> Frame:
     params = {"time": now.text}
     if until is not None:
         params["until"] = str(until)  # extension: a ban's end (epoch ms; 0: for good)
@@ -42,14 +43,18 @@ def conver(now: Stamp, text: str, role: str | None = None, away: int = 0, until:
         params["role"] = role  # extension: admin, member or guest, on a successful login
     if away:
         params["away"] = str(away)  # extension: private messages that arrived while the account was offline
+    if files:
+        params["files"] = files  # extension: where shared files' links start (rooms=1 clients)
     return Frame("CONVER", params, text)
 
 
 def chatr(
     when: Stamp, sender: str, rec: str, color: str, message_id: int, content: str, *,
     lines: str | None = None, old: bool = False, edited_ms: int = 0, found: bool = False,
+    file: Mapping[str, str] | None = None,
 ) -> Frame:
-    """A chat message. ``content`` is as on the wire (line breaks as spaces, their places in ``lines``)."""
+    """A chat message. ``content`` is as on the wire (line breaks as spaces, their places in ``lines``);
+    ``file``: the parameters of the file it shares (``file_params``)."""
     params = {
         "time": when.text,
         "sender": sender,
@@ -60,6 +65,8 @@ def chatr(
     }
     if lines:
         params["lines"] = lines  # extension: where the line breaks are (lines.py)
+    if file:
+        params.update(file)  # extension: the file it shares
     if edited_ms:
         params["edited"] = str(edited_ms)  # extension: when its author last edited it (epoch ms)
     if found:
@@ -67,6 +74,22 @@ def chatr(
     if old:
         params["old"] = "1"  # extension: from the history (HISTORY), not live
     return Frame("CHATR", params, content)
+
+
+def file_params(file_id: int, name: str, size: int, kind: str, link: str, width: int = 0,
+                height: int = 0) -> dict[str, str]:
+    """A file message's parameters: ``link`` relative to the page (or the files base URL); ``fw``/``fh``
+    only for an image shown inline (its thumbnail at ``link?thumb=1``)."""
+    params = {"file": str(file_id), "fname": name, "fsize": str(size), "ftype": kind, "flink": link}
+    if width > 0 and height > 0:
+        params.update(fw=str(width), fh=str(height))
+    return params
+
+
+def upload(now: Stamp, rec: str, name: str, size: int, ticket: str, url: str) -> Frame:
+    """UPLOAD granted: POST the bytes with ``ticket`` to ``url`` (empty: ``files/upload`` beside the page)."""
+    return Frame("UPLOAD", {"time": now.text, "rec": rec, "name": name, "size": str(size), "ticket": ticket,
+                            "url": url}, "")
 
 
 def confirm(now: Stamp, reason: str, text: str) -> Frame:

@@ -148,3 +148,13 @@ UPLOAD_TOO_LARGE = "The file is larger than announced."
 UPLOAD_STALLED = "The upload stopped; try again."
 UPLOAD_DISK_FULL = "The server's disk is full: the file was not stored."
 FILE_NOT_FOUND = "Not found"
+
+# Files (UPLOAD, CHAT file=): the server's refusals, before any byte is sent where the size is known.
+FILE_SHARING_OFF = "Error: " + FILES_OFF
+FILE_NAME_REQUIRED = "Error: name and size parameters required."
+FILE_EMPTY = "Error: The file is empty."
+FILE_TOO_LARGE = "Error: The file is too large: {size}; files may be up to {limit}."
+FILE_QUOTA = "Error: You have no room left for files: {used} of your {quota} are used. Delete some of your files first."
+FILES_FULL = "Error: The server has no room left for files."
+UPLOAD_INVALID = "Error: That upload is not valid any more: attach the file again."
+FILE_NO_EDIT = "Error: A file can't be edited; delete it and send it again."

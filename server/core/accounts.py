@@ -118,7 +118,8 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         conn.token_stored = conn.token_hash not in core.tokens
     attached = claimed is Claimed.ATTACHED
     log.info("%s %s: %s as %s", conn.peer, conn.nickname, "another session" if attached else "joined", conn.role)
-    core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role, away=away))
+    files_url = core.config.files_url if conn.rooms and core.files_secret is not None else ""
+    core.send(conn, messages.conver(core.stamp(), texts.OK, role=conn.role, away=away, files=files_url))
     if conn.rooms and token is None and frame.get("session") == "1":
         yield from _issue_token(core, conn, remember=frame.get("remember") == "1")
     joined = messages.info(core.stamp(), conn.nickname, texts.JOINED.format(nick=conn.nickname))

@@ -95,6 +95,13 @@ class Background:
     call: "StoreCall"
 
 
+@dataclass(frozen=True, slots=True)
+class DeleteBlob:
+    """Remove a shared file's bytes (and thumbnail) from the data folder: no message holds them any more."""
+
+    sha: str
+
+
 # For the hub ------------------------------------------------------------------
 
 
@@ -135,7 +142,11 @@ class RoomBroadcast:
 
 @dataclass(frozen=True, slots=True)
 class JoinRoom:
-    """The online user ``ident`` is a member of the room ``room`` (its key) from now on."""
+    """The online user ``ident`` is a member of the room ``room`` (its key) from now on.
+
+    Asked for as a request (result None), not emitted: what the handler (or
+    the connection's next frame) does next sees the hub already changed
+    (an INVITE right after a CREATE found the room not its creator's)."""
 
     room: str
     ident: str
@@ -303,7 +314,7 @@ class AwaitDrain:
 
 RequestKind = Union[
     Claim, Rename, LoadAccount, FindLookalike, CheckPassword, HashPassword, CreateAccount, RenameAccount,
-    SetPassword, UpgradePassword, LoadHistory, LoadAdmins, StoreCall, AwaitDrain,
+    SetPassword, UpgradePassword, LoadHistory, LoadAdmins, StoreCall, AwaitDrain, JoinRoom, LeaveRoom,
 ]
 
 
@@ -317,5 +328,5 @@ class Request:
 
 Action = Union[
     Send, Close, SetTimer, UseLegacyFraming, SetReading, StoreMessage, SetUserListTimer, SetGraceTimer, Background,
-    Broadcast, SendTo, RoomBroadcast, JoinRoom, LeaveRoom, Kick, Release, Drop, Request,
+    DeleteBlob, Broadcast, SendTo, RoomBroadcast, JoinRoom, LeaveRoom, Kick, Release, Drop, Request,
 ]

@@ -41,7 +41,7 @@ from ..limits import (
     TokenBucket,
 )
 from ..records import Restriction, Room
-from . import accounts, admission, chats, moderation, room, rooms
+from . import accounts, admission, chats, files, moderation, room, rooms
 from .accounts import Held
 from .actions import (
     Action,
@@ -141,6 +141,8 @@ class ChatCore:
         self._room_creations = FailureWindow(config.rooms_per_address, window=3600.0)
         self.rooms: dict[str, Room] = {}  # by key: every room a user online is in or asked about
         self.tokens: dict[str, Held] = {}  # resume tokens (by hash) good only while their user is online
+        self.files_secret: bytes | None = None  # the key of upload tickets, receipts and links (None: files off)
+        self.uploads = files.Uploads()  # tickets granted, not used yet
         self.ghosts: dict[str, Ghost] = {}  # by ident: users in their grace
         self._grace_at: float | None = None
         self.restrictions = Restrictions(restrictions or [])  # bans and mutes in force
@@ -733,6 +735,7 @@ HANDLERS: dict[str, Handler] = {
     "ACCOUNTS": moderation.on_accounts,
     "AUDIT": moderation.on_audit,
     "SEARCH": moderation.on_search,
+    "UPLOAD": files.on_upload,
 }
 
 _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {

@@ -9,6 +9,7 @@ out, after the connection's earlier messages and before its later answers.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generator
 
 from parley.protocol import Frame, messages, names, texts
@@ -16,7 +17,8 @@ from parley.protocol.lines import decode_lines
 from parley.protocol.messages import Stamp
 from parley.protocol.names import is_room, room_key
 
-from ..records import Account, NewMessage, StoreFailed
+from ..records import Account, FileRecord, NewMessage, StoreFailed
+from . import files
 from .actions import Broadcast, LoadAccount, RoomBroadcast, Send, SendTo, StoreMessage
 from .connection import Connection
 from .presence import OnlineUser
@@ -29,6 +31,7 @@ log = logging.getLogger("parley.server")
 
 ALL = "-ALL"
 Flow = Generator[Any, Any, None]
+Finding = Generator[Any, Any, "Recipient | None"]  # a flow that finds where a message goes
 
 
 class StagedChat:
@@ -54,26 +57,63 @@ class StagedChat:
         self.error: BaseException | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Where a CHAT (or an UPLOAD for one) goes, once checked: ``rec`` as its messages name it."""
+
+    rec: str
+    rec_ident: str | None = None  # a private message's recipient
+    target: OnlineUser | None = None  # that recipient, online
+    room_id: int | None = None
+    room: str | None = None  # the room's key
+    offline_for: int | None = None  # the account a private message waits for
+
+    @property
+    def key(self) -> str:
+        """The same for every spelling of one conversation (``#General``, ``#general``; ``Ann``, ``ann``)."""
+        return self.rec if self.rec == ALL else (room_key(self.rec[1:]) if self.room else names.name_key(self.rec))
+
+
 def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> Flow | None:
     """``CHAT,rec=-ALL|#ROOM|NICK,text``: check the recipient, then store it (admission.py checked the flood limit).
 
     A private message to a registered user who is offline is stored for them
     (``offline_messages``); to an offline guest it is an error, as always.
+    ``file=RECEIPT`` (rooms=1 clients): the message shares an uploaded file (files.py).
     """
     rec = frame.get("rec")
     if not rec:
         core.send(conn, messages.err(core.stamp(), texts.REC_REQUIRED))
         return None
+    if conn.rooms and frame.get("file") is not None:
+        return files.on_file_chat(core, conn, frame, rec)
     lines_param = frame.get("lines") or None
     try:
         text = decode_lines(frame.content, lines_param)
     except ValueError:
         core.send(conn, messages.err(core.stamp(), texts.BAD_LINES))
         return None
-    if rec == ALL:
-        if not muted(core, conn, None, ALL):
-            _stage(core, conn, frame, text, ALL, None, None)
+    recipient = checked_recipient(core, conn, rec)
+    if isinstance(recipient, Recipient) or recipient is None:
+        if recipient is not None:
+            stage(core, conn, recipient, text, frame.content, lines_param)
         return None
+    return _stage_after(core, conn, recipient, text, frame.content, lines_param)
+
+
+def _stage_after(core: "ChatCore", conn: Connection, finding: Finding, text: str, content: str,
+                 lines: str | None) -> Flow:
+    recipient: Recipient | None = yield from finding
+    if recipient is not None:
+        stage(core, conn, recipient, text, content, lines)
+
+
+def checked_recipient(core: "ChatCore", conn: Connection, rec: str) -> "Recipient | Finding | None":
+    """Where a message to ``rec`` goes, or None after telling ``conn`` why it can't (no such room, not a
+    member, muted, nobody of that name). A private message to no one online needs the database: then
+    it returns a flow whose result is the same."""
+    if rec == ALL:
+        return None if muted(core, conn, None, ALL) else Recipient(ALL)
     if conn.rooms and is_room(rec):
         room = core.rooms.get(room_key(rec[1:]))
         if room is None:
@@ -81,13 +121,12 @@ def on_chat(core: "ChatCore", conn: Connection, frame: Frame) -> Flow | None:
         elif not core.presence.in_room(room.key, conn.ident):
             core.send(conn, messages.err(core.stamp(), texts.NOT_IN_ROOM.format(room=room.rec)))
         elif not muted(core, conn, room.id, room.rec):
-            _stage(core, conn, frame, text, room.rec, None, None, room_id=room.id, room=room.key)
+            return Recipient(room.rec, room_id=room.id, room=room.key)
         return None
     target = core.presence.lookup(rec)
     if target is not None:
-        _stage(core, conn, frame, text, target.nickname, target.ident, target)
-        return None
-    return _to_offline_account(core, conn, frame, text, rec)
+        return Recipient(target.nickname, target.ident, target)
+    return _offline_account(core, conn, rec)
 
 
 def muted(core: "ChatCore", conn: Connection, room_id: int | None, where: str) -> bool:
@@ -108,38 +147,39 @@ def mute_text(until_ms: int, reason: str, where: str) -> str:
     return with_reason(text, reason)
 
 
-def _to_offline_account(core: "ChatCore", conn: Connection, frame: Frame, text: str, rec: str) -> Flow:
+def _offline_account(core: "ChatCore", conn: Connection, rec: str) -> Finding:
     """A private message to no one online: stored for the account of that name, if there is one."""
     try:
         account: Account | None = yield LoadAccount(rec)
     except StoreFailed:
         core.send(conn, messages.err(core.stamp(), texts.NOT_STORED))
-        return
+        return None
     if account is None:
         core.send(conn, messages.err(core.stamp(), texts.UNRECOGNIZED_RECIPIENT.format(rec=rec)))
-        return
+        return None
     online = core.presence.lookup(account.name)  # it may have logged in while we looked
-    _stage(core, conn, frame, text, account.name, account.ident, online,
-           offline_for=account.id if online is None else None)
+    return Recipient(account.name, account.ident, online, offline_for=account.id if online is None else None)
 
 
-def _stage(core: "ChatCore", conn: Connection, frame: Frame, text: str, rec: str, rec_ident: str | None,
-           target: OnlineUser | None, *, room_id: int | None = None, room: str | None = None,
-           offline_for: int | None = None) -> None:
+def stage(core: "ChatCore", conn: Connection, recipient: Recipient, text: str, content: str, lines: str | None,
+          file: FileRecord | None = None) -> None:
+    """Store a message to ``recipient`` (``text`` as stored; ``content``, ``lines`` as on the wire); it goes out
+    once committed (``deliver``)."""
     stamp = core.stamp()
     record = NewMessage(
         ts_ms=stamp.ms,
         time_text=stamp.text,
         sender=conn.nickname,
         color=conn.color,
-        rec=rec,
+        rec=recipient.rec,
         content=text,
         sender_ident=conn.ident,
-        rec_ident=rec_ident,
-        room_id=room_id,
-        offline_for=offline_for,
+        rec_ident=recipient.rec_ident,
+        room_id=recipient.room_id,
+        offline_for=recipient.offline_for,
+        file=file,
     )
-    chat = StagedChat(conn, stamp, record, frame.content, frame.get("lines") or None, target, room)
+    chat = StagedChat(conn, stamp, record, content, lines, recipient.target, recipient.room)
     conn.unsent.append(chat)
     core.emit(StoreMessage(chat))
 
@@ -153,8 +193,12 @@ def deliver(core: "ChatCore", chat: StagedChat) -> None:
         core.emit(Send(conn.id, messages.err(core.stamp(), texts.NOT_STORED)))
         return
     record = chat.record
-    chatr = messages.chatr(chat.stamp, record.sender, record.rec, record.color, chat.message_id, chat.content,
-                           lines=chat.lines)
+    if record.file is not None:
+        chatr = files.file_chatr(core, chat.stamp, record.sender, record.rec, record.color, chat.message_id,
+                                 record.content, record.file)
+    else:
+        chatr = messages.chatr(chat.stamp, record.sender, record.rec, record.color, chat.message_id, chat.content,
+                               lines=chat.lines)
     if chat.room is not None:
         core.emit(RoomBroadcast(chat.room, chatr))
         return

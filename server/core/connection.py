@@ -63,7 +63,7 @@ LIVE = (Phase.AWAITING_LOGIN, Phase.CHATTING)
 # What a chatting client that knows rooms (CON rooms=1) may send besides; to others they are unknown reasons.
 ROOM_REASONS = frozenset({"CREATE", "JOIN", "PART", "TOPIC", "INVITE", "REMOVE", "OP", "ROOMS", "MEMBERS", "HISTORY",
                           "READ", "BAN", "UNBAN", "BANS", "MUTE", "UNMUTE", "EDIT", "DELETE", "REPORT", "REPORTS",
-                          "RESOLVE", "ACCOUNTS", "AUDIT", "SEARCH"})
+                          "RESOLVE", "ACCOUNTS", "AUDIT", "SEARCH", "UPLOAD"})
 
 
 def is_allowed(phase: Phase, reason: str, rooms: bool = False) -> bool:

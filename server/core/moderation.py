@@ -30,6 +30,7 @@ from . import rooms
 from .actions import (
     Audience,
     Broadcast,
+    DeleteBlob,
     Kick,
     LeaveRoom,
     LoadAccount,
@@ -387,7 +388,7 @@ def _room_ban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
                                                      until=until_text(until)), reason)
     rooms.room_event(core, room, conn.nickname, text, "leave" if removed else None, name, until=str(until))
     if removed:
-        core.emit(LeaveRoom(room.key, ident))
+        yield LeaveRoom(room.key, ident)
         core.emit(SendTo(name, messages.conv(core.stamp(), room.rec, gone=True), rooms_only=True))
     yield from _audit(core, conn.nickname, "ban", name, room.rec, reason, until_text(until))
 
@@ -584,6 +585,9 @@ def on_edit(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if message.sender_ident not in conn.idents:
         rooms.answer(core, conn, "EDIT", texts.NOT_YOUR_MESSAGE, id=ident)
         return
+    if message.file_sha is not None:
+        rooms.answer(core, conn, "EDIT", texts.FILE_NO_EDIT, id=ident)
+        return
     window = core.config.edit_window
     if core.stamp().ms - message.ts_ms > window * 1000:
         rooms.answer(core, conn, "EDIT", texts.EDIT_TOO_LATE.format(minutes=f"{window / 60:g}"), id=ident)
@@ -627,11 +631,23 @@ def on_delete(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if not (yield from _change(core, conn, "DELETE", message.id, StoreCall("delete_message", (message.id,)))):
         return
     _to_readers(core, message, messages.deleted(core.stamp(), message.id, message.rec))
+    if message.file_sha is not None:
+        yield from _forget_blob(core, message.file_sha)
     if not own:
         log.info("%s %s: deleted message %d of %s", conn.peer, conn.nickname, message.id, message.sender)
         where = message.rec if message.room_id is not None or message.rec_ident is None else ""
         yield from _audit(core, conn.nickname, "delete", message.sender, where, "",
                           f"#{message.id}: {_one_line(message.content[:AUDIT_DETAIL])}")
+
+
+def _forget_blob(core: "ChatCore", sha: str) -> Flow:
+    """A deleted message's file goes with it: its bytes too, unless another message shares the same ones."""
+    try:
+        unused = yield StoreCall("blob_unused", (sha,))
+    except StoreFailed:
+        return  # logged where it failed; the bytes stay, unreachable (their link needs the message)
+    if unused:
+        core.emit(DeleteBlob(sha))
 
 
 def _report_row(report: Report) -> dict[str, str]:

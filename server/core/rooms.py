@@ -24,7 +24,7 @@ from parley.protocol.messages import Stamp
 from parley.protocol.names import is_room, name_key, room_key, room_name_error
 
 from ..records import Account, Room, RoomExists, StoreFailed, Summary
-from . import admission
+from . import admission, files
 from .actions import AwaitDrain, JoinRoom, LeaveRoom, LoadAccount, RoomBroadcast, SendTo, StoreCall
 from .connection import Connection
 from .restrictions import until_text, with_reason
@@ -51,7 +51,7 @@ def sync(core: "ChatCore", conn: Connection) -> Flow:
         memberships = yield StoreCall("rooms_of", (conn.ident,))
         for membership in memberships:
             key = core.cache_room(membership.room)
-            core.emit(JoinRoom(key, conn.ident))
+            yield JoinRoom(key, conn.ident)
         summaries = yield StoreCall("summaries", (_account_id(conn), list(conn.idents), conn.nickname))
     except StoreFailed:
         core.send(conn, messages.err(core.stamp(), texts.HISTORY_FAILED))
@@ -236,7 +236,7 @@ def on_create(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         return
     core.room_created(conn.host)
     key = core.cache_room(room)
-    core.emit(JoinRoom(key, conn.ident))
+    yield JoinRoom(key, conn.ident)
     log.info("%s %s: created %s room #%s", conn.peer, conn.nickname, "a private" if private else "a public", name)
     where = room.rec
     answer(core, conn, "CREATE", texts.OK, room=where)
@@ -273,7 +273,7 @@ def on_join(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     except StoreFailed:
         answer(core, conn, "JOIN", texts.ROOM_FAILED, room=where)
         return
-    core.emit(JoinRoom(room.key, conn.ident))
+    yield JoinRoom(room.key, conn.ident)
     log.info("%s %s: joined %s", conn.peer, conn.nickname, where)
     answer(core, conn, "JOIN", texts.OK, room=where)
     room_event(core, room, conn.nickname, texts.ROOM_JOINED.format(nick=conn.nickname, room=where), "join",
@@ -296,7 +296,7 @@ def on_part(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         return
     log.info("%s %s: left %s", conn.peer, conn.nickname, where)
     answer(core, conn, "PART", texts.OK, room=where)
-    core.emit(LeaveRoom(room.key, conn.ident))
+    yield LeaveRoom(room.key, conn.ident)
     room_event(core, room, conn.nickname, texts.ROOM_LEFT.format(nick=conn.nickname, room=where), "leave",
                 conn.nickname)
     _to_self(core, conn, messages.conv(core.stamp(), where, gone=True))
@@ -340,7 +340,7 @@ def on_invite(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         answer(core, conn, "INVITE", texts.USER_ALREADY_IN_ROOM.format(user=name, room=where), room=where)
         return
     if core.presence.lookup_ident(ident) is not None:
-        core.emit(JoinRoom(room.key, ident))
+        yield JoinRoom(room.key, ident)
     log.info("%s %s: added %s to %s", conn.peer, conn.nickname, name, where)
     answer(core, conn, "INVITE", texts.OK, room=where)
     room_event(core, room, conn.nickname, texts.ROOM_ADDED.format(op=conn.nickname, nick=name, room=where),
@@ -375,7 +375,7 @@ def on_remove(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     text = (texts.ROOM_REMOVED_WHY.format(nick=name, room=where, op=conn.nickname, reason=reason) if reason
             else texts.ROOM_REMOVED.format(nick=name, room=where, op=conn.nickname))
     room_event(core, room, conn.nickname, text, "leave", name)
-    core.emit(LeaveRoom(room.key, ident))
+    yield LeaveRoom(room.key, ident)
     core.emit(SendTo(name, messages.conv(core.stamp(), where, gone=True), rooms_only=True))
 
 
@@ -508,9 +508,13 @@ def replay(core: "ChatCore", conn: Connection, history: list[Any], old: bool = F
             admission.spend(core, conn, sent)
             yield AwaitDrain(core.config.drain_timeout)
             sent = 0
-        content, lines = encode_lines(m.content)
-        core.send(conn, messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, content,
-                                       lines=lines, old=old, edited_ms=m.edited_ms, found=found))
+        if m.file is not None:
+            core.send(conn, files.file_chatr(core, Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id,
+                                             m.content, m.file, old=old, found=found))
+        else:
+            content, lines = encode_lines(m.content)
+            core.send(conn, messages.chatr(Stamp(m.time_text, m.ts_ms), m.sender, m.rec, m.color, m.id, content,
+                                           lines=lines, old=old, edited_ms=m.edited_ms, found=found))
         sent += size
     admission.spend(core, conn, sent)
 
