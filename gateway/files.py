@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiohttp import ClientPayloadError, web
+from aiohttp import ClientPayloadError, HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from parley.files import links
@@ -75,20 +75,40 @@ class Files:
             if removed:
                 log.info("removed %d unfinished uploads left in %s", removed, store.tmp)
 
-    async def upload(self, request: web.Request) -> web.StreamResponse:
+    def _admit(self, request: web.Request) -> tuple[links.Ticket | None, web.Response | None]:
+        """The upload's ticket, or the answer refusing it: all decided before the body is read."""
         if self.store is None:
-            return _error(404, texts.FILES_OFF)
+            return None, _error(404, texts.FILES_OFF)
         token = request.query.get("ticket", "")
         if not token:
-            return _error(400, texts.UPLOAD_FORBIDDEN)
+            return None, _refused(request, 400, texts.UPLOAD_FORBIDDEN)
         ticket = links.read_ticket(self.secret, token, int(time.time() * 1000))
         if ticket is None:
-            return _refused(request, 403, texts.UPLOAD_FORBIDDEN)
-        limit = min(ticket.size, self.config.max_upload_size)
-        if request.content_length is not None and request.content_length > limit:
-            return _refused(request, 413, texts.UPLOAD_TOO_LARGE)
+            return None, _refused(request, 403, texts.UPLOAD_FORBIDDEN)
+        if request.content_length is not None and request.content_length > self._limit(ticket):
+            return None, _refused(request, 413, texts.UPLOAD_TOO_LARGE)
+        return ticket, None
+
+    def _limit(self, ticket: links.Ticket) -> int:
+        return min(ticket.size, self.config.max_upload_size)
+
+    async def expect(self, request: web.Request) -> web.Response | None:
+        """``Expect: 100-continue``: the refusal instead of the go-ahead, so a refused body is never sent."""
+        _, refusal = self._admit(request)
+        if refusal is not None:
+            return refusal
+        if request.version != HttpVersion11 or request.headers.get("Expect", "").lower() != "100-continue":
+            raise web.HTTPExpectationFailed(text="Unknown Expect: " + request.headers.get("Expect", "")[:50])
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return None
+
+    async def upload(self, request: web.Request) -> web.StreamResponse:
+        ticket, refusal = self._admit(request)
+        if refusal is not None:
+            return refusal
+        assert ticket is not None and self.store is not None
         try:
-            receipt = await self._receive(request, self.store, ticket.ticket, limit)
+            receipt = await self._receive(request, self.store, ticket.ticket, self._limit(ticket))
         except UploadError as error:
             return _refused(request, error.status, error.text)
         return web.json_response({"receipt": links.receipt(self.secret, receipt), "sha": receipt.sha,
@@ -98,6 +118,7 @@ class Files:
     async def _receive(self, request: web.Request, store: BlobStore, ticket: str, limit: int) -> links.Receipt:
         """Stream the body into the store; return the receipt. Raises UploadError."""
         address = request.remote
+        sha = ""
         try:
             part = await _in_thread(store.receive)
             with part:
@@ -106,6 +127,7 @@ class Files:
                 mime, width, height = await self._describe(store, part, sha)
                 fresh = await _in_thread(part.keep, sha)
         except OSError as error:
+            await _in_thread(_drop_orphan_thumbnail, store, sha)
             if error.errno in FULL_DISK:
                 log.error("%s: upload not stored: the disk of %s is full", address, store.root)
                 raise UploadError(507, texts.UPLOAD_DISK_FULL) from None
@@ -168,6 +190,12 @@ class Files:
         })
 
 
+def _drop_orphan_thumbnail(store: BlobStore, sha: str) -> None:
+    """Remove the thumbnail of an upload that failed after it was made, unless its bytes are stored."""
+    if is_sha(sha) and not store.blob_path(sha).exists():
+        store.thumb_path(sha).unlink(missing_ok=True)
+
+
 def _look_up(store: BlobStore, sha: str, thumb: bool) -> tuple[Path, str] | None:
     """The file to serve and its type, or None when it is not stored (runs in a thread).
 
@@ -192,8 +220,11 @@ def _error(status: int, text: str) -> web.Response:
 
 
 def _refused(request: web.Request, status: int, text: str) -> web.Response:
-    """An error answered before the body was read whole: the connection closes after it, so
-    the rest of the body is not read (nor waited for) to keep the connection."""
+    """An error answered before the body was read whole: the connection is not kept alive after it.
+
+    aiohttp still reads (and drops) what the client sends for up to 10 s after
+    the answer (its lingering close), so the client can read the answer
+    instead of meeting a reset."""
     response = _error(status, text)
     if not request.content.at_eof():
         response.force_close()
@@ -207,7 +238,7 @@ async def _in_thread(function: Callable[..., T], *args: Any) -> T:
 def add_routes(app: web.Application, base: str, config: GatewayConfig) -> Files:
     """Add the files routes under ``base``; file sharing is off (404) without ``config.files_root``."""
     files = Files(config, BlobStore(config.files_root) if config.files_root is not None else None)
-    app.router.add_post(base + "files/upload", files.upload)
+    app.router.add_post(base + "files/upload", files.upload, expect_handler=files.expect)
     app.router.add_get(base + "files/{id}/{sha}/{sig}/{name}", files.download)
 
     async def start(app: web.Application) -> None:

@@ -59,9 +59,15 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
         http_keepalive_timeout=args.http_keepalive_timeout,
         max_connections_per_address=args.max_web_connections_per_address,
         ipv6_prefix=args.ipv6_prefix,
+        upload_stall_timeout=args.upload_stall_timeout,
+        max_image_pixels=args.max_image_pixels,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)
+    # parley serve's data folder, or parley gateway's --data: files are shared only with one.
+    data = getattr(args, "data_dir", None) or getattr(args, "data", None)
+    if data is not None:
+        config.files_root = data / "files"
     return config
 
 

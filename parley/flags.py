@@ -376,6 +376,12 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--max-web-connections-per-address", metavar="N", type=count, default=64,
              help="web connections (page requests and WebSockets) one address may hold at once; "
                   "0: no limit (default: %(default)s)")
+    add_flag(parser, "--upload-stall-timeout", metavar="SECONDS", type=positive_number, default=30.0,
+             help="seconds a file upload may send nothing before it is refused and its part removed "
+                  "(default: %(default)s)")
+    add_flag(parser, "--max-image-pixels", metavar="N", type=positive_int, default=50_000_000,
+             help="an uploaded image with more pixels gets no thumbnail and is never shown inline: "
+                  "a decompression bomb (default: %(default)s)")
     add_flag(parser, "--max-web-connections", metavar="N", type=count, default=0,
              help="web connections the page may hold at once; 0: what the process's file descriptor "
                   "limit allows, less a margin (in parley serve half of it: the rest is the chat port's) "
@@ -388,6 +394,9 @@ def _add_standalone_gateway_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--upstream-tls", action="store_true", help="the chat server uses TLS")
     add_flag(parser, "--upstream-ca-file", metavar="FILE", type=Path,
              help="certificate to trust for the chat server's TLS, e.g. its self-signed one (implies --upstream-tls)")
+    add_flag(parser, "--data", metavar="FOLDER", type=Path,
+             help="the chat server's data folder, shared with it: the gateway keeps and serves its files/ "
+                  "(default: none, file sharing is off)")
     _add_web_flags(parser)
     add_flag(parser, "--trusted-proxy", metavar="ADDRESS", type=network, action="append",
              help="address or network of a reverse proxy whose X-Forwarded-For and Forwarded headers are "

@@ -10,7 +10,11 @@ browser's (::1) from the proxy's. Parley runs from this working tree.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
+import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +28,8 @@ from certs import https_session, unverified
 from conftest import add_account
 from proxies import Caddy, Nginx, ReverseProxy
 from serverproc import ServeProcess
+from parley.files import links
+from parley.files.store import BlobStore
 from parley.protocol import parse_frame
 from wire import TIMEOUT, Client
 
@@ -189,3 +195,34 @@ async def test_behind_nginx_a_ban_of_the_browsers_address_keeps_it_out_and_not_t
                 await ws.close()
             await boss.close()
     assert joined_from(serve, "cat") == "127.0.0.1" and joined_from(serve, "troll") == "::1"
+
+
+async def test_a_10_mib_file_goes_up_and_down_through_the_proxy(deployment) -> None:
+    # nginx refused any body over 1 MiB (its default client_max_body_size) and spooled uploads to disk.
+    serve, proxy = deployment
+    store = BlobStore(serve_data(serve) / "files")
+    data = os.urandom(10 * 1024 * 1024)
+    token = links.upload_ticket(store.secret(), "t1", len(data), int(time.time() * 1000) + 600_000)
+    async with https_session(unverified()) as http:
+        async with http.post(f"{proxy.url}files/upload?ticket={token}", data=io.BytesIO(data),
+                             timeout=aiohttp.ClientTimeout(total=60)) as answer:
+            assert answer.status == 200, await answer.text()
+            result = await answer.json()
+        sha = hashlib.sha256(data).hexdigest()
+        assert (result["sha"], result["size"], result["type"]) == (sha, len(data), "application/octet-stream")
+        async with http.get(proxy.url + links.file_link(store.secret(), 1, sha, "big.bin"),
+                            timeout=aiohttp.ClientTimeout(total=60)) as answer:
+            assert answer.status == 200 and await answer.read() == data
+            assert answer.headers["Content-Disposition"] == "attachment; filename*=UTF-8''big.bin"
+            assert answer.headers["X-Content-Type-Options"] == "nosniff"
+            assert answer.headers["Content-Security-Policy"] == "sandbox; default-src 'none'; img-src 'self'"
+        # One byte more than the ticket: refused by the gateway, through the proxy.
+        async with http.post(f"{proxy.url}files/upload?ticket={token}", data=io.BytesIO(data + b"!"),
+                             timeout=aiohttp.ClientTimeout(total=60)) as answer:
+            assert answer.status == 413
+    assert store.blob_path(sha).read_bytes() == data and list(store.tmp.iterdir()) == []
+
+
+def serve_data(serve: ServeProcess) -> Path:
+    """The data folder ``parley serve`` was started with."""
+    return Path(serve.args[serve.args.index("--data-dir") + 1])
