@@ -316,8 +316,12 @@ class Driver:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = TIMEOUT) -> T:
-        """Run ``coro`` on the driver's loop and return its result (within ``timeout`` seconds)."""
-        return self.submit(coro).result(timeout)
+        """Run ``coro`` on the driver's loop and return its result (within ``timeout`` seconds). Raises
+        BenchError when an HTTP request failed."""
+        try:
+            return self.submit(coro).result(timeout)
+        except aiohttp.ClientError as error:
+            raise BenchError(f"{error.__class__.__name__}: {error}") from error
 
     def close(self, sharers: list[Sharer]) -> None:
         async def down() -> None:
@@ -447,7 +451,10 @@ def latency_round(bench: Bench, driver: Driver, room: Room, sharers: list[Sharer
             if running is not None and stop_event is not None:
                 ended = time.perf_counter()
                 driver.loop.call_soon_threadsafe(stop_event.set)
-                running.result(TIMEOUT)
+                try:
+                    running.result(TIMEOUT)
+                except aiohttp.ClientError as error:
+                    raise BenchError(f"{error.__class__.__name__}: {error}") from error
         latency = result["latency"]
         detail: dict[str, Any] = {"round": number, "clients": room.size, "rate": RATE, **result}
         if load is not None:
