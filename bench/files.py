@@ -494,7 +494,7 @@ def run_files(args: argparse.Namespace) -> Result:
     """Scenario 10: file transfers through ``parley serve`` against a minimal aiohttp server, and the chat's p99
     at 50 broadcasts/s with and without uploads running (see the module's docstring)."""
     clients = clients_list(args, (1000,), (300,))[0]
-    files, size, uploaders = args.files, args.file_size, max(2, args.uploaders)
+    files, size, uploaders = max(1, args.files), max(1, args.file_size), max(2, args.uploaders)
     series = Series()
     with Bench.from_args(args) as bench:
         yard_dir = bench.dir / "aiohttp-files"
