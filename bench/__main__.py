@@ -100,8 +100,8 @@ def parser() -> argparse.ArgumentParser:
                                                         "(default 8)")
     p.add_argument("--file-size", type=lambda text: int(text.replace("_", "")), default=10 * 1024 * 1024,
                    help="files: bytes of each file (default 10 MiB)")
-    p.add_argument("--uploaders", type=int, default=4, help="files: uploads running at once beside the chat, at least 2 "
-                                                            "(default 4)")
+    p.add_argument("--uploaders", type=int, default=4,
+                   help="files: uploads running at once beside the chat, at least 2 (default 4)")
     p.add_argument("--json", type=Path, help="write every figure to this JSON file")
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",
