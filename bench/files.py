@@ -549,7 +549,8 @@ def _rows(series: Series, clients: int, files: int, size: int, uploaders: int) -
         Row("10 files", "the same, the whole share (UPLOAD asked to CHATR received) vs the handler's POST",
             with_range(share, _megabytes), with_range(yard_up, _megabytes), with_range(ratios(share, yard_up), times)),
         Row("10 files", f"download, {what}: by flink vs aiohttp's FileResponse",
-            with_range(down, _megabytes), with_range(yard_down, _megabytes), with_range(ratios(down, yard_down), times)),
+            with_range(down, _megabytes), with_range(yard_down, _megabytes),
+            with_range(ratios(down, yard_down), times)),
     ]
     tag = f"@{RATE:g}"
     with_up, without = series.get("chat+uploads", f"p99{tag}"), series.get("chat", f"p99{tag}")
@@ -584,7 +585,8 @@ def _summary(series: Series, clients: int, uploaders: int) -> str:
             f"({ratio_of(('parley', 'download'), ('aiohttp', 'download'))} aiohttp "
             f"{_megabytes(mid('aiohttp', 'download'))}); N={clients} p99{tag}/s {ms(mid('chat+uploads', f'p99{tag}'))}"
             f" with {uploaders} uploads looping, {ms(mid('chat', f'p99{tag}'))} without "
-            f"({ratio_of(('chat+uploads', f'p99{tag}'), ('chat', f'p99{tag}'))})" + (f" LOST {lost:.0f}" if lost else ""))
+            f"({ratio_of(('chat+uploads', f'p99{tag}'), ('chat', f'p99{tag}'))})"
+            + (f" LOST {lost:.0f}" if lost else ""))
 
 
 if __name__ == "__main__":
