@@ -102,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
                    help="files: bytes of each file (default 10 MiB)")
     p.add_argument("--uploaders", type=int, default=4,
                    help="files: uploads running at once beside the chat, at least 2 (default 4)")
+    p.add_argument("--upload-rate", type=lambda text: float(text.replace("_", "")), default=0.0,
+                   help="files: bytes a second each of those uploads sends at most (default 0: as fast as it goes)")
     p.add_argument("--json", type=Path, help="write every figure to this JSON file")
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",

@@ -54,7 +54,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -228,9 +228,10 @@ class Sharer:
         self._writer.write(frames.format_frame(frame).encode() + b"\n")
         return await asyncio.wait_for(future, TIMEOUT)
 
-    async def share(self, http: aiohttp.ClientSession, rec: str, name: str, data: bytes) -> Shared:
-        """Share ``data`` with ``rec`` as the desktop does (UPLOAD, POST, CHAT file=); return its link and times.
-        Raises BenchError on any refusal."""
+    async def share(self, http: aiohttp.ClientSession, rec: str, name: str, data: bytes, rate: float = 0.0) -> Shared:
+        """Share ``data`` with ``rec`` as the desktop does (UPLOAD, POST, CHAT file=), its body sent at most
+        ``rate`` bytes a second (0: as fast as it goes); return its link and times. Raises BenchError on any
+        refusal."""
         started = time.perf_counter()
         grant = await self.ask(frames.make_frame("UPLOAD", {"rec": rec, "name": name, "size": str(len(data))}),
                                lambda f: f.reason == "UPLOAD")
@@ -238,7 +239,9 @@ class Sharer:
             raise BenchError(f"UPLOAD refused: {grant.content}")
         url = grant.get("url") or self.files_base + "files/upload"
         posted = time.perf_counter()
-        async with http.post(url, params={"ticket": grant.get("ticket") or ""}, data=data) as response:
+        body: bytes | AsyncIterator[bytes] = paced(data, rate) if rate else data
+        async with http.post(url, params={"ticket": grant.get("ticket") or ""}, data=body,
+                             headers={"Content-Length": str(len(data))}) as response:
             answer = await response.json(content_type=None)
         post_seconds = time.perf_counter() - posted
         if response.status != 200 or "receipt" not in answer:
@@ -258,6 +261,16 @@ class Sharer:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def paced(data: bytes, rate: float) -> AsyncIterator[bytes]:
+    """Yield ``data`` in chunks, no faster than ``rate`` bytes a second (a slower uplink than loopback)."""
+    started = time.monotonic()
+    for offset in range(0, len(data), CHUNK):
+        ahead = offset / rate - (time.monotonic() - started)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+        yield data[offset:offset + CHUNK]
 
 
 async def timed_get(http: aiohttp.ClientSession, url: str, size: int) -> float:
@@ -342,6 +355,7 @@ class Load:
     """Uploaders sharing files in a loop until told to stop: what they did."""
 
     stop: asyncio.Event
+    rate: float = 0.0  # bytes a second each uploader sends at most; 0: as fast as it goes
     files: int = 0
     bytes: int = 0
     started: float = 0.0
@@ -359,7 +373,8 @@ async def upload_loop(driver: Driver, sharers: list[Sharer], blobs: list[bytes],
         count = 0
         try:
             while not load.stop.is_set() and time.monotonic() < deadline and count < 100_000:
-                shared = await sharer.share(driver.http, partner.nickname, f"loop-{index}.bin", blobs[index])
+                shared = await sharer.share(driver.http, partner.nickname, f"loop-{index}.bin", blobs[index],
+                                            load.rate)
                 count += 1
                 if warmed.is_set():
                     if not load.stop.is_set():  # one finished after the measure ended is not counted
@@ -428,7 +443,7 @@ def transfer_round(bench: Bench, driver: Driver, sharer: Sharer, partner: Sharer
 
 
 def latency_round(bench: Bench, driver: Driver, room: Room, sharers: list[Sharer], blobs: list[bytes],
-                  number: int, seconds: float, series: Series) -> None:
+                  number: int, seconds: float, rate: float, series: Series) -> None:
     """One round of the chat measure, without and with the uploaders' loops, in alternating order."""
     for system in alternate(["chat", "chat+uploads"], number):
         room.quiet(0.2)
@@ -438,7 +453,7 @@ def latency_round(bench: Bench, driver: Driver, room: Room, sharers: list[Sharer
         if system == "chat+uploads":
             stop_event = driver.run(_event())
             warmed = driver.run(_event())
-            load = Load(stop_event)
+            load = Load(stop_event, rate)
             running = driver.submit(upload_loop(driver, sharers, blobs, load, warmed,
                                                 time.monotonic() + seconds + TIMEOUT))
             driver.run(_wait_either(warmed, running), TIMEOUT)
@@ -517,16 +532,20 @@ def run_files(args: argparse.Namespace) -> Result:
                                series)
             loop_blobs = blobs_for(15, uploaders, size)
             for number in range(args.rounds):
-                latency_round(bench, driver, room, sharers, loop_blobs, number, args.latency_seconds, series)
+                latency_round(bench, driver, room, sharers, loop_blobs, number, args.latency_seconds,
+                              args.upload_rate, series)
         finally:
             driver.close(sharers)
             room.close()
     command = (f"python -m bench files --clients {clients} --files {files} --file-size {size} "
                f"--uploaders {uploaders} --rounds {args.rounds} --latency-seconds {args.latency_seconds:g}")
-    command += shared_flags(args)
-    figures = series.figures(clients=clients, files=files, file_size=size, uploaders=uploaders, rate=RATE)
-    return Result("files", command, _summary(series, clients, uploaders), _rows(series, clients, files, size,
-                                                                                uploaders), figures)
+    command += (f" --upload-rate {args.upload_rate:.0f}" if args.upload_rate else "") + shared_flags(args)
+    figures = series.figures(clients=clients, files=files, file_size=size, uploaders=uploaders, rate=RATE,
+                             upload_rate=args.upload_rate)
+    looping = f"{uploaders} uploads of {_size(size)} in a loop" + (
+        f" (each at most {_megabytes(args.upload_rate)})" if args.upload_rate else "")
+    return Result("files", command, _summary(series, clients, looping), _rows(series, clients, files, size, looping),
+                  figures)
 
 
 def _megabytes(value: float) -> str:
@@ -538,7 +557,7 @@ def _size(size: int) -> str:
     return f"{size // MIB} MiB" if size % MIB == 0 else f"{size:,} bytes"
 
 
-def _rows(series: Series, clients: int, files: int, size: int, uploaders: int) -> list[Row]:
+def _rows(series: Series, clients: int, files: int, size: int, looping: str) -> list[Row]:
     what = f"{files} files of {_size(size)} one after the other"
     up, yard_up = series.get("parley", "upload"), series.get("aiohttp", "upload")
     share = series.get("parley", "share")
@@ -557,20 +576,20 @@ def _rows(series: Series, clients: int, files: int, size: int, uploaders: int) -
     lost = sum(series.get("chat+uploads", f"lost{tag}")) + sum(series.get("chat", f"lost{tag}"))
     r = ratios(with_up, without)
     rows.append(Row(
-        "10 files", f"chat latency at {RATE:g} broadcasts/s, N={clients:,}, with {uploaders} uploads of "
-                    f"{_size(size)} in a loop vs without: p99 (p50, max)" + (f" (LOST {lost:.0f})" if lost else ""),
+        "10 files", f"chat latency at {RATE:g} broadcasts/s, N={clients:,}, with {looping} vs without: "
+                    "p99 (p50, max)" + (f" (LOST {lost:.0f})" if lost else ""),
         f"{with_range(with_up, ms)} ({ms(median(series.get('chat+uploads', f'p50{tag}')))}, "
         f"{ms(median(series.get('chat+uploads', f'max{tag}')))})",
         f"{with_range(without, ms)} ({ms(median(series.get('chat', f'p50{tag}')))}, "
         f"{ms(median(series.get('chat', f'max{tag}')))})",
         with_range(r, times), f"<= {TARGET:g}x", "miss" if lost else verdict(median(r), lambda v: v <= TARGET)))
-    rows.append(Row("10 files", f"  the uploads meanwhile ({uploaders} at once): MB/s in all (files uploaded)",
+    rows.append(Row("10 files", "  the uploads meanwhile: MB/s in all (files uploaded)",
                     f"{with_range(series.get('chat+uploads', 'upload-bytes-per-s'), _megabytes)} "
                     f"({median(series.get('chat+uploads', 'uploads')):.0f})", ""))
     return rows
 
 
-def _summary(series: Series, clients: int, uploaders: int) -> str:
+def _summary(series: Series, clients: int, looping: str) -> str:
     def mid(system: str, measure: str) -> float:
         return median(series.get(system, measure))
 
@@ -584,7 +603,7 @@ def _summary(series: Series, clients: int, uploaders: int) -> str:
             f" download {_megabytes(mid('parley', 'download'))} "
             f"({ratio_of(('parley', 'download'), ('aiohttp', 'download'))} aiohttp "
             f"{_megabytes(mid('aiohttp', 'download'))}); N={clients} p99{tag}/s {ms(mid('chat+uploads', f'p99{tag}'))}"
-            f" with {uploaders} uploads looping, {ms(mid('chat', f'p99{tag}'))} without "
+            f" with {looping}, {ms(mid('chat', f'p99{tag}'))} without "
             f"({ratio_of(('chat+uploads', f'p99{tag}'), ('chat', f'p99{tag}'))})"
             + (f" LOST {lost:.0f}" if lost else ""))
 

@@ -29,7 +29,8 @@ SCENARIOS: dict[str, list[str]] = {
     "capacity": ["--idle-tcp", "40", "--idle-ws", "20", "--logins", "40"],
     "rooms": ["--clients", "12", "--rooms", "4", "--room-members", "5", "--room-rate", "20", "--room-sample", "2"],
     "search": ["--messages", "3000", "--search-rounds", "2"],
-    "files": ["--clients", "10", "--files", "2", "--file-size", "200_000", "--uploaders", "2"],
+    "files": ["--clients", "10", "--files", "2", "--file-size", "200_000", "--uploaders", "2",
+              "--upload-rate", "20_000_000"],
 }
 
 
@@ -204,6 +205,7 @@ def test_files_measures_uploads_downloads_and_the_chat_beside_uploads_against_a_
     document = json.loads(runs["files"][1].read_text())
     figures = document["figures"]
     assert (figures["clients"], figures["files"], figures["file_size"], figures["uploaders"]) == (10, 2, 200_000, 2)
+    assert figures["upload_rate"] == 20e6 and "--upload-rate 20000000" in document["command"]
     series = figures["series"]
     assert set(series) == {"parley", "aiohttp", "chat", "chat+uploads"}
     assert set(series["parley"]) == {"upload", "share", "download"}
@@ -219,7 +221,8 @@ def test_files_measures_uploads_downloads_and_the_chat_beside_uploads_against_a_
         assert run["complete"] and run["receivers"] == 10 and run["sent"] >= 10 and run["lost"] == 0
     beside = next(run for run in chats if run["system"] == "chat+uploads")
     assert beside["uploads"] >= 1 and beside["upload_bytes"] == 200_000 * beside["uploads"]
-    assert series["chat+uploads"]["upload-bytes-per-s"][0] > 0
+    # The loops' uploads are paced at 20 MB/s each: two of them send at most 40 MB/s between them.
+    assert 0 < series["chat+uploads"]["upload-bytes-per-s"][0] <= 2 * 20e6 * 1.2
     rows = {row["measure"].split(":")[0]: row for row in document["rows"]}
     assert rows["upload, 2 files of 200,000 bytes one after the other"]["ratio"].endswith("x")
     latency = next(row for row in document["rows"] if row["measure"].startswith("chat latency"))
