@@ -4,7 +4,8 @@ Scenarios (the numbers of issue 6): 1 ``fanout``, 2 ``gateway``,
 3 ``overhead``, 4 ``capacity``, 5 ``persistence``, 6 ``yardstick``; and
 7 ``userlist`` (issue 12: bytes per user-list change), 8 ``rooms`` (issue 13:
 rooms' messages beside the lobby, and what they cost it), 9 ``search`` (issue 14:
-full-text search over a million stored messages, and what its index costs a send). Each
+full-text search over a million stored messages, and what its index costs a send), 10 ``files``
+(issue 15: uploads and downloads of 10 MiB files, and chat latency while uploads run). Each
 prints one summary line on standard output (progress goes to standard
 error) and writes every figure as JSON with ``--json PATH``. ``all`` runs
 every scenario and rewrites the generated table of BENCHMARKS.md.
@@ -28,6 +29,7 @@ Runner = Callable[[argparse.Namespace], Result]
 def _runners() -> dict[str, Runner]:
     from .capacity import run_capacity
     from .fanout import run_fanout, run_persistence, run_yardstick
+    from .files import run_files
     from .gateway import run_gateway, run_overhead
     from .rooms import run_rooms
     from .search import run_search
@@ -35,12 +37,13 @@ def _runners() -> dict[str, Runner]:
 
     return {"yardstick": run_yardstick, "fanout": run_fanout, "persistence": run_persistence,
             "capacity": run_capacity, "overhead": run_overhead, "gateway": run_gateway, "userlist": run_userlist,
-            "rooms": run_rooms, "search": run_search}
+            "rooms": run_rooms, "search": run_search, "files": run_files}
 
 
 NUMBERS = {"1": "fanout", "2": "gateway", "3": "overhead", "4": "capacity", "5": "persistence", "6": "yardstick",
-           "7": "userlist", "8": "rooms", "9": "search"}
-ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway", "userlist", "rooms", "search"]
+           "7": "userlist", "8": "rooms", "9": "search", "10": "files"}
+ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway", "userlist", "rooms", "search",
+         "files"]
 
 
 def _int_list(text: str) -> list[int]:
@@ -51,13 +54,13 @@ def parser() -> argparse.ArgumentParser:
     """Return the command line parser."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|userlist|rooms|search|"
-                                                "all, or 1-9")
+                                                "files|all, or 1-10")
     p.add_argument("--quick", action="store_true", help="smaller rooms, fewer and shorter rounds")
     p.add_argument("--rounds", type=int, help="rounds per measure (default 3; --quick 2)")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
     p.add_argument("--clients", type=_int_list, help="room sizes, comma-separated (fanout, gateway, persistence, "
                                                      "yardstick, userlist: default 1000,3000; --quick 300; "
-                                                     "rooms: one size, the lobby, default 1000)")
+                                                     "rooms, files: one size, the lobby, default 1000)")
     p.add_argument("--seconds", type=float, help="length of each max-throughput run (default 3; --quick 2)")
     p.add_argument("--latency-seconds", type=float, help="length of each fixed-rate run (default 4; --quick 2)")
     p.add_argument("--senders", type=int, default=32, help="closed-loop senders (default 32)")
@@ -93,6 +96,14 @@ def parser() -> argparse.ArgumentParser:
                    help="search: times each query is timed (default 10; --quick 3)")
     p.add_argument("--no-wire", dest="wire", action="store_false",
                    help="search: only Store.search, not SEARCH frames to a `parley serve`")
+    p.add_argument("--files", type=int, default=8, help="files: files uploaded and downloaded in a round "
+                                                        "(default 8)")
+    p.add_argument("--file-size", type=lambda text: int(text.replace("_", "")), default=10 * 1024 * 1024,
+                   help="files: bytes of each file (default 10 MiB)")
+    p.add_argument("--uploaders", type=int, default=4,
+                   help="files: uploads running at once beside the chat, at least 2 (default 4)")
+    p.add_argument("--upload-rate", type=lambda text: float(text.replace("_", "")), default=0.0,
+                   help="files: bytes a second each of those uploads sends at most (default 0: as fast as it goes)")
     p.add_argument("--json", type=Path, help="write every figure to this JSON file")
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",

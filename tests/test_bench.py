@@ -3,7 +3,7 @@
 Real processes on loopback (Parley from this working tree, the yardstick,
 websockify, the load generators), no mocks: each command must print exactly
 one sane summary line and write JSON holding its figures, with nothing lost.
-The eight commands run three at a time to stay well under half a minute.
+The nine commands run three at a time to stay well under half a minute.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ SCENARIOS: dict[str, list[str]] = {
     "capacity": ["--idle-tcp", "40", "--idle-ws", "20", "--logins", "40"],
     "rooms": ["--clients", "12", "--rooms", "4", "--room-members", "5", "--room-rate", "20", "--room-sample", "2"],
     "search": ["--messages", "3000", "--search-rounds", "2"],
+    "files": ["--clients", "10", "--files", "2", "--file-size", "200_000", "--uploaders", "2",
+              "--upload-rate", "20_000_000"],
 }
 
 
@@ -196,3 +198,32 @@ def test_the_search_history_is_the_same_for_the_same_seed(tmp_path: Path) -> Non
     recs = [rec for _, _, rec, *_ in contents[0]]
     assert 0.25 < recs.count("-ALL") / 1500 < 0.45 and 0.35 < sum(r.startswith("#") for r in recs) / 1500 < 0.55
     assert any(not content.isascii() for *_, content, _, _, _ in contents[0])
+
+
+def test_files_measures_uploads_downloads_and_the_chat_beside_uploads_against_a_minimal_aiohttp_server(
+        runs: dict[str, tuple[subprocess.CompletedProcess[str], Path]]) -> None:
+    document = json.loads(runs["files"][1].read_text())
+    figures = document["figures"]
+    assert (figures["clients"], figures["files"], figures["file_size"], figures["uploaders"]) == (10, 2, 200_000, 2)
+    assert figures["upload_rate"] == 20e6 and "--upload-rate 20000000" in document["command"]
+    series = figures["series"]
+    assert set(series) == {"parley", "aiohttp", "chat", "chat+uploads"}
+    assert set(series["parley"]) == {"upload", "share", "download"}
+    assert set(series["aiohttp"]) == {"upload", "download"}
+    # A whole share (UPLOAD, POST, CHAT file=) takes longer than its POST.
+    assert series["parley"]["share"][0] < series["parley"]["upload"][0]
+    uploads = next(run for run in figures["runs"] if run["system"] == "parley")
+    assert len(uploads["post_seconds"]) == 2 and all(a < b for a, b in zip(uploads["post_seconds"],
+                                                                          uploads["share_seconds"]))
+    chats = [run for run in figures["runs"] if run["system"].startswith("chat")]
+    assert {run["system"] for run in chats} == {"chat", "chat+uploads"}
+    for run in chats:  # 50 broadcasts/s for 0.3 s, every one to all 10 clients
+        assert run["complete"] and run["receivers"] == 10 and run["sent"] >= 10 and run["lost"] == 0
+    beside = next(run for run in chats if run["system"] == "chat+uploads")
+    assert beside["uploads"] >= 1 and beside["upload_bytes"] > 0
+    # The loops' uploads are paced at 20 MB/s each: two of them send at most 40 MB/s between them.
+    assert 0 < series["chat+uploads"]["upload-bytes-per-s"][0] <= 2 * 20e6 * 1.2
+    rows = {row["measure"].split(":")[0]: row for row in document["rows"]}
+    assert rows["upload, 2 files of 200,000 bytes one after the other"]["ratio"].endswith("x")
+    latency = next(row for row in document["rows"] if row["measure"].startswith("chat latency"))
+    assert latency["target"] == "<= 1.5x" and latency["verdict"] in ("pass", "miss")
