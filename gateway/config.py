@@ -46,6 +46,7 @@ class GatewayConfig:
     files_root: Path | None = None
     upload_stall_timeout: float = 30.0  # seconds an upload may send nothing before it is refused (408)
     max_image_pixels: int = 50_000_000  # an image with more is not decoded (a decompression bomb)
+    upload_rate: float = 0.0  # bytes a second all uploads together may send (0: no limit); see files.Pacer
     max_upload_size: int = 10 * 1024 * 1024  # a sanity cap on one upload; its ticket's size is the real limit
     # The web port's share of the process's connections (None: planned from the descriptor limit at start).
     budget: ConnectionBudget | None = None

@@ -37,7 +37,9 @@ from parley.protocol import texts
 from .config import GatewayConfig
 
 log = logging.getLogger("parley.gateway")
-CHUNK = 64 * 1024  # bytes read from the request and written to disk at a time
+CHUNK = 64 * 1024  # bytes read from the request at a time
+WRITE_BATCH = 1024 * 1024  # bytes gathered before one write (and hash) in a thread: fewer hand-offs
+PACE_BURST = 0.25  # seconds of --upload-rate that uploads may get ahead by
 STALE_PART = 3600.0  # seconds after which a part file left in tmp/ at start is removed
 FULL_DISK = frozenset({errno.ENOSPC, errno.EDQUOT})
 FILE_HEADERS = {
@@ -58,6 +60,29 @@ class UploadError(Exception):
         self.text = text
 
 
+class Pacer:
+    """Every upload together gets at most ``rate`` bytes a second (0: no limit), first come first served.
+
+    Uploads share the event loop with the chat (``parley serve``): unpaced,
+    a few over loopback or a fast LAN take the CPU the chat needs
+    (BENCHMARKS.md, "Files"). Waiting here is not stalling: the stall
+    timeout counts only the time the client sends nothing.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._free_at = 0.0  # loop time from which the next bytes may be read without waiting
+
+    async def take(self, size: int) -> None:
+        if self.rate <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        start = max(self._free_at, now - PACE_BURST)
+        self._free_at = start + size / self.rate
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
 @dataclass
 class Files:
     """The files routes of one gateway; ``store`` is None when file sharing is off."""
@@ -65,6 +90,10 @@ class Files:
     config: GatewayConfig
     store: BlobStore | None
     secret: bytes = b""
+    pacer: Pacer | None = None
+
+    def __post_init__(self) -> None:
+        self.pacer = Pacer(self.config.upload_rate)
 
     async def start(self) -> None:
         """Load (or create) the signing key and clear uploads a stopped process left behind."""
@@ -141,21 +170,32 @@ class Files:
         """Read the body into ``part``, chunk by chunk. Raises UploadError, OSError (from the disk)."""
         expected = request.content_length
         stall = self.config.upload_stall_timeout
+        pacer = self.pacer
+        batch = bytearray()  # at most WRITE_BATCH + CHUNK bytes held: never the whole file
+        received = 0
         while True:
             try:
-                chunk = await asyncio.wait_for(request.content.read(CHUNK), stall)
+                async with asyncio.timeout(stall):  # cheaper than wait_for, which makes a task a chunk
+                    chunk = await request.content.read(CHUNK)
             except TimeoutError:
-                log.info("%s: upload stalled after %d bytes", request.remote, part.size)
+                log.info("%s: upload stalled after %d bytes", request.remote, received)
                 raise UploadError(408, texts.UPLOAD_STALLED) from None
             except (ConnectionError, ClientPayloadError, HttpProcessingError) as error:  # the client went away
-                log.info("%s: upload cut after %d bytes: %s", request.remote, part.size, error)
+                log.info("%s: upload cut after %d bytes: %s", request.remote, received, error)
                 raise UploadError(408, texts.UPLOAD_STALLED) from None
+            if chunk:
+                received += len(chunk)
+                if received > limit:
+                    raise UploadError(413, texts.UPLOAD_TOO_LARGE)
+                batch += chunk
+            if batch and (len(batch) >= WRITE_BATCH or not chunk):
+                await _in_thread(part.write, bytes(batch))
+                batch.clear()
             if not chunk:
                 break
-            if part.size + len(chunk) > limit:
-                raise UploadError(413, texts.UPLOAD_TOO_LARGE)
-            await _in_thread(part.write, chunk)
-        if expected is not None and part.size < expected:
+            if pacer is not None:
+                await pacer.take(len(chunk))
+        if expected is not None and received < expected:
             raise UploadError(408, texts.UPLOAD_STALLED)
 
     async def _describe(self, store: BlobStore, part: Part, sha: str) -> tuple[str, int, int]:

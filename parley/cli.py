@@ -60,6 +60,7 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
         max_connections_per_address=args.max_web_connections_per_address,
         ipv6_prefix=args.ipv6_prefix,
         upload_stall_timeout=args.upload_stall_timeout,
+        upload_rate=args.upload_rate,
         max_image_pixels=args.max_image_pixels,
     )
     if args.trusted_proxy:

@@ -124,6 +124,7 @@ def _number(kind: type[int] | type[float], least: float, *, above: bool = False)
 
 positive_int = _number(int, 1)
 
+UPLOAD_RATE = 40 * 1024**2  # --upload-rate's default (BENCHMARKS.md, "Files": chat p99 beside uploads)
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -379,6 +380,9 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--upload-stall-timeout", metavar="SECONDS", type=positive_number, default=30.0,
              help="seconds a file upload may send nothing before it is refused and its part removed "
                   "(default: %(default)s)")
+    add_flag(parser, "--upload-rate", metavar="SIZE", type=byte_size, default=UPLOAD_RATE,
+             help="bytes a second all file uploads together may send, e.g. 40M, so that they leave the chat "
+                  "its share of the machine; 0: no limit (default: 40M)")
     add_flag(parser, "--max-image-pixels", metavar="N", type=positive_int, default=50_000_000,
              help="an uploaded image with more pixels gets no thumbnail and is never shown inline: "
                   "a decompression bomb (default: %(default)s)")

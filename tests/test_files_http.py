@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import io
 import json
 import subprocess
@@ -328,3 +329,22 @@ async def test_chat_goes_on_during_a_stalled_upload(http, make_site, server: Cha
     writer.close()
     for ws in (ann, bob):
         await ws.close()
+
+
+async def test_uploads_together_get_no_more_than_the_upload_rate(http, make_site) -> None:
+    """Two uploads of 1.5 MB at --upload-rate 2M (2 MiB/s for both together) take at least 1.2 s (less the
+    pacer's 0.25 s burst), and both arrive whole: paced, not refused. (A lower bound only: a slow machine is
+    slower still.)"""
+    site = await make_site(upload_rate=2 * 1024 * 1024)
+    first, second = os.urandom(1_500_000), os.urandom(1_500_000)
+    started = time.monotonic()
+    async def send(data: bytes) -> dict[str, object]:
+        async with http.post(site.upload_url(site.ticket(len(data))), data=io.BytesIO(data)) as answer:
+            assert answer.status == 200, await answer.text()
+            result: dict[str, object] = await answer.json()
+            return result
+
+    results = await asyncio.gather(send(first), send(second))
+    took = time.monotonic() - started
+    assert took >= 3_000_000 / (2 * 1024 * 1024) - 0.25 - 0.05
+    assert sorted(r["sha"] for r in results) == sorted(hashlib.sha256(d).hexdigest() for d in (first, second))
