@@ -147,6 +147,14 @@ def mute_text(until_ms: int, reason: str, where: str) -> str:
     return with_reason(text, reason)
 
 
+def recipient_of(core: "ChatCore", conn: Connection, rec: str) -> Finding:
+    """``checked_recipient`` as a flow, whether or not it needs the database (UPLOAD, a file's CHAT)."""
+    found = checked_recipient(core, conn, rec)
+    if found is None or isinstance(found, Recipient):
+        return found
+    return (yield from found)
+
+
 def _offline_account(core: "ChatCore", conn: Connection, rec: str) -> Finding:
     """A private message to no one online: stored for the account of that name, if there is one."""
     try:

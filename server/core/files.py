@@ -94,9 +94,7 @@ def on_upload(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         core.send(conn, messages.err(core.stamp(), texts.FILE_TOO_LARGE.format(
             size=human_size(size), limit=human_size(limit))))
         return
-    found = chats.checked_recipient(core, conn, rec)
-    recipient: Recipient | None = found if found is None or isinstance(found, chats.Recipient) else (
-        yield from found)
+    recipient: Recipient | None = yield from chats.recipient_of(core, conn, rec)
     if recipient is None:
         return
     try:
@@ -137,9 +135,7 @@ def on_file_chat(core: "ChatCore", conn: Connection, frame: Frame, rec: str) -> 
     if receipt is None or grant is None or grant.ident != conn.ident or receipt.size > grant.size:
         core.send(conn, messages.err(core.stamp(), texts.UPLOAD_INVALID))
         return
-    found = chats.checked_recipient(core, conn, rec)
-    recipient: Recipient | None = found if found is None or isinstance(found, chats.Recipient) else (
-        yield from found)
+    recipient: Recipient | None = yield from chats.recipient_of(core, conn, rec)
     if recipient is None:
         return
     if recipient.key != grant.rec_key:
