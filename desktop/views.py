@@ -189,6 +189,21 @@ class ConnectView(ttk.Frame):
         self.connect_button.focus_set()
 
 
+def wrap_to_width(label: ttk.Label) -> None:
+    """Wrap ``label``'s text at the width it is given, as the window is resized.
+
+    A fixed wraplength wider than the window cut a long line (a refusal
+    quoting a long file name) at the window's edge: the end of the reason
+    was hidden.
+    """
+    def follow(event: tk.Event[tk.Misc]) -> None:
+        wrap = event.width - 4  # the label's own border and padding besides the text
+        if wrap > 0 and str(label.cget("wraplength")) != str(wrap):
+            label.configure(wraplength=wrap)
+
+    label.bind("<Configure>", follow, add="+")
+
+
 def _login_problem(host: str, port: str, nickname: str, color: str, ca_file: str) -> str | None:
     """Return what is wrong with the connect screen's fields, or None."""
     if not host:
@@ -288,10 +303,12 @@ class ChatView(ttk.Frame):
         self.warning_label = ttk.Label(self, text="", style="Error.TLabel", anchor="w", justify="left",
                                        wraplength=760)
         self.warning_label.grid(row=2, column=0, columnspan=3, sticky="ew", padx=8)
+        wrap_to_width(self.warning_label)
         # "You are muted until ...: reason", above the composer while it holds.
         self.muted_label = ttk.Label(self, text="", style="Error.TLabel", anchor="w", justify="left",
                                      wraplength=760)
         self.muted_label.grid(row=3, column=0, columnspan=3, sticky="ew", padx=8)
+        wrap_to_width(self.muted_label)
         self.muted_label.grid_remove()
         self.prompt = Prompt(self)
         self.prompt.grid(row=4, column=0, columnspan=3, sticky="ew", padx=8, pady=(2, 0))
