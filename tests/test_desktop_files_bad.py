@@ -200,11 +200,11 @@ def test_every_bad_input_is_refused_or_made_harmless_in_the_desktop(
     pictures = sum(1 for v in hostile.values() if v[3])
     desktops.until(lambda: len(bob.chat_log.thumbnails()) == pictures, "bob's pictures")
     assert "(no preview)" not in bob.chat_log.content()  # nothing not a picture was taken for one
-    # 300 characters, more than a file on disk can have: the server refuses names over 255 (PROTOCOL.md).
-    over = "b" * 296 + ".png"
+    # Over 1000 characters, more than a file on disk can have: refused, saying why (300 are cut to 120: test_files).
+    over = "b" * 1001 + ".png"
     ann.connection.upload(UploadRequest("-ALL", over, len(shot), str(tmp_path / "shot.png")))  # type: ignore[union-attr]
-    desktops.until(shown(ann, f"{over} was not sent: {texts.FILE_NAME_REQUIRED.removeprefix('Error: ')}"),
-                   "the long name refused")
+    too_long = texts.FILE_NAME_TOO_LONG.format(limit=1000).removeprefix("Error: ")
+    desktops.until(shown(ann, f"was not sent: {too_long}"), "the long name refused")
     assert not ann.sharing.transfers.running and len(file_messages(bob)) == len(hostile)
     desktops.pump_for(0.2)  # laid out
     warning = ann.chat_view.warning_label  # under the log, read whole: wrapped within the window, not cut at its edge
@@ -257,7 +257,7 @@ def test_every_bad_input_is_refused_or_made_harmless_in_the_desktop(
     assert plans is not None
     stored = len(blobs(serve))
     (tmp_path / "leak.txt").write_bytes(b"not for ann\n")
-    for room, error in (("#vault", texts.NOT_IN_ROOM), ("#nowhere", texts.NO_ROOM)):  # as a CHAT to it
+    for room, error in (("#vault", texts.NO_ROOM), ("#nowhere", texts.NO_ROOM)):  # a private room: as if none
         assert ann.sharing.attach_file(tmp_path / "leak.txt", room)
         desktops.until(lambda: "leak.txt was not sent: " in ann.chat_view.warning_label.cget("text"),
                        f"the refusal for {room}")

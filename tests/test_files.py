@@ -200,6 +200,7 @@ async def test_uploads_are_refused_before_a_byte_is_sent_with_a_clear_reason(ser
         assert (await ann.next("ERR")).content == texts.FILE_NAME_REQUIRED
         await ann.send("UPLOAD,rec=-ALL;name=x;size=ten,")
         assert (await ann.next("ERR")).content == texts.FILE_NAME_REQUIRED
+        assert await refused(ann, "-ALL", "n" * 1001, 10) == texts.FILE_NAME_TOO_LONG.format(limit=1000)
         assert await refused(ann, "#nowhere", "a.txt", 10) == texts.NO_ROOM.format(room="#nowhere")
         assert await refused(ann, "nobody", "a.txt", 10) == texts.UNRECOGNIZED_RECIPIENT.format(rec="nobody")
         await dee.send("CREATE,room=#theirs,")
@@ -227,6 +228,26 @@ async def test_uploads_are_refused_before_a_byte_is_sent_with_a_clear_reason(ser
     finally:
         await ann.close()
         await dee.close()
+
+
+async def test_long_and_control_character_names_are_kept_short_and_a_private_room_stays_hidden(serve) -> None:
+    served = await serve()
+    ann, _ = await rooms_login(served.server.port, "ann")
+    bob, _ = await rooms_login(served.server.port, "bob")
+    try:
+        # 300 characters with control characters: kept as 120, the extension whole.
+        await ann.send(Frame("UPLOAD", {"rec": "-ALL", "name": "\x1b[31m" + "l" * 296 + ".png", "size": "10"}))
+        kept = (await ann.next("UPLOAD")).params["name"]
+        assert len(kept) == 120 and kept.endswith(".png") and "\x1b" not in kept
+        # A private room bob is not in is, to bob, no room at all: for a file and for a message.
+        await ann.send("CREATE,room=#vault;private=1,")
+        await ann.drain(0.3)
+        assert await refused(bob, "#vault", "a.txt", 10) == texts.NO_ROOM.format(room="#vault")
+        await bob.send("CHAT,rec=#vault,hello?")
+        assert (await bob.next("ERR")).content == texts.NO_ROOM.format(room="#vault")
+    finally:
+        await ann.close()
+        await bob.close()
 
 
 async def test_the_servers_total_counts_each_blob_once(serve) -> None:

@@ -124,6 +124,7 @@ export const UPLOAD_DISK_FULL = "The server's disk is full: the file was not sto
 export const FILE_NOT_FOUND = "Not found";
 export const FILE_SHARING_OFF = "Error: File sharing is off on this server.";
 export const FILE_NAME_REQUIRED = "Error: name and size parameters required.";
+export const FILE_NAME_TOO_LONG = "Error: A file name is at most {limit} characters.";
 export const FILE_EMPTY = "Error: The file is empty.";
 export const FILE_TOO_LARGE = "Error: The file is too large: {size}; files may be up to {limit}.";
 export const FILE_QUOTA = "Error: You have no room left for files: {used} of your {quota} are used. Delete some of your files first.";

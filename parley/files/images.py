@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -30,7 +31,8 @@ def make_thumbnail(src: Path, dest: Path, max_pixels: int = MAX_PIXELS, box: int
         return None
     image, size = thumbnail
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    # Its own part file: two uploads of the same image at once each write theirs, and the last rename wins.
+    part = dest.with_name(f"{dest.name}.{secrets.token_hex(6)}.part")
     try:
         image.save(part, "PNG")
         os.replace(part, dest)

@@ -152,6 +152,7 @@ FILE_NOT_FOUND = "Not found"
 # Files (UPLOAD, CHAT file=): the server's refusals, before any byte is sent where the size is known.
 FILE_SHARING_OFF = "Error: " + FILES_OFF
 FILE_NAME_REQUIRED = "Error: name and size parameters required."
+FILE_NAME_TOO_LONG = "Error: A file name is at most {limit} characters."
 FILE_EMPTY = "Error: The file is empty."
 FILE_TOO_LARGE = "Error: The file is too large: {size}; files may be up to {limit}."
 FILE_QUOTA = "Error: You have no room left for files: {used} of your {quota} are used. Delete some of your files first."

@@ -116,9 +116,10 @@ def checked_recipient(core: "ChatCore", conn: Connection, rec: str) -> "Recipien
         return None if muted(core, conn, None, ALL) else Recipient(ALL)
     if conn.rooms and is_room(rec):
         room = core.rooms.get(room_key(rec[1:]))
-        if room is None:
+        member = room is not None and core.presence.in_room(room.key, conn.ident)
+        if room is None or (room.private and not member):  # a private room is no one's business but its members'
             core.send(conn, messages.err(core.stamp(), texts.NO_ROOM.format(room=rec)))
-        elif not core.presence.in_room(room.key, conn.ident):
+        elif not member:
             core.send(conn, messages.err(core.stamp(), texts.NOT_IN_ROOM.format(room=room.rec)))
         elif not muted(core, conn, room.id, room.rec):
             return Recipient(room.rec, room_id=room.id, room=room.key)

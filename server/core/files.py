@@ -33,7 +33,7 @@ log = logging.getLogger("parley.server")
 
 Flow = Generator[Any, Any, None]
 TICKET_LIFETIME_MS = 10 * 60 * 1000  # an upload has 10 minutes to start and finish
-MAX_NAME = 255  # characters of a name as asked (it is kept shorter: links.safe_name)
+MAX_NAME = 1000  # characters of a name as asked (it is kept shorter: links.safe_name cuts it to 120)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +83,11 @@ def on_upload(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
     if not rec:
         core.send(conn, messages.err(core.stamp(), texts.REC_REQUIRED))
         return
-    if not name or not size_text or not size_text.isdigit() or len(name) > MAX_NAME:
+    if not name or not size_text or not size_text.isdigit():
         core.send(conn, messages.err(core.stamp(), texts.FILE_NAME_REQUIRED))
+        return
+    if len(name) > MAX_NAME:
+        core.send(conn, messages.err(core.stamp(), texts.FILE_NAME_TOO_LONG.format(limit=MAX_NAME)))
         return
     size, limit = int(size_text), core.config.max_file_size
     if size == 0:
