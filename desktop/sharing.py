@@ -143,7 +143,7 @@ class Sharing:
         """Say in conversation ``rec`` (and under the log) that ``name`` was not sent, and why."""
         app = self.app
         self._status(name, "")
-        line = f"{name} was not sent: {text.removeprefix('Error: ')}"
+        line = f"{shortened(name)} was not sent: {text.removeprefix('Error: ')}"
         conversation = app.conversations.ensure(rec)
         note = conversation.note("error", line)
         if conversation is app.opened():
@@ -202,7 +202,7 @@ class Sharing:
         def done(outcome: int | TransferError) -> None:
             self._status(key, "")
             if isinstance(outcome, TransferError):
-                self.app.chat_view.warn(f"{file.name} could not be fetched: {outcome}")
+                self.app.chat_view.warn(f"{shortened(file.name)} could not be fetched: {outcome}")
             else:
                 then(dest)
 
@@ -237,3 +237,12 @@ def _share(done: int, total: int) -> str:
     """Return ``45% (4.5 MB of 10 MB)``."""
     percent = 100 * done // total if total else 100
     return f"{percent}% ({human_size(done)} of {human_size(total)})"
+
+
+def shortened(name: str, most: int = 60) -> str:
+    """``name`` as a line about it shows it: at most ``most`` characters, its middle left out (the end
+    holds the extension)."""
+    if len(name) <= most:
+        return name
+    keep = (most - 1) // 2
+    return f"{name[:keep]}…{name[-keep:]}"

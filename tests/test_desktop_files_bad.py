@@ -204,7 +204,8 @@ def test_every_bad_input_is_refused_or_made_harmless_in_the_desktop(
     over = "b" * 1001 + ".png"
     ann.connection.upload(UploadRequest("-ALL", over, len(shot), str(tmp_path / "shot.png")))  # type: ignore[union-attr]
     too_long = texts.FILE_NAME_TOO_LONG.format(limit=1000).removeprefix("Error: ")
-    desktops.until(shown(ann, f"was not sent: {too_long}"), "the long name refused")
+    desktops.until(shown(ann, f"bbbbbbbbbbbbbbbbbbbbbbbbbbbbb…bbbbbbbbbbbbbbbbbbbbbbbbb.png was not sent: {too_long}"),
+                   "the long name refused, said with its middle left out")
     assert not ann.sharing.transfers.running and len(file_messages(bob)) == len(hostile)
     desktops.pump_for(0.2)  # laid out
     warning = ann.chat_view.warning_label  # under the log, read whole: wrapped within the window, not cut at its edge
