@@ -87,8 +87,24 @@ export function typeWords(type) {
   return !type || type === "application/octet-stream" ? "File" : type;
 }
 
-/** A file's name as a frame may carry it: no line breaks (the server keeps a safe name of its own). */
-export const announcedName = (name) => name.replace(/[\r\n]+/g, " ");
+/** The longest name an UPLOAD may ask with (the server refuses longer ones; it keeps at most 120 characters). */
+const MAX_ASKED_NAME = 255;
+/** Characters after the last dot kept as the extension when a name is cut (as the server's safe_name). */
+const MAX_EXTENSION = 16;
+
+/**
+ * A file's name as a frame may carry it: no line breaks, at most 255
+ * characters, cut keeping its extension (the server keeps a safe name of its
+ * own, shorter still).
+ */
+export function announcedName(name) {
+  const chars = Array.from(name.replace(/[\r\n]+/g, " ")); // characters, not UTF-16 halves
+  if (chars.length <= MAX_ASKED_NAME) return chars.join("");
+  const dot = chars.lastIndexOf(".");
+  const extension = dot > 0 ? chars.slice(dot + 1) : [];
+  if (extension.length === 0 || extension.length > MAX_EXTENSION) return chars.slice(0, MAX_ASKED_NAME).join("");
+  return `${chars.slice(0, MAX_ASKED_NAME - extension.length - 1).join("")}.${extension.join("")}`;
+}
 
 /** The text of an HTTP error answer: its JSON `error`, else the status. */
 export function httpError(status, body) {

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { ChatClient } from "../../web/client.js";
-import { fileHref, fitBox, httpError, pasteName, pastedName, typeWords, uploadUrl } from "../../web/files.js";
+import { announcedName, fileHref, fitBox, httpError, pasteName, pastedName, typeWords, uploadUrl } from "../../web/files.js";
 import { Backoff } from "../../web/state.js";
 import { FakeSocket, FakeTimers } from "./fakes.mjs";
 
@@ -18,6 +18,17 @@ test("a pasted image is named for the local time it was pasted", () => {
   // A file copied in a file manager keeps its name; so does anything not an image.
   assert.equal(pasteName({ name: "plan.png", type: "image/png" }, at), "plan.png");
   assert.equal(pasteName({ name: "image.txt", type: "text/plain" }, at), "image.txt");
+});
+
+test("a name is asked with no line breaks and at most 255 characters, its extension kept", () => {
+  assert.equal(announcedName("two\r\nlines.txt"), "two lines.txt");
+  assert.equal(announcedName("x".repeat(296) + ".txt"), "x".repeat(251) + ".txt");
+  assert.equal(announcedName("y".repeat(300)), "y".repeat(255));
+  assert.equal(announcedName("z".repeat(100) + "." + "e".repeat(200)).length, 255); // no real extension: cut
+  const emoji = announcedName("😀".repeat(300) + ".png"); // cut between characters, never inside one
+  assert.equal(Array.from(emoji).length, 255);
+  assert.ok(emoji.endsWith("😀.png") && emoji.isWellFormed());
+  assert.equal(announcedName("a".repeat(255)), "a".repeat(255));
 });
 
 test("a thumbnail's box fits 320 x 320 and never grows the image", () => {
