@@ -147,7 +147,7 @@ async def test_hostile_names_and_contents_cut_uploads_and_forbidden_rooms_from_t
     await expect(ann.page.locator("#conv-title")).to_have_text("Lobby")
     await held[0].continue_()
     await ann.page.unroute("**/files/upload?*")
-    not_in = texts.NOT_IN_ROOM.format(room="#secret")
+    not_in = texts.NO_ROOM.format(room="#secret")  # a private room one is not in: as if there were none
     await expect(failed(ann.page, "second.txt")).to_have_text([not_in])
     # first.bin went up before Ann was removed: its post is refused, said in her open conversation.
     await expect(ann.page.locator("#messages .line-error .line-text").last).to_have_text(not_in)
