@@ -22,6 +22,7 @@ from .flags import build_parser
 from .logsafe import SafeFormatter
 from .loops import loop_factory
 from .net.proxy import parse_networks
+from .paths import files_dir
 from .startup import StartupError
 
 # Each command imports what it runs, when it runs: `parley gateway` never loads
@@ -67,8 +68,8 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
         config.trusted_proxies = parse_networks(args.trusted_proxy)
     # parley serve's data folder, or parley gateway's --data: files are shared only with one.
     data = getattr(args, "data_dir", None) or getattr(args, "data", None)
-    if data is not None:
-        config.files_root = data / "files"
+    if data is not None and not getattr(args, "no_files", False):
+        config.files_root = files_dir(data)
     return config
 
 

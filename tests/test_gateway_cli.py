@@ -115,3 +115,16 @@ async def test_serve_runs_on_either_event_loop(tmp_path: Path, loop: str) -> Non
     finally:
         serve.stop()
     assert f"event loop: {loop}" in serve.log.read_text()
+
+
+def test_the_gateway_shares_files_from_the_data_folder_unless_sharing_is_off(tmp_path: Path) -> None:
+    from parley.cli import gateway_config
+    from parley.flags import build_parser
+
+    def files_root(*argv: str) -> Path | None:
+        return gateway_config(build_parser().parse_args(list(argv)), ("127.0.0.1", 6666)).files_root
+
+    assert files_root("serve", "--data-dir", str(tmp_path)) == tmp_path / "files"
+    assert files_root("serve", "--data-dir", str(tmp_path), "--no-files") is None
+    assert files_root("gateway", "--data", str(tmp_path)) == tmp_path / "files"
+    assert files_root("gateway") is None
