@@ -14,13 +14,13 @@ it only sends to conversations the server listed, and rooms are never deleted.)
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser import ARTIFACTS, MS, login, open_conversation, open_page, say
+from disks import small_tmpfs
 from playwright.async_api import Page, Route, expect
 from serverproc import ParleyProcess
 from test_browser_files import (
@@ -177,16 +177,8 @@ async def test_hostile_names_and_contents_cut_uploads_and_forbidden_rooms_from_t
 @pytest.fixture
 def small_data_dir(tmp_path: Path) -> Iterator[Path]:
     """A 3 MiB tmpfs for `parley serve --data-dir`: a disk that fills up."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root and CAP_SYS_ADMIN): {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small-disk", "3m") as mount:
         yield mount / "data"
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 async def test_a_disk_that_fills_up_mid_upload_is_said_and_what_was_stored_still_downloads(

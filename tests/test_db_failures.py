@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import errno
 import logging
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import add_account
+from disks import small_tmpfs
 from wire import Client
 
 from parley.protocol import texts
@@ -48,16 +48,8 @@ class TinyDisk:
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[TinyDisk]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to fill (needs root): {mounted.stderr.strip()}")
-    try:
-        yield TinyDisk(mount_point)
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+    with small_tmpfs(tmp_path / "disk", "16m") as mount:
+        yield TinyDisk(mount)
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ import os
 import select
 import socket
 import struct
-import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -32,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from disks import small_tmpfs
 from serverproc import ServeProcess, free_port
 from test_desktop_files import blobs, data_of, file_messages, picture
 from test_desktop_gui import ARTIFACTS, Desktops, connect, open_desktops, shown
@@ -292,17 +292,9 @@ def test_every_bad_input_is_refused_or_made_harmless_in_the_desktop(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MiB tmpfs (as tests/test_files_http.py mounts one): the data folder of a server whose disk fills."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root and CAP_SYS_ADMIN): {done.stderr.strip()}")
-    try:
+    """A 6 MiB tmpfs: the data folder of a server whose disk fills."""
+    with small_tmpfs(tmp_path / "disk", "6m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def test_a_disk_full_mid_upload_is_said_and_what_was_stored_still_downloads_whole(

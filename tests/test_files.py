@@ -14,9 +14,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from PIL import Image
-
 from conftest import add_account
+from PIL import Image
 from test_nicknames import legacy
 from test_rooms import ORIGINAL_REASONS, legacy_frames, rooms_login
 from wire import Client, eventually

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import io
 import json
-import subprocess
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from disks import small_tmpfs
 from PIL import Image
+from serverproc import free_port
+from test_files_store import image_bytes
+from wire import TIMEOUT, eventually, ws_login, ws_next
 
 from gateway.app import start_gateway
 from gateway.config import GatewayConfig
@@ -28,9 +31,6 @@ from parley.files import links
 from parley.files.store import BlobStore
 from parley.protocol import texts
 from server.app import ChatServer
-from serverproc import free_port
-from test_files_store import image_bytes
-from wire import TIMEOUT, eventually, ws_login, ws_next
 
 CSP = "sandbox; default-src 'none'; img-src 'self'"
 
@@ -287,16 +287,8 @@ async def test_without_a_files_folder_file_sharing_is_off(http, make_site) -> No
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs: a disk that fills up."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root and CAP_SYS_ADMIN): {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small-disk", "1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 async def test_a_full_disk_mid_upload_is_507_and_what_was_stored_is_intact(http, make_site, small_disk) -> None:
