@@ -21,7 +21,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,7 +90,7 @@ class Files:
     config: GatewayConfig
     store: BlobStore | None
     secret: bytes = b""
-    pacer: Pacer | None = None
+    pacer: Pacer = field(init=False)
 
     def __post_init__(self) -> None:
         self.pacer = Pacer(self.config.upload_rate)
@@ -199,8 +199,7 @@ class Files:
                     batch.clear()
                 if not chunk:
                     break
-                if pacer is not None:
-                    await pacer.take(len(chunk))
+                await pacer.take(len(chunk))
         finally:
             if writing is not None:
                 await writing  # its error (a full disk) is this upload's; never a write left behind a discard
