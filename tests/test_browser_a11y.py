@@ -231,10 +231,13 @@ async def test_messages_group_by_sender_and_lobby_lines_name_no_recipient(
     await expect(page.locator("#messages .history-start")).to_have_count(1)
     await say(page, "one")
     await say(page, "two")
+    # Both back from the server before carl speaks: else "two", through the gateway, can land after "three".
+    await expect(page.locator("#messages .msg")).to_have_count(2)
     await carl.send("CHAT,rec=-ALL,three")
     await carl.send("CHAT,rec=-ALL,four")
     await carl.send("CHAT,rec=ann,five, privately")
     await say(page, "six")
+    await expect(page.locator("#messages .msg")).to_have_count(5)  # six is in before seven is sent
     await carl.send("UPDATE,nickname=;color=#0000ff;password=,")
     await expect(page.locator("#messages .line-change .line-text").last).to_have_text("carl changed color")
     await expect(page.locator("#messages .line-change .swatch").last).to_have_css("background-color", "rgb(0, 0, 255)")
