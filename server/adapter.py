@@ -304,8 +304,8 @@ class CoreAdapter:
     def _store_message(self, action: a.StoreMessage) -> None:
         self.db.submit_message(action.chat.record, functools.partial(self._stored, action.chat))
 
-    def _stored(self, chat: StagedChat, message_id: int | None, error: BaseException | None) -> None:
-        self.drive(e.MessageStored(chat, message_id, error))
+    def _stored(self, chat: StagedChat, message_id: int | None, seq: int, error: BaseException | None) -> None:
+        self.drive(e.MessageStored(chat, message_id, error, seq))
 
     def _set_user_list_timer(self, action: a.SetUserListTimer) -> None:
         if self._user_list_timer is not None:
@@ -339,6 +339,16 @@ class CoreAdapter:
 
     def _room_broadcast(self, action: a.RoomBroadcast) -> None:
         self.hub.room_broadcast(action.room, action.frame)
+
+    def _deliver_message(self, action: a.DeliverMessage) -> None:
+        echo = self.protocols.get(action.echo) if action.echo is not None else None
+        self.hub.deliver(action, echo)
+
+    def _room_updated(self, action: a.RoomUpdated) -> None:
+        self.hub.room_updated(action.room, action.gone)
+
+    def _restrictions_changed(self, action: a.RestrictionsChanged) -> None:
+        self.hub.restrictions_changed()
 
     def _join_room(self, action: a.JoinRoom) -> None:
         self.hub.join_room(action.room, action.ident)
@@ -514,6 +524,9 @@ _PERFORM: dict[type, Callable[[CoreAdapter, Any], None]] = {
     a.Background: CoreAdapter._background,
     a.DeleteBlob: CoreAdapter._delete_blob,
     a.RoomBroadcast: CoreAdapter._room_broadcast,
+    a.DeliverMessage: CoreAdapter._deliver_message,
+    a.RoomUpdated: CoreAdapter._room_updated,
+    a.RestrictionsChanged: CoreAdapter._restrictions_changed,
     a.JoinRoom: CoreAdapter._join_room,
     a.LeaveRoom: CoreAdapter._leave_room,
     a.Drop: CoreAdapter._drop,

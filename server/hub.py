@@ -18,8 +18,9 @@ from typing import Awaitable, Protocol
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
 
-from .core.actions import Audience
+from .core.actions import Audience, DeliverMessage
 from .core.presence import Claimed, Directory, OnlineUser, Presence, SessionKind
+from .records import LOBBY, Room
 from .outbox import Outbox, WriteBatcher
 
 
@@ -69,6 +70,16 @@ class Hub(Presence, Protocol):
 
     def room_broadcast(self, room: str, frame: Frame) -> None:
         """Send ``frame`` to the sessions that know rooms of every online member of ``room``."""
+
+    def deliver(self, message: DeliverMessage, echo: Member | None) -> None:
+        """Send a committed chat message to its readers (``echo``: the sender's own session, when the
+        message says so and it is still connected), in its conversation's order (actions.DeliverMessage)."""
+
+    def room_updated(self, room: Room, gone: bool) -> None:
+        """A room was created, changed or deleted by this process (other nodes' cores keep rooms in memory)."""
+
+    def restrictions_changed(self) -> None:
+        """A ban or mute was added or lifted by this process."""
 
 
 class LocalHub:
@@ -166,3 +177,25 @@ class LocalHub:
         payload = encode_frame(frame)  # once; each member's own queue (cost grows with the room, not the server)
         for member in self._directory.room_sessions(room):
             member.deliver(payload)
+
+    def deliver(self, message: DeliverMessage, echo: Member | None) -> None:
+        deliver_here(self, message, echo)
+
+    def room_updated(self, room: Room, gone: bool) -> None:
+        pass  # one process: its core is the only one that keeps rooms
+
+    def restrictions_changed(self) -> None:
+        pass  # one process: its core has them in force already
+
+
+def deliver_here(hub: "LocalHub", message: DeliverMessage, echo: Member | None) -> None:
+    """Send ``message`` to its readers with sessions in this process."""
+    if message.room is not None:
+        hub.room_broadcast(message.room, message.frame)
+    elif message.conv == LOBBY:
+        hub.broadcast(message.frame)
+    else:
+        for nickname in message.to:
+            hub.send_to(nickname, message.frame)
+        if echo is not None:
+            echo.deliver(encode_frame(message.frame))

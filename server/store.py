@@ -659,6 +659,11 @@ class Store:
             raise
         return ids
 
+    def append_sequenced(self, messages: Sequence[NewMessage]) -> list[tuple[int, int]]:
+        """``append_messages``, with each message's place in its conversation: here its id (one process
+        writes, in id order)."""
+        return [(message_id, message_id) for message_id in self.append_messages(messages)]
+
     def recent_messages(self, viewer_idents: Iterable[str], limit: int) -> list[StoredMessage]:
         """The last ``limit`` messages a viewer may see, oldest first.
 

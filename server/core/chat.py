@@ -415,6 +415,7 @@ class ChatCore:
         chat = event.chat
         chat.done = True
         chat.message_id = event.message_id or 0
+        chat.seq = event.seq
         chat.error = event.error
         conn = chat.conn
         unsent = conn.unsent

@@ -79,6 +79,7 @@ class MessageStored:
     chat: "StagedChat"
     message_id: int | None
     error: BaseException | None = None
+    seq: int = 0  # its place in its conversation (records.conversation_key); 0 when it failed
 
 
 @dataclass(frozen=True, slots=True)
