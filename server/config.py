@@ -40,6 +40,7 @@ class ServerConfig:
     # Where browsers reach the gateway ("http://192.168.1.20:8080/"), for file links in the original client's
     # lines and the desktop's uploads; empty: not known (the page needs none).
     files_url: str = ""
+    shared_tokens: bool = False  # resume tokens kept in the database too, for the other nodes (clustered)
     restrictions_refresh: float = 5.0  # seconds between reloads of the bans and mutes in force (the command line's)
     resume_grace: float = 30.0  # seconds a user whose connection dropped stays online, for its page to resume
     session_days: float = 30.0  # days a remembered resume token (CON remember=1) lasts

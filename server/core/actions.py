@@ -173,7 +173,10 @@ class RoomUpdated:
 
 @dataclass(frozen=True, slots=True)
 class RestrictionsChanged:
-    """A ban or mute was added or lifted here: a hub shared by several nodes has the others reload theirs."""
+    """A ban or mute was added (``made``: its id, already enforced here) or lifted here: a hub shared by
+    several nodes has the others reload theirs."""
+
+    made: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,10 @@ from .events import (
     Kicked,
     MessageStored,
     OutputOverflowed,
+    PresenceChanged,
     RestrictionsLoaded,
+    RestrictionsMadeElsewhere,
+    RoomChanged,
     ShutdownStarted,
     TimerFired,
     UserListDue,
@@ -270,6 +273,8 @@ class ChatCore:
             return
         if conn.token_stored:
             self.emit(Background(StoreCall("revoke_token", (conn.token_hash,))))
+        elif self.config.shared_tokens:
+            self.emit(Background(StoreCall("drop_held_token", (conn.token_hash,))))
         self.tokens.pop(conn.token_hash, None)
         conn.token_hash = None
 
@@ -277,6 +282,8 @@ class ChatCore:
         """Forget the in-memory resume tokens of ``ident`` (but ``keep``)."""
         for token_hash in [h for h, held in self.tokens.items() if held.ident == ident and h != keep]:
             del self.tokens[token_hash]
+        if self.config.shared_tokens:
+            self.emit(Background(StoreCall("drop_held_tokens", (ident, keep))))
 
     def _address_key(self, address: str) -> str:
         return limit_key(address, self.config.ipv6_prefix)
@@ -454,6 +461,17 @@ class ChatCore:
 
     def _restrictions_loaded(self, event: RestrictionsLoaded) -> None:
         moderation.restrictions_loaded(self, list(event.restrictions), self.stamp().ms)
+
+    def _presence_changed(self, event: PresenceChanged) -> None:
+        if not self.closing:
+            self.user_changed(event.old, event.new)
+
+    def _room_changed(self, event: RoomChanged) -> None:
+        if event.room.key in self.rooms:
+            self.rooms[event.room.key] = event.room
+
+    def _restrictions_made_elsewhere(self, event: RestrictionsMadeElsewhere) -> None:
+        moderation.enforced_elsewhere(self, event.made)
 
     def _user_list_due(self, event: UserListDue) -> None:
         """The window is over: whole lists to the clients that want them, the changes to the others."""
@@ -753,4 +771,7 @@ _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {
     RestrictionsLoaded: ChatCore._restrictions_loaded,
     GraceDue: ChatCore._grace_due,
     ShutdownStarted: ChatCore._shutdown_started,
+    PresenceChanged: ChatCore._presence_changed,
+    RoomChanged: ChatCore._room_changed,
+    RestrictionsMadeElsewhere: ChatCore._restrictions_made_elsewhere,
 }

@@ -17,7 +17,14 @@ from parley.protocol.lines import decode_lines, encode_lines
 from parley.protocol.messages import Stamp
 from parley.protocol.names import is_room, room_key
 
-from ..records import Account, FileRecord, NewMessage, SequencedMessage, StoreFailed, conversation_key
+from ..records import (
+    Account,
+    FileRecord,
+    NewMessage,
+    SequencedMessage,
+    StoreFailed,
+    conversation_key,
+)
 from . import files
 from .actions import DeliverMessage, LoadAccount, Send, StoreMessage
 from .connection import Connection

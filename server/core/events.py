@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Union
 from parley.protocol import Frame
 
 if TYPE_CHECKING:
-    from ..records import Restriction
+    from ..records import Restriction, Room
     from .chats import StagedChat
 
 
@@ -120,7 +120,31 @@ class ShutdownStarted:
     """The server is stopping: warn everyone and close."""
 
 
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """Another node's user joined (``old`` None), left (``new`` None) or was renamed: for user lists."""
+
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomChanged:
+    """Another node changed a room (its topic): a room kept in memory here takes the new one."""
+
+    room: "Room"
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionsMadeElsewhere:
+    """Another node made these bans or mutes and enforced them: the next load holds them without
+    enforcing them again."""
+
+    made: tuple[int, ...]
+
+
 Event = Union[
     Connected, DataReceived, InputEnded, ConnectionLost, TimerFired, Completed, MessageStored, Kicked,
-    OutputOverflowed, UserListDue, GraceDue, RestrictionsLoaded, ShutdownStarted,
+    OutputOverflowed, UserListDue, GraceDue, RestrictionsLoaded, ShutdownStarted, PresenceChanged, RoomChanged,
+    RestrictionsMadeElsewhere,
 ]
