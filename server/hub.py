@@ -134,7 +134,10 @@ class LocalHub:
         return self._directory.rooms_of(ident)
 
     def broadcast(self, frame: Frame, audience: Audience = Audience.ALL) -> None:
-        payload = encode_frame(frame)
+        self.broadcast_payload(encode_frame(frame), audience)
+
+    def broadcast_payload(self, payload: bytes, audience: Audience = Audience.ALL) -> None:
+        """``broadcast`` of a frame already encoded."""
         if audience is Audience.ROOMS:
             for member in self._directory.room_aware():
                 member.deliver(payload)
@@ -157,6 +160,11 @@ class LocalHub:
             member.deliver(payload)
         return True
 
+    def send_payload(self, nickname: str, payload: bytes, rooms_only: bool = False) -> None:
+        """``send_to`` of a frame already encoded."""
+        for member in self._directory.sessions_of(nickname, rooms_only):
+            member.deliver(payload)
+
     def kick(self, nickname: str, warning: Frame) -> bool:
         if self._directory.lookup(nickname) is None:
             return False
@@ -174,7 +182,11 @@ class LocalHub:
         self._directory.leave_room(room, ident)
 
     def room_broadcast(self, room: str, frame: Frame) -> None:
-        payload = encode_frame(frame)  # once; each member's own queue (cost grows with the room, not the server)
+        self.room_payload(room, encode_frame(frame))
+
+    def room_payload(self, room: str, payload: bytes) -> None:
+        """``room_broadcast`` of a frame already encoded: once, into each member's own queue (its cost grows
+        with the room, not the server)."""
         for member in self._directory.room_sessions(room):
             member.deliver(payload)
 
@@ -188,14 +200,16 @@ class LocalHub:
         pass  # one process: its core has them in force already
 
 
-def deliver_here(hub: "LocalHub", message: DeliverMessage, echo: Member | None) -> None:
-    """Send ``message`` to its readers with sessions in this process."""
+def deliver_here(hub: "LocalHub", message: DeliverMessage, echo: Member | None, payload: bytes | None = None) -> None:
+    """Send ``message`` (``payload``: its frame, encoded) to its readers with sessions in this process."""
+    if payload is None:
+        payload = encode_frame(message.frame)
     if message.room is not None:
-        hub.room_broadcast(message.room, message.frame)
+        hub.room_payload(message.room, payload)
     elif message.conv == LOBBY:
-        hub.broadcast(message.frame)
+        hub.broadcast_payload(payload)
     else:
         for nickname in message.to:
-            hub.send_to(nickname, message.frame)
+            hub.send_payload(nickname, payload)
         if echo is not None:
-            echo.deliver(encode_frame(message.frame))
+            echo.deliver(payload)
