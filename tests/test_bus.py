@@ -168,9 +168,33 @@ async def test_close_leaves_no_tasks_and_no_connections(redis_server: RedisServe
         assert len(await raw.client_list()) > before
         await bus.close()
         assert set(asyncio.all_tasks()) == ours
-        await eventually(lambda: True)
+        for _ in range(100):  # Redis notices the closed sockets in its own time
+            if len(await raw.client_list()) == before:
+                break
+            await asyncio.sleep(0.02)
         assert len(await raw.client_list()) == before
         bus.publish({"x": 2})  # after close: dropped, no error
         assert bus.dropped == 1
     finally:
         await raw.aclose()
+
+
+async def test_close_while_redis_is_away_or_hung_leaves_no_tasks(own_redis: RedisServer) -> None:
+    ours = set(asyncio.all_tasks())
+    away = Bus(own_redis.url, "a", on_message=lambda message: None, cluster="test")
+    hung = Bus(own_redis.url, "b", on_message=lambda message: None, cluster="test")
+    hung.start()
+    await eventually(lambda: hung.connected)
+    own_redis.pause()
+    try:
+        hung.publish({"x": 1})  # a send stuck on a frozen Redis
+        await asyncio.sleep(0.2)
+        await asyncio.wait_for(hung.close(), TIMEOUT)
+    finally:
+        own_redis.resume()
+    await asyncio.to_thread(own_redis.stop)
+    away.start()
+    await asyncio.sleep(0.5)  # failing to connect, backing off
+    assert not away.connected
+    await asyncio.wait_for(away.close(), TIMEOUT)
+    assert set(asyncio.all_tasks()) == ours
