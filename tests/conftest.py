@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
@@ -14,6 +16,7 @@ from server.config import ServerConfig
 from server.passwords import hash_password
 from server.store import Store, database_path
 from serverproc import ParleyProcess
+from services import PostgresServer, RedisServer
 from wire import Client
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
@@ -135,3 +138,33 @@ def start_serve(tmp_path: Path, data_dir: Path, processes: list[ParleyProcess]) 
         return processes[-1]
 
     return start
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole run (initdb once); tests take databases of their own (``pg_url``)."""
+    with PostgresServer() as postgres:
+        yield postgres
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as redis:
+        yield redis
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    if not postgres_server.running:  # a test that stopped or killed it
+        postgres_server.start()
+    postgres_server.resume()
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    yield postgres_server.create_database(name)
+    if not postgres_server.running:
+        postgres_server.start()
+    postgres_server.resume()
+    postgres_server.drop_database(name)
