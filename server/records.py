@@ -266,3 +266,31 @@ class Report:
     rec: str
     text: str
     reason: str
+
+
+def conversation_key(sender_ident: str, rec_ident: str | None, room_id: int | None) -> str:
+    """The conversation a message belongs to, as the cluster orders delivery: ``lobby``, ``r<room id>``, or for a
+    private message ``p<a>|<b>``, the two idents sorted (a message to oneself: ``p<a>|<a>``)."""
+    if room_id is not None:
+        return f"r{room_id}"
+    if rec_ident is None:
+        return "lobby"
+    first, second = sorted((sender_ident, rec_ident))
+    return f"p{first}|{second}"
+
+
+@dataclass(frozen=True, slots=True)
+class SequencedMessage:
+    """A stored message with its place ``seq`` in its conversation ``conv`` (PgStore.messages_after).
+
+    ``deleted``: a tombstone (its text is gone); it keeps its place so that a
+    gap in the order closes, and is not delivered.
+    """
+
+    conv: str
+    seq: int
+    message: StoredMessage
+    sender_ident: str
+    rec_ident: str | None
+    room_id: int | None
+    deleted: bool = False
