@@ -296,3 +296,4 @@ class Report:
     rec: str
     text: str
     reason: str
+

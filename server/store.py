@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from parley.protocol import names
 from parley.protocol.names import lookalike_keys, name_key
@@ -412,8 +412,33 @@ def _unwritable(path: Path) -> str | None:
     return None
 
 
+class Cursor(Protocol):
+    """What Store reads of a statement's result (sqlite3's cursor; PgStore's gives the same)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def lastrowid(self) -> int | None: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What Store asks of its database connection: sqlite3's, or PgStore's PostgreSQL one."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+    def close(self) -> None: ...
+
+
 class Store:
     """Accounts and history in one SQLite file (WAL, fsync on every commit)."""
+
+    # What the database raises for a broken UNIQUE constraint (a name taken, a report made already).
+    _conflict: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
 
     def __init__(self, path: Path, *, durable: bool = True) -> None:
         """Open (or create) the database at ``path`` and bring its schema up to date.
@@ -422,7 +447,7 @@ class Store:
         be used, and NewerDatabase for a database a newer Parley wrote.
         """
         self.path = Path(path)
-        self._db = _connect(self.path)
+        self._db: Connection = _connect(self.path)
         try:
             self._db.execute("PRAGMA busy_timeout=5000")
             # Before anything writes: a newer Parley's database is left as it is.
@@ -551,7 +576,7 @@ class Store:
             if adopt is not None:
                 self.move_private_messages(adopt, account.ident)
             self._db.execute("COMMIT")
-        except sqlite3.IntegrityError:
+        except self._conflict:
             self._rollback()
             raise AccountExists(name) from None
         except BaseException:
@@ -591,7 +616,7 @@ class Store:
                     (name, name_key(name), *lookalike_keys(name), account_id),
                 )
                 self.rename_member(f"a:{account_id}", name)
-        except sqlite3.IntegrityError:
+        except self._conflict:
             raise AccountExists(name) from None
 
     def remove_account(self, nickname: str) -> bool:
@@ -660,8 +685,8 @@ class Store:
         return ids
 
     def append_sequenced(self, messages: Sequence[NewMessage]) -> list[tuple[int, int]]:
-        """``append_messages``, with each message's place in its conversation: here its id (one process
-        writes, in id order)."""
+        """Like ``append_messages``, returning each message's ``(id, seq)``: its place in its conversation
+        (records.conversation_key). One SQLite file is one node: a message's id orders it, so seq is its id."""
         return [(message_id, message_id) for message_id in self.append_messages(messages)]
 
     def recent_messages(self, viewer_idents: Iterable[str], limit: int) -> list[StoredMessage]:
@@ -684,9 +709,9 @@ class Store:
             parts.append(
                 f"SELECT {columns} FROM messages WHERE rec_ident = :i{i} AND {LIVE} ORDER BY id DESC LIMIT :n"
             )
-        union = " UNION ".join(f"SELECT * FROM ({part})" for part in parts)
+        union = " UNION ".join(f"SELECT * FROM ({part}) AS p{at}" for at, part in enumerate(parts))
         rows = self._db.execute(
-            f"SELECT * FROM ({union}) ORDER BY id DESC LIMIT :n", params
+            f"SELECT * FROM ({union}) AS recent ORDER BY id DESC LIMIT :n", params
         ).fetchall()
         return [_stored(row) for row in reversed(rows)]
 
@@ -747,9 +772,9 @@ class Store:
         viewers = _marks("v", list(viewer_idents), params)
         rows = self._db.execute(
             f"SELECT * FROM (SELECT id, rec, rec_ident FROM messages WHERE sender_ident IN ({viewers})"
-            f" AND rec_ident IS NOT NULL ORDER BY id DESC LIMIT :n)"
+            f" AND rec_ident IS NOT NULL ORDER BY id DESC LIMIT :n) AS sent"
             f" UNION ALL SELECT * FROM (SELECT id, sender, sender_ident FROM messages WHERE rec_ident IN ({viewers})"
-            f" ORDER BY id DESC LIMIT :n) ORDER BY id DESC", params).fetchall()
+            f" ORDER BY id DESC LIMIT :n) AS received ORDER BY id DESC", params).fetchall()
         key = name_key(nickname)
         return next((str(ident) for _, name, ident in rows if name_key(name) == key), None)
 
@@ -766,7 +791,7 @@ class Store:
         params = {**params, "before": NO_LIMIT if before is None else before, "after": after or 0,
                   "n": max(limit, 0) + 1}
         parts = [f"SELECT * FROM ({select} AND id < :before AND id > :after AND {LIVE} ORDER BY id {order} LIMIT :n)"
-                 for select in selects]
+                 f" AS p{at}" for at, select in enumerate(selects)]
         rows = self._db.execute(f"{' UNION '.join(parts)} ORDER BY id {order} LIMIT :n", params).fetchall()
         page = [_stored(row) for row in rows[:limit]]
         return (page if after is not None else page[::-1]), len(rows) > limit
@@ -788,7 +813,7 @@ class Store:
                 room = Room(int(cursor.lastrowid or 0), bare, topic, private, now_ms)
                 self._db.execute("INSERT INTO room_members (room_id, ident, name, op, joined_ms) VALUES (?, ?, ?, 1, ?)",
                                  (room.id, creator_ident, creator_name, now_ms))
-        except sqlite3.IntegrityError:
+        except self._conflict:
             raise RoomExists(bare) from None
         return room
 
@@ -965,7 +990,7 @@ class Store:
             f" SELECT rec_ident AS other, max(id) AS last FROM messages WHERE sender_ident IN ({own})"
             " AND rec_ident IS NOT NULL GROUP BY rec_ident"
             f" UNION ALL SELECT sender_ident, max(id) FROM messages WHERE rec_ident IN ({own}) GROUP BY sender_ident"
-            ") GROUP BY other ORDER BY newest DESC LIMIT :n", params)
+            ") AS parties GROUP BY other ORDER BY newest DESC LIMIT :n", params)
         return [(str(other), int(newest)) for other, newest in rows]
 
     def _private_last(self, idents: Sequence[str], other: str) -> int:
@@ -1088,7 +1113,7 @@ class Store:
         (mine,) = self._db.execute("SELECT coalesce(sum(size), 0) FROM files WHERE uploader_ident = ?",
                                    (ident,)).fetchone()
         (total,) = self._db.execute(
-            "SELECT coalesce(sum(size), 0) FROM (SELECT max(size) AS size FROM files GROUP BY sha)").fetchone()
+            "SELECT coalesce(sum(size), 0) FROM (SELECT max(size) AS size FROM files GROUP BY sha) AS blobs").fetchone()
         return int(mine), int(total)
 
     # Search (SEARCH) ----------------------------------------------------------
@@ -1197,7 +1222,7 @@ class Store:
                     "INSERT INTO reports (at_ms, reporter, reporter_ident, message_id, reason) VALUES (?, ?, ?, ?, ?)",
                     (now_ms, reporter, reporter_ident, message_id, reason))
                 report = self._report(int(cursor.lastrowid or 0))
-        except sqlite3.IntegrityError:  # reports_open: one open report of a message per reporter
+        except self._conflict:  # reports_open: one open report of a message per reporter
             return None
         return report
 

@@ -17,6 +17,7 @@ from server.records import (
     Session,
     Summary,
 )
+from stores import INTEGRITY_ERRORS, sqlite_only, store  # noqa: F401  (fixtures: both stores)
 from server.store import SCHEMA_VERSION, Store, database_path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -24,11 +25,6 @@ GUEST = "g:0123456789abcdef"
 T0 = 1_800_000_000_000
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(database_path(tmp_path / "data"), durable=False)
-    yield opened
-    opened.close()
 
 
 def said(sender: str, ident: str, content: str, *, to: tuple[str, str] | None = None, room: Room | None = None,
@@ -75,7 +71,7 @@ def test_a_version_2_database_migrates_with_its_accounts_and_messages_and_ref_an
     db.close()
 
 
-def test_the_lobby_and_one_private_conversation_are_read_from_their_own_indexes(store: Store) -> None:
+def test_the_lobby_and_one_private_conversation_are_read_from_their_own_indexes(store: Store, sqlite_only: None) -> None:
     """The lobby's newest used to be looked for through every room message, and a conversation's unread
     through every private message its reader received."""
     db = sqlite3.connect(store.path)
@@ -337,7 +333,7 @@ def test_offline_private_messages_are_counted_once_at_the_next_login(store: Stor
 
 def test_a_failed_batch_leaves_no_offline_note(store: Store) -> None:
     bad = NewMessage(T0, "12:00", "x", "#FFFFFF", "Ann", None, "a:2", "a:1", offline_for=1)  # type: ignore[arg-type]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         store.append_messages([said("Bob", "a:2", "fine", to=("Ann", "a:1"), offline_for=1), bad])
     assert store.take_offline_count(1) == 0
 
@@ -376,10 +372,9 @@ def test_removing_an_account_removes_its_sessions_rooms_markers_and_offline_note
     store.add_session(ann.id, "ann-token", T0, T0 + 10**9, "::1")
     store.append_messages([said("Bob", "a:2", "hi", to=("Ann", ann.ident), offline_for=ann.id)])
     assert store.remove_account("ann") and not store.remove_account("ann")
-    db = sqlite3.connect(store.path)
     for table in ("sessions", "read_markers", "offline_messages"):
-        assert db.execute(f"SELECT count(*) FROM {table} WHERE account_id = ?", (ann.id,)).fetchone() == (0,), table
-    db.close()
+        counted = store._db.execute(f"SELECT count(*) FROM {table} WHERE account_id = ?", (ann.id,)).fetchone()
+        assert tuple(counted) == (0,), table
     assert store.room_members(room.id) == []
     again = store.add_account("Ann", "member", "hash")  # a new account of the name starts clean
     assert store.find_session("ann-token", T0) is None and store.take_offline_count(again.id) == 0
