@@ -168,21 +168,31 @@ class CoreAdapter:
         self._set_keepalive = set_keepalive
         self._budget = budget
         self._throttle = LogThrottle()
+        self._reloads: set[asyncio.Task[None]] = set()
         self._refresher = self._loop.create_task(self._refresh_restrictions(config.restrictions_refresh))
 
     async def _refresh_restrictions(self, every: float) -> None:
         """Reload the bans and mutes in force every ``every`` seconds: those made from the command line
-        (or, later, another node) take effect within that time."""
+        (or another node, if its word on the bus was lost) take effect within that time."""
         if every <= 0:
             return
         while True:
             await asyncio.sleep(every)
-            try:
-                loaded = await self.db.call(self.db.store.active_restrictions, int(time.time() * 1000))
-            except Exception as error:  # noqa: BLE001 (logged; the last load stays in force)
-                log.warning("could not reload the bans in force: %s", error)
-                continue
-            self.drive(e.RestrictionsLoaded(tuple(loaded)))
+            await self._load_restrictions()
+
+    async def _load_restrictions(self) -> None:
+        try:
+            loaded = await self.db.call(self.db.store.active_restrictions, int(time.time() * 1000))
+        except Exception as error:  # noqa: BLE001 (logged; the last load stays in force)
+            log.warning("could not reload the bans in force: %s", error)
+            return
+        self.drive(e.RestrictionsLoaded(tuple(loaded)))
+
+    def reload_restrictions(self) -> None:
+        """Reload the bans and mutes in force now (another node made or lifted one)."""
+        task = self._loop.create_task(self._load_restrictions())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
 
     def descriptors_short(self) -> bool:
         """Whether the chat port has used up its share of descriptors (only admins or no one get in)."""
@@ -348,7 +358,7 @@ class CoreAdapter:
         self.hub.room_updated(action.room, action.gone)
 
     def _restrictions_changed(self, action: a.RestrictionsChanged) -> None:
-        self.hub.restrictions_changed()
+        self.hub.restrictions_changed(action.made)
 
     def _join_room(self, action: a.JoinRoom) -> None:
         self.hub.join_room(action.room, action.ident)

@@ -83,7 +83,7 @@ class ClusterHub:
         self._catch_up = catch_up
         self._remote: dict[str, dict[str, int]] = {}  # name key -> {node: its sessions of the user}
         self.sequencer: Sequencer[tuple[DeliverMessage, bytes, Member | None]] = Sequencer(gap_wait)
-        self.bus = Bus(redis, f"parley:{cluster}", node, self._heard, self._bus_state)
+        self.bus = Bus(redis, node, on_message=self._heard, on_state=self._bus_state, cluster=cluster)
         self.stats = ClusterStats()
         self._pg: psycopg.AsyncConnection[Any] | None = None
         self._pg_lock = asyncio.Lock()
@@ -110,7 +110,7 @@ class ClusterHub:
             self._polled_ms = int(time.time() * 1000)
             for conv, seq in await self.conversations(0):
                 self.sequencer.start(conv, seq)
-        await self.bus.start()
+        self.bus.start()
         loop = asyncio.get_running_loop()
         for job in (self._heartbeats(), self._gaps(), self._polls()):
             self._tasks.append(loop.create_task(job))
