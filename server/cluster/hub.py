@@ -41,7 +41,8 @@ from typing import Any, Awaitable, Callable
 
 import psycopg
 
-from parley.protocol import Frame
+from parley.protocol import Frame, messages, texts
+from parley.protocol.messages import Stamp
 from parley.protocol.framing import encode_frame
 from parley.protocol.names import name_key
 
@@ -206,7 +207,7 @@ class ClusterHub:
             rows = await self._sql_rows(_CLAIM, (self.node, key, user.nickname, user.ident, user.is_admin, key))
         except psycopg.Error as error:
             log.error("%s: could not claim the nickname in the database: %s", user.nickname, error)
-            return Claimed.TAKEN
+            return Claimed.UNAVAILABLE
         registered, inserted, holder = rows[0]
         if not registered:
             self._written_off()
@@ -541,7 +542,7 @@ class ClusterHub:
         self.stats.fenced += 1
         log.error("node %s: was written off by the cluster (no heartbeat for %gs); ending its sessions",
                   self.node, self._node_timeout)
-        warning = Frame("WARN", {}, "This server lost its place in the cluster; please reconnect.")
+        warning = messages.warn(Stamp.at(time.time()), texts.NODE_WRITTEN_OFF)
         for nickname in self._directory.online():
             if self._directory.sessions(nickname):
                 self.local.kick(nickname, warning)

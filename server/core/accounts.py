@@ -106,6 +106,8 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         claimed = yield Claim(conn.online_user(), conn.session_kind(), attach=proven)
         if claimed is Claimed.TAKEN:
             error = texts.ALREADY_LOGGED_IN
+        elif claimed is Claimed.UNAVAILABLE:
+            error = texts.NICKNAMES_UNAVAILABLE
     if error is not None:
         log.info("%s: login as %r refused: %s", conn.peer, nickname[:32], error)
         conn.account, conn.nickname, conn.rooms = None, "", False
