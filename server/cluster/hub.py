@@ -42,12 +42,12 @@ from typing import Any, Awaitable, Callable
 import psycopg
 
 from parley.protocol import Frame, messages, texts
-from parley.protocol.messages import Stamp
 from parley.protocol.framing import encode_frame
+from parley.protocol.messages import Stamp
 from parley.protocol.names import name_key
 
 from ..core import events as e
-from ..core.actions import Audience, DeliverMessage
+from ..core.actions import Audience, DeliverMessage, ShareLimit
 from ..core.presence import Claimed, OnlineUser, SessionKind
 from ..hub import LocalHub, Member, deliver_here
 from ..outbox import WriteBatcher
@@ -346,6 +346,10 @@ class ClusterHub:
     def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
         self.bus.publish({"k": "restr", "made": list(made)})
 
+    def share_limit(self, limit: ShareLimit) -> None:
+        self.bus.publish({"k": "lim", "kind": limit.kind, "addr": limit.address, "nick": limit.nickname,
+                          "count": limit.count})
+
     def _offer(self, message: DeliverMessage, payload: bytes, echo: Member | None) -> None:
         now = asyncio.get_running_loop().time()
         for ready, ready_payload, ready_echo in self.sequencer.offer(message.conv, message.seq,
@@ -450,11 +454,15 @@ class ClusterHub:
             self.drive(e.RestrictionsMadeElsewhere(made))
         self.reload_restrictions()
 
+    def _heard_lim(self, m: dict[str, Any]) -> None:
+        self.drive(e.LimitShared(m["n"], m["kind"], m["addr"], m.get("nick", ""), int(m.get("count", 0))))
+
     def _heard_gone(self, m: dict[str, Any]) -> None:
         self._node_gone(m["node"])
 
     def _node_gone(self, node: str) -> None:
-        """``node`` left or was written off: its sessions are gone."""
+        """``node`` left or was written off: its sessions are gone, and its connections count no more."""
+        self.drive(e.NodeGone(node))
         for key, nodes in list(self._remote.items()):
             if nodes.pop(node, None) is not None and not nodes:
                 del self._remote[key]
@@ -665,4 +673,5 @@ _HEARD: dict[str, Callable[[ClusterHub, dict[str, Any]], None]] = {
     "roomup": ClusterHub._heard_roomup,
     "restr": ClusterHub._heard_restr,
     "gone": ClusterHub._heard_gone,
+    "lim": ClusterHub._heard_lim,
 }
