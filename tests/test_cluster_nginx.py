@@ -19,13 +19,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 from certs import https_session, unverified
 from clusters import Cluster, cluster_of
-from parley.protocol import Frame, parse_frame
 from proxies import NginxCluster
 from services import RedisServer
 from wire import TIMEOUT, Client, Closed
+
+from parley.protocol import Frame, parse_frame
 
 REJOIN = 30.0  # seconds a client of a killed node may take to log in again (its name is free after --node-timeout)
 
