@@ -88,6 +88,7 @@ class ClusterHub:
         self.stats = ClusterStats()
         self._pg: psycopg.AsyncConnection[Any] | None = None
         self._pg_lock = asyncio.Lock()
+        self._beat_pg: psycopg.AsyncConnection[Any] | None = None  # the heartbeat's own
         self._tasks: list[asyncio.Task[None]] = []
         self._polled_ms = 0  # the database's conversations were last polled for what changed since then
         self._bus_down_since: float | None = None
@@ -132,8 +133,9 @@ class ClusterHub:
         except Exception as error:  # noqa: BLE001 (the others write it off after the timeout)
             log.warning("leaving the cluster: %s", error)
         await self.bus.close()
-        if self._pg is not None:
-            await self._pg.close()
+        for connection in (self._pg, self._beat_pg):
+            if connection is not None:
+                await connection.close()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self._database, autocommit=True, connect_timeout=5)
@@ -521,21 +523,33 @@ class ClusterHub:
 
     # Timers: heartbeats, gaps, polls ------------------------------------------------------------
 
+    async def _beat(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement on the heartbeat's own connection: a burst of logins waiting on the presence
+        connection never holds a heartbeat back past the timeout."""
+        if self._beat_pg is None or self._beat_pg.closed or self._beat_pg.broken:
+            self._beat_pg = await self._connect()
+        try:
+            cursor = await self._beat_pg.execute(query, args)
+        except psycopg.OperationalError:
+            await self._beat_pg.close()
+            raise
+        return await cursor.fetchall() if cursor.description is not None else [(cursor.rowcount,)]
+
     async def _heartbeats(self) -> None:
         every = max(0.2, self._node_timeout / 5)
         while True:
             await asyncio.sleep(every)
             try:
-                alive = await self._sql("UPDATE cluster_nodes SET seen = now() WHERE id = %s", (self.node,))
+                ((alive,),) = await self._beat("UPDATE cluster_nodes SET seen = now() WHERE id = %s", (self.node,))
                 if not alive:
                     self._written_off()
                     await self._register()
                     continue
-                reaped = await self._sql_rows(
+                reaped = await self._beat(
                     "DELETE FROM cluster_nodes WHERE seen < now() - make_interval(secs => %s) RETURNING id",
                     (self._node_timeout,))
                 if reaped:
-                    await self._sql_rows(_ORPHANS_GONE)
+                    await self._beat(_ORPHANS_GONE)
                     for (node,) in reaped:
                         log.warning("node %s: not seen for %gs; its users have left", node, self._node_timeout)
                         self.stats.nodes_reaped += 1
