@@ -202,3 +202,11 @@ def test_tokens_are_fts5s_unicode61_with_diacritics_removed(tmp_path: Path) -> N
     for at, text in enumerate(TEXTS):
         expected = [term for (term,) in db.execute("SELECT term FROM v WHERE doc = ? ORDER BY offset", (at,))]
         assert list(tokens(text)) == expected, text
+
+
+def test_words_with_quotes_and_backslashes_reach_postgresql_as_they_are(pg: PgStore) -> None:
+    from server.pgstore import array_literal
+
+    words = ['plain', 'qu"ote', 'back\\slash', 'null', 'a,b', '{x}', 'sp ace']
+    (stored,) = pg._db.execute("SELECT ?::text[]", (array_literal(words),)).fetchone()
+    assert stored == words and array_literal([]) == "{}"
