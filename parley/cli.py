@@ -69,7 +69,7 @@ def gateway_config(args: argparse.Namespace, upstream: tuple[str, int]) -> "Gate
     # parley serve's data folder, or parley gateway's --data: files are shared only with one.
     data = getattr(args, "data_dir", None) or getattr(args, "data", None)
     if data is not None and not getattr(args, "no_files", False):
-        config.files_root = files_dir(data)
+        config.files_root = getattr(args, "files_dir", None) or files_dir(data)
     return config
 
 
@@ -119,6 +119,11 @@ def server_config(args: argparse.Namespace) -> "ServerConfig":
         guest_quota=args.guest_quota,
         files_total=args.files_total,
         files_url=_base_url(args.public_url) if args.public_url else "",
+        files_dir=args.files_dir,
+        database=args.database if args.database not in (None, "", "sqlite") else None,
+        redis=args.redis or None,
+        node_name=args.node_name,
+        node_timeout=args.node_timeout,
     )
     if args.trusted_proxy:
         config.trusted_proxies = parse_networks(args.trusted_proxy)

@@ -314,6 +314,19 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="bytes of files the server keeps in all, each stored once (default: 2G)")
     add_flag(parser, "--no-files", action="store_true",
              help="switch file sharing off")
+    add_flag(parser, "--files-dir", metavar="FOLDER", type=Path,
+             help="folder for shared files (default: files/ in --data-dir); several nodes give one shared folder")
+    add_flag(parser, "--database", metavar="URL",
+             help="sqlite: the data folder's own database (the default); postgresql://USER@HOST:PORT/DB: a "
+                  "PostgreSQL database, which several nodes can share")
+    add_flag(parser, "--redis", metavar="URL",
+             help="redis://HOST:PORT/0: run as one of several nodes, which hear of each other's messages "
+                  "through this Redis (needs a PostgreSQL --database)")
+    add_flag(parser, "--node-name", metavar="NAME", default="",
+             help="this node's name among several (default: HOSTNAME-PID)")
+    add_flag(parser, "--node-timeout", metavar="SECONDS", type=positive_number, default=15.0,
+             help="seconds a node may go without a heartbeat before its users leave every other node's lists "
+                  "(default: %(default)s)")
     add_flag(parser, "--public-url", metavar="URL",
              help="where browsers reach the page, e.g. https://chat.example.org/ : the links to shared files "
                   "in the lines of clients without file support, and where the desktop client uploads "

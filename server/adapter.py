@@ -168,21 +168,31 @@ class CoreAdapter:
         self._set_keepalive = set_keepalive
         self._budget = budget
         self._throttle = LogThrottle()
+        self._reloads: set[asyncio.Task[None]] = set()
         self._refresher = self._loop.create_task(self._refresh_restrictions(config.restrictions_refresh))
 
     async def _refresh_restrictions(self, every: float) -> None:
         """Reload the bans and mutes in force every ``every`` seconds: those made from the command line
-        (or, later, another node) take effect within that time."""
+        (or another node, if its word on the bus was lost) take effect within that time."""
         if every <= 0:
             return
         while True:
             await asyncio.sleep(every)
-            try:
-                loaded = await self.db.call(self.db.store.active_restrictions, int(time.time() * 1000))
-            except Exception as error:  # noqa: BLE001 (logged; the last load stays in force)
-                log.warning("could not reload the bans in force: %s", error)
-                continue
-            self.drive(e.RestrictionsLoaded(tuple(loaded)))
+            await self._load_restrictions()
+
+    async def _load_restrictions(self) -> None:
+        try:
+            loaded = await self.db.call(self.db.store.active_restrictions, int(time.time() * 1000))
+        except Exception as error:  # noqa: BLE001 (logged; the last load stays in force)
+            log.warning("could not reload the bans in force: %s", error)
+            return
+        self.drive(e.RestrictionsLoaded(tuple(loaded)))
+
+    def reload_restrictions(self) -> None:
+        """Reload the bans and mutes in force now (another node made or lifted one)."""
+        task = self._loop.create_task(self._load_restrictions())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
 
     def descriptors_short(self) -> bool:
         """Whether the chat port has used up its share of descriptors (only admins or no one get in)."""
@@ -304,8 +314,8 @@ class CoreAdapter:
     def _store_message(self, action: a.StoreMessage) -> None:
         self.db.submit_message(action.chat.record, functools.partial(self._stored, action.chat))
 
-    def _stored(self, chat: StagedChat, message_id: int | None, error: BaseException | None) -> None:
-        self.drive(e.MessageStored(chat, message_id, error))
+    def _stored(self, chat: StagedChat, message_id: int | None, seq: int, error: BaseException | None) -> None:
+        self.drive(e.MessageStored(chat, message_id, error, seq))
 
     def _set_user_list_timer(self, action: a.SetUserListTimer) -> None:
         if self._user_list_timer is not None:
@@ -339,6 +349,19 @@ class CoreAdapter:
 
     def _room_broadcast(self, action: a.RoomBroadcast) -> None:
         self.hub.room_broadcast(action.room, action.frame)
+
+    def _deliver_message(self, action: a.DeliverMessage) -> None:
+        echo = self.protocols.get(action.echo) if action.echo is not None else None
+        self.hub.deliver(action, echo)
+
+    def _room_updated(self, action: a.RoomUpdated) -> None:
+        self.hub.room_updated(action.room, action.gone)
+
+    def _restrictions_changed(self, action: a.RestrictionsChanged) -> None:
+        self.hub.restrictions_changed(action.made)
+
+    def _share_limit(self, action: a.ShareLimit) -> None:
+        self.hub.share_limit(action)
 
     def _join_room(self, action: a.JoinRoom) -> None:
         self.hub.join_room(action.room, action.ident)
@@ -514,6 +537,10 @@ _PERFORM: dict[type, Callable[[CoreAdapter, Any], None]] = {
     a.Background: CoreAdapter._background,
     a.DeleteBlob: CoreAdapter._delete_blob,
     a.RoomBroadcast: CoreAdapter._room_broadcast,
+    a.DeliverMessage: CoreAdapter._deliver_message,
+    a.RoomUpdated: CoreAdapter._room_updated,
+    a.RestrictionsChanged: CoreAdapter._restrictions_changed,
+    a.ShareLimit: CoreAdapter._share_limit,
     a.JoinRoom: CoreAdapter._join_room,
     a.LeaveRoom: CoreAdapter._leave_room,
     a.Drop: CoreAdapter._drop,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import signal
 import socket
 import time
@@ -19,7 +20,7 @@ from parley.net.listen import LISTEN_BACKLOG
 from parley.files.store import BlobStore
 from parley.net.proxy import is_trusted
 from parley.paths import files_dir
-from parley.startup import listen_error, tls_server_context
+from parley.startup import StartupError, listen_error, tls_server_context
 
 from .adapter import ClientProtocol, CoreAdapter
 from .config import ServerConfig
@@ -31,6 +32,10 @@ from .hub import Hub, LocalHub
 from .outbox import Outbox, WriteBatcher
 from .pipe import IN_PROCESS, open_pipe
 from .store import Store, check_usable, database_path
+from .stores import is_postgres, open_store
+from .cluster.hub import ClusterHub
+from .core.chats import delivery_of
+from .records import SequencedMessage
 
 log = logging.getLogger("parley.server")
 TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds, at most: see ChatServer.start
@@ -41,6 +46,15 @@ class ChatServer:
     def __init__(self, config: ServerConfig, hub: Hub | None = None) -> None:
         self.config = config
         self._batcher = WriteBatcher()
+        self.cluster: ClusterHub | None = None
+        if hub is None and config.redis:
+            if not is_postgres(config.database):
+                raise StartupError("--redis needs a PostgreSQL --database: the nodes share their users, rooms "
+                                   "and history there")
+            config.clustered = True
+            hub = self.cluster = ClusterHub(self._batcher, config.node_name or f"{socket.gethostname()}-{os.getpid()}",
+                                            config.database or "", config.redis, node_timeout=config.node_timeout,
+                                            catch_up=config.catch_up)
         self.hub: Hub = hub or LocalHub(self._batcher)
         self.closing = False
         self._server: asyncio.Server | None = None
@@ -81,23 +95,26 @@ class ChatServer:
         loop = asyncio.get_running_loop()
         path = database_path(self.config.data_dir)
         self._lock, store = await loop.run_in_executor(None, functools.partial(
-            open_data, path, durable=self.config.durable))
+            open_data, path, durable=self.config.durable, database=self.config.database))
         self._db = Database(store)
         for warning in await loop.run_in_executor(None, permission_warnings, path):
             log.warning("%s", warning)
         admins = await self.db.call(store.admin_names)
-        await self.db.call(store.drop_all_guests)  # a guest's rooms end with it, and no guest outlives a restart
+        if self.cluster is None:  # (several nodes: the other nodes' guests are online still)
+            await self.db.call(store.drop_all_guests)  # a guest's rooms end with it, and no guest outlives a restart
         restrictions = await self.db.call(store.active_restrictions, int(time.time() * 1000))
         if self.config.budget is None:
             self.config.budget = plan_budget(descriptor_limit(), chat_port=True, web_port=False,
                                              admin_reserve=self.config.admin_reserve)
         blobs, secret = None, None
         if self.config.files_enabled:
-            blobs = BlobStore(files_dir(self.config.data_dir))
+            blobs = BlobStore(self.config.files_dir or files_dir(self.config.data_dir))
             secret = await loop.run_in_executor(None, blobs.secret)
         self._adapter = CoreAdapter(self.config, self.hub, self.db, admins, self._new_outbox,
                                     self.is_trusted_proxy, self._set_keepalive, self.config.budget, restrictions,
                                     blobs=blobs, files_secret=secret)
+        if self.cluster is not None:
+            await self._join_cluster(self.cluster, store)
         try:
             self._server = await loop.create_server(
                 self._new_protocol,
@@ -119,6 +136,27 @@ class ChatServer:
             self.config.host, self.port, " (TLS)" if context else "", path,
             "on" if self.config.durable else "off", self.config.budget.chat, self.config.budget.admin_reserve,
         )
+
+    async def _join_cluster(self, cluster: ClusterHub, store: Store) -> None:
+        """Wire the cluster hub to this node's core and database, then join (StartupError if it cannot)."""
+        adapter, db = self.adapter, self.db
+        cluster.drive = adapter.drive
+        cluster.render = functools.partial(delivery_of, adapter.core)
+        cluster.reload_restrictions = adapter.reload_restrictions
+
+        async def fetch(conv: str, after: int, limit: int) -> list[SequencedMessage]:
+            return await db.call(store.messages_after, conv, after, limit)  # type: ignore[attr-defined]
+
+        async def conversations(since_ms: int) -> list[tuple[str, int]]:
+            return await db.call(store.conversation_seqs, since_ms)  # type: ignore[attr-defined]
+
+        cluster.fetch, cluster.conversations = fetch, conversations
+        try:
+            await cluster.start()
+        except Exception as error:
+            await self.db.close()
+            self._release_lock()
+            raise StartupError(f"cannot join the cluster: {type(error).__name__}: {error}") from None
 
     def _new_protocol(self) -> ClientProtocol:
         return ClientProtocol(self.adapter)
@@ -170,6 +208,8 @@ class ChatServer:
                     protocol.outbox.abort()
                 await self._connections_ended(adapter, 1)
             adapter.close()
+        if self.cluster is not None:
+            await self.cluster.close()
         if self._db is not None:
             await self._db.close()
         self._release_lock()
@@ -206,7 +246,7 @@ class ChatServer:
         return is_trusted(host, self.config.trusted_proxies)
 
 
-def open_data(path: Path, *, durable: bool) -> tuple[FolderLock, Store]:
+def open_data(path: Path, *, durable: bool, database: str | None = None) -> tuple[FolderLock, Store]:
     """Lock the data folder for this server, then open the database at ``path``.
 
     Blocking (run it off the loop). Raises StartupError when the folder cannot
@@ -215,7 +255,7 @@ def open_data(path: Path, *, durable: bool) -> tuple[FolderLock, Store]:
     check_usable(path)  # its own clear words for a folder that cannot be written
     lock = FolderLock(path.parent)
     try:
-        return lock, Store(path, durable=durable)
+        return lock, open_store(database, path.parent, durable=durable)
     except BaseException:
         lock.release()
         raise

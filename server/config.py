@@ -40,6 +40,14 @@ class ServerConfig:
     # Where browsers reach the gateway ("http://192.168.1.20:8080/"), for file links in the original client's
     # lines and the desktop's uploads; empty: not known (the page needs none).
     files_url: str = ""
+    files_dir: Path | None = None  # where the shared files live (None: data_dir/files); one folder for every node
+    # Several nodes: the store in PostgreSQL (None: SQLite in data_dir), the bus in Redis (None: one process).
+    database: str | None = None
+    redis: str | None = None
+    node_name: str = ""  # this node's name in the cluster ("": <hostname>-<pid>)
+    node_timeout: float = 15.0  # seconds without a heartbeat before a node's users leave everywhere
+    catch_up: float = 2.0  # seconds between polls of the database for messages the bus did not bring
+    clustered: bool = False  # one of several nodes: resume tokens and per-address counts are shared
     restrictions_refresh: float = 5.0  # seconds between reloads of the bans and mutes in force (the command line's)
     resume_grace: float = 30.0  # seconds a user whose connection dropped stays online, for its page to resume
     session_days: float = 30.0  # days a remembered resume token (CON remember=1) lasts

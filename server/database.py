@@ -22,7 +22,7 @@ from .records import NewMessage, StoreFailed
 from .store import Store
 
 T = TypeVar("T")
-StoredCallback = Callable[[Optional[int], Optional[BaseException]], None]
+StoredCallback = Callable[[Optional[int], int, Optional[BaseException]], None]  # (id, seq, error)
 log = logging.getLogger("parley.server")
 MAX_BATCH = 1000  # messages in one transaction
 
@@ -60,9 +60,10 @@ class Database:
         return await loop.run_in_executor(self.executor, functools.partial(function, *args))
 
     def submit_message(self, message: NewMessage, on_stored: StoredCallback) -> None:
-        """Queue ``message`` for the next commit; ``on_stored(id, None)`` runs once it is durable.
+        """Queue ``message`` for the next commit; ``on_stored(id, seq, None)`` runs once it is durable
+        (``seq``: its place in its conversation).
 
-        On failure ``on_stored(None, error)`` runs instead. Messages submitted
+        On failure ``on_stored(None, 0, error)`` runs instead. Messages submitted
         while a commit is running share the next one: a burst costs one fsync,
         not one each. The callback is called straight from the loop callback
         that learns of the commit, so a message goes out in that same loop
@@ -91,7 +92,7 @@ class Database:
                 batch = [waiting.popleft() for _ in range(min(len(waiting), MAX_BATCH))]
                 self.commits += 1
                 try:
-                    ids, error = self.store.append_messages([m for m, _ in batch]), None
+                    ids, error = self.store.append_sequenced([m for m, _ in batch]), None
                 except Exception as failure:
                     log.error("storing %d messages failed: %s: %s", len(batch), type(failure).__name__, failure)
                     ids, error = [], failure
@@ -110,14 +111,14 @@ class Database:
         if self._waiting:  # came in as the thread stopped looking
             self._start_committing()
 
-    def _committed(self, batch: list[tuple[NewMessage, StoredCallback]], ids: list[int],
+    def _committed(self, batch: list[tuple[NewMessage, StoredCallback]], ids: list[tuple[int, int]],
                    error: BaseException | None) -> None:
         for i, (_, on_stored) in enumerate(batch):
             try:
                 if error is not None:
-                    on_stored(None, error)
+                    on_stored(None, 0, error)
                 else:
-                    on_stored(ids[i], None)
+                    on_stored(*ids[i], None)
             except Exception:
                 log.exception("delivering a stored message failed")
 

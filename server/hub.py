@@ -18,8 +18,9 @@ from typing import Awaitable, Protocol
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
 
-from .core.actions import Audience
+from .core.actions import Audience, DeliverMessage, ShareLimit
 from .core.presence import Claimed, Directory, OnlineUser, Presence, SessionKind
+from .records import LOBBY, Room
 from .outbox import Outbox, WriteBatcher
 
 
@@ -69,6 +70,19 @@ class Hub(Presence, Protocol):
 
     def room_broadcast(self, room: str, frame: Frame) -> None:
         """Send ``frame`` to the sessions that know rooms of every online member of ``room``."""
+
+    def deliver(self, message: DeliverMessage, echo: Member | None) -> None:
+        """Send a committed chat message to its readers (``echo``: the sender's own session, when the
+        message says so and it is still connected), in its conversation's order (actions.DeliverMessage)."""
+
+    def room_updated(self, room: Room, gone: bool) -> None:
+        """A room was created, changed or deleted by this process (other nodes' cores keep rooms in memory)."""
+
+    def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
+        """A ban or mute was added (``made``) or lifted by this process."""
+
+    def share_limit(self, limit: ShareLimit) -> None:
+        """Something counted against a per-address limit here (several nodes: every node counts it)."""
 
 
 class LocalHub:
@@ -123,7 +137,10 @@ class LocalHub:
         return self._directory.rooms_of(ident)
 
     def broadcast(self, frame: Frame, audience: Audience = Audience.ALL) -> None:
-        payload = encode_frame(frame)
+        self.broadcast_payload(encode_frame(frame), audience)
+
+    def broadcast_payload(self, payload: bytes, audience: Audience = Audience.ALL) -> None:
+        """``broadcast`` of a frame already encoded."""
         if audience is Audience.ROOMS:
             for member in self._directory.room_aware():
                 member.deliver(payload)
@@ -146,6 +163,11 @@ class LocalHub:
             member.deliver(payload)
         return True
 
+    def send_payload(self, nickname: str, payload: bytes, rooms_only: bool = False) -> None:
+        """``send_to`` of a frame already encoded."""
+        for member in self._directory.sessions_of(nickname, rooms_only):
+            member.deliver(payload)
+
     def kick(self, nickname: str, warning: Frame) -> bool:
         if self._directory.lookup(nickname) is None:
             return False
@@ -163,6 +185,37 @@ class LocalHub:
         self._directory.leave_room(room, ident)
 
     def room_broadcast(self, room: str, frame: Frame) -> None:
-        payload = encode_frame(frame)  # once; each member's own queue (cost grows with the room, not the server)
+        self.room_payload(room, encode_frame(frame))
+
+    def room_payload(self, room: str, payload: bytes) -> None:
+        """``room_broadcast`` of a frame already encoded: once, into each member's own queue (its cost grows
+        with the room, not the server)."""
         for member in self._directory.room_sessions(room):
             member.deliver(payload)
+
+    def deliver(self, message: DeliverMessage, echo: Member | None) -> None:
+        deliver_here(self, message, echo)
+
+    def room_updated(self, room: Room, gone: bool) -> None:
+        pass  # one process: its core is the only one that keeps rooms
+
+    def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
+        pass
+
+    def share_limit(self, limit: ShareLimit) -> None:
+        pass  # one process: its core counted it  # one process: its core has them in force already
+
+
+def deliver_here(hub: "LocalHub", message: DeliverMessage, echo: Member | None, payload: bytes | None = None) -> None:
+    """Send ``message`` (``payload``: its frame, encoded) to its readers with sessions in this process."""
+    if payload is None:
+        payload = encode_frame(message.frame)
+    if message.room is not None:
+        hub.room_payload(message.room, payload)
+    elif message.conv == LOBBY:
+        hub.broadcast_payload(payload)
+    else:
+        for nickname in message.to:
+            hub.send_payload(nickname, payload)
+        if echo is not None:
+            echo.deliver(payload)

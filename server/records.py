@@ -101,6 +101,36 @@ class StoredMessage:
     file: FileRecord | None = None
 
 
+LOBBY = "lobby"  # the lobby's conversation key
+
+
+def conversation_key(sender_ident: str, rec_ident: str | None, room_id: int | None) -> str:
+    """The conversation a message belongs to, as its order is kept: ``lobby``, ``r<room id>``, or
+    ``p<ident>|<ident>`` (the two parties sorted) for a private message."""
+    if room_id is not None:
+        return f"r{room_id}"
+    if rec_ident is None:
+        return LOBBY
+    first, second = sorted((sender_ident, rec_ident))
+    return f"p{first}|{second}"
+
+
+@dataclass(frozen=True, slots=True)
+class SequencedMessage:
+    """A stored message with its place in its conversation (``seq``), as a node that missed it fetches it.
+
+    ``deleted``: the message was deleted since; its place counts, nothing is delivered.
+    """
+
+    conv: str
+    seq: int
+    message: StoredMessage
+    sender_ident: str
+    rec_ident: str | None
+    room_id: int | None
+    deleted: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class MessageRecord:
     """One stored message, with who may see it, for EDIT, DELETE and REPORT.
@@ -267,30 +297,3 @@ class Report:
     text: str
     reason: str
 
-
-def conversation_key(sender_ident: str, rec_ident: str | None, room_id: int | None) -> str:
-    """The conversation a message belongs to, as the cluster orders delivery: ``lobby``, ``r<room id>``, or for a
-    private message ``p<a>|<b>``, the two idents sorted (a message to oneself: ``p<a>|<a>``)."""
-    if room_id is not None:
-        return f"r{room_id}"
-    if rec_ident is None:
-        return "lobby"
-    first, second = sorted((sender_ident, rec_ident))
-    return f"p{first}|{second}"
-
-
-@dataclass(frozen=True, slots=True)
-class SequencedMessage:
-    """A stored message with its place ``seq`` in its conversation ``conv`` (PgStore.messages_after).
-
-    ``deleted``: a tombstone (its text is gone); it keeps its place so that a
-    gap in the order closes, and is not delivered.
-    """
-
-    conv: str
-    seq: int
-    message: StoredMessage
-    sender_ident: str
-    rec_ident: str | None
-    room_id: int | None
-    deleted: bool = False

@@ -22,6 +22,7 @@ from server.core import ChatCore, Directory, Now
 from server.core import actions as a
 from server.core import events as e
 from server.core.chats import StagedChat
+from server.records import LOBBY
 from server.store import Store, database_path
 
 START_WALL = 1_700_000_000.0  # 2023-11-14, for stamps
@@ -124,9 +125,9 @@ class ChatWorld:
     def commit(self) -> None:
         """Commit the messages held back (``commit_at_once = False``)."""
         held, self.uncommitted = self.uncommitted, []
-        ids = self.store.append_messages([chat.record for chat in held])
-        for chat, message_id in zip(held, ids):
-            self.run(e.MessageStored(chat, message_id))
+        ids = self.store.append_sequenced([chat.record for chat in held])
+        for chat, (message_id, seq) in zip(held, ids):
+            self.run(e.MessageStored(chat, message_id, seq=seq))
 
     # Performing actions -------------------------------------------------------
 
@@ -180,6 +181,17 @@ class ChatWorld:
     def _room_broadcast(self, action: a.RoomBroadcast) -> None:
         for peer in self.directory.room_sessions(action.room):
             peer.frames.append(_wire(action.frame))
+
+    def _deliver(self, action: a.DeliverMessage) -> None:
+        if action.room is not None:
+            self._room_broadcast(a.RoomBroadcast(action.room, action.frame))
+        elif action.conv == LOBBY:
+            self._broadcast(a.Broadcast(action.frame))
+        else:
+            for nickname in action.to:
+                self._send_to(a.SendTo(nickname, action.frame))
+            if action.echo is not None:
+                self._send(a.Send(action.echo, action.frame))
 
     def _join_room(self, action: a.JoinRoom) -> None:
         self.directory.join_room(action.room, action.ident)
@@ -249,6 +261,10 @@ _PERFORM: dict[type, Callable[[ChatWorld, Any], None]] = {
     a.Broadcast: ChatWorld._broadcast,
     a.SendTo: ChatWorld._send_to,
     a.RoomBroadcast: ChatWorld._room_broadcast,
+    a.DeliverMessage: ChatWorld._deliver,
+    a.RoomUpdated: lambda world, action: None,  # one process
+    a.RestrictionsChanged: lambda world, action: None,
+    a.ShareLimit: lambda world, action: None,
     a.JoinRoom: ChatWorld._join_room,
     a.LeaveRoom: ChatWorld._leave_room,
     a.Kick: ChatWorld._kick,

@@ -135,9 +135,9 @@ def test_a_chat_goes_to_nobody_before_its_commit() -> None:
     actions = core.handle(e.DataReceived(1, b"CHAT,rec=-ALL,hello\nPING,,p\n"), NOW)
     (store,) = of(actions, a.StoreMessage)
     assert actions == [store] and store.chat.record.content == "hello"
-    actions = core.handle(e.MessageStored(store.chat, 41), NOW)
+    actions = core.handle(e.MessageStored(store.chat, 41, seq=41), NOW)
     broadcast = actions[0]
-    assert isinstance(broadcast, a.Broadcast)
+    assert isinstance(broadcast, a.DeliverMessage) and (broadcast.conv, broadcast.seq, broadcast.room) == ("lobby", 41, None)
     assert (broadcast.frame.reason, broadcast.frame.get("id"), broadcast.frame.content) == ("CHATR", "41", "hello")
     assert sent(actions) == [(1, "PONG", "p")]  # answered only after the message went out
 
@@ -149,7 +149,7 @@ def test_a_failed_commit_tells_the_sender_and_nobody_else() -> None:
     assert isinstance(store, a.StoreMessage)
     actions = core.handle(e.MessageStored(store.chat, None, OSError("disk full")), NOW)
     assert sent(actions) == [(1, "ERR", texts.NOT_STORED)]
-    assert not of(actions, a.Broadcast)
+    assert not of(actions, a.Broadcast) and not of(actions, a.DeliverMessage)
     assert conn.phase is Phase.CHATTING
 
 

@@ -42,7 +42,7 @@ async def test_messages_submitted_together_share_commits_and_come_back_in_order(
     results: list[tuple[int, int | None, BaseException | None]] = []
     count = 3000
     for n in range(count):
-        database.submit_message(message(n), lambda i, e, n=n: results.append((n, i, e)))
+        database.submit_message(message(n), lambda i, _seq, e, n=n: results.append((n, i, e)))
     await database.close()
     assert [n for n, _, _ in results] == list(range(count))
     assert [i for _, i, _ in results] == list(range(1, count + 1))

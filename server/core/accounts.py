@@ -106,6 +106,8 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         claimed = yield Claim(conn.online_user(), conn.session_kind(), attach=proven)
         if claimed is Claimed.TAKEN:
             error = texts.ALREADY_LOGGED_IN
+        elif claimed is Claimed.UNAVAILABLE:
+            error = texts.NICKNAMES_UNAVAILABLE
     if error is not None:
         log.info("%s: login as %r refused: %s", conn.peer, nickname[:32], error)
         conn.account, conn.nickname, conn.rooms = None, "", False
@@ -160,7 +162,16 @@ def _issue_token(core: "ChatCore", conn: Connection, remember: bool) -> Flow:
             expires = 0  # logged where it failed; it resumes within the grace at least
     if not conn.token_stored:
         core.tokens[conn.token_hash] = Held(conn.ident, conn.account)
+        share_token(core, conn)
     core.send(conn, messages.session(core.stamp(), token, expires))
+
+
+def share_token(core: "ChatCore", conn: Connection) -> None:
+    """Several nodes: an in-memory resume token is kept in the database too, so that a page that comes
+    back through another node is still signed in (as long as its user is online somewhere)."""
+    if core.config.clustered and conn.token_hash is not None and not conn.token_stored:
+        account_id = conn.account.id if conn.account is not None else None
+        core.emit(Background(StoreCall("hold_token", (conn.token_hash, conn.ident, account_id, core.stamp().ms))))
 
 
 def _check_token(core: "ChatCore", conn: Connection, nickname: str, token: str) -> Flow:
@@ -170,6 +181,11 @@ def _check_token(core: "ChatCore", conn: Connection, nickname: str, token: str) 
         return texts.LOCKED_OUT.format(seconds=locked), None, None
     hashed = token_hash(token)
     held = core.tokens.get(hashed)
+    if held is None and core.config.clustered:
+        try:
+            held = yield from _shared_token(core, hashed)
+        except StoreFailed:
+            return texts.LOGIN_FAILED, None, None
     if held is not None:
         user = core.presence.lookup_ident(held.ident)
         if user is None or names.name_key(user.nickname) != names.name_key(nickname):
@@ -190,6 +206,21 @@ def _check_token(core: "ChatCore", conn: Connection, nickname: str, token: str) 
     if found is None or names.name_key(found[1].name) != names.name_key(nickname):
         return _token_failed(core, conn, nickname)
     return None, found[1], None
+
+
+def _shared_token(core: "ChatCore", hashed: str) -> Generator[Any, Any, Held | None]:
+    """The holder of a resume token another node gave (None: no such token, or its user is offline)."""
+    found: tuple[str, int | None] | None = yield StoreCall("find_held_token", (hashed,))
+    if found is None:
+        return None
+    ident, account_id = found
+    user = core.presence.lookup_ident(ident)
+    if user is None:
+        return None
+    if account_id is None:
+        return Held(ident, None)
+    account: Account | None = yield LoadAccount(user.nickname)
+    return Held(ident, account) if account is not None and account.id == account_id else None
 
 
 def _token_failed(core: "ChatCore", conn: Connection, nickname: str) -> tuple[str, None, None]:
@@ -438,5 +469,6 @@ def _store_password(core: "ChatCore", conn: Connection, password: str) -> Flow:
     for hashed, held in list(core.tokens.items()):  # its resume tokens are the account's now
         if held.ident == guest_ident:
             core.tokens[hashed] = Held(account.ident, account)
+    share_token(core, conn)  # the database's copy names the account now
     log.info("%s %s: registered as a member", conn.peer, conn.nickname)
     return None

@@ -26,6 +26,7 @@ from parley.protocol import Frame
 from .presence import OnlineUser, SessionKind
 
 if TYPE_CHECKING:
+    from ..records import Room
     from .chats import StagedChat
 
 # For one connection ----------------------------------------------------------
@@ -138,6 +139,56 @@ class RoomBroadcast:
 
     room: str
     frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverMessage:
+    """Send a committed chat message to whoever reads its conversation, in the conversation's order.
+
+    ``conv`` and ``seq`` are its conversation (records.conversation_key) and
+    its place there: a hub shared by several nodes delivers each
+    conversation's messages in ``seq`` order on every node. Who gets it: the
+    room ``room``'s members (a key), or every session of each of ``to``
+    (private), or, with neither, everyone online (the lobby). ``echo`` is the
+    sender's connection when it has no other session: it gets the message
+    itself (it may be leaving, so not through the hub's list of who is online).
+    """
+
+    conv: str
+    seq: int
+    frame: Frame
+    room: str | None = None
+    to: tuple[str, ...] = ()
+    echo: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomUpdated:
+    """``room`` was created or changed (its topic, whether it is private), or deleted (``gone``), here:
+    a hub shared by several nodes tells the others, whose cores keep rooms in memory."""
+
+    room: "Room"
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionsChanged:
+    """A ban or mute was added (``made``: its id, already enforced here) or lifted here: a hub shared by
+    several nodes has the others reload theirs."""
+
+    made: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLimit:
+    """A per-address limit counted something here that every node should count (several nodes): a failed
+    login (``login``: ``address``, ``nickname``), an account or a room created (``account``, ``room``:
+    ``address``), or this node's open connections of ``address`` are now ``count`` (``connections``)."""
+
+    kind: str
+    address: str
+    nickname: str = ""
+    count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,5 +379,6 @@ class Request:
 
 Action = Union[
     Send, Close, SetTimer, UseLegacyFraming, SetReading, StoreMessage, SetUserListTimer, SetGraceTimer, Background,
-    DeleteBlob, Broadcast, SendTo, RoomBroadcast, JoinRoom, LeaveRoom, Kick, Release, Drop, Request,
+    DeleteBlob, Broadcast, SendTo, RoomBroadcast, DeliverMessage, RoomUpdated, RestrictionsChanged, ShareLimit, JoinRoom,
+    LeaveRoom, Kick, Release, Drop, Request,
 ]

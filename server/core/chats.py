@@ -13,13 +13,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generator
 
 from parley.protocol import Frame, messages, names, texts
-from parley.protocol.lines import decode_lines
+from parley.protocol.lines import decode_lines, encode_lines
 from parley.protocol.messages import Stamp
 from parley.protocol.names import is_room, room_key
 
-from ..records import Account, FileRecord, NewMessage, StoreFailed
+from ..records import (
+    Account,
+    FileRecord,
+    NewMessage,
+    SequencedMessage,
+    StoreFailed,
+    conversation_key,
+)
 from . import files
-from .actions import Broadcast, LoadAccount, RoomBroadcast, Send, SendTo, StoreMessage
+from .actions import DeliverMessage, LoadAccount, Send, StoreMessage
 from .connection import Connection
 from .presence import OnlineUser
 from .restrictions import until_text, with_reason
@@ -41,7 +48,8 @@ class StagedChat:
     spaces, their places in ``lines``); the record holds the text itself.
     """
 
-    __slots__ = ("conn", "stamp", "record", "content", "lines", "target", "room", "done", "message_id", "error")
+    __slots__ = ("conn", "stamp", "record", "content", "lines", "target", "room", "done", "message_id", "seq",
+                 "error")
 
     def __init__(self, conn: Connection, stamp: Stamp, record: NewMessage, content: str, lines: str | None,
                  target: OnlineUser | None, room: str | None = None) -> None:
@@ -54,6 +62,7 @@ class StagedChat:
         self.room = room  # the room's key, for a room's message
         self.done = False
         self.message_id = 0
+        self.seq = 0  # its place in its conversation, once stored
         self.error: BaseException | None = None
 
 
@@ -208,17 +217,45 @@ def deliver(core: "ChatCore", chat: StagedChat) -> None:
     else:
         chatr = messages.chatr(chat.stamp, record.sender, record.rec, record.color, chat.message_id, chat.content,
                                lines=chat.lines)
+    conv = conversation_key(record.sender_ident, record.rec_ident, record.room_id)
     if chat.room is not None:
-        core.emit(RoomBroadcast(chat.room, chatr))
+        core.emit(DeliverMessage(conv, chat.seq, chatr, room=chat.room))
         return
     if record.rec_ident is None:
-        core.emit(Broadcast(chatr))
+        core.emit(DeliverMessage(conv, chat.seq, chatr))
         return
     # As the original: the recipient first, then the sender (every session of each).
-    if chat.target is not None:
-        core.emit(SendTo(chat.target.nickname, chatr))
+    to: tuple[str, ...] = (chat.target.nickname,) if chat.target is not None else ()
+    echo = None
     if record.rec_ident != conn.ident:
         if conn.online and core.presence.sessions(conn.nickname) > 1:
-            core.emit(SendTo(conn.nickname, chatr))
+            to += (conn.nickname,)
         else:
-            core.emit(Send(conn.id, chatr))
+            echo = conn.id
+    core.emit(DeliverMessage(conv, chat.seq, chatr, to=to, echo=echo))
+
+
+def delivery_of(core: "ChatCore", sequenced: SequencedMessage) -> DeliverMessage | None:
+    """How a message stored elsewhere (another node's, that this one missed on the bus) goes out here:
+    as it went out where it was sent, to whoever of its readers is online. None for a deleted one."""
+    if sequenced.deleted:
+        return None
+    m = sequenced.message
+    stamp = Stamp(m.time_text, m.ts_ms)
+    if m.file is not None:
+        frame = files.file_chatr(core, stamp, m.sender, m.rec, m.color, m.id, m.content, m.file)
+    else:
+        content, lines = encode_lines(m.content)
+        frame = messages.chatr(stamp, m.sender, m.rec, m.color, m.id, content, lines=lines, edited_ms=m.edited_ms)
+    if sequenced.room_id is not None:
+        room = next((r for r in core.rooms.values() if r.id == sequenced.room_id), None)
+        return DeliverMessage(sequenced.conv, sequenced.seq, frame, room=room.key if room is not None
+                              else room_key(m.rec[1:]))
+    if sequenced.rec_ident is None:
+        return DeliverMessage(sequenced.conv, sequenced.seq, frame)
+    to: tuple[str, ...] = ()
+    for ident in dict.fromkeys((sequenced.rec_ident, sequenced.sender_ident)):
+        user = core.presence.lookup_ident(ident)
+        if user is not None:
+            to += (user.nickname,)
+    return DeliverMessage(sequenced.conv, sequenced.seq, frame, to=to)

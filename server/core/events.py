@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Union
 from parley.protocol import Frame
 
 if TYPE_CHECKING:
-    from ..records import Restriction
+    from ..records import Restriction, Room
     from .chats import StagedChat
 
 
@@ -79,6 +79,7 @@ class MessageStored:
     chat: "StagedChat"
     message_id: int | None
     error: BaseException | None = None
+    seq: int = 0  # its place in its conversation (records.conversation_key); 0 when it failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,49 @@ class ShutdownStarted:
     """The server is stopping: warn everyone and close."""
 
 
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """Another node's user joined (``old`` None), left (``new`` None) or was renamed: for user lists."""
+
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomChanged:
+    """Another node changed a room (its topic): a room kept in memory here takes the new one."""
+
+    room: "Room"
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictionsMadeElsewhere:
+    """Another node made these bans or mutes and enforced them: the next load holds them without
+    enforcing them again."""
+
+    made: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitShared:
+    """Another node (``node``) counted something against a per-address limit (actions.ShareLimit)."""
+
+    node: str
+    kind: str
+    address: str
+    nickname: str = ""
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeGone:
+    """Another node left or was written off: its connections count no more."""
+
+    node: str
+
+
 Event = Union[
     Connected, DataReceived, InputEnded, ConnectionLost, TimerFired, Completed, MessageStored, Kicked,
-    OutputOverflowed, UserListDue, GraceDue, RestrictionsLoaded, ShutdownStarted,
+    OutputOverflowed, UserListDue, GraceDue, RestrictionsLoaded, ShutdownStarted, PresenceChanged, RoomChanged,
+    RestrictionsMadeElsewhere, LimitShared, NodeGone,
 ]

@@ -43,6 +43,7 @@ class Claimed(enum.Enum):
     NEW = "new"  # the nickname was free: the user is online now
     ATTACHED = "attached"  # the same user was online: this is one more of its sessions
     TAKEN = "taken"  # someone else is online under that nickname
+    UNAVAILABLE = "unavailable"  # a hub shared by several nodes could not ask who holds the nickname
 
 
 class Presence(Protocol):
@@ -115,6 +116,18 @@ class Directory(Generic[M]):
         self._index(user.nickname, key)
         self._add_session(entry, key, member, kind)
         return Claimed.NEW
+
+    def place(self, user: OnlineUser) -> bool:
+        """Put ``user`` online with no session here (its sessions are another node's); False when the
+        nickname is someone else's here. Already online as itself: nothing changes."""
+        key = name_key(user.nickname)
+        entry = self._users.get(key)
+        if entry is not None:
+            return entry.user.ident == user.ident
+        self._users[key] = _Entry(user)
+        self._by_ident[user.ident] = key
+        self._index(user.nickname, key)
+        return True
 
     def _add_session(self, entry: _Entry[M], key: str, member: M, kind: SessionKind) -> None:
         entry.sessions.append((member, kind))

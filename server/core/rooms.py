@@ -25,7 +25,16 @@ from parley.protocol.names import is_room, name_key, room_key, room_name_error
 
 from ..records import Account, Room, RoomExists, StoreFailed, Summary
 from . import admission, files
-from .actions import AwaitDrain, JoinRoom, LeaveRoom, LoadAccount, RoomBroadcast, SendTo, StoreCall
+from .actions import (
+    AwaitDrain,
+    JoinRoom,
+    LeaveRoom,
+    LoadAccount,
+    RoomBroadcast,
+    RoomUpdated,
+    SendTo,
+    StoreCall,
+)
 from .connection import Connection
 from .restrictions import until_text, with_reason
 
@@ -317,6 +326,7 @@ def on_topic(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         answer(core, conn, "TOPIC", texts.ROOM_FAILED, room=where)
         return
     core.cache_room(replace(room, topic=topic))
+    core.emit(RoomUpdated(core.rooms[room.key]))
     answer(core, conn, "TOPIC", texts.OK, room=where)
     room_event(core, room, conn.nickname, texts.ROOM_TOPIC.format(nick=conn.nickname, room=where, topic=topic),
                 topic=topic)
