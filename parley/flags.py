@@ -475,6 +475,7 @@ def _add_db_commands(commands: Any) -> None:
     for sub in (migrate, copy):
         add_flag(sub, "--database", metavar="URL", help="the PostgreSQL database: postgresql://USER@HOST:PORT/DB")
     _add_data_dir(copy)
+    copy.add_argument("--data", dest="data_dir", type=Path, help=argparse.SUPPRESS)  # as the issue spells it
 
 
 def _add_moderation_commands(commands: Any) -> None:

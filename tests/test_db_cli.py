@@ -56,7 +56,7 @@ def test_copy_moves_everything_and_the_postgresql_store_reads_the_same(tmp_path:
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     data_dir = tmp_path / "data"
     make_folder(data_dir)
-    assert main(["db", "copy", "--data-dir", str(data_dir), "--database", pg_url]) == 0
+    assert main(["db", "copy", "--data", str(data_dir), "--database", pg_url]) == 0
     printed = capsys.readouterr().out
     assert "messages" in printed and "MISMATCH" not in printed
     sqlite, pg = Store(database_path(data_dir)), PgStore(pg_url)
