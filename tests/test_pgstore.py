@@ -3,12 +3,15 @@ the search finding on PostgreSQL what SQLite's FTS5 finds."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.database import store_request
 from server.pgstore import SCHEMA_VERSION, PgStore
@@ -210,3 +213,38 @@ def test_words_with_quotes_and_backslashes_reach_postgresql_as_they_are(pg: PgSt
     words = ['plain', 'qu"ote', 'back\\slash', 'null', 'a,b', '{x}', 'sp ace']
     (stored,) = pg._db.execute("SELECT ?::text[]", (array_literal(words),)).fetchone()
     assert stored == words and array_literal([]) == "{}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_any_text_gives_the_tokens_fts5_gives(text: str) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(c, tokenize='unicode61 remove_diacritics 2')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    db.execute("INSERT INTO t (rowid, c) VALUES (1, ?)", (text,))
+    assert list(tokens(text)) == [term for (term,) in db.execute("SELECT term FROM v ORDER BY offset")]
+
+
+def test_random_searches_find_on_postgresql_what_fts5_finds(tmp_path: Path, pg: PgStore) -> None:
+    """Two thousand searches (beginnings of one to six letters, one to three words) over 400 messages made of
+    a small vocabulary with accents, capitals and punctuation: the same messages, in the same order."""
+    chance = random.Random(16)
+    vocabulary = ["apple", "Apricot", "ápex", "banana", "band", "Bandé", "cherry", "chérie", "ch", "x", "xylophone",
+                  "naïve", "NAIVE", "zebra", "zé", "12", "123", "1234", "日本", "日本語", "straße", "strasse"]
+    texts = [" ".join(chance.choice(vocabulary) + chance.choice(["", ",", "!", "-", "."]) for _ in range(6))
+             for _ in range(400)]
+    sqlite = Store(database_path(tmp_path), durable=False)
+    try:
+        for store in (sqlite, pg):
+            store.append_messages([said((ANN, BOB, CAT)[n % 3], text, to=(None, None, ANN, BOB)[n % 4])
+                                   for n, text in enumerate(texts)])
+        for _ in range(2000):
+            words = [chance.choice(vocabulary)[:chance.randint(1, 6)] for _ in range(chance.randint(1, 3))]
+            viewer = chance.choice([ANN, BOB, CAT])
+            before = chance.choice([None, 200, 350])
+            wanted = sqlite.search(words, [viewer], True, [], True, None, before, 5)
+            assert pg.search(words, [viewer], True, [], True, None, before, 5) == wanted, (words, viewer, before)
+    finally:
+        sqlite.close()
