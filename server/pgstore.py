@@ -456,7 +456,8 @@ class PgStore(Store):
                 for message_id, m, conv, seq in zip(ids, messages, convs, seqs):
                     copy.write_row((message_id, m.ts_ms, m.time_text, m.sender, m.color, m.rec, m.content,
                                     m.sender_ident, m.rec_ident, m.room_id, conv, seq,
-                                    message_words(m.content or "", m.sender_ident, m.rec_ident, m.room_id)))
+                                    array_literal(message_words(m.content or "", m.sender_ident, m.rec_ident,
+                                                                m.room_id))))
             files = [(message_id, m.file.sha, m.file.size, m.file.type, m.file.name, m.file.width, m.file.height,
                       m.sender_ident, m.ts_ms) for message_id, m in zip(ids, messages) if m.file is not None]
             if files:
@@ -568,6 +569,15 @@ class PgStore(Store):
     def purge_held_tokens(self, before_ms: int) -> int:
         """Forget tokens held since before ``before_ms``; return how many."""
         return self._db.execute("DELETE FROM held_tokens WHERE created_ms < ?", (before_ms,)).rowcount
+
+
+def array_literal(words: list[str]) -> str:
+    """``words`` as PostgreSQL writes a text[] (COPY takes it as text: psycopg's own list dumper costs more than
+    the rest of a message's row). Each is quoted ("null" is no NULL)."""
+    if any('"' in word or "\\" in word for word in words):
+        words = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
+    joined = '","'.join(words)
+    return '{"' + joined + '"}' if words else "{}"
 
 
 def _reason(error: BaseException) -> str:
