@@ -277,8 +277,9 @@ def describe(url: str) -> str:
 class _PgConnection:
     """One PostgreSQL connection (autocommit; Store writes BEGIN and COMMIT), replaced when it broke."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable: bool = True) -> None:
         self.url = url
+        self.durable = durable
         self._conn: psycopg.Connection[Any] | None = None
         self._block = False  # inside BEGIN ... COMMIT: a break there fails the block, never reconnects
         self.reconnects = 0
@@ -296,6 +297,8 @@ class _PgConnection:
             log.info("reconnecting to %s", describe(self.url))
         self._conn = None
         self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        if not self.durable:  # --fsync off: a commit returns before its WAL is flushed (a crash may lose the last)
+            self._conn.execute("SET synchronous_commit = off")
         return self._conn
 
     @property
@@ -344,8 +347,9 @@ class PgStore(Store):
 
     _conflict = (errors.UniqueViolation,)
 
-    def __init__(self, url: str) -> None:
-        """Connect to ``url`` and bring its schema up to date.
+    def __init__(self, url: str, *, durable: bool = True) -> None:
+        """Connect to ``url`` and bring its schema up to date. ``durable`` False: commits do not wait for
+        PostgreSQL's WAL to reach the disk (``--fsync off``).
 
         Raises StartupError (naming the database, never its password) when it
         cannot be reached, and NewerDatabase for a schema a newer Parley wrote.
@@ -353,7 +357,7 @@ class PgStore(Store):
         self.url = url
         self.path = None  # type: ignore[assignment]  # no file: see ``url``
         try:
-            self._pg = _PgConnection(url)
+            self._pg = _PgConnection(url, durable=durable)
         except psycopg.Error as error:
             raise StartupError(f"cannot connect to the database {describe(url)}: {_reason(error)}") from None
         self._db = self._pg

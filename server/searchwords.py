@@ -13,6 +13,7 @@ token.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ PREFIX_LENGTHS = (1, 2, 3)  # as FTS5's prefix='1 2 3': a longer beginning is ch
 PREFIX_MARK = "*"
 SCOPE_MARK = "@"
 ASCII_TOKEN = re.compile(r"[a-z0-9]+")
+ASCII_SEPARATORS = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+")
 
 
 class _Tokenizer(threading.local):
@@ -33,7 +35,7 @@ class _Tokenizer(threading.local):
         self.db.execute("CREATE VIRTUAL TABLE found USING fts5vocab(words, 'instance')")
 
     def tokens(self, text: str) -> list[str]:
-        self.db.execute("INSERT INTO words (rowid, text) VALUES (1, ?)", (text,))
+        self.db.execute("INSERT INTO words (rowid, text) VALUES (1, ?)", (text,))  # never a NUL: a separator
         try:
             return [term for (term,) in self.db.execute("SELECT term FROM found ORDER BY offset")]
         finally:
@@ -43,11 +45,24 @@ class _Tokenizer(threading.local):
 _tokenizer = _Tokenizer()
 
 
+@functools.lru_cache(maxsize=65536)
+def _chunk_tokens(chunk: str) -> tuple[str, ...]:
+    """The tokens of a run of text without ASCII punctuation or space (the same words come back again and again)."""
+    if chunk.isascii():
+        return (chunk.lower(),)
+    return tuple(_tokenizer.tokens(chunk))
+
+
 def tokens(text: str) -> list[str]:
-    """The words of ``text`` as FTS5's unicode61 tokenizer (remove_diacritics 2) makes them, in order."""
-    if text.isascii():  # the common case, done here ten times faster: ASCII's token characters are its alphanumerics
+    """The words of ``text`` as FTS5's unicode61 tokenizer (remove_diacritics 2) makes them, in order.
+
+    ASCII's token characters are its letters and digits, and every other
+    ASCII character separates: text is cut there first, and only the pieces
+    holding other characters go to SQLite's tokenizer.
+    """
+    if text.isascii():  # the common case
         return ASCII_TOKEN.findall(text.lower())
-    return _tokenizer.tokens(text.replace("\x00", " "))
+    return [token for chunk in ASCII_SEPARATORS.split(text) if chunk for token in _chunk_tokens(chunk)]
 
 
 def scope_words(sender_ident: str, rec_ident: str | None, room_id: int | None) -> list[str]:

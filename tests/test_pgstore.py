@@ -248,3 +248,21 @@ def test_random_searches_find_on_postgresql_what_fts5_finds(tmp_path: Path, pg: 
             assert pg.search(words, [viewer], True, [], True, None, before, 5) == wanted, (words, viewer, before)
     finally:
         sqlite.close()
+
+
+def test_fsync_off_makes_commits_not_wait_for_the_wal_even_after_a_reconnect(postgres_server: PostgresServer,
+                                                                              pg_url: str, tmp_path: Path) -> None:
+    store = open_store(pg_url, tmp_path, durable=False)
+    try:
+        assert store._db.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        postgres_server.restart()
+        with pytest.raises(psycopg.Error):
+            store.list_accounts()
+        assert store._db.execute("SHOW synchronous_commit").fetchone() == ("off",)
+    finally:
+        store.close()
+    durable = open_store(pg_url, tmp_path)
+    try:
+        assert durable._db.execute("SHOW synchronous_commit").fetchone() == ("on",)
+    finally:
+        durable.close()
