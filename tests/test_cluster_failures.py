@@ -223,6 +223,20 @@ async def chatter(sender: Reader, rounds: int, pause: float) -> list[str]:
     return sent
 
 
+def in_room(reader: Reader, room: str) -> bool:
+    return any(f.reason == "CONV" and f.params.get("rec") == room for f in reader.frames)
+
+
+async def join(reader: Reader, room: str) -> None:
+    """JOIN ``room``; again while this node has not heard of it yet (it was made on another a moment ago)."""
+    deadline = time.monotonic() + 5
+    while not in_room(reader, room):
+        assert time.monotonic() < deadline, f"{reader.name} could not join {room}: {reader.errors()}"
+        await reader.send(f"JOIN,room={room},")
+        await asyncio.sleep(0.2)
+    reader.frames = [f for f in reader.frames if f.reason != "ERR"]
+
+
 async def disrupt_redis(redis: RedisServer) -> None:
     await asyncio.sleep(1.0)
     await asyncio.to_thread(redis.restart)
@@ -245,11 +259,9 @@ async def test_redis_restarted_away_and_hung_mid_chat_loses_no_message_doubles_n
             old = LegacyClient(cluster.nodes[2].port, "oldie")
             try:
                 await senders[0].send("CREATE,room=#ops,Operations")
-                await until(lambda: any(f.reason == "CONV" for f in senders[0].frames), 10, "room made")
+                await until(lambda: in_room(senders[0], "#ops"), 10, "room made")
                 for sender in senders[1:]:
-                    await sender.send("JOIN,room=#ops,")
-                await until(lambda: all(any(f.reason == "CONV" for f in s.frames) for s in senders), 10,
-                            "everyone in #ops")
+                    await join(sender, "#ops")
                 await asyncio.sleep(0.5)
 
                 chats = [asyncio.ensure_future(chatter(s, 140, 0.1)) for s in senders]
