@@ -51,7 +51,7 @@ class ChatServer:
             if not is_postgres(config.database):
                 raise StartupError("--redis needs a PostgreSQL --database: the nodes share their users, rooms "
                                    "and history there")
-            config.shared_tokens = True
+            config.clustered = True
             hub = self.cluster = ClusterHub(self._batcher, config.node_name or f"{socket.gethostname()}-{os.getpid()}",
                                             config.database or "", config.redis, node_timeout=config.node_timeout,
                                             catch_up=config.catch_up)

@@ -41,12 +41,13 @@ from typing import Any, Awaitable, Callable
 
 import psycopg
 
-from parley.protocol import Frame
+from parley.protocol import Frame, messages, texts
 from parley.protocol.framing import encode_frame
+from parley.protocol.messages import Stamp
 from parley.protocol.names import name_key
 
 from ..core import events as e
-from ..core.actions import Audience, DeliverMessage
+from ..core.actions import Audience, DeliverMessage, ShareLimit
 from ..core.presence import Claimed, OnlineUser, SessionKind
 from ..hub import LocalHub, Member, deliver_here
 from ..outbox import WriteBatcher
@@ -206,7 +207,7 @@ class ClusterHub:
             rows = await self._sql_rows(_CLAIM, (self.node, key, user.nickname, user.ident, user.is_admin, key))
         except psycopg.Error as error:
             log.error("%s: could not claim the nickname in the database: %s", user.nickname, error)
-            return Claimed.TAKEN
+            return Claimed.UNAVAILABLE
         registered, inserted, holder = rows[0]
         if not registered:
             self._written_off()
@@ -345,6 +346,10 @@ class ClusterHub:
     def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
         self.bus.publish({"k": "restr", "made": list(made)})
 
+    def share_limit(self, limit: ShareLimit) -> None:
+        self.bus.publish({"k": "lim", "kind": limit.kind, "addr": limit.address, "nick": limit.nickname,
+                          "count": limit.count})
+
     def _offer(self, message: DeliverMessage, payload: bytes, echo: Member | None) -> None:
         now = asyncio.get_running_loop().time()
         for ready, ready_payload, ready_echo in self.sequencer.offer(message.conv, message.seq,
@@ -449,11 +454,15 @@ class ClusterHub:
             self.drive(e.RestrictionsMadeElsewhere(made))
         self.reload_restrictions()
 
+    def _heard_lim(self, m: dict[str, Any]) -> None:
+        self.drive(e.LimitShared(m["n"], m["kind"], m["addr"], m.get("nick", ""), int(m.get("count", 0))))
+
     def _heard_gone(self, m: dict[str, Any]) -> None:
         self._node_gone(m["node"])
 
     def _node_gone(self, node: str) -> None:
-        """``node`` left or was written off: its sessions are gone."""
+        """``node`` left or was written off: its sessions are gone, and its connections count no more."""
+        self.drive(e.NodeGone(node))
         for key, nodes in list(self._remote.items()):
             if nodes.pop(node, None) is not None and not nodes:
                 del self._remote[key]
@@ -541,7 +550,7 @@ class ClusterHub:
         self.stats.fenced += 1
         log.error("node %s: was written off by the cluster (no heartbeat for %gs); ending its sessions",
                   self.node, self._node_timeout)
-        warning = Frame("WARN", {}, "This server lost its place in the cluster; please reconnect.")
+        warning = messages.warn(Stamp.at(time.time()), texts.NODE_WRITTEN_OFF)
         for nickname in self._directory.online():
             if self._directory.sessions(nickname):
                 self.local.kick(nickname, warning)
@@ -664,4 +673,5 @@ _HEARD: dict[str, Callable[[ClusterHub, dict[str, Any]], None]] = {
     "roomup": ClusterHub._heard_roomup,
     "restr": ClusterHub._heard_restr,
     "gone": ClusterHub._heard_gone,
+    "lim": ClusterHub._heard_lim,
 }
