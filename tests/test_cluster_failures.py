@@ -356,11 +356,12 @@ async def test_a_node_paused_past_its_timeout_ends_its_stale_sessions_and_never_
         ann = await tcp(cluster.nodes[0].port, "ann")
         vic = await tcp(cluster.nodes[2].port, "vic")
         old = LegacyClient(cluster.nodes[1].port, "oldie")
+        stale = LegacyClient(cluster.nodes[2].port, "oldvic")  # an original client on the node to be paused
         taker: Reader | None = None
         paused = cluster.nodes[2]
         assert paused.process is not None
         try:
-            await until(lambda: {"ann", "vic", "oldie"} <= ann.online, 10, "everyone online")
+            await until(lambda: {"ann", "vic", "oldie", "oldvic"} <= ann.online, 10, "everyone online")
             os.kill(paused.process.pid, signal.SIGSTOP)
             try:
                 await until(lambda: "vic" not in ann.online, 3 * NODE_TIMEOUT, "vic leaves ann's list")
@@ -374,11 +375,21 @@ async def test_a_node_paused_past_its_timeout_ends_its_stale_sessions_and_never_
             await until(lambda: vic.closed, 15, "the stale vic's connection closes")
             assert [f.content for f in vic.frames if f.reason == "WARN"] == [texts.NODE_WRITTEN_OFF], vic.frames[-5:]
             assert not taker.closed, "the new vic was thrown out"
+            await until(lambda: not stale.thread.is_alive(), 10, "the stale original client's connection closes")
+            assert "WARN," in "".join(stale.received) and texts.NODE_WRITTEN_OFF in "".join(stale.received)
             await asyncio.sleep(NODE_TIMEOUT)  # the thawed node rejoined and settled
             for node in cluster.nodes:
                 online = await who_is_online(node.port)
                 assert online.count("vic") == 1 and "ann" in online, (node.port, online)
             assert legacy_users(old).count("vic") == 1
+            # No list anyone got, at any time, held one nickname twice.
+            for reader in (ann, vic, taker):
+                for frame in reader.frames:
+                    if frame.reason == "USER":
+                        assert len(users(frame)) == len(set(users(frame))), (reader.name, frame)
+            for text in "".join(old.received).split("USER,")[1:]:
+                listed = users(parse_frame("USER," + text.split(",", 1)[0] + ","))
+                assert len(listed) == len(set(listed)), listed
             # The nickname is not free on the thawed node, and it chats with the others again.
             again = await Client.connect(paused.port)
             await again.send("CON,nickname=vic;password=;color=#336699,")
@@ -391,6 +402,7 @@ async def test_a_node_paused_past_its_timeout_ends_its_stale_sessions_and_never_
             await zed.close()
         finally:
             old.close()
+            stale.close()
             for reader in (ann, vic, taker):
                 if reader is not None:
                     await reader.close()
