@@ -347,6 +347,27 @@ async def test_postgresql_restarted_a_message_meanwhile_is_refused_and_every_nod
                     await reader.close()
 
 
+async def test_postgresql_restarted_between_two_messages_the_next_message_on_every_node_is_stored(
+        tmp_path: Path, pg_url: str, redis: RedisServer, postgres_server: PostgresServer) -> None:
+    """A quick restart (no store call in between): each node's connection died unnoticed; none may show."""
+    with cluster_of(tmp_path, pg_url, redis, 3, "--chat-rate", "0") as cluster:
+        clients = [await tcp(cluster.nodes[i].port, f"u{i}") for i in range(3)]
+        try:
+            await clients[0].send("CHAT,rec=-ALL,before")
+            await until(lambda: all(r.chats("before") for r in clients), 10, "chat before")
+            await asyncio.to_thread(postgres_server.restart)
+            for i, speaker in enumerate(clients):
+                await speaker.send(f"CHAT,rec=-ALL,right after {i}")
+            await until(lambda: all(len(r.chats("right after")) == 3 for r in clients)
+                        or any(r.errors() for r in clients), 15, "the messages right after the restart")
+            assert [r.errors() for r in clients] == [[], [], []]
+            for reader in clients:
+                assert sorted(reader.chats("right after")) == ["right after 0", "right after 1", "right after 2"]
+        finally:
+            for reader in clients:
+                await reader.close()
+
+
 # 4. A paused node written off, then thawed ----------------------------------------------------------------
 
 
