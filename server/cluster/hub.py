@@ -51,6 +51,7 @@ from ..core.actions import Audience, DeliverMessage, ShareLimit
 from ..core.presence import Claimed, OnlineUser, SessionKind
 from ..hub import LocalHub, Member, deliver_here
 from ..outbox import WriteBatcher
+from ..pgstore import server_went_away
 from ..records import Room, SequencedMessage
 from .bus import Bus
 from .sequencer import Gap, Sequencer
@@ -162,6 +163,8 @@ class ClusterHub:
             return await cursor.fetchall()
 
     async def _presence_connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._pg is not None and not self._pg.closed and not self._pg.broken and server_went_away(self._pg):
+            await self._pg.close()  # PostgreSQL restarted since the last statement: connect again at once
         if self._pg is None or self._pg.closed or self._pg.broken:
             self._pg = await self._connect()
         return self._pg
