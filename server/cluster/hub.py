@@ -444,9 +444,8 @@ class ClusterHub:
         self.drive(e.RoomChanged(Room(int(m["id"]), m["name"], m["topic"], bool(m["private"]), int(m["created"]))))
 
     def _heard_restr(self, m: dict[str, Any]) -> None:
-        made = tuple(int(i) for i in m.get("made", ()))
-        if made:
-            self.drive(e.RestrictionsMadeElsewhere(made))
+        # The node that made a ban disconnected only its own sessions (the core sees no other node's
+        # connections or addresses): the load enforces the new bans on this node's sessions.
         self.reload_restrictions()
 
     def _heard_gone(self, m: dict[str, Any]) -> None:
