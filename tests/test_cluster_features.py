@@ -223,14 +223,19 @@ async def test_an_admin_kicks_bans_and_mutes_users_on_other_nodes(
             assert warn.content == "You have been banned for good: spam"
             assert await troll.closed_by_server()
             again = await Client.connect(n2)
-            await again.send("CON,nickname=troll;password=;color=#336699;rooms=1,")
-            refused = await again.expect("CONVER")
+            for _ in range(50):  # node2 hears of troll's leave a moment after the ban
+                await again.send("CON,nickname=troll;password=;color=#336699;rooms=1,")
+                refused = await again.expect("CONVER")
+                if refused.content != "Error: User is already logged in":
+                    break
+                await asyncio.sleep(0.05)
             assert refused.content == "Error: You are banned for good: spam"
 
             await boss.send("MUTE,room=-ALL;user=loud,hush")
             assert (await answer(boss, "MUTE")).content == "OK"
             told = await until(loud, "INFO", lambda f: "muted" in f.content)
             assert told.content == "loud was muted by boss for good: hush"
+            await asyncio.sleep(0.5)  # node2 loads the new mute from the database when it hears of it
             await loud.send("CHAT,rec=-ALL,can you hear me")
             err = await loud.next("ERR")
             assert err.content == "Error: You are muted for good: hush"
