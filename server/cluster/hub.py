@@ -216,12 +216,14 @@ class ClusterHub:
         known = self._directory.lookup(user.nickname)
         if known is not None and known.ident != user.ident:  # a stale copy: the database says it is gone
             self._forget(key, known.nickname, announce=True)
+        # The row first: once claimed here the session is subscribed to broadcasts, and none may reach
+        # it before the core has sent its CONVER (no await between the local claim and the return).
+        count = self._directory.sessions(user.nickname) + 1
+        await self._sql(_SESSIONS, (key, self.node, count, count))
         claimed = self.local.claim(user, member, kind, attach=True)
         if claimed is Claimed.TAKEN:
             return claimed
         self._held.discard(key)
-        count = self._directory.sessions(user.nickname)
-        await self._sql(_SESSIONS, (key, self.node, count, count))
         new = inserted and claimed is Claimed.NEW
         self.bus.publish({"k": "on", "key": key, "nick": user.nickname, "ident": user.ident,
                           "admin": user.is_admin, "s": count, "new": new})
