@@ -381,6 +381,9 @@ class ClusterHub:
             self.local.drop(user.nickname)
             self._in_background(self._sql("DELETE FROM online_sessions WHERE key = %s AND node = %s",
                                           (key, self.node)))
+            # The others counted this node's grace as a session: without this, the user's last real
+            # session (on the other node) would never be its last, and it would never leave.
+            self.bus.publish({"k": "off", "key": key, "nick": user.nickname})
         if self._directory.place(user) and known is None:
             self.drive(e.PresenceChanged(None, user.nickname))
 
