@@ -5,21 +5,21 @@ across nodes as they do on one."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator
 
 import aiohttp
 import pytest
-
 from clusters import cluster_of
-from parley.protocol import Frame
-from server.passwords import hash_password
-from server.pgstore import PgStore
 from services import RedisServer
 from test_moderation import answer
 from test_nicknames import LegacyClient, legacy
 from test_rooms import ORIGINAL_REASONS, legacy_frames, rooms_login
 from wire import TIMEOUT, Client, users, ws_next
+
+from parley.protocol import Frame
+from server.passwords import hash_password
+from server.pgstore import PgStore
 
 PASSWORD = "password1"
 
@@ -54,6 +54,14 @@ async def until(client: Client, reason: str, test: Callable[[Frame], bool]) -> F
         frame = await client.next(reason)
         if test(frame):
             return frame
+
+
+async def frames_until(client: Client, test: Callable[[Frame], bool]) -> list[Frame]:
+    """Every frame up to and including the first that passes ``test``."""
+    got = [await client.recv()]
+    while not test(got[-1]):
+        got.append(await client.recv())
+    return got
 
 
 async def listed(client: Client, *nicknames: str) -> list[str]:
@@ -319,21 +327,23 @@ async def test_a_page_resumes_its_session_through_another_nodes_gateway(
                 ws, conver = await ws_session(http, n0.url + "ws", con)
                 assert conver.content == "OK"
                 token = (await ws_next(ws, "SESSION")).params["token"]
-                await until(watcher, "USERCHANGES", lambda f: nickname in f.params.values())
+                await until(watcher, "USERCHANGES", lambda f, nick=nickname: nick in f.params.values())
                 await ws.close()  # the tab reloads: no DISCON
 
                 back, conver = await ws_session(
                     http, n1.url + "ws", f"CON,nickname={nickname};password=;color=#123456;rooms=1;token={token},")
                 assert conver.content == "OK", conver
                 await back.send_str("CHAT,rec=-ALL,still me")
-                got = await until(watcher, "CHATR", lambda f: f.content == "still me")
-                assert got.get("sender") == nickname
-                # Nobody saw it leave: no leave line, and it is listed once.
+                between = await frames_until(watcher, lambda f: f.reason == "CHATR" and f.content == "still me")
+                assert between[-1].get("sender") == nickname
+                # Nobody saw it leave: no leave line, no list change, and it is listed.
+                assert not any(f.reason == "INFO" and nickname in f.content for f in between), between
+                assert not any(f.reason == "USERCHANGES" and nickname in f.params.values() for f in between), between
                 assert nickname in await listed(watcher, nickname)
                 await back.send_str("DISCON,,")
                 await back.close()
-                await until(watcher, "USERCHANGES", lambda f: any(
-                    k.startswith("leave") and v == nickname for k, v in f.params.items()))
+                await until(watcher, "USERCHANGES", lambda f, nick=nickname: any(
+                    k.startswith("leave") and v == nick for k, v in f.params.items()))
         await watcher.close()
 
 
