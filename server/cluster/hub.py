@@ -222,12 +222,14 @@ class ClusterHub:
         known = self._directory.lookup(user.nickname)
         if known is not None and known.ident != user.ident:  # a stale copy: the database says it is gone
             self._forget(key, known.nickname, announce=True)
+        # The row first: once claimed here the session is subscribed to broadcasts, and none may reach
+        # it before the core has sent its CONVER (no await between the local claim and the return).
+        count = self._directory.sessions(user.nickname) + 1
+        await self._sql(_SESSIONS, (key, self.node, count, count))
         claimed = self.local.claim(user, member, kind, attach=True)
         if claimed is Claimed.TAKEN:
             return claimed
         self._held.discard(key)
-        count = self._directory.sessions(user.nickname)
-        await self._sql(_SESSIONS, (key, self.node, count, count))
         new = inserted and claimed is Claimed.NEW
         self.bus.publish({"k": "on", "key": key, "nick": user.nickname, "ident": user.ident,
                           "admin": user.is_admin, "s": count, "new": new})
@@ -389,6 +391,9 @@ class ClusterHub:
             self.local.drop(user.nickname)
             self._in_background(self._sql("DELETE FROM online_sessions WHERE key = %s AND node = %s",
                                           (key, self.node)))
+            # The others counted this node's grace as a session: without this, the user's last real
+            # session (on the other node) would never be its last, and it would never leave.
+            self.bus.publish({"k": "off", "key": key, "nick": user.nickname})
         if self._directory.place(user) and known is None:
             self.drive(e.PresenceChanged(None, user.nickname))
 
@@ -454,9 +459,8 @@ class ClusterHub:
         self.drive(e.RoomChanged(Room(int(m["id"]), m["name"], m["topic"], bool(m["private"]), int(m["created"]))))
 
     def _heard_restr(self, m: dict[str, Any]) -> None:
-        made = tuple(int(i) for i in m.get("made", ()))
-        if made:
-            self.drive(e.RestrictionsMadeElsewhere(made))
+        # The node that made a ban disconnected only its own sessions (the core sees no other node's
+        # connections or addresses): the load enforces the new bans on this node's sessions.
         self.reload_restrictions()
 
     def _heard_lim(self, m: dict[str, Any]) -> None:
