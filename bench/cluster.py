@@ -28,12 +28,26 @@ import asyncio
 import importlib
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 import redis
 
-from .common import Bench, Result, Row, Series, alternate, human, ms, ratios, shared_flags, times, verdict, with_range
+from .common import (
+    Bench,
+    Result,
+    Row,
+    Series,
+    alternate,
+    human,
+    ms,
+    ratios,
+    shared_flags,
+    times,
+    verdict,
+    with_range,
+)
 from .fanout import fanout_rows, measure, open_rooms, plan_from
 from .pool import BenchError, Endpoint, Room, split
 from .procs import REPO, parley_server
@@ -166,7 +180,7 @@ async def _store_rate(url: str, senders: int, seconds: float, limit: int) -> dic
 def run_cluster(args: argparse.Namespace) -> Result:
     """Scenario 11: one clustered node against the embedded default; 1, 2, 3 nodes; PostgreSQL's store rate."""
     clients = args.clients[0] if args.clients else (300 if args.quick else 1000)
-    counts = sorted(set([1, *args.nodes]))
+    counts = sorted({1, *args.nodes})
     plan = plan_from(args)
     rate = plan.rates[0]
     services = _services()
