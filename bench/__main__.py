@@ -108,6 +108,9 @@ def parser() -> argparse.ArgumentParser:
                    help="files: bytes a second each of those uploads sends at most (default 0: as fast as it goes)")
     p.add_argument("--nodes", type=_int_list, default=[2, 3],
                    help="cluster: node counts measured against one node, comma-separated (default 2,3)")
+    p.add_argument("--node-timeout", type=float, default=120.0,
+                   help="cluster: each node's --node-timeout (default 120, not the server's 15: a node's heartbeat "
+                        "waits behind the presence writes of 1,000 logins at once, which can take longer than 15 s)")
     p.add_argument("--store-senders", type=int, default=100,
                    help="cluster: concurrent senders storing messages in PostgreSQL (default 100)")
     p.add_argument("--store-seconds", type=float, default=3.0,

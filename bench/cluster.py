@@ -26,6 +26,7 @@ import argparse
 import array
 import asyncio
 import importlib
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -77,13 +78,15 @@ def publishes(url: str) -> int:
 class Cluster:
     """``nodes`` ``parley server`` processes on one PostgreSQL database and one Redis of their own."""
 
-    def __init__(self, bench: Bench, name: str, nodes: int, database: str, redis_server: Any) -> None:
+    def __init__(self, bench: Bench, name: str, nodes: int, database: str, redis_server: Any,
+                 node_timeout: float) -> None:
         self.name = name
         self.redis = redis_server
         self.children = []
         for i in range(nodes):
             node = f"{name}-node{i}"
             extra = ["--database", database, "--redis", redis_server.url, "--node-name", node,
+                     "--node-timeout", f"{node_timeout:g}",
                      "--files-dir", str(bench.dir / f"{name}-files")]
             self.children.append(bench.start(parley_server(bench.dir, node, bench.dir / f"{node}-data",
                                                            installed=bench.installed,
@@ -184,6 +187,8 @@ def run_cluster(args: argparse.Namespace) -> Result:
     plan = plan_from(args)
     rate = plan.rates[0]
     services = _services()
+    # Stopped from outside, unwind: PostgreSQL and Redis are not our children and would outlive us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     series = Series()
     rows: list[Row] = []
     summary: list[str] = []
@@ -193,7 +198,8 @@ def run_cluster(args: argparse.Namespace) -> Result:
         try:
             for server in redises.values():
                 server.start()
-            clusters = {k: Cluster(bench, f"c{k}", k, postgres.create_database(f"bench_c{k}"), redises[k])
+            clusters = {k: Cluster(bench, f"c{k}", k, postgres.create_database(f"bench_c{k}"), redises[k],
+                                   args.node_timeout)
                         for k in counts}
             bench.log(f"clusters of {', '.join(map(str, counts))} nodes started")
 
@@ -298,7 +304,8 @@ def run_cluster(args: argparse.Namespace) -> Result:
         summary.append(f"PostgreSQL stores {human(median(values))} with {args.store_senders} senders")
     command = (f"python -m bench cluster --clients {clients} --nodes {','.join(map(str, args.nodes))} "
                f"--rounds {args.rounds} --seconds {args.seconds:g} --latency-seconds {args.latency_seconds:g} "
-               f"--store-senders {args.store_senders} --store-seconds {args.store_seconds:g}")
+               f"--store-senders {args.store_senders} --store-seconds {args.store_seconds:g} "
+               f"--node-timeout {args.node_timeout:g}")
     command += shared_flags(args)
     return Result("cluster", command, "cluster: " + "; ".join(summary), rows,
                   series.figures(plan=vars(plan), **figures))
