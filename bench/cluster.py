@@ -225,7 +225,7 @@ def run_cluster(args: argparse.Namespace) -> Result:
             series.merge(part1, "")
             max_r = ratios(part1.get("cluster-1", "max"), part1.get("embedded", "max"))
             p99_r = ratios(part1.get("cluster-1", f"p99@{rate:g}"), part1.get("embedded", f"p99@{rate:g}"))
-            summary.append(f"1 node max {human(median(part1.get('cluster-1', 'max')))} "
+            summary.append(f"1 node vs embedded: max {human(median(part1.get('cluster-1', 'max')))} "
                            f"({times(median(max_r))} embedded) p99@{rate:g}/s "
                            f"{ms(median(part1.get('cluster-1', f'p99@{rate:g}')))} ({times(median(p99_r))})")
             figures["publishes_per_message_part1"] = per_message1
@@ -265,15 +265,19 @@ def run_cluster(args: argparse.Namespace) -> Result:
             for name in names[1:]:
                 rows += fanout_rows(SCENARIO, series, name, base, clients, [rate],
                                     label=f"{name} vs 1 node, sent on node 0, timed on the others: ")
+            across_text = []
             for name in names:
                 values = series.get(name, "publishes")
                 rows.append(Row(SCENARIO, f"Redis publishes per chat message, {name}, N={clients:,}",
                                 with_range(values, lambda v: f"{v:.2f}"), "", "", "~1, never ~N",
                                 verdict(median(values), lambda v: v < 1.5)))
                 lost = int(sum(series.get(name, f"lost{tag}")))
-                summary.append(f"{name} p99@{rate:g}/s {ms(median(series.get(name, f'p99{tag}')))} "
-                               f"({times(median(ratios(series.get(name, f'p99{tag}'), series.get(base, f'p99{tag}'))))}"
-                               f" 1 node) {median(values):.2f} publishes/msg" + (f" LOST {lost}" if lost else ""))
+                p99 = median(series.get(name, f"p99{tag}"))
+                against = "" if name == base else \
+                    f" ({times(median(ratios(series.get(name, f'p99{tag}'), series.get(base, f'p99{tag}'))))})"
+                across_text.append(f"{name} {ms(p99)}{against}" + (f" LOST {lost}" if lost else ""))
+            per_message = max(median(series.get(name, "publishes")) for name in names)
+            summary.append(f"across nodes p99@{rate:g}/s {', '.join(across_text)}; {per_message:.2f} publishes/msg")
             for cluster in clusters.values():
                 for child in cluster.children:
                     child.stop()
