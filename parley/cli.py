@@ -140,8 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return desktop_main(argv[1:])
     args = build_parser().parse_args(argv)
-    if args.command in ("user", "ban", "audit"):
+    if args.command in ("user", "ban", "audit", "db"):
         try:
+            if args.command == "db":
+                from .cli_db import run_db_command
+
+                return run_db_command(args)
             return run_user_command(args) if args.command == "user" else run_moderation_command(args)
         except StartupError as error:
             print(f"parley: {error}", file=sys.stderr)
