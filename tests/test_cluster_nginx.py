@@ -19,8 +19,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from browser import login, open_conversation, open_page, say
 from certs import https_session, unverified
 from clusters import Cluster, cluster_of
+from playwright.async_api import expect
 from proxies import NginxCluster
 from services import RedisServer
 from wire import TIMEOUT, Client, Closed
@@ -229,3 +231,26 @@ async def test_a_killed_node_leaves_the_others_working_and_its_clients_come_back
             finally:
                 for client in clients.values():
                     await client.close()
+
+
+async def test_the_page_in_chromium_through_nginx_chats_with_a_desktop_client(
+        tmp_path: Path, pg_url: str, redis: RedisServer, chromium) -> None:
+    """The real page, its files and its WebSocket each from whichever node nginx picks, and a TCP client."""
+    with behind_nginx(tmp_path, pg_url, redis) as (cluster, proxy):
+        ann = await open_page(chromium, proxy.url, "ann", ignore_https_errors=True)
+        bob: TcpClient | None = None
+        try:
+            await login(ann.page, "ann")
+            bob, answer = await tcp_login(proxy, "bob")
+            assert answer == "OK"
+            await say(ann.page, "hello from a browser behind nginx")
+            assert (await next_chat(bob, "hello from a browser behind nginx")).get("sender") == "ann"
+            await bob.send("CHAT,rec=ann,seen it")
+            await open_conversation(ann.page, "bob")
+            await expect(ann.page.locator("#messages .msg-text", has_text="seen it")).to_be_visible()
+            await ann.assert_clean()  # no CSP violation, console error or failed request through nginx
+        finally:
+            if bob is not None:
+                await bob.close()
+            await ann.page.context.close()
+        assert {address for _, address in landed(cluster, "ann") + landed(cluster, "bob")} == {"::1"}
