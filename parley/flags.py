@@ -459,6 +459,25 @@ def _add_user_commands(commands: Any) -> None:
         _add_data_dir(sub)
 
 
+def _add_db_commands(commands: Any) -> None:
+    """``parley db migrate`` and ``parley db copy`` (parley/cli_db.py)."""
+    db = commands.add_parser("db", help="create or upgrade a PostgreSQL database, copy a data folder into it",
+                             description="Create or upgrade the PostgreSQL database several nodes share, or copy a "
+                                         "data folder's SQLite database into it.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    migrate = db_commands.add_parser("migrate", help="create or upgrade the PostgreSQL schema",
+                                     description="Create or upgrade the PostgreSQL schema (parley serve does it too).")
+    copy = db_commands.add_parser(
+        "copy", help="copy a data folder's database into an empty PostgreSQL database",
+        description="Copy a data folder's SQLite database (accounts, messages and files' records, rooms, read "
+                    "markers, sessions, bans, audit log, reports) into an empty PostgreSQL database, then compare "
+                    "the rows of each table; exit status 1 if they differ or the target was not empty.")
+    for sub in (migrate, copy):
+        add_flag(sub, "--database", metavar="URL", help="the PostgreSQL database: postgresql://USER@HOST:PORT/DB")
+    _add_data_dir(copy)
+    copy.add_argument("--data", dest="data_dir", type=Path, help=argparse.SUPPRESS)  # as the issue spells it
+
+
 def _add_moderation_commands(commands: Any) -> None:
     """``parley ban ...`` and ``parley audit``; their values are checked in parley/cli_moderation.py."""
     ban = commands.add_parser("ban", help="list, add and lift bans",
@@ -510,4 +529,5 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("desktop", help="open the desktop client (see parley desktop --help)", add_help=False)
     _add_user_commands(commands)
     _add_moderation_commands(commands)
+    _add_db_commands(commands)
     return parser

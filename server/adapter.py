@@ -360,6 +360,9 @@ class CoreAdapter:
     def _restrictions_changed(self, action: a.RestrictionsChanged) -> None:
         self.hub.restrictions_changed(action.made)
 
+    def _share_limit(self, action: a.ShareLimit) -> None:
+        self.hub.share_limit(action)
+
     def _join_room(self, action: a.JoinRoom) -> None:
         self.hub.join_room(action.room, action.ident)
 
@@ -537,6 +540,7 @@ _PERFORM: dict[type, Callable[[CoreAdapter, Any], None]] = {
     a.DeliverMessage: CoreAdapter._deliver_message,
     a.RoomUpdated: CoreAdapter._room_updated,
     a.RestrictionsChanged: CoreAdapter._restrictions_changed,
+    a.ShareLimit: CoreAdapter._share_limit,
     a.JoinRoom: CoreAdapter._join_room,
     a.LeaveRoom: CoreAdapter._leave_room,
     a.Drop: CoreAdapter._drop,

@@ -47,7 +47,7 @@ class ServerConfig:
     node_name: str = ""  # this node's name in the cluster ("": <hostname>-<pid>)
     node_timeout: float = 15.0  # seconds without a heartbeat before a node's users leave everywhere
     catch_up: float = 2.0  # seconds between polls of the database for messages the bus did not bring
-    shared_tokens: bool = False  # resume tokens kept in the database too, for the other nodes (clustered)
+    clustered: bool = False  # one of several nodes: resume tokens and per-address counts are shared
     restrictions_refresh: float = 5.0  # seconds between reloads of the bans and mutes in force (the command line's)
     resume_grace: float = 30.0  # seconds a user whose connection dropped stays online, for its page to resume
     session_days: float = 30.0  # days a remembered resume token (CON remember=1) lasts

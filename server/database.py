@@ -16,6 +16,8 @@ import logging
 import sqlite3
 from typing import Any, Callable, Optional, TypeVar
 
+import psycopg
+
 from .records import NewMessage, StoreFailed
 from .store import Store
 
@@ -30,11 +32,12 @@ def store_request(who: str, what: str, function: Callable[..., T], *args: Any) -
 
     A database failure (a full disk, an I/O error, a locked or read-only file)
     is logged here, once, with SQLite's own words, and raised as StoreFailed
-    for the chat core to answer the client with.
+    for the chat core to answer the client with. PostgreSQL's failures (the
+    server gone, a connection broken) are the same: the next call reconnects.
     """
     try:
         return function(*args)
-    except (sqlite3.Error, OSError) as error:
+    except (sqlite3.Error, psycopg.Error, OSError) as error:
         log.error("%s: %s failed: %s: %s", who, what, type(error).__name__, error)
         raise StoreFailed(what) from error
 

@@ -18,7 +18,7 @@ from typing import Awaitable, Protocol
 from parley.protocol import Frame
 from parley.protocol.framing import encode_frame
 
-from .core.actions import Audience, DeliverMessage
+from .core.actions import Audience, DeliverMessage, ShareLimit
 from .core.presence import Claimed, Directory, OnlineUser, Presence, SessionKind
 from .records import LOBBY, Room
 from .outbox import Outbox, WriteBatcher
@@ -80,6 +80,9 @@ class Hub(Presence, Protocol):
 
     def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
         """A ban or mute was added (``made``) or lifted by this process."""
+
+    def share_limit(self, limit: ShareLimit) -> None:
+        """Something counted against a per-address limit here (several nodes: every node counts it)."""
 
 
 class LocalHub:
@@ -197,7 +200,10 @@ class LocalHub:
         pass  # one process: its core is the only one that keeps rooms
 
     def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
-        pass  # one process: its core has them in force already
+        pass
+
+    def share_limit(self, limit: ShareLimit) -> None:
+        pass  # one process: its core counted it  # one process: its core has them in force already
 
 
 def deliver_here(hub: "LocalHub", message: DeliverMessage, echo: Member | None, payload: bytes | None = None) -> None:

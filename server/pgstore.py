@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import select
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -277,8 +278,9 @@ def describe(url: str) -> str:
 class _PgConnection:
     """One PostgreSQL connection (autocommit; Store writes BEGIN and COMMIT), replaced when it broke."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable: bool = True) -> None:
         self.url = url
+        self.durable = durable
         self._conn: psycopg.Connection[Any] | None = None
         self._block = False  # inside BEGIN ... COMMIT: a break there fails the block, never reconnects
         self.reconnects = 0
@@ -286,7 +288,8 @@ class _PgConnection:
 
     def connection(self) -> psycopg.Connection[Any]:
         """The open connection; a new one when there is none or the last one broke (not within a transaction)."""
-        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+        if (self._conn is not None and not self._conn.closed and not self._conn.broken
+                and (self._block or not server_went_away(self._conn))):
             return self._conn
         if self._conn is not None:
             if self._block:
@@ -296,6 +299,8 @@ class _PgConnection:
             log.info("reconnecting to %s", describe(self.url))
         self._conn = None
         self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        if not self.durable:  # --fsync off: a commit returns before its WAL is flushed (a crash may lose the last)
+            self._conn.execute("SET synchronous_commit = off")
         return self._conn
 
     @property
@@ -339,13 +344,26 @@ class _PgConnection:
             self._conn.close()
 
 
+def server_went_away(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection was closed by its server meanwhile (PostgreSQL restarted, or a backend
+    ended): it was not used since, so psycopg does not know yet, and its next statement would fail. An idle
+    connection (no LISTEN here) has nothing to read unless the server said goodbye: a poll of its socket,
+    no round trip."""
+    if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        return False
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class PgStore(Store):
     """Accounts, history, rooms, moderation and sessions in one PostgreSQL database, shared by every node."""
 
     _conflict = (errors.UniqueViolation,)
 
-    def __init__(self, url: str) -> None:
-        """Connect to ``url`` and bring its schema up to date.
+    def __init__(self, url: str, *, durable: bool = True) -> None:
+        """Connect to ``url`` and bring its schema up to date. ``durable`` False: commits do not wait for
+        PostgreSQL's WAL to reach the disk (``--fsync off``).
 
         Raises StartupError (naming the database, never its password) when it
         cannot be reached, and NewerDatabase for a schema a newer Parley wrote.
@@ -353,7 +371,7 @@ class PgStore(Store):
         self.url = url
         self.path = None  # type: ignore[assignment]  # no file: see ``url``
         try:
-            self._pg = _PgConnection(url)
+            self._pg = _PgConnection(url, durable=durable)
         except psycopg.Error as error:
             raise StartupError(f"cannot connect to the database {describe(url)}: {_reason(error)}") from None
         self._db = self._pg
@@ -456,7 +474,8 @@ class PgStore(Store):
                 for message_id, m, conv, seq in zip(ids, messages, convs, seqs):
                     copy.write_row((message_id, m.ts_ms, m.time_text, m.sender, m.color, m.rec, m.content,
                                     m.sender_ident, m.rec_ident, m.room_id, conv, seq,
-                                    message_words(m.content or "", m.sender_ident, m.rec_ident, m.room_id)))
+                                    array_literal(message_words(m.content or "", m.sender_ident, m.rec_ident,
+                                                                m.room_id))))
             files = [(message_id, m.file.sha, m.file.size, m.file.type, m.file.name, m.file.width, m.file.height,
                       m.sender_ident, m.ts_ms) for message_id, m in zip(ids, messages) if m.file is not None]
             if files:
@@ -568,6 +587,15 @@ class PgStore(Store):
     def purge_held_tokens(self, before_ms: int) -> int:
         """Forget tokens held since before ``before_ms``; return how many."""
         return self._db.execute("DELETE FROM held_tokens WHERE created_ms < ?", (before_ms,)).rowcount
+
+
+def array_literal(words: list[str]) -> str:
+    """``words`` as PostgreSQL writes a text[] (COPY takes it as text: psycopg's own list dumper costs more than
+    the rest of a message's row). Each is quoted ("null" is no NULL)."""
+    if any('"' in word or "\\" in word for word in words):
+        words = [word.replace("\\", "\\\\").replace('"', '\\"') for word in words]
+    joined = '","'.join(words)
+    return '{"' + joined + '"}' if words else "{}"
 
 
 def _reason(error: BaseException) -> str:

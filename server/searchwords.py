@@ -2,8 +2,8 @@
 
 They follow the SQLite index (store.py, schema version 4) so that both
 stores find the same messages: the tokens of FTS5's ``unicode61
-remove_diacritics 2`` tokenizer (a token is a run of letters, numbers,
-private-use characters and combining marks; lower case, accents removed),
+remove_diacritics 2`` tokenizer (SQLite's own, run in memory; ASCII text,
+the common case, is split here as it would split it),
 each token's first 1, 2 and 3 characters (FTS5's ``prefix='1 2 3'``) marked
 with a trailing ``*``, and the message's scope words (store._scope_words:
 ``lobby``, ``r<room id>``, ``p<ident>``, ``c<a>x<b>``) marked with a leading
@@ -13,42 +13,56 @@ token.
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterator
+import functools
+import re
+import sqlite3
+import threading
 
 PREFIX_LENGTHS = (1, 2, 3)  # as FTS5's prefix='1 2 3': a longer beginning is checked against the whole words
 PREFIX_MARK = "*"
 SCOPE_MARK = "@"
+ASCII_TOKEN = re.compile(r"[a-z0-9]+")
+ASCII_SEPARATORS = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+")
 
 
-def _is_token_char(char: str) -> bool:
-    category = unicodedata.category(char)
-    return category[0] in "LN" or category in ("Co", "Mn")
+class _Tokenizer(threading.local):
+    """SQLite's own unicode61 tokenizer (remove_diacritics 2), in memory, one per thread: its Unicode tables
+    (6.1) and its accent folding are FTS5's, which no Python table matches letter for letter."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self.db.execute("CREATE VIRTUAL TABLE words USING fts5(text, tokenize='unicode61 remove_diacritics 2')")
+        self.db.execute("CREATE VIRTUAL TABLE found USING fts5vocab(words, 'instance')")
+
+    def tokens(self, text: str) -> list[str]:
+        self.db.execute("INSERT INTO words (rowid, text) VALUES (1, ?)", (text,))  # never a NUL: a separator
+        try:
+            return [term for (term,) in self.db.execute("SELECT term FROM found ORDER BY offset")]
+        finally:
+            self.db.execute("DELETE FROM words")
 
 
-def _folded(token: str) -> str:
-    """``token`` in lower case without its accents (composed again: a Hangul syllable stays one)."""
-    decomposed = unicodedata.normalize("NFD", token.lower())
-    return unicodedata.normalize("NFC", "".join(char for char in decomposed if unicodedata.category(char) != "Mn"))
+_tokenizer = _Tokenizer()
 
 
-def tokens(text: str) -> Iterator[str]:
-    """The words of ``text`` as the unicode61 tokenizer (remove_diacritics 2) makes them, in order."""
-    start = None
-    for at, char in enumerate(text):
-        if _is_token_char(char):
-            if start is None:
-                start = at
-        elif start is not None:
-            yield from _nonempty(_folded(text[start:at]))
-            start = None
-    if start is not None:
-        yield from _nonempty(_folded(text[start:]))
+@functools.lru_cache(maxsize=65536)
+def _chunk_tokens(chunk: str) -> tuple[str, ...]:
+    """The tokens of a run of text without ASCII punctuation or space (the same words come back again and again)."""
+    if chunk.isascii():
+        return (chunk.lower(),)
+    return tuple(_tokenizer.tokens(chunk))
 
 
-def _nonempty(token: str) -> Iterator[str]:
-    if token:
-        yield token
+def tokens(text: str) -> list[str]:
+    """The words of ``text`` as FTS5's unicode61 tokenizer (remove_diacritics 2) makes them, in order.
+
+    ASCII's token characters are its letters and digits, and every other
+    ASCII character separates: text is cut there first, and only the pieces
+    holding other characters go to SQLite's tokenizer.
+    """
+    if text.isascii():  # the common case
+        return ASCII_TOKEN.findall(text.lower())
+    return [token for chunk in ASCII_SEPARATORS.split(text) if chunk for token in _chunk_tokens(chunk)]
 
 
 def scope_words(sender_ident: str, rec_ident: str | None, room_id: int | None) -> list[str]:
@@ -67,10 +81,10 @@ def message_words(content: str, sender_ident: str, rec_ident: str | None, room_i
     """Everything a message is found by (none for a deleted one), each once, sorted."""
     if deleted:
         return []
-    found = {SCOPE_MARK + word for word in scope_words(sender_ident, rec_ident, room_id)}
-    for token in tokens(content):
-        found.add(token)
-        found.update(token[:length] + PREFIX_MARK for length in PREFIX_LENGTHS if length <= len(token))
+    found = set(tokens(content))
+    prefixes = {token[:length] + PREFIX_MARK for token in found for length in PREFIX_LENGTHS}  # "ab"[:3] is "ab"
+    found |= prefixes
+    found.update(SCOPE_MARK + word for word in scope_words(sender_ident, rec_ident, room_id))
     return sorted(found)
 
 
@@ -78,12 +92,16 @@ def query_words(words: list[str] | tuple[str, ...]) -> tuple[list[str], list[str
     """For a search of ``words`` (each a word or a word's beginning): the index entries every match holds, and
     the beginnings longer than the indexed prefixes, which the caller checks against the whole words.
 
-    A searched word holding several tokens (``a-b``) asks for each of them.
+    A searched word holding several tokens (``a-b``) is an FTS5 phrase: each
+    token but the last is a whole word, the last a beginning (SQLite also
+    wants them side by side: here they may be anywhere in the message).
     """
     entries: set[str] = set()
     longer: set[str] = set()
     for word in words:
-        for token in tokens(word):
+        found = tokens(word)
+        entries.update(found[:-1])
+        for token in found[-1:]:
             short = token[:PREFIX_LENGTHS[-1]]
             entries.add(short + PREFIX_MARK)
             if len(token) > len(short):

@@ -25,6 +25,6 @@ def open_store(database: str | None, data_dir: Path, *, durable: bool = True) ->
         check_usable(path)
         return Store(path, durable=durable)
     if is_postgres(database):
-        return PgStore(database)
+        return PgStore(database, durable=durable)
     shown = describe(database) if "@" in database else database
     raise StartupError(f"unknown database {shown!r}: give 'sqlite' or a postgresql://USER@HOST:PORT/DB URL")

@@ -264,6 +264,7 @@ _PERFORM: dict[type, Callable[[ChatWorld, Any], None]] = {
     a.DeliverMessage: ChatWorld._deliver,
     a.RoomUpdated: lambda world, action: None,  # one process
     a.RestrictionsChanged: lambda world, action: None,
+    a.ShareLimit: lambda world, action: None,
     a.JoinRoom: ChatWorld._join_room,
     a.LeaveRoom: ChatWorld._leave_room,
     a.Kick: ChatWorld._kick,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
-
 from clusters import cluster_of
 from services import RedisServer
 from test_rooms import rooms_login

@@ -16,6 +16,10 @@ MISSING_CON_PARAMS = "Error: Incorrect paramters. nickname, password, and color 
 # Parley's own additions.
 TOO_MANY_CONNECTIONS = "Error: Too many connections from your address."
 SERVER_FULL = "Error: The server is full; try again later."
+# Several nodes: the database that keeps nicknames unique across them did not answer a login.
+NICKNAMES_UNAVAILABLE = "Error: The server cannot check nicknames right now; try again in a moment."
+# Several nodes: this node was written off by the others (paused or cut off past --node-timeout).
+NODE_WRITTEN_OFF = "This server lost its place among the nodes; please reconnect."
 LOCKED_OUT = "Error: Too many failed logins. Try again in {seconds} seconds."
 BAD_CHARACTER = "Error: Username contains a character that is not allowed"
 LOGIN_FAILED = "Error: Login failed, please try again"

@@ -41,15 +41,17 @@ from typing import Any, Awaitable, Callable
 
 import psycopg
 
-from parley.protocol import Frame
+from parley.protocol import Frame, messages, texts
 from parley.protocol.framing import encode_frame
+from parley.protocol.messages import Stamp
 from parley.protocol.names import name_key
 
 from ..core import events as e
-from ..core.actions import Audience, DeliverMessage
+from ..core.actions import Audience, DeliverMessage, ShareLimit
 from ..core.presence import Claimed, OnlineUser, SessionKind
 from ..hub import LocalHub, Member, deliver_here
 from ..outbox import WriteBatcher
+from ..pgstore import server_went_away
 from ..records import Room, SequencedMessage
 from .bus import Bus
 from .sequencer import Gap, Sequencer
@@ -87,6 +89,7 @@ class ClusterHub:
         self.stats = ClusterStats()
         self._pg: psycopg.AsyncConnection[Any] | None = None
         self._pg_lock = asyncio.Lock()
+        self._beat_pg: psycopg.AsyncConnection[Any] | None = None  # the heartbeat's own
         self._tasks: list[asyncio.Task[None]] = []
         self._polled_ms = 0  # the database's conversations were last polled for what changed since then
         self._bus_down_since: float | None = None
@@ -131,8 +134,9 @@ class ClusterHub:
         except Exception as error:  # noqa: BLE001 (the others write it off after the timeout)
             log.warning("leaving the cluster: %s", error)
         await self.bus.close()
-        if self._pg is not None:
-            await self._pg.close()
+        for connection in (self._pg, self._beat_pg):
+            if connection is not None:
+                await connection.close()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self._database, autocommit=True, connect_timeout=5)
@@ -159,6 +163,8 @@ class ClusterHub:
             return await cursor.fetchall()
 
     async def _presence_connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._pg is not None and not self._pg.closed and not self._pg.broken and server_went_away(self._pg):
+            await self._pg.close()  # PostgreSQL restarted since the last statement: connect again at once
         if self._pg is None or self._pg.closed or self._pg.broken:
             self._pg = await self._connect()
         return self._pg
@@ -206,7 +212,7 @@ class ClusterHub:
             rows = await self._sql_rows(_CLAIM, (self.node, key, user.nickname, user.ident, user.is_admin, key))
         except psycopg.Error as error:
             log.error("%s: could not claim the nickname in the database: %s", user.nickname, error)
-            return Claimed.TAKEN
+            return Claimed.UNAVAILABLE
         registered, inserted, holder = rows[0]
         if not registered:
             self._written_off()
@@ -347,6 +353,10 @@ class ClusterHub:
     def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
         self.bus.publish({"k": "restr", "made": list(made)})
 
+    def share_limit(self, limit: ShareLimit) -> None:
+        self.bus.publish({"k": "lim", "kind": limit.kind, "addr": limit.address, "nick": limit.nickname,
+                          "count": limit.count})
+
     def _offer(self, message: DeliverMessage, payload: bytes, echo: Member | None) -> None:
         now = asyncio.get_running_loop().time()
         for ready, ready_payload, ready_echo in self.sequencer.offer(message.conv, message.seq,
@@ -453,11 +463,15 @@ class ClusterHub:
         # connections or addresses): the load enforces the new bans on this node's sessions.
         self.reload_restrictions()
 
+    def _heard_lim(self, m: dict[str, Any]) -> None:
+        self.drive(e.LimitShared(m["n"], m["kind"], m["addr"], m.get("nick", ""), int(m.get("count", 0))))
+
     def _heard_gone(self, m: dict[str, Any]) -> None:
         self._node_gone(m["node"])
 
     def _node_gone(self, node: str) -> None:
-        """``node`` left or was written off: its sessions are gone."""
+        """``node`` left or was written off: its sessions are gone, and its connections count no more."""
+        self.drive(e.NodeGone(node))
         for key, nodes in list(self._remote.items()):
             if nodes.pop(node, None) is not None and not nodes:
                 del self._remote[key]
@@ -516,21 +530,33 @@ class ClusterHub:
 
     # Timers: heartbeats, gaps, polls ------------------------------------------------------------
 
+    async def _beat(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement on the heartbeat's own connection: a burst of logins waiting on the presence
+        connection never holds a heartbeat back past the timeout."""
+        if self._beat_pg is None or self._beat_pg.closed or self._beat_pg.broken:
+            self._beat_pg = await self._connect()
+        try:
+            cursor = await self._beat_pg.execute(query, args)
+        except psycopg.OperationalError:
+            await self._beat_pg.close()
+            raise
+        return await cursor.fetchall() if cursor.description is not None else [(cursor.rowcount,)]
+
     async def _heartbeats(self) -> None:
         every = max(0.2, self._node_timeout / 5)
         while True:
             await asyncio.sleep(every)
             try:
-                alive = await self._sql("UPDATE cluster_nodes SET seen = now() WHERE id = %s", (self.node,))
+                ((alive,),) = await self._beat("UPDATE cluster_nodes SET seen = now() WHERE id = %s", (self.node,))
                 if not alive:
                     self._written_off()
                     await self._register()
                     continue
-                reaped = await self._sql_rows(
+                reaped = await self._beat(
                     "DELETE FROM cluster_nodes WHERE seen < now() - make_interval(secs => %s) RETURNING id",
                     (self._node_timeout,))
                 if reaped:
-                    await self._sql_rows(_ORPHANS_GONE)
+                    await self._beat(_ORPHANS_GONE)
                     for (node,) in reaped:
                         log.warning("node %s: not seen for %gs; its users have left", node, self._node_timeout)
                         self.stats.nodes_reaped += 1
@@ -545,7 +571,7 @@ class ClusterHub:
         self.stats.fenced += 1
         log.error("node %s: was written off by the cluster (no heartbeat for %gs); ending its sessions",
                   self.node, self._node_timeout)
-        warning = Frame("WARN", {}, "This server lost its place in the cluster; please reconnect.")
+        warning = messages.warn(Stamp.at(time.time()), texts.NODE_WRITTEN_OFF)
         for nickname in self._directory.online():
             if self._directory.sessions(nickname):
                 self.local.kick(nickname, warning)
@@ -668,4 +694,5 @@ _HEARD: dict[str, Callable[[ClusterHub, dict[str, Any]], None]] = {
     "roomup": ClusterHub._heard_roomup,
     "restr": ClusterHub._heard_restr,
     "gone": ClusterHub._heard_gone,
+    "lim": ClusterHub._heard_lim,
 }

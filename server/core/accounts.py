@@ -106,6 +106,8 @@ def on_con(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
         claimed = yield Claim(conn.online_user(), conn.session_kind(), attach=proven)
         if claimed is Claimed.TAKEN:
             error = texts.ALREADY_LOGGED_IN
+        elif claimed is Claimed.UNAVAILABLE:
+            error = texts.NICKNAMES_UNAVAILABLE
     if error is not None:
         log.info("%s: login as %r refused: %s", conn.peer, nickname[:32], error)
         conn.account, conn.nickname, conn.rooms = None, "", False
@@ -167,7 +169,7 @@ def _issue_token(core: "ChatCore", conn: Connection, remember: bool) -> Flow:
 def share_token(core: "ChatCore", conn: Connection) -> None:
     """Several nodes: an in-memory resume token is kept in the database too, so that a page that comes
     back through another node is still signed in (as long as its user is online somewhere)."""
-    if core.config.shared_tokens and conn.token_hash is not None and not conn.token_stored:
+    if core.config.clustered and conn.token_hash is not None and not conn.token_stored:
         account_id = conn.account.id if conn.account is not None else None
         core.emit(Background(StoreCall("hold_token", (conn.token_hash, conn.ident, account_id, core.stamp().ms))))
 
@@ -179,7 +181,7 @@ def _check_token(core: "ChatCore", conn: Connection, nickname: str, token: str) 
         return texts.LOCKED_OUT.format(seconds=locked), None, None
     hashed = token_hash(token)
     held = core.tokens.get(hashed)
-    if held is None and core.config.shared_tokens:
+    if held is None and core.config.clustered:
         try:
             held = yield from _shared_token(core, hashed)
         except StoreFailed:

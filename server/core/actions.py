@@ -180,6 +180,18 @@ class RestrictionsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ShareLimit:
+    """A per-address limit counted something here that every node should count (several nodes): a failed
+    login (``login``: ``address``, ``nickname``), an account or a room created (``account``, ``room``:
+    ``address``), or this node's open connections of ``address`` are now ``count`` (``connections``)."""
+
+    kind: str
+    address: str
+    nickname: str = ""
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class JoinRoom:
     """The online user ``ident`` is a member of the room ``room`` (its key) from now on.
 
@@ -367,6 +379,6 @@ class Request:
 
 Action = Union[
     Send, Close, SetTimer, UseLegacyFraming, SetReading, StoreMessage, SetUserListTimer, SetGraceTimer, Background,
-    DeleteBlob, Broadcast, SendTo, RoomBroadcast, DeliverMessage, RoomUpdated, RestrictionsChanged, JoinRoom,
+    DeleteBlob, Broadcast, SendTo, RoomBroadcast, DeliverMessage, RoomUpdated, RestrictionsChanged, ShareLimit, JoinRoom,
     LeaveRoom, Kick, Release, Drop, Request,
 ]

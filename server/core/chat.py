@@ -58,6 +58,7 @@ from .actions import (
     SetReading,
     SetTimer,
     SetUserListTimer,
+    ShareLimit,
     StoreCall,
     UseLegacyFraming,
 )
@@ -80,7 +81,9 @@ from .events import (
     GraceDue,
     InputEnded,
     Kicked,
+    LimitShared,
     MessageStored,
+    NodeGone,
     OutputOverflowed,
     PresenceChanged,
     RestrictionsLoaded,
@@ -97,7 +100,8 @@ log = logging.getLogger("parley.server")
 MAX_UNHANDLED = 256 * 1024  # bytes received and waiting to be handled before reading pauses
 MAX_UNSENT = 256  # a connection's answers waiting behind messages being stored before reading pauses
 MAX_USER_LIST_DELAY = 1.0  # seconds: the longest a user list waits for more changes
-UNLIMITED = TokenBucket(0, 0)  # an address's work budget until its address is known
+UNLIMITED = TokenBucket(0, 0)
+NO_NODES: dict[str, dict[str, int]] = {}  # (never written)  # an address's work budget until its address is known
 
 
 class Ghost(NamedTuple):
@@ -142,6 +146,8 @@ class ChatCore:
         self._hashing = ConnectionCounter(config.max_hashing_per_address)
         self._work_by_address = BucketTable(config.address_request_rate, config.work_bursts[1])
         self._room_creations = FailureWindow(config.rooms_per_address, window=3600.0)
+        # Several nodes: the other nodes' open connections by address (NO_NODES: one process, nothing shared).
+        self._connections_elsewhere: dict[str, dict[str, int]] = {} if config.clustered else NO_NODES
         self.rooms: dict[str, Room] = {}  # by key: every room a user online is in or asked about
         self.tokens: dict[str, Held] = {}  # resume tokens (by hash) good only while their user is online
         self.files_secret: bytes | None = None  # the key of upload tickets, receipts and links (None: files off)
@@ -242,9 +248,14 @@ class ChatCore:
         """Whole seconds until this address, which guessed too much, may try any password again (0: now)."""
         return math.ceil(self._logins.address_wait(address, self.now.monotonic))
 
-    def login_failed(self, address: str, nickname: str) -> None:
-        """Count a wrong password for ``nickname``, or a probe of it as a registered name, from ``address``."""
+    def login_failed(self, address: str, nickname: str, elsewhere: bool = False) -> None:
+        """Count a wrong password for ``nickname``, or a probe of it as a registered name, from ``address``
+        (``elsewhere``: on another node, which logged it)."""
+        if not elsewhere:
+            self.emit(ShareLimit("login", address, nickname))
         locked, attacked = self._logins.failed(address, name_key(nickname), self.now.monotonic)
+        if elsewhere:
+            return
         window = self._logins.window
         if locked:
             log.warning("%s: %d failed logins or registered-name probes in %gs; this address may try no "
@@ -266,6 +277,7 @@ class ChatCore:
 
     def room_created(self, address: str) -> None:
         self._room_creations.fail(self._address_key(address), self.now.monotonic)
+        self.emit(ShareLimit("room", address))
 
     def revoke_token(self, conn: Connection) -> None:
         """Revoke the session's resume token: it leaves at once when it ends, with no grace (Leave, a flood)."""
@@ -273,7 +285,7 @@ class ChatCore:
             return
         if conn.token_stored:
             self.emit(Background(StoreCall("revoke_token", (conn.token_hash,))))
-        elif self.config.shared_tokens:
+        elif self.config.clustered:
             self.emit(Background(StoreCall("drop_held_token", (conn.token_hash,))))
         self.tokens.pop(conn.token_hash, None)
         conn.token_hash = None
@@ -282,7 +294,7 @@ class ChatCore:
         """Forget the in-memory resume tokens of ``ident`` (but ``keep``)."""
         for token_hash in [h for h, held in self.tokens.items() if held.ident == ident and h != keep]:
             del self.tokens[token_hash]
-        if self.config.shared_tokens:
+        if self.config.clustered:
             self.emit(Background(StoreCall("drop_held_tokens", (ident, keep))))
 
     def _address_key(self, address: str) -> str:
@@ -294,6 +306,7 @@ class ChatCore:
 
     def account_creation_started(self, address: str) -> None:
         self._creations.fail(self._address_key(address), self.now.monotonic)
+        self.emit(ShareLimit("account", address))
 
     def hashing_full(self, address: str) -> bool:
         """Whether ``address`` has as many password changes hashing as it may."""
@@ -333,8 +346,12 @@ class ChatCore:
     def _admit(self, conn: Connection) -> bool:
         """Count ``conn`` against its address's limit; refuse and end it if over."""
         key = limit_key(conn.host, self.config.ipv6_prefix)  # an IPv6 /64 is one address
-        if self._per_address.open(key):
+        limit = self._per_address.limit
+        elsewhere = sum(counts.get(key, 0) for counts in self._connections_elsewhere.values()) if limit else 0
+        if (not elsewhere or self._per_address.count(key) + elsewhere < limit) and self._per_address.open(key):
             conn.admitted = True
+            if self._connections_elsewhere is not NO_NODES:
+                self.emit(ShareLimit("connections", key, count=self._per_address.count(key)))
             conn.budget.shared = self._work_by_address.get(key)
             return True
         log.warning("%s: refused: too many connections from this address", conn.peer)
@@ -469,6 +486,26 @@ class ChatCore:
     def _room_changed(self, event: RoomChanged) -> None:
         if event.room.key in self.rooms:
             self.rooms[event.room.key] = event.room
+
+    def _limit_shared(self, event: LimitShared) -> None:
+        if event.kind == "login":
+            self.login_failed(event.address, event.nickname, elsewhere=True)
+        elif event.kind == "account":
+            self._creations.fail(self._address_key(event.address), self.now.monotonic)
+        elif event.kind == "room":
+            self._room_creations.fail(self._address_key(event.address), self.now.monotonic)
+        elif event.kind == "connections":
+            if self._connections_elsewhere is NO_NODES:
+                self._connections_elsewhere = {}
+            counts = self._connections_elsewhere.setdefault(event.node, {})
+            if event.count > 0:
+                counts[event.address] = event.count
+            else:
+                counts.pop(event.address, None)
+
+    def _node_gone(self, event: NodeGone) -> None:
+        if self._connections_elsewhere is not NO_NODES:
+            self._connections_elsewhere.pop(event.node, None)
 
     def _restrictions_made_elsewhere(self, event: RestrictionsMadeElsewhere) -> None:
         moderation.enforced_elsewhere(self, event.made)
@@ -692,7 +729,10 @@ class ChatCore:
             conn.online = False
             self._leave(conn)
         if conn.admitted:
-            self._per_address.close(limit_key(conn.host, self.config.ipv6_prefix))
+            key = limit_key(conn.host, self.config.ipv6_prefix)
+            self._per_address.close(key)
+            if self._connections_elsewhere is not NO_NODES:
+                self.emit(ShareLimit("connections", key, count=self._per_address.count(key)))
         self.emit(Close(conn.id))
 
 
@@ -774,4 +814,6 @@ _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {
     PresenceChanged: ChatCore._presence_changed,
     RoomChanged: ChatCore._room_changed,
     RestrictionsMadeElsewhere: ChatCore._restrictions_made_elsewhere,
+    LimitShared: ChatCore._limit_shared,
+    NodeGone: ChatCore._node_gone,
 }

@@ -143,8 +143,26 @@ class RestrictionsMadeElsewhere:
     made: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class LimitShared:
+    """Another node (``node``) counted something against a per-address limit (actions.ShareLimit)."""
+
+    node: str
+    kind: str
+    address: str
+    nickname: str = ""
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeGone:
+    """Another node left or was written off: its connections count no more."""
+
+    node: str
+
+
 Event = Union[
     Connected, DataReceived, InputEnded, ConnectionLost, TimerFired, Completed, MessageStored, Kicked,
     OutputOverflowed, UserListDue, GraceDue, RestrictionsLoaded, ShutdownStarted, PresenceChanged, RoomChanged,
-    RestrictionsMadeElsewhere,
+    RestrictionsMadeElsewhere, LimitShared, NodeGone,
 ]

@@ -43,6 +43,7 @@ class Claimed(enum.Enum):
     NEW = "new"  # the nickname was free: the user is online now
     ATTACHED = "attached"  # the same user was online: this is one more of its sessions
     TAKEN = "taken"  # someone else is online under that nickname
+    UNAVAILABLE = "unavailable"  # a hub shared by several nodes could not ask who holds the nickname
 
 
 class Presence(Protocol):
