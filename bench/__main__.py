@@ -5,7 +5,8 @@ Scenarios (the numbers of issue 6): 1 ``fanout``, 2 ``gateway``,
 7 ``userlist`` (issue 12: bytes per user-list change), 8 ``rooms`` (issue 13:
 rooms' messages beside the lobby, and what they cost it), 9 ``search`` (issue 14:
 full-text search over a million stored messages, and what its index costs a send), 10 ``files``
-(issue 15: uploads and downloads of 10 MiB files, and chat latency while uploads run). Each
+(issue 15: uploads and downloads of 10 MiB files, and chat latency while uploads run), 11 ``cluster`` (issue 16:
+nodes on PostgreSQL and Redis against the embedded default, and PostgreSQL's store rate). Each
 prints one summary line on standard output (progress goes to standard
 error) and writes every figure as JSON with ``--json PATH``. ``all`` runs
 every scenario and rewrites the generated table of BENCHMARKS.md.
@@ -28,6 +29,7 @@ Runner = Callable[[argparse.Namespace], Result]
 
 def _runners() -> dict[str, Runner]:
     from .capacity import run_capacity
+    from .cluster import run_cluster
     from .fanout import run_fanout, run_persistence, run_yardstick
     from .files import run_files
     from .gateway import run_gateway, run_overhead
@@ -37,13 +39,13 @@ def _runners() -> dict[str, Runner]:
 
     return {"yardstick": run_yardstick, "fanout": run_fanout, "persistence": run_persistence,
             "capacity": run_capacity, "overhead": run_overhead, "gateway": run_gateway, "userlist": run_userlist,
-            "rooms": run_rooms, "search": run_search, "files": run_files}
+            "rooms": run_rooms, "search": run_search, "files": run_files, "cluster": run_cluster}
 
 
 NUMBERS = {"1": "fanout", "2": "gateway", "3": "overhead", "4": "capacity", "5": "persistence", "6": "yardstick",
-           "7": "userlist", "8": "rooms", "9": "search", "10": "files"}
+           "7": "userlist", "8": "rooms", "9": "search", "10": "files", "11": "cluster"}
 ORDER = ["yardstick", "fanout", "persistence", "capacity", "overhead", "gateway", "userlist", "rooms", "search",
-         "files"]
+         "files", "cluster"]
 
 
 def _int_list(text: str) -> list[int]:
@@ -54,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     """Return the command line parser."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("scenario", help="fanout|gateway|overhead|capacity|persistence|yardstick|userlist|rooms|search|"
-                                                "files|all, or 1-10")
+                                                "files|cluster|all, or 1-11")
     p.add_argument("--quick", action="store_true", help="smaller rooms, fewer and shorter rounds")
     p.add_argument("--rounds", type=int, help="rounds per measure (default 3; --quick 2)")
     p.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
@@ -104,6 +106,17 @@ def parser() -> argparse.ArgumentParser:
                    help="files: uploads running at once beside the chat, at least 2 (default 4)")
     p.add_argument("--upload-rate", type=lambda text: float(text.replace("_", "")), default=0.0,
                    help="files: bytes a second each of those uploads sends at most (default 0: as fast as it goes)")
+    p.add_argument("--nodes", type=_int_list, default=[2, 3],
+                   help="cluster: node counts measured against one node, comma-separated (default 2,3)")
+    p.add_argument("--node-timeout", type=float, default=120.0,
+                   help="cluster: each node's --node-timeout (default 120, not the server's 15: a node's heartbeat "
+                        "waits behind the presence writes of 1,000 logins at once, which can take longer than 15 s)")
+    p.add_argument("--store-senders", type=int, default=100,
+                   help="cluster: concurrent senders storing messages in PostgreSQL (default 100)")
+    p.add_argument("--store-seconds", type=float, default=3.0,
+                   help="cluster: length of each PostgreSQL store-rate run (default 3)")
+    p.add_argument("--store-limit", type=lambda text: int(text.replace("_", "")), default=1_000_000,
+                   help="cluster: messages stored in a store-rate run at most (default 1,000,000)")
     p.add_argument("--json", type=Path, help="write every figure to this JSON file")
     p.add_argument("--no-write", dest="write", action="store_false", help="all: do not rewrite BENCHMARKS.md")
     p.add_argument("--installed", action="store_true",

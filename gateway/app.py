@@ -4,8 +4,9 @@ Routes, under the base path (``/`` by default, ``/chat/`` with ``--base-path /ch
 
 * the page: ``index.html`` at the base path and the other files of ``web/``;
 * ``ws``: the WebSocket endpoint (relay.py);
-* ``healthz``: 200 when the chat server answers a PING, 503 when not;
-* ``metrics``: Prometheus text;
+* ``healthz``: 200 when the chat server answers a PING (and, in ``parley serve``
+  on PostgreSQL and Redis, when those answer too), 503 naming what does not;
+* ``metrics``: Prometheus text (the gateway's, and the figures the server adds);
 * ``files/upload`` and ``files/<id>/<sha>/<sig>/<name>``: shared files (files.py).
 """
 
@@ -16,9 +17,10 @@ import contextlib
 import logging
 import ssl
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Mapping
 
 from aiohttp import web
+from prometheus_client.registry import Collector
 
 from parley.net.budget import descriptor_limit, plan_budget
 from parley.net.listen import LISTEN_BACKLOG
@@ -32,6 +34,7 @@ from .relay import (
     CONNECT_TIMEOUT,
     GatewayState,
     LocalConnector,
+    ServiceCheck,
     client_of,
     close_all,
     handle_websocket,
@@ -81,14 +84,19 @@ def page_files(web_root: Path) -> dict[str, Path]:
     }
 
 
-def create_app(config: GatewayConfig, connect_local: LocalConnector | None = None) -> web.Application:
+def create_app(config: GatewayConfig, connect_local: LocalConnector | None = None, *,
+               services: ServiceCheck | None = None, collector: Collector | None = None) -> web.Application:
     """Build the gateway's aiohttp application for ``config``.
 
     ``connect_local`` (``ChatServer.connect_local``) connects browsers to a
     server in this same process without a socket; the upstream address then
-    only serves ``/healthz``.
+    only serves ``/healthz``. ``services`` (``ChatServer.health``) tells
+    ``/healthz`` whether the services that server needs answer;
+    ``collector`` adds the server's own figures to ``/metrics``.
     """
-    state = GatewayState(config, connect_local=connect_local)
+    state = GatewayState(config, connect_local=connect_local, services=services)
+    if collector is not None:
+        state.metrics.registry.register(collector)
     if config.budget is None:
         # Alone, each of its WebSockets also holds a TCP connection to the chat server.
         config.budget = plan_budget(descriptor_limit(), chat_port=False, web_port=True,
@@ -114,10 +122,10 @@ def create_app(config: GatewayConfig, connect_local: LocalConnector | None = Non
         return await handle_websocket(request, state)
 
     async def healthz(request: web.Request) -> web.Response:
-        ok = await _server_health(state)
+        down = await _health(state)
         return web.Response(
-            status=200 if ok else 503,
-            text="ok\n" if ok else "chat server unavailable\n",
+            status=503 if down else 200,
+            text="".join(f"{name} unavailable\n" for name in down) or "ok\n",
             headers={"Cache-Control": "no-store"},
         )
 
@@ -168,15 +176,30 @@ async def _close_websockets(app: web.Application) -> None:
     await close_all(app[STATE])
 
 
-async def _server_health(state: GatewayState) -> bool:
-    """Whether the chat server answers a PING (answers are reused for a second)."""
+async def _health(state: GatewayState) -> list[str]:
+    """What does not answer: the chat server (a PING), and the services it needs (answers reused for a second)."""
     loop = asyncio.get_running_loop()
-    checked_at, ok = state.health
+    checked_at, down = state.health
     if loop.time() - checked_at < HEALTH_CACHE:
-        return ok
-    ok = await _ping_server(state)
-    state.health = (loop.time(), ok)
-    return ok
+        return down
+    services = _services_up(state.services) if state.services is not None else _no_services()
+    server_ok, answers = await asyncio.gather(_ping_server(state), services)
+    down = [] if server_ok else ["chat server"]
+    down += [name for name, ok in answers.items() if not ok]
+    state.health = (loop.time(), down)
+    return down
+
+
+async def _no_services() -> Mapping[str, bool]:
+    return {}
+
+
+async def _services_up(services: ServiceCheck) -> Mapping[str, bool]:
+    try:
+        return await services()
+    except Exception as error:  # noqa: BLE001 - a failed check is an answer: nothing is known to work
+        log.warning("health check failed: %s: %s", type(error).__name__, error)
+        return {"services": False}
 
 
 async def _ping_server(state: GatewayState) -> bool:
@@ -200,14 +223,15 @@ async def _ping_server(state: GatewayState) -> bool:
             await writer.wait_closed()
 
 
-async def start_gateway(config: GatewayConfig,
-                        connect_local: LocalConnector | None = None) -> tuple[web.AppRunner, int]:
+async def start_gateway(config: GatewayConfig, connect_local: LocalConnector | None = None, *,
+                        services: ServiceCheck | None = None,
+                        collector: Collector | None = None) -> tuple[web.AppRunner, int]:
     """Start serving HTTP; return the runner (call ``cleanup()`` to stop) and the port.
 
     Raises StartupError (naming the certificate, CA file or address) for what a user can fix.
     """
     context = tls_server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
-    app = create_app(config, connect_local)
+    app = create_app(config, connect_local, services=services, collector=collector)
     guard = app[STATE].guard
     assert guard is not None
     # aiohttp's keep-alive timer also runs from the connection's start until its first request.

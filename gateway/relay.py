@@ -13,7 +13,7 @@ import contextlib
 import logging
 import ssl
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, cast
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, cast
 from weakref import WeakSet
 
 from aiohttp import WSMsgType, web
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("parley.gateway")
 LocalConnector = Callable[[Callable[[], asyncio.Protocol], tuple[str, int]], tuple[asyncio.Transport, asyncio.Protocol]]
+# Whether each service the chat server needs (e.g. "redis", "postgresql") answers, by name.
+ServiceCheck = Callable[[], Awaitable[Mapping[str, bool]]]
 CONNECT_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0  # seconds a browser has to answer our close frame
 WRITE_HIGH_WATER = 64 * 1024  # unsent bytes for one browser before the relay waits for it
@@ -49,10 +51,13 @@ class GatewayState:
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     upstream_ssl: ssl.SSLContext | None = None
     websockets: "WeakSet[WebSocketResponse]" = field(default_factory=WeakSet)
-    health: tuple[float, bool] = (float("-inf"), False)  # when the server was last checked, and the answer
+    # When the server (and its services) were last checked, and what did not answer.
+    health: tuple[float, list[str]] = (float("-inf"), [])
     # In ``parley serve``: the server in this same process, reached over an in-process pipe instead of TCP.
     connect_local: "LocalConnector | None" = None
     guard: WebGuard | None = None  # set by create_app
+    # In ``parley serve`` on PostgreSQL (and Redis): whether each service the server needs answers, by name.
+    services: ServiceCheck | None = None
 
 
 def client_of(request: web.Request, state: GatewayState) -> Client:

@@ -293,8 +293,15 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
         config.budget = budget
         config.upstream_tls = server_settings.tls_cert is not None
         config.upstream_verify = False  # our own server, over this machine's own address
-        # Browsers reach this process's server over in-process pipes, not loopback TCP.
-        runner, port = await start_gateway(config, connect_local=server.connect_local)
+        collector = None
+        if server.cluster is not None:
+            from server.cluster.metrics import ClusterCollector
+
+            collector = ClusterCollector(server.cluster)
+        # Browsers reach this process's server over in-process pipes, not loopback TCP; /healthz
+        # also asks it whether PostgreSQL and Redis answer, and /metrics shows its cluster figures.
+        runner, port = await start_gateway(config, connect_local=server.connect_local, services=server.health,
+                                           collector=collector)
     except BaseException:
         await server.close()
         raise

@@ -39,6 +39,7 @@ from .records import SequencedMessage
 
 log = logging.getLogger("parley.server")
 TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds, at most: see ChatServer.start
+HEALTH_TIMEOUT = 1.0  # seconds PostgreSQL gets to answer a health check
 
 class ChatServer:
     """The listening socket, the database, the hub, and the adapter that runs the chat core."""
@@ -157,6 +158,19 @@ class ChatServer:
             await self.db.close()
             self._release_lock()
             raise StartupError(f"cannot join the cluster: {type(error).__name__}: {error}") from None
+
+    async def health(self) -> dict[str, bool]:
+        """Whether the services this server needs answer, by name: none for SQLite in the data folder;
+        ``postgresql`` on PostgreSQL, and ``redis`` too in a cluster (the gateway's /healthz)."""
+        if self.cluster is not None:
+            return await self.cluster.health()
+        if not is_postgres(self.config.database):
+            return {}
+        try:  # one cheap read on the store's own thread and connection (which reconnects by itself)
+            await asyncio.wait_for(self.db.call(self.db.store.admin_names), HEALTH_TIMEOUT)
+            return {"postgresql": True}
+        except Exception:  # noqa: BLE001 - any failure means it does not answer
+            return {"postgresql": False}
 
     def _new_protocol(self) -> ClientProtocol:
         return ClientProtocol(self.adapter)

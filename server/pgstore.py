@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import select
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -287,7 +288,8 @@ class _PgConnection:
 
     def connection(self) -> psycopg.Connection[Any]:
         """The open connection; a new one when there is none or the last one broke (not within a transaction)."""
-        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+        if (self._conn is not None and not self._conn.closed and not self._conn.broken
+                and (self._block or not server_went_away(self._conn))):
             return self._conn
         if self._conn is not None:
             if self._block:
@@ -340,6 +342,18 @@ class _PgConnection:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+
+
+def server_went_away(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection was closed by its server meanwhile (PostgreSQL restarted, or a backend
+    ended): it was not used since, so psycopg does not know yet, and its next statement would fail. An idle
+    connection (no LISTEN here) has nothing to read unless the server said goodbye: a poll of its socket,
+    no round trip."""
+    if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        return False
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class PgStore(Store):

@@ -159,3 +159,50 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET6) as sock:
         sock.bind(("::", 0))
         return int(sock.getsockname()[1])
+
+
+def cluster_config(root: Path, nodes: list[tuple[int, int]], http_port: int, https_port: int, chat_port: int,
+                   cert: Path, key: Path) -> str:
+    """deploy/nginx-cluster.conf on test ports and paths: ``nodes`` are (chat port, web port) on 127.0.0.1."""
+    text = (DEPLOY / "nginx-cluster.conf").read_text()
+    text = re.sub(r"listen \[::\]:80;", f"listen [::1]:{http_port};", text)
+    text = re.sub(r"listen 80;", f"listen 127.0.0.1:{http_port};", text)
+    text = re.sub(r"listen \[::\]:443 ssl;", f"listen [::1]:{https_port} ssl;", text)
+    text = re.sub(r"listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;", text)
+    text = re.sub(r"listen \[::\]:6666 ", f"listen [::1]:{chat_port} ", text)
+    text = re.sub(r"listen 6666 ", f"listen 127.0.0.1:{chat_port} ", text)
+    text = re.sub(r"ssl_certificate (\s*)\S+;", f"ssl_certificate \\1{cert};", text)
+    text = re.sub(r"ssl_certificate_key (\s*)\S+;", f"ssl_certificate_key \\1{key};", text)
+    text = text.replace("server_name chat.example.org;", "server_name localhost;")
+    for i, (chat, web) in enumerate(nodes):
+        for port, node_port in ((8080, web), (6666, chat)):
+            upstream = f"server 10.0.0.{11 + i}:{port} "
+            assert text.count(upstream) == 1, f"the shipped config should name node {i + 1}'s port {port} once"
+            text = text.replace(upstream, f"server 127.0.0.1:{node_port} ")
+    assert "10.0.0.1" not in "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#"))
+    # Where this nginx keeps its files: in the test's folder, not /run and /var.
+    for directive in ("pid", "error_log", "access_log"):
+        assert len(re.findall(rf"^\s*{directive} /\S+;", text, re.MULTILINE)) == 1, directive
+    text = re.sub(r"^(\s*)pid /\S+;", f"\\1pid {root}/nginx.pid;", text, flags=re.MULTILINE)
+    text = re.sub(r"^(\s*)error_log /\S+;", f"\\1error_log {root}/error.log info;", text, flags=re.MULTILINE)
+    temp = "".join(f"    {kind}_temp_path {root}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    text = re.sub(r"^(\s*)access_log /\S+;\n", f"\\1access_log {root}/access.log;\n{temp}", text, flags=re.MULTILINE)
+    return text
+
+
+class NginxCluster(ReverseProxy):
+    """nginx running deploy/nginx-cluster.conf in front of several nodes (``nodes``: (chat port, web port))."""
+
+    name = "nginx"
+
+    def __init__(self, directory: Path, nodes: list[tuple[int, int]]) -> None:
+        super().__init__(directory, 0)
+        self.nodes = nodes
+        self.chat_port = _free_port()
+
+    def command(self) -> tuple[list[str], dict[str, str] | None]:
+        root = self.directory
+        cert, key = self_signed(root)
+        config = root / "nginx.conf"
+        config.write_text(cluster_config(root, self.nodes, self.http_port, self.https_port, self.chat_port, cert, key))
+        return [nginx_binary(), "-p", str(root), "-c", str(config), "-g", "daemon off; master_process off;"], None

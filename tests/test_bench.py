@@ -3,7 +3,7 @@
 Real processes on loopback (Parley from this working tree, the yardstick,
 websockify, the load generators), no mocks: each command must print exactly
 one sane summary line and write JSON holding its figures, with nothing lost.
-The nine commands run three at a time to stay well under half a minute.
+The ten commands run three at a time to stay well under a minute.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ SCENARIOS: dict[str, list[str]] = {
     "search": ["--messages", "3000", "--search-rounds", "2"],
     "files": ["--clients", "10", "--files", "2", "--file-size", "200_000", "--uploaders", "2",
               "--upload-rate", "20_000_000"],
+    "cluster": ["--clients", "10", "--nodes", "2", "--store-senders", "10", "--store-seconds", "0.3"],
 }
 
 
@@ -86,6 +87,25 @@ def test_fanout_measures_both_systems_with_every_message_delivered(
         assert _positive(system["max"][0]) and _positive(system["p99@50"][0])
     for run in document["figures"]["runs"]:
         assert run["complete"] and run["receivers"] == 10 and run["sent"] > 0
+
+
+def test_cluster_measures_one_node_against_embedded_and_two_nodes_across_with_one_publish_a_message(
+        runs: dict[str, tuple[subprocess.CompletedProcess[str], Path]]) -> None:
+    figures = json.loads(runs["cluster"][1].read_text())["figures"]
+    series = figures["series"]
+    assert set(series) == {"embedded", "cluster-1", "1 node", "2 nodes", "postgresql"}
+    for system in ("embedded", "cluster-1"):
+        assert _positive(series[system]["max"][0]) and _positive(series[system]["p99@50"][0]), system
+    for system in ("1 node", "2 nodes"):
+        assert _positive(series[system]["p99@50"][0]), system
+        # One PUBLISH a chat message whatever the receivers (10 here), not one a receiver.
+        assert all(0.9 <= value <= 1.2 for value in series[system]["publishes"]), series[system]["publishes"]
+    assert 0.9 <= figures["publishes_per_message_part1"] <= 1.2
+    across = [run for run in figures["runs"] if run.get("nodes")]
+    assert {run["nodes"] for run in across} == {1, 2}
+    assert all(run["complete"] and run["lost"] == 0 and run["sent"] > 0 for run in across)
+    stored = [run for run in figures["runs"] if run["system"] == "postgresql"]
+    assert stored and all(run["stored"] > 0 and run["failed"] == 0 and run["rows"] >= run["stored"] for run in stored)
 
 
 def test_overhead_and_capacity_measure_every_system(

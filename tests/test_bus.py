@@ -57,7 +57,7 @@ async def test_two_nodes_hear_each_other_in_order_and_not_themselves(
     for n in range(100):
         a.bus.publish({"t": "m", "seq": n})
     b.bus.publish({"t": "hello"})
-    await eventually(lambda: len(b.messages) == 100 and len(a.messages) == 1)
+    await eventually(lambda: len(b.messages) == 100 and len(a.messages) == 1 and a.bus.published == 100)
     assert b.messages == [{"t": "m", "seq": n, "n": "a"} for n in range(100)]
     assert a.messages == [{"t": "hello", "n": "b"}]  # none of its own 100
     assert (a.bus.published, a.bus.received, b.bus.received) == (100, 1, 100)

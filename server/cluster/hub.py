@@ -51,6 +51,7 @@ from ..core.actions import Audience, DeliverMessage, ShareLimit
 from ..core.presence import Claimed, OnlineUser, SessionKind
 from ..hub import LocalHub, Member, deliver_here
 from ..outbox import WriteBatcher
+from ..pgstore import server_went_away
 from ..records import Room, SequencedMessage
 from .bus import Bus
 from .sequencer import Gap, Sequencer
@@ -88,6 +89,7 @@ class ClusterHub:
         self.stats = ClusterStats()
         self._pg: psycopg.AsyncConnection[Any] | None = None
         self._pg_lock = asyncio.Lock()
+        self._beat_pg: psycopg.AsyncConnection[Any] | None = None  # the heartbeat's own
         self._tasks: list[asyncio.Task[None]] = []
         self._polled_ms = 0  # the database's conversations were last polled for what changed since then
         self._bus_down_since: float | None = None
@@ -132,8 +134,9 @@ class ClusterHub:
         except Exception as error:  # noqa: BLE001 (the others write it off after the timeout)
             log.warning("leaving the cluster: %s", error)
         await self.bus.close()
-        if self._pg is not None:
-            await self._pg.close()
+        for connection in (self._pg, self._beat_pg):
+            if connection is not None:
+                await connection.close()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self._database, autocommit=True, connect_timeout=5)
@@ -160,6 +163,8 @@ class ClusterHub:
             return await cursor.fetchall()
 
     async def _presence_connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._pg is not None and not self._pg.closed and not self._pg.broken and server_went_away(self._pg):
+            await self._pg.close()  # PostgreSQL restarted since the last statement: connect again at once
         if self._pg is None or self._pg.closed or self._pg.broken:
             self._pg = await self._connect()
         return self._pg
@@ -217,12 +222,14 @@ class ClusterHub:
         known = self._directory.lookup(user.nickname)
         if known is not None and known.ident != user.ident:  # a stale copy: the database says it is gone
             self._forget(key, known.nickname, announce=True)
+        # The row first: once claimed here the session is subscribed to broadcasts, and none may reach
+        # it before the core has sent its CONVER (no await between the local claim and the return).
+        count = self._directory.sessions(user.nickname) + 1
+        await self._sql(_SESSIONS, (key, self.node, count, count))
         claimed = self.local.claim(user, member, kind, attach=True)
         if claimed is Claimed.TAKEN:
             return claimed
         self._held.discard(key)
-        count = self._directory.sessions(user.nickname)
-        await self._sql(_SESSIONS, (key, self.node, count, count))
         new = inserted and claimed is Claimed.NEW
         self.bus.publish({"k": "on", "key": key, "nick": user.nickname, "ident": user.ident,
                           "admin": user.is_admin, "s": count, "new": new})
@@ -384,6 +391,9 @@ class ClusterHub:
             self.local.drop(user.nickname)
             self._in_background(self._sql("DELETE FROM online_sessions WHERE key = %s AND node = %s",
                                           (key, self.node)))
+            # The others counted this node's grace as a session: without this, the user's last real
+            # session (on the other node) would never be its last, and it would never leave.
+            self.bus.publish({"k": "off", "key": key, "nick": user.nickname})
         if self._directory.place(user) and known is None:
             self.drive(e.PresenceChanged(None, user.nickname))
 
@@ -449,9 +459,8 @@ class ClusterHub:
         self.drive(e.RoomChanged(Room(int(m["id"]), m["name"], m["topic"], bool(m["private"]), int(m["created"]))))
 
     def _heard_restr(self, m: dict[str, Any]) -> None:
-        made = tuple(int(i) for i in m.get("made", ()))
-        if made:
-            self.drive(e.RestrictionsMadeElsewhere(made))
+        # The node that made a ban disconnected only its own sessions (the core sees no other node's
+        # connections or addresses): the load enforces the new bans on this node's sessions.
         self.reload_restrictions()
 
     def _heard_lim(self, m: dict[str, Any]) -> None:
@@ -521,21 +530,33 @@ class ClusterHub:
 
     # Timers: heartbeats, gaps, polls ------------------------------------------------------------
 
+    async def _beat(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement on the heartbeat's own connection: a burst of logins waiting on the presence
+        connection never holds a heartbeat back past the timeout."""
+        if self._beat_pg is None or self._beat_pg.closed or self._beat_pg.broken:
+            self._beat_pg = await self._connect()
+        try:
+            cursor = await self._beat_pg.execute(query, args)
+        except psycopg.OperationalError:
+            await self._beat_pg.close()
+            raise
+        return await cursor.fetchall() if cursor.description is not None else [(cursor.rowcount,)]
+
     async def _heartbeats(self) -> None:
         every = max(0.2, self._node_timeout / 5)
         while True:
             await asyncio.sleep(every)
             try:
-                alive = await self._sql("UPDATE cluster_nodes SET seen = now() WHERE id = %s", (self.node,))
+                ((alive,),) = await self._beat("UPDATE cluster_nodes SET seen = now() WHERE id = %s", (self.node,))
                 if not alive:
                     self._written_off()
                     await self._register()
                     continue
-                reaped = await self._sql_rows(
+                reaped = await self._beat(
                     "DELETE FROM cluster_nodes WHERE seen < now() - make_interval(secs => %s) RETURNING id",
                     (self._node_timeout,))
                 if reaped:
-                    await self._sql_rows(_ORPHANS_GONE)
+                    await self._beat(_ORPHANS_GONE)
                     for (node,) in reaped:
                         log.warning("node %s: not seen for %gs; its users have left", node, self._node_timeout)
                         self.stats.nodes_reaped += 1
