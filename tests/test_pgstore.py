@@ -161,11 +161,10 @@ def test_a_store_call_during_an_outage_fails_and_the_next_one_after_reconnects(p
 
 
 def test_a_restart_between_calls_costs_no_call(postgres_server: PostgresServer, pg: PgStore) -> None:
+    """The connection PostgreSQL closed while it was idle is replaced before the next call uses it."""
     pg.add_account("Ann", "member", "hash")
     postgres_server.restart()
-    with pytest.raises(psycopg.Error):  # the first call finds the old connection broken
-        pg.get_account("Ann")
-    assert pg.get_account("Ann") is not None
+    assert pg.get_account("Ann") is not None and pg.reconnects == 1
 
 
 TEXTS = ["Café au lait", "naïve façade", "ÀÉÎ straße İstanbul", "日本語 テキスト", "x\u0301y e\u0301clair",
@@ -256,9 +255,8 @@ def test_fsync_off_makes_commits_not_wait_for_the_wal_even_after_a_reconnect(pos
     try:
         assert store._db.execute("SHOW synchronous_commit").fetchone() == ("off",)
         postgres_server.restart()
-        with pytest.raises(psycopg.Error):
-            store.list_accounts()
         assert store._db.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        assert isinstance(store, PgStore) and store.reconnects == 1
     finally:
         store.close()
     durable = open_store(pg_url, tmp_path)
