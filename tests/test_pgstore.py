@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from services import PostgresServer
 
 from server.database import store_request
 from server.pgstore import SCHEMA_VERSION, PgStore
@@ -19,7 +20,6 @@ from server.records import NewMessage, StoreFailed, conversation_key
 from server.searchwords import tokens
 from server.store import NewerDatabase, Store, database_path
 from server.stores import open_store
-from services import PostgresServer
 
 T0 = 1_800_000_000_000
 ANN, BOB, CAT = "a:1", "a:2", "a:3"
