@@ -78,7 +78,7 @@ def copy_data_folder(args: argparse.Namespace, target: PgStore) -> int:
     source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     try:
         source.execute("BEGIN")  # one snapshot of every table
-        conn = target._pg.raw()
+        conn = target._pg.connection()
         filled = [table for table in COUNTED + ["conversations"] if _count(conn, table)]
         if filled:
             print(f"parley: the target database is not empty ({', '.join(filled)} hold rows): copy only into an"
