@@ -26,15 +26,15 @@ if TYPE_CHECKING:
 BATCH = 1000  # rows read from SQLite at a time
 # Each table copied: its columns on both sides, and the order it is read in.
 TABLES: list[tuple[str, str, str]] = [
-    ("accounts", "id, name, name_key, role, password_hash, created_ms, lookalike_typed, lookalike_upper,"
-                 " lookalike_folded", "id"),
+    ("accounts", ("id, name, name_key, role, password_hash, created_ms, lookalike_typed, lookalike_upper,"
+                  " lookalike_folded"), "id"),
     ("rooms", "id, name, name_key, topic, private, created_ms, created_by", "id"),
     ("room_members", "room_id, ident, name, op, joined_ms", "rowid"),
     ("read_markers", "account_id, conv, message_id", "account_id, conv"),
     ("offline_messages", "account_id, message_id", "account_id, message_id"),
     ("sessions", "id, account_id, token_hash, created_ms, expires_ms, last_used_ms, address", "id"),
-    ("bans", "id, kind, target, target_key, ident, room_id, room, reason, banned_by, created_ms, until_ms,"
-             " lifted_ms, lifted_by", "id"),
+    ("bans", ("id, kind, target, target_key, ident, room_id, room, reason, banned_by, created_ms, until_ms,"
+              " lifted_ms, lifted_by"), "id"),
     ("audit", "id, at_ms, actor, action, target, room, reason, detail", "id"),
     ("reports", "id, at_ms, reporter, reporter_ident, message_id, reason, resolved_ms, resolved_by", "id"),
     ("files", "message_id, sha, size, type, name, width, height, uploader_ident, created_ms", "message_id"),
@@ -78,7 +78,7 @@ def copy_data_folder(args: argparse.Namespace, target: PgStore) -> int:
     source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     try:
         source.execute("BEGIN")  # one snapshot of every table
-        conn = target._pg.raw()
+        conn = target._pg.connection()
         filled = [table for table in COUNTED + ["conversations"] if _count(conn, table)]
         if filled:
             print(f"parley: the target database is not empty ({', '.join(filled)} hold rows): copy only into an"

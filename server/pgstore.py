@@ -323,9 +323,7 @@ class _PgConnection:
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> _Cursor:
         with self.connection().cursor() as cursor:
             cursor.executemany(translate(sql)[0], list(parameters))
-            result = _Cursor.__new__(_Cursor)
-            result.rowcount, result.lastrowid, result._rows = cursor.rowcount, None, []
-            return result
+            return _Cursor(cursor, False)
 
     def rollback(self) -> None:
         """End the open transaction, if there is one (a broken connection has none)."""
@@ -335,9 +333,6 @@ class _PgConnection:
                 self._conn.execute("ROLLBACK")
             except psycopg.Error:
                 pass
-
-    def raw(self) -> psycopg.Connection[Any]:
-        return self.connection()
 
     def close(self) -> None:
         if self._conn is not None:
@@ -386,7 +381,7 @@ class PgStore(Store):
             raise
 
     def _migrate_pg(self) -> None:
-        conn = self._pg.raw()
+        conn = self._pg.connection()
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             exists = conn.execute("SELECT to_regclass('parley_schema') IS NOT NULL").fetchone()
@@ -403,7 +398,7 @@ class PgStore(Store):
                 conn.execute("UPDATE parley_schema SET version = %s", (number + 1,))
 
     def schema_version(self) -> int:
-        row = self._pg.raw().execute("SELECT version FROM parley_schema").fetchone()
+        row = self._pg.connection().execute("SELECT version FROM parley_schema").fetchone()
         return int(row[0]) if row else 0
 
     def _rollback(self) -> None:
@@ -442,7 +437,7 @@ class PgStore(Store):
         for conv in convs:
             counts[conv] = counts.get(conv, 0) + 1
         names = sorted(counts)
-        conn = self._pg.raw()
+        conn = self._pg.connection()
         try:
             with conn.transaction():
                 tops = dict(conn.execute(

@@ -22,14 +22,32 @@ from wire import Client
 ServerFactory = Callable[..., Awaitable[ChatServer]]
 
 
+# PARLEY_TEST_STORE=postgresql: the servers the fixtures start (and add_account) keep their store in a fresh
+# PostgreSQL database instead of data_dir's SQLite file. Tests that read the SQLite file themselves fail then.
+TEST_STORE = os.environ.get("PARLEY_TEST_STORE", "sqlite")
+_pg_urls: dict[Path, str] = {}  # data_dir: its PostgreSQL database, under PARLEY_TEST_STORE=postgresql
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+def data_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    data = tmp_path / "data"
+    if TEST_STORE == "postgresql":
+        _pg_urls[data] = request.getfixturevalue("pg_url")
+    return data
+
+
+def open_test_store(data_dir: Path) -> Store:
+    """The store of the servers started on ``data_dir`` (its SQLite file, or its PostgreSQL database)."""
+    if data_dir in _pg_urls:
+        from server.pgstore import PgStore
+
+        return PgStore(_pg_urls[data_dir])
+    return Store(database_path(data_dir))
 
 
 def add_account(data_dir: Path, name: str, password: str, role: str = "member") -> None:
     """Create an account straight in the database (as `parley user add` does)."""
-    store = Store(database_path(data_dir))
+    store = open_test_store(data_dir)
     try:
         store.add_account(name, role, hash_password(password))
     finally:
@@ -52,7 +70,7 @@ async def make_server(data_dir: Path) -> AsyncIterator[ServerFactory]:
     started: list[ChatServer] = []
 
     async def start(**settings: object) -> ChatServer:
-        config = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir)
+        config = ServerConfig(host="127.0.0.1", port=0, data_dir=data_dir, database=_pg_urls.get(data_dir))
         for name, value in settings.items():
             setattr(config, name, value)
         server = ChatServer(config)

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from serverproc import REPO
 
 from parley.cli import main
 from server.pgstore import SCHEMA_VERSION, PgStore
 from server.records import FileRecord, NewMessage, Room
 from server.store import Store, database_path
-from serverproc import REPO
 
 T0 = 1_800_000_000_000
 
