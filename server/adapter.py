@@ -358,7 +358,7 @@ class CoreAdapter:
         self.hub.room_updated(action.room, action.gone)
 
     def _restrictions_changed(self, action: a.RestrictionsChanged) -> None:
-        self.hub.restrictions_changed(action.made)
+        self.hub.restrictions_changed()
 
     def _share_limit(self, action: a.ShareLimit) -> None:
         self.hub.share_limit(action)

@@ -78,8 +78,8 @@ class Hub(Presence, Protocol):
     def room_updated(self, room: Room, gone: bool) -> None:
         """A room was created, changed or deleted by this process (other nodes' cores keep rooms in memory)."""
 
-    def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
-        """A ban or mute was added (``made``) or lifted by this process."""
+    def restrictions_changed(self) -> None:
+        """A ban or mute was added or lifted by this process."""
 
     def share_limit(self, limit: ShareLimit) -> None:
         """Something counted against a per-address limit here (several nodes: every node counts it)."""
@@ -199,7 +199,7 @@ class LocalHub:
     def room_updated(self, room: Room, gone: bool) -> None:
         pass  # one process: its core is the only one that keeps rooms
 
-    def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
+    def restrictions_changed(self) -> None:
         pass
 
     def share_limit(self, limit: ShareLimit) -> None:

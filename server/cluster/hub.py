@@ -350,8 +350,8 @@ class ClusterHub:
         self.bus.publish({"k": "roomup", "id": room.id, "name": room.name, "topic": room.topic,
                           "private": room.private, "created": room.created_ms})
 
-    def restrictions_changed(self, made: tuple[int, ...] = ()) -> None:
-        self.bus.publish({"k": "restr", "made": list(made)})
+    def restrictions_changed(self) -> None:
+        self.bus.publish({"k": "restr"})
 
     def share_limit(self, limit: ShareLimit) -> None:
         self.bus.publish({"k": "lim", "kind": limit.kind, "addr": limit.address, "nick": limit.nickname,

@@ -173,10 +173,8 @@ class RoomUpdated:
 
 @dataclass(frozen=True, slots=True)
 class RestrictionsChanged:
-    """A ban or mute was added (``made``: its id, already enforced here) or lifted here: a hub shared by
-    several nodes has the others reload theirs."""
-
-    made: tuple[int, ...] = ()
+    """A ban or mute was added or lifted here: a hub shared by several nodes has the others reload theirs
+    (each enforces a new one on its own sessions as it loads it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,6 @@ from .events import (
     OutputOverflowed,
     PresenceChanged,
     RestrictionsLoaded,
-    RestrictionsMadeElsewhere,
     RoomChanged,
     ShutdownStarted,
     TimerFired,
@@ -507,9 +506,6 @@ class ChatCore:
         if self._connections_elsewhere is not NO_NODES:
             self._connections_elsewhere.pop(event.node, None)
 
-    def _restrictions_made_elsewhere(self, event: RestrictionsMadeElsewhere) -> None:
-        moderation.enforced_elsewhere(self, event.made)
-
     def _user_list_due(self, event: UserListDue) -> None:
         """The window is over: whole lists to the clients that want them, the changes to the others."""
         self._user_list_at = None
@@ -813,7 +809,6 @@ _EVENTS: dict[type, Callable[[ChatCore, Any], None]] = {
     ShutdownStarted: ChatCore._shutdown_started,
     PresenceChanged: ChatCore._presence_changed,
     RoomChanged: ChatCore._room_changed,
-    RestrictionsMadeElsewhere: ChatCore._restrictions_made_elsewhere,
     LimitShared: ChatCore._limit_shared,
     NodeGone: ChatCore._node_gone,
 }

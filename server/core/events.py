@@ -136,14 +136,6 @@ class RoomChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class RestrictionsMadeElsewhere:
-    """Another node made these bans or mutes and enforced them: the next load holds them without
-    enforcing them again."""
-
-    made: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class LimitShared:
     """Another node (``node``) counted something against a per-address limit (actions.ShareLimit)."""
 
@@ -164,5 +156,5 @@ class NodeGone:
 Event = Union[
     Connected, DataReceived, InputEnded, ConnectionLost, TimerFired, Completed, MessageStored, Kicked,
     OutputOverflowed, UserListDue, GraceDue, RestrictionsLoaded, ShutdownStarted, PresenceChanged, RoomChanged,
-    RestrictionsMadeElsewhere, LimitShared, NodeGone,
+    LimitShared, NodeGone,
 ]

@@ -262,7 +262,7 @@ def hold(core: "ChatCore", entry: Restriction) -> None:
     """Put a ban or mute made here in force (a later load does not apply it again)."""
     core.restrictions.add(entry)
     core.restrictions_seen.add(entry.id)
-    core.emit(RestrictionsChanged((entry.id,)))
+    core.emit(RestrictionsChanged())
 
 
 def lift(core: "ChatCore", restriction_id: int) -> None:
@@ -270,11 +270,6 @@ def lift(core: "ChatCore", restriction_id: int) -> None:
     core.restrictions_lifted.add(restriction_id)
     core.emit(RestrictionsChanged())
 
-
-def enforced_elsewhere(core: "ChatCore", made: tuple[int, ...]) -> None:
-    """Another node made these bans and mutes and enforced them (its kicks reach every node): a load
-    that brings them holds them without enforcing them again."""
-    core.restrictions_seen.update(made)
 
 
 def on_unban(core: "ChatCore", conn: Connection, frame: Frame) -> Flow:
