@@ -13,9 +13,11 @@ import getpass
 import logging
 import logging.handlers
 import signal
+import socket
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Coroutine, Sequence
 
 from .addresses import connect_hints
 from .flags import build_parser
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from server.config import ServerConfig
     from server.records import Account, Session
     from server.store import Store
+
+    from .net.announce import LanAnnouncer
 
 log = logging.getLogger("parley")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -234,6 +238,49 @@ def _print_gateway_ready(config: "GatewayConfig", port: int) -> None:
         print(f"    {hint}{config.base_path}", flush=True)
 
 
+def _lan_announcer(args: argparse.Namespace, tls: bool, chat: tuple[str, int],
+                   web: tuple[str, int, str] | None = None) -> "LanAnnouncer | None":
+    """What announces this server on the LAN (the chat port, and the page's if ``web``), or None with why not."""
+    if args.no_announce:
+        return None
+    from .addresses import lan_ipv4_addresses
+    from .flags import package_version
+    from .net import dnssd
+    from .net.announce import LanAnnouncer, Service
+
+    lan = lan_ipv4_addresses()
+    name = args.name or dnssd.default_server_name(socket.gethostname())
+    services = []
+    chat_addresses = dnssd.announced_addresses(chat[0], lan)
+    if chat_addresses:
+        services.append(Service(dnssd.CHAT_SERVICE, name, chat[1], tuple(chat_addresses),
+                                dnssd.chat_properties(tls=tls, version=package_version())))
+    if web is not None:
+        web_addresses = dnssd.announced_addresses(web[0], lan)
+        if web_addresses:
+            services.append(Service(dnssd.WEB_SERVICE, name, web[1], tuple(web_addresses),
+                                    dnssd.web_properties(tls=tls, path=web[2])))
+    if not services:
+        log.info("not announced on the LAN: %s", "listening on loopback only" if lan else "this machine has no LAN address")
+        return None
+    return LanAnnouncer(services, dnssd.host_label([a for service in services for a in service.addresses]))
+
+
+@asynccontextmanager
+async def _announce(announcer: "LanAnnouncer | None") -> AsyncIterator[None]:
+    """Announce on the LAN in the background while the body runs (a slow LAN never holds up the start)."""
+    if announcer is None:
+        yield
+        return
+    task = asyncio.create_task(announcer.start())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await announcer.close()
+
+
 def _base_url(url: str) -> str:
     """``url`` ending with one ``/``, so that ``files/...`` joins it."""
     return url.rstrip("/") + "/"
@@ -259,16 +306,18 @@ def _local_address(host: str) -> str:
 
 async def run_server(args: argparse.Namespace, started: Started) -> None:
     """The chat server alone."""
-    from server.app import serve
+    from server.app import ChatServer
 
     config = server_config(args)
-    announce = _print_server_ready(config)
-
-    def ready(server: "ChatServer") -> None:
+    server = ChatServer(config)
+    await server.start()
+    try:
         started()
-        announce(server)
-
-    await serve(config, ready)
+        _print_server_ready(config)(server)
+        async with _announce(_lan_announcer(args, config.tls_cert is not None, (config.host, server.port))):
+            await _until_stopped()
+    finally:
+        await server.close()
 
 
 async def run_serve(args: argparse.Namespace, started: Started) -> None:
@@ -315,7 +364,10 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
         started()
         _print_server_ready(server_settings)(server)
         _print_gateway_ready(config, port)
-        await _until_stopped()
+        announcer = _lan_announcer(args, server_settings.tls_cert is not None, (server_settings.host, server.port),
+                                   (config.http_host, port, config.base_path))
+        async with _announce(announcer):  # before the server closes: goodbye first
+            await _until_stopped()
     finally:
         # The server first: its WARN reaches browsers through the gateway.
         await server.close()

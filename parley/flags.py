@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from .loops import CHOICES
+from .net.dnssd import server_name_error
 from .net.groups import DEFAULT_IPV6_PREFIX
 from .net.listen import port_error, port_range
 from .paths import default_data_dir
@@ -335,8 +336,27 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
              help="comma-separated nicknames no guest may take or rename to, nor one that looks like them "
                   "(accounts already so named still log in); empty: none (default: admin, administrator, root, "
                   "moderator, mod, operator, sysop, system, server, parley, support, staff, owner, help)")
+    _add_lan_flags(parser)
     _add_password_flags(parser)
     _add_log_flags(parser)
+
+
+def server_name(text: str) -> str:
+    """A server's name on the LAN (``--name``). Raises ArgumentTypeError."""
+    error = server_name_error(text)
+    if error:
+        raise argparse.ArgumentTypeError(f"{error}: {text!r}")
+    return text
+
+
+def _add_lan_flags(parser: argparse.ArgumentParser) -> None:
+    """How the server announces itself on the LAN (mDNS/DNS-SD)."""
+    add_flag(parser, "--name", metavar="NAME", type=server_name,
+             help="this server's name on the LAN, shown by desktop clients that find it (default: the host "
+                  "name's first part)")
+    add_flag(parser, "--no-announce", action="store_true",
+             help="do not announce this server on the LAN with mDNS (it is never announced when listening "
+                  "only on loopback)")
 
 
 def _add_password_flags(parser: argparse.ArgumentParser) -> None:

@@ -9,33 +9,32 @@ import asyncio
 import functools
 import logging
 import os
-import signal
 import socket
 import time
 from pathlib import Path
 from typing import Callable
 
+from parley.files.store import BlobStore
 from parley.net.budget import descriptor_limit, plan_budget
 from parley.net.listen import LISTEN_BACKLOG
-from parley.files.store import BlobStore
 from parley.net.proxy import is_trusted
 from parley.paths import files_dir
 from parley.startup import StartupError, listen_error, tls_server_context
 
 from .adapter import ClientProtocol, CoreAdapter
+from .cluster.hub import ClusterHub
 from .config import ServerConfig
 from .core import ChatCore
+from .core.chats import delivery_of
 from .core.events import ShutdownStarted
 from .database import Database
 from .datafolder import FolderLock, permission_warnings
 from .hub import Hub, LocalHub
 from .outbox import Outbox, WriteBatcher
 from .pipe import IN_PROCESS, open_pipe
+from .records import SequencedMessage
 from .store import Store, check_usable, database_path
 from .stores import is_postgres, open_store
-from .cluster.hub import ClusterHub
-from .core.chats import delivery_of
-from .records import SequencedMessage
 
 log = logging.getLogger("parley.server")
 TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds, at most: see ChatServer.start
@@ -274,18 +273,3 @@ def open_data(path: Path, *, durable: bool, database: str | None = None) -> tupl
         lock.release()
         raise
 
-
-async def serve(config: ServerConfig, on_ready: Callable[[ChatServer], None] | None = None) -> None:
-    """Run the server until SIGINT or SIGTERM, then shut down cleanly."""
-    server = ChatServer(config)
-    await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if on_ready is not None:
-        on_ready(server)
-    try:
-        await stop.wait()
-    finally:
-        await server.close()

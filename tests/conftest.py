@@ -21,6 +21,12 @@ from wire import Client
 
 ServerFactory = Callable[..., Awaitable[ChatServer]]
 
+# Test traffic stays on this machine: no server a test starts announces itself with mDNS, and no desktop
+# client a test starts looks for servers, unless the test runs them in its own network namespaces
+# (tests/lan.py) and says otherwise.
+os.environ["PARLEY_NO_ANNOUNCE"] = "1"
+os.environ["PARLEY_NO_DISCOVERY"] = "1"
+
 
 # PARLEY_TEST_STORE=postgresql: the servers the fixtures start (and add_account) keep their store in a fresh
 # PostgreSQL database instead of data_dir's SQLite file. Tests that read the SQLite file themselves fail then.

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import psutil
 
@@ -34,12 +34,13 @@ class ParleyProcess:
     (serve, gateway). The child's standard error goes to ``log``. By default
     the installed ``parley`` script runs; ``source=True`` runs this working
     tree's code and ``web/`` instead (``python -m parley`` from the repository).
+    ``prefix`` runs it through another program, e.g. ``ip netns exec NS``.
     """
 
     def __init__(self, log_dir: Path, command: str, *args: str, env: dict[str, str] | None = None,
-                 source: bool = False) -> None:
+                 source: bool = False, prefix: Sequence[str] = ()) -> None:
         program = [sys.executable, "-m", "parley"] if source else [PARLEY]
-        self.args = [*program, command, *args]
+        self.args = [*prefix, *program, command, *args]
         self.cwd = REPO if source else None
         self.env = {**os.environ, **(env or {})}
         self.wanted = {"server": ("TCP",), "serve": ("TCP", "HTTP"), "gateway": ("HTTP",)}[command]

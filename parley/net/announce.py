@@ -1,0 +1,105 @@
+"""Announcing a running server on the LAN with mDNS/DNS-SD (python-zeroconf's asyncio API).
+
+What is announced is decided in parley.net.dnssd; this module only sends it.
+Announcing is a courtesy: whatever goes wrong (no multicast, no interface, a
+container without a LAN) is logged in one line and the server carries on.
+Nothing here ever raises into the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+from dataclasses import dataclass, field
+from typing import Mapping
+
+log = logging.getLogger("parley.lan")
+
+REGISTER_TIMEOUT = 10.0  # probing and announcing take about 2 s on a quiet LAN
+CLOSE_TIMEOUT = 3.0  # saying goodbye must not hold up a stop
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service to announce: its type, the server's name, the port and addresses, its TXT record."""
+
+    type: str  # e.g. "_parley._tcp.local."
+    name: str  # the instance name, one label
+    port: int
+    addresses: tuple[str, ...]
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+class LanAnnouncer:
+    """Announces ``services`` from ``start()`` until ``close()``, which says goodbye."""
+
+    def __init__(self, services: list[Service], host: str) -> None:
+        self.services = services
+        self.host = host  # the mDNS host name the services point at, "box-parley.local."
+        self.announced: list[str] = []  # "'box' (_parley._tcp port 6666)": as announced, after any renaming
+        self._zeroconf: object | None = None
+
+    async def start(self) -> bool:
+        """Announce every service; True if they all are. A failure is logged, never raised."""
+        if not log.isEnabledFor(logging.DEBUG):
+            # zeroconf logs its own errors at length (and again at each retry); ours is the one line.
+            logging.getLogger("zeroconf").setLevel(logging.CRITICAL)
+        try:
+            await asyncio.wait_for(self._register(), REGISTER_TIMEOUT)
+        except Exception as error:  # any failure of the LAN: the server carries on without it
+            log.warning("not announced on the LAN: %s", _reason(error))
+            await self.close()
+            return False
+        log.info("announced on the LAN: %s", ", ".join(self.announced))
+        return True
+
+    async def _register(self) -> None:
+        from zeroconf import IPVersion
+        from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+        addresses = sorted({address for service in self.services for address in service.addresses})
+        ipv6 = any(":" in address for address in addresses)
+        ipv4 = any(":" not in address for address in addresses)
+        version = IPVersion.All if ipv4 and ipv6 else IPVersion.V6Only if ipv6 else IPVersion.V4Only
+        # Only the interfaces of the addresses announced: never loopback, never a network not listened on.
+        zeroconf = AsyncZeroconf(interfaces=addresses, ip_version=version)
+        self._zeroconf = zeroconf
+        infos = [AsyncServiceInfo(
+            service.type, f"{service.name}.{service.type}", port=service.port,
+            properties=dict(service.properties), server=self.host,
+            addresses=[socket.inet_pton(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in service.addresses])
+            for service in self.services]
+        # Both at once: probing takes about 1.5 s a name.
+        registering = [await zeroconf.async_register_service(info, allow_name_change=True) for info in infos]
+        await asyncio.gather(*registering)  # probing done: the names are ours
+        for service, info in zip(self.services, infos):
+            name = info.name.removesuffix("." + service.type)
+            self.announced.append(f"{name!r} ({service.type.removesuffix('.local.')} port {service.port})")
+
+    async def close(self) -> None:
+        """Say goodbye (other machines drop the server at once) and stop listening."""
+        zeroconf, self._zeroconf = self._zeroconf, None
+        if zeroconf is None:
+            return
+        from zeroconf.asyncio import AsyncZeroconf
+
+        assert isinstance(zeroconf, AsyncZeroconf)
+        try:
+            await asyncio.wait_for(zeroconf.async_unregister_all_services(), CLOSE_TIMEOUT)
+        except Exception as error:
+            log.debug("LAN goodbye failed: %s", _reason(error))
+        try:
+            await asyncio.wait_for(zeroconf.async_close(), CLOSE_TIMEOUT)
+        except Exception as error:
+            log.debug("closing the LAN announcer failed: %s", _reason(error))
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
+        return "no answer from the network in time"
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return ("the mDNS port 5353 is taken by a program that does not share it "
+                "(with Avahi, set disallow-other-stacks=no in avahi-daemon.conf)")
+    return str(error) or type(error).__name__
