@@ -62,6 +62,7 @@ from .client import (
 )
 from .connection import Backoff, Closed, ConnectFailed, Connection, Status
 from .conversations import LOBBY, Conversation, Conversations
+from .discovery import Discovery, DiscoveryEvent, FoundServers
 from .moderation import Moderation
 from .prefs import Preferences, RememberedSession
 from .sharing import Sharing
@@ -107,7 +108,8 @@ class ParleyApp:
     def __init__(self, root: tk.Tk, preferences: Preferences,
                  save_preferences: Callable[[Preferences], None] = prefs_module.save,
                  connection_factory: ConnectionFactory = default_connection,
-                 session_file: Path | None = None) -> None:
+                 session_file: Path | None = None,
+                 discovery_factory: Callable[["queue.Queue[DiscoveryEvent]"], Discovery] | None = None) -> None:
         self.root = root
         self.prefs = preferences
         self.save_preferences = save_preferences
@@ -133,7 +135,11 @@ class ParleyApp:
         self._loading: set[str] = set()  # conversations whose newest page was asked for, not yet answered
         self._redraw_id: str | None = None
         self._setup_root()
-        self.connect_view = ConnectView(root, self.theme, self.connect)
+        # The servers found on the LAN, when looking (desktop.cli starts it; tests run it in a namespace).
+        self.found = FoundServers()
+        self.lan_events: queue.Queue[DiscoveryEvent] = queue.Queue()
+        self.discovery = discovery_factory(self.lan_events) if discovery_factory is not None else None
+        self.connect_view = ConnectView(root, self.theme, self.connect, discovering=self.discovery is not None)
         self.chat_view = ChatView(root, self.theme, self)
         self.customize_view = CustomizeView(root, self.theme, self)
         self.current: tk.Misc = self.connect_view
@@ -148,6 +154,8 @@ class ParleyApp:
         self.connect_view.focus_first()
         self._handlers = self._event_handlers()
         self._poll_id: str | None = root.after(POLL_MS, self.poll)
+        if self.discovery is not None:
+            self.discovery.start()
         if self.remembered is not None:  # "logs in with token= next time"
             root.after(0, self.connect)
 
@@ -232,6 +240,18 @@ class ParleyApp:
             self._poll_id = self.root.after(POLL_MS, self.poll)
         self.sharing.poll()
         self._read_if_seen()
+        self._show_found()
+
+    def _show_found(self) -> None:
+        """Show the servers found on the LAN since the last poll, if the list changed."""
+        changed = False
+        try:
+            while True:
+                changed = self.found.apply(self.lan_events.get_nowait()) or changed
+        except queue.Empty:
+            pass
+        if changed:
+            self.connect_view.show_found(self.found.servers(), self.found.failure)
 
     def handle(self, event: object) -> None:
         """Show one event from the current connection."""
@@ -853,6 +873,8 @@ class ParleyApp:
             self._redraw_id = None
         self.moderation.close()
         self.sharing.close()
+        if self.discovery is not None:
+            self.discovery.stop()
         if self.connection is not None:
             self.connection.close(say_discon=self.remembered is None)
             self.connection = None

@@ -1,16 +1,19 @@
 """``parley desktop`` / ``python -m desktop``: open the desktop chat client.
 
     parley desktop [HOST[:PORT]] [--port N] [--tls] [--ca-file PATH] [--nickname N] [--color #RRGGBB]
+                   [--no-discovery]
 
 Values given here fill the connect screen (and are remembered once used);
 the rest come from the preferences file in the user's config directory
-(``$PARLEY_CONFIG_DIR`` overrides where that is).
+(``$PARLEY_CONFIG_DIR`` overrides where that is). The connect screen lists
+the Parley servers it finds on the LAN, unless ``--no-discovery``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Callable
@@ -36,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "certificate on a LAN); implies --tls")
     parser.add_argument("--nickname", help="nickname to show on the connect screen")
     parser.add_argument("--color", help="your chat color, #RRGGBB")
+    parser.add_argument("--no-discovery", action="store_true",
+                        default=os.environ.get("PARLEY_NO_DISCOVERY", "").lower() in ("1", "true", "yes", "on"),
+                        help="do not look for Parley servers on the LAN (mDNS); also PARLEY_NO_DISCOVERY=1")
     parser.add_argument("--log-level", default="WARNING", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging level (default: %(default)s)")
     return parser
@@ -81,13 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     import tkinter as tk  # here, so that --help works without Tk installed
 
     from .app import ParleyApp
+    from .discovery import Discovery
 
     try:
         root = tk.Tk(className="Parley")
     except tk.TclError as error:
         print(f"parley desktop needs a graphical display: {error}", file=sys.stderr)
         return 1
-    app = ParleyApp(root, prefs)
+    app = ParleyApp(root, prefs, discovery_factory=None if args.no_discovery else Discovery)
     _close_on_signals(root, app.close)
     root.mainloop()
     return 0

@@ -15,6 +15,8 @@ import tkinter as tk
 from tkinter import colorchooser, filedialog, ttk
 from typing import Callable, Protocol
 
+from parley.net.dnssd import FoundServer
+
 from .client import MAX_MESSAGE, LoginDetails, is_color, parse_address
 from .conversations import Conversation
 from .prefs import Preferences
@@ -58,10 +60,16 @@ def pick_color(parent: tk.Misc, variable: tk.StringVar) -> None:
         variable.set(str(chosen).upper())
 
 
-class ConnectView(ttk.Frame):
-    """Server address, port, TLS and CA file, nickname, password, color, remember me."""
+LOOKING = "Looking for Parley servers on this network..."
+CHOOSE = "Choose one to fill in its address; double-click to connect."
 
-    def __init__(self, master: tk.Misc, theme: dict[str, str], on_connect: Callable[[], None]) -> None:
+
+class ConnectView(ttk.Frame):
+    """The servers found on the LAN (when looking), server address, port, TLS and CA file, nickname,
+    password, color, remember me."""
+
+    def __init__(self, master: tk.Misc, theme: dict[str, str], on_connect: Callable[[], None],
+                 discovering: bool = False) -> None:
         super().__init__(master, style="Login.TFrame")
         self.theme = theme
         self.on_connect = on_connect
@@ -73,10 +81,28 @@ class ConnectView(ttk.Frame):
         self.password = tk.StringVar(self)
         self.color = tk.StringVar(self)
         self.remember = tk.BooleanVar(self)
-        ttk.Label(self, text="Welcome to the chat!", style="Login.TLabel", font="TkHeadingFont 24").grid(
-            row=0, column=0, columnspan=3, pady=(40, 20))
+        # With the LAN's servers listed the title is smaller, so that Connect fits the smallest window (640x480).
+        ttk.Label(self, text="Welcome to the chat!", style="Login.TLabel",
+                  font="TkHeadingFont 18" if discovering else "TkHeadingFont 24").grid(
+            row=0, column=0, columnspan=3, pady=(14, 8) if discovering else (40, 20))
+        self.found: list[FoundServer] = []
+        self.lan_box = ttk.Frame(self, style="Login.TFrame")
+        if discovering:
+            self.lan_box.grid(row=1, column=0, columnspan=3, pady=(0, 10))
+        ttk.Label(self.lan_box, text="Parley servers on this network:", style="Login.TLabel").grid(
+            row=0, column=0, sticky="w")
+        self.lan_list = tk.Listbox(self.lan_box, height=3, width=52, activestyle="dotbox", exportselection=False,
+                                   relief="flat", bg=theme["text-background"], fg=theme["default-text-color"],
+                                   selectbackground=theme["select-bg"], selectforeground=theme["select-fg"],
+                                   highlightthickness=1, highlightbackground=theme["bg-color"])
+        self.lan_list.grid(row=1, column=0, sticky="ew")
+        self.lan_status = ttk.Label(self.lan_box, text=LOOKING, style="Login.TLabel")
+        self.lan_status.grid(row=2, column=0, sticky="w")
+        self.lan_list.bind("<<ListboxSelect>>", lambda _event: self.choose_found())
+        self.lan_list.bind("<Double-Button-1>", lambda _event: self._choose_and_connect())
+        self.lan_list.bind("<Return>", lambda _event: self._choose_and_connect())
         form = ttk.Frame(self, style="Login.TFrame")
-        form.grid(row=1, column=0, columnspan=3)
+        form.grid(row=2, column=0, columnspan=3)
         self.host_entry = self._field(form, 0, "Server address", self.host)
         self.port_entry = self._field(form, 1, "Port", self.port, width=8)
         self.tls_check = ttk.Checkbutton(form, text="Use TLS", variable=self.tls, style="Login.TCheckbutton")
@@ -101,15 +127,49 @@ class ConnectView(ttk.Frame):
                                               style="Login.TCheckbutton")
         self.remember_check.grid(row=7, column=1, sticky="w", pady=2)
         self.remembered_label = ttk.Label(self, text="", style="Login.TLabel")
-        self.remembered_label.grid(row=2, column=0, columnspan=3, pady=(8, 0))
+        self.remembered_label.grid(row=3, column=0, columnspan=3, pady=(8, 0))
         ttk.Label(self, text="*Passwords are only required for registered users", style="Login.TLabel").grid(
-            row=3, column=0, columnspan=3, pady=(6, 0))
+            row=4, column=0, columnspan=3, pady=(6, 0))
         self.connect_button = ttk.Button(self, text="Connect", command=self.on_connect, underline=0,
                                          style="Send.TButton")
-        self.connect_button.grid(row=4, column=0, columnspan=3, pady=12)
+        self.connect_button.grid(row=5, column=0, columnspan=3, pady=12)
         self.error_label = ttk.Label(self, text="", style="Login.TLabel", wraplength=640, justify="left")
-        self.error_label.grid(row=5, column=0, columnspan=3, padx=20)
+        self.error_label.grid(row=6, column=0, columnspan=3, padx=20)
         self.columnconfigure(0, weight=1)
+
+    def show_found(self, servers: list[FoundServer], failure: str = "") -> None:
+        """Show the servers found on the LAN (keeping the one chosen, if still there), or why none can be."""
+        chosen: tuple[int, ...] = self.lan_list.curselection()  # type: ignore[no-untyped-call]
+        kept = self.found[chosen[0]] if chosen and chosen[0] < len(self.found) else None
+        self.found = list(servers)
+        self.lan_list.delete(0, "end")
+        for server in self.found:
+            self.lan_list.insert("end", server.label)
+        if kept in self.found:
+            self.lan_list.selection_set(self.found.index(kept))
+        if failure:
+            text = f"Cannot look for servers on this network: {failure}"
+        else:
+            text = CHOOSE if self.found else LOOKING
+        self.lan_status.configure(text=text)
+
+    def choose_found(self) -> FoundServer | None:
+        """Fill the address, port and TLS setting from the server chosen in the list."""
+        chosen: tuple[int, ...] = self.lan_list.curselection()  # type: ignore[no-untyped-call]
+        if not chosen or chosen[0] >= len(self.found):
+            return None
+        server = self.found[chosen[0]]
+        self.host.set(server.host)
+        self.port.set(str(server.port))
+        self.tls.set(server.tls)
+        if not server.tls:
+            self.ca_file.set("")  # a CA file is another server's: it would turn TLS back on
+        self.show_progress(f"{server.name}: {server.host} port {server.port}{' with TLS' if server.tls else ''}.")
+        return server
+
+    def _choose_and_connect(self) -> None:
+        if self.choose_found() is not None:
+            self.on_connect()
 
     def _field(self, form: ttk.Frame, row: int, label: str, variable: tk.StringVar,
                width: int = 28, show: str = "") -> ttk.Entry:
@@ -136,8 +196,11 @@ class ConnectView(ttk.Frame):
 
     def show_remembered(self, nickname: str | None) -> None:
         """Say that a remembered session logs ``nickname`` in without the password (None: none)."""
-        text = f"Remembered: {nickname} logs in without a password." if nickname else ""
-        self.remembered_label.configure(text=text)
+        if nickname:
+            self.remembered_label.configure(text=f"Remembered: {nickname} logs in without a password.")
+            self.remembered_label.grid()
+        else:
+            self.remembered_label.grid_remove()  # no empty line's height
 
     def browse_ca(self) -> None:
         """Pick the certificate file to trust (a self-signed server's own certificate)."""

@@ -30,8 +30,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "parley.files": (),
     "server": ("parley.protocol", "parley.net", "parley.paths", "parley.startup", "parley.files"),
     "gateway": ("parley.net", "parley.paths", "parley.startup", "parley.files", "parley.protocol.texts"),
-    # The codec, and the one TLS context builder (which knows nothing of chat).
-    "desktop": ("parley.protocol", "parley.net.tls"),
+    # The codec, the one TLS context builder (which knows nothing of chat), and how servers are named on a LAN.
+    "desktop": ("parley.protocol", "parley.net.tls", "parley.net.dnssd"),
 }
 
 

@@ -17,6 +17,9 @@ from typing import Mapping
 
 log = logging.getLogger("parley.lan")
 
+# Every record's TTL: RFC 6762's 120 s for host records, also for the service's own (not its 75 minutes),
+# so that a server that died without saying goodbye leaves other machines' lists within two minutes.
+RECORD_TTL = 120
 REGISTER_TIMEOUT = 10.0  # probing and announcing take about 2 s on a quiet LAN
 CLOSE_TIMEOUT = 3.0  # saying goodbye must not hold up a stop
 
@@ -72,7 +75,7 @@ class LanAnnouncer:
             addresses=[socket.inet_pton(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in service.addresses])
             for service in self.services]
         # Both at once: probing takes about 1.5 s a name.
-        registering = [await zeroconf.async_register_service(info, allow_name_change=True) for info in infos]
+        registering = [await zeroconf.async_register_service(info, ttl=RECORD_TTL, allow_name_change=True) for info in infos]
         await asyncio.gather(*registering)  # probing done: the names are ours
         for service, info in zip(self.services, infos):
             name = info.name.removesuffix("." + service.type)
