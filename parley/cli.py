@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from server.records import Account, Session
     from server.store import Store
 
-    from .net.announce import LanAnnouncer
 
 log = logging.getLogger("parley")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -238,47 +237,34 @@ def _print_gateway_ready(config: "GatewayConfig", port: int) -> None:
         print(f"    {hint}{config.base_path}", flush=True)
 
 
-def _lan_announcer(args: argparse.Namespace, tls: bool, chat: tuple[str, int],
-                   web: tuple[str, int, str] | None = None) -> "LanAnnouncer | None":
-    """What announces this server on the LAN (the chat port, and the page's if ``web``), or None with why not."""
-    if args.no_announce:
-        return None
-    from .addresses import lan_ipv4_addresses
-    from .flags import package_version
-    from .net import dnssd
-    from .net.announce import LanAnnouncer, Service
-
-    lan = lan_ipv4_addresses()
-    name = args.name or dnssd.default_server_name(socket.gethostname())
-    services = []
-    chat_addresses = dnssd.announced_addresses(chat[0], lan)
-    if chat_addresses:
-        services.append(Service(dnssd.CHAT_SERVICE, name, chat[1], tuple(chat_addresses),
-                                dnssd.chat_properties(tls=tls, version=package_version())))
-    if web is not None:
-        web_addresses = dnssd.announced_addresses(web[0], lan)
-        if web_addresses:
-            services.append(Service(dnssd.WEB_SERVICE, name, web[1], tuple(web_addresses),
-                                    dnssd.web_properties(tls=tls, path=web[2])))
-    if not services:
-        log.info("not announced on the LAN: %s", "listening on loopback only" if lan else "this machine has no LAN address")
-        return None
-    return LanAnnouncer(services, dnssd.host_label([a for service in services for a in service.addresses]))
-
-
 @asynccontextmanager
-async def _announce(announcer: "LanAnnouncer | None") -> AsyncIterator[None]:
-    """Announce on the LAN in the background while the body runs (a slow LAN never holds up the start)."""
-    if announcer is None:
+async def _announce(args: argparse.Namespace, tls: bool, chat: tuple[str, int],
+                    web: tuple[str, int, str] | None = None) -> AsyncIterator[None]:
+    """While the body runs, announce this server on the LAN (the chat port, and the page's if ``web``), in the
+    background: a slow LAN never holds up the start, and a failure is one logged line."""
+    from .net import dnssd
+
+    if args.no_announce or all(dnssd.loopback_only(host) for host in [chat[0], *([web[0]] if web else [])]):
+        if not args.no_announce:
+            log.info("not announced on the LAN: listening on loopback only")
         yield
         return
-    task = asyncio.create_task(announcer.start())
+    from .addresses import lan_ipv4_addresses
+    from .flags import package_version
+    from .net.announce import keep_announced
+
+    name = args.name or dnssd.default_server_name(socket.gethostname())
+    version = package_version()
+
+    def services_now() -> list[dnssd.Service]:
+        return dnssd.lan_services(name, tls=tls, version=version, lan=lan_ipv4_addresses(), chat=chat, web=web)
+
+    task = asyncio.create_task(keep_announced(services_now))
     try:
         yield
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await announcer.close()
 
 
 def _base_url(url: str) -> str:
@@ -314,7 +300,7 @@ async def run_server(args: argparse.Namespace, started: Started) -> None:
     try:
         started()
         _print_server_ready(config)(server)
-        async with _announce(_lan_announcer(args, config.tls_cert is not None, (config.host, server.port))):
+        async with _announce(args, config.tls_cert is not None, (config.host, server.port)):
             await _until_stopped()
     finally:
         await server.close()
@@ -364,9 +350,9 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
         started()
         _print_server_ready(server_settings)(server)
         _print_gateway_ready(config, port)
-        announcer = _lan_announcer(args, server_settings.tls_cert is not None, (server_settings.host, server.port),
-                                   (config.http_host, port, config.base_path))
-        async with _announce(announcer):  # before the server closes: goodbye first
+        # Inside the server's life: goodbye is said before the server closes.
+        async with _announce(args, server_settings.tls_cert is not None, (server_settings.host, server.port),
+                             (config.http_host, port, config.base_path)):
             await _until_stopped()
     finally:
         # The server first: its WARN reaches browsers through the gateway.

@@ -55,3 +55,18 @@ def test_a_found_server_is_read_from_its_record() -> None:
     assert dnssd.found_server("x._parley._tcp.local.", ["10.0.0.5"], 0, {}) is None
     assert dnssd.found_server("x._parley._tcp.local.", [], 6666, {}) is None
     assert dnssd.found_server("x._parley._tcp.local.", ["nonsense"], 6666, {}) is None
+
+
+def test_what_a_server_announces() -> None:
+    both = dnssd.lan_services("box", tls=False, version="1", lan=["10.0.0.5"], chat=("0.0.0.0", 6666),
+                              web=("0.0.0.0", 8080, "/chat/"))
+    assert both == [
+        dnssd.Service(dnssd.CHAT_SERVICE, "box", 6666, ("10.0.0.5",), {"tls": "0", "version": "1"}),
+        dnssd.Service(dnssd.WEB_SERVICE, "box", 8080, ("10.0.0.5",), {"path": "/chat/", "tls": "0"}),
+    ]
+    page_only = dnssd.lan_services("box", tls=True, version="1", lan=["10.0.0.5"], chat=("127.0.0.1", 6666),
+                                   web=("10.0.0.5", 8080, "/"))
+    assert [(s.type, s.addresses) for s in page_only] == [(dnssd.WEB_SERVICE, ("10.0.0.5",))]
+    assert dnssd.lan_services("box", tls=False, version="1", lan=[], chat=("0.0.0.0", 6666)) == []
+    assert dnssd.loopback_only("127.0.0.1") and dnssd.loopback_only("::1") and dnssd.loopback_only("localhost")
+    assert not dnssd.loopback_only("0.0.0.0") and not dnssd.loopback_only("box.lan")

@@ -189,3 +189,22 @@ def test_an_announcement_that_fails_logs_one_line_and_the_server_carries_on(lan:
         assert "ok" in fetch(lan, 1, f"http://{lan.address(0)}:{serve.http_port}/healthz")
     finally:
         assert serve.stop() == 0
+
+
+def test_a_new_address_is_announced_in_place_of_the_old(lan: Lan, tmp_path: Path) -> None:
+    """The machine's address changes (a new DHCP lease, another network): the announcement follows it."""
+    browser = Browser(lan, 1)
+    serve = run_parley(lan, 0, tmp_path, "serve", "--name", "laptop")
+    try:
+        assert browser.resolved(CHAT, "laptop")["addresses"] == [lan.address(0)]
+        moved = "10.77.0.11"
+        # (In this order: deleting an interface's first address deletes the others of its network.)
+        subprocess.run([*lan.prefix(0), "ip", "addr", "del", f"{lan.address(0)}/24", "dev", "eth0"], check=True)
+        subprocess.run([*lan.prefix(0), "ip", "addr", "add", f"{moved}/24", "dev", "eth0"], check=True)
+        for service, port in ((CHAT, serve.port), (WEB, serve.http_port)):
+            heard = browser.wait_for(lambda line: line.get("name") == f"laptop.{service}"
+                                     and line.get("addresses") == [moved], HEARD_WITHIN + 5)
+            assert heard is not None and heard["port"] == port, browser.heard
+        assert "<title>Parley</title>" in fetch(lan, 1, f"http://{moved}:{serve.http_port}/")
+    finally:
+        serve.stop()

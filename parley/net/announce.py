@@ -12,35 +12,27 @@ import asyncio
 import errno
 import logging
 import socket
-from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable
+
+from .dnssd import Service, host_label
 
 log = logging.getLogger("parley.lan")
 
 # Every record's TTL: RFC 6762's 120 s for host records, also for the service's own (not its 75 minutes),
 # so that a server that died without saying goodbye leaves other machines' lists within two minutes.
 RECORD_TTL = 120
+ADDRESS_CHECK = 5.0  # seconds between looks at this machine's addresses, which DHCP or a new network may change
 REGISTER_TIMEOUT = 10.0  # probing and announcing take about 2 s on a quiet LAN
 CLOSE_TIMEOUT = 3.0  # saying goodbye must not hold up a stop
-
-
-@dataclass(frozen=True)
-class Service:
-    """One service to announce: its type, the server's name, the port and addresses, its TXT record."""
-
-    type: str  # e.g. "_parley._tcp.local."
-    name: str  # the instance name, one label
-    port: int
-    addresses: tuple[str, ...]
-    properties: Mapping[str, str] = field(default_factory=dict)
 
 
 class LanAnnouncer:
     """Announces ``services`` from ``start()`` until ``close()``, which says goodbye."""
 
-    def __init__(self, services: list[Service], host: str) -> None:
+    def __init__(self, services: list[Service]) -> None:
         self.services = services
-        self.host = host  # the mDNS host name the services point at, "box-parley.local."
+        # The mDNS host name the services point at, "parley-192-168-1-20.local.".
+        self.host = host_label([address for service in services for address in service.addresses])
         self.announced: list[str] = []  # "'box' (_parley._tcp port 6666)": as announced, after any renaming
         self._zeroconf: object | None = None
 
@@ -106,3 +98,27 @@ def _reason(error: BaseException) -> str:
         return ("the mDNS port 5353 is taken by a program that does not share it "
                 "(with Avahi, set disallow-other-stacks=no in avahi-daemon.conf)")
     return str(error) or type(error).__name__
+
+
+async def keep_announced(services_now: Callable[[], list[Service]], every: float = ADDRESS_CHECK) -> None:
+    """Announce what ``services_now()`` gives, again whenever it changes (an address came or went), until
+    cancelled; then say goodbye. A failure is told once and tried again only when the addresses change."""
+    announced: list[Service] = []
+    announcer: LanAnnouncer | None = None
+    try:
+        while True:
+            services = services_now()
+            if services != announced:
+                if announcer is not None:
+                    await announcer.close()
+                    announcer = None
+                if services:
+                    announcer = LanAnnouncer(services)
+                    await announcer.start()
+                else:
+                    log.info("not announced on the LAN: this machine has no LAN address")
+                announced = services
+            await asyncio.sleep(every)
+    finally:
+        if announcer is not None:
+            await announcer.close()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 CHAT_SERVICE = "_parley._tcp.local."
@@ -85,6 +85,42 @@ def chat_properties(*, tls: bool, version: str) -> dict[str, str]:
 def web_properties(*, tls: bool, path: str) -> dict[str, str]:
     """The TXT record of ``_http._tcp``: the page's base path, and whether it is https."""
     return {"path": path, "tls": "1" if tls else "0"}
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service to announce: its type, the server's name, the port and addresses, its TXT record."""
+
+    type: str  # CHAT_SERVICE or WEB_SERVICE
+    name: str  # the instance name, one label
+    port: int
+    addresses: tuple[str, ...]
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+def lan_services(name: str, *, tls: bool, version: str, lan: Sequence[str], chat: tuple[str, int],
+                 web: tuple[str, int, str] | None = None) -> list[Service]:
+    """What a server listening at ``chat`` (host, port), and its page at ``web`` (host, port, base path),
+    announces on a machine whose LAN addresses are ``lan``; [] when nothing can be reached."""
+    services = []
+    chat_addresses = announced_addresses(chat[0], lan)
+    if chat_addresses:
+        services.append(Service(CHAT_SERVICE, name, chat[1], tuple(chat_addresses),
+                                chat_properties(tls=tls, version=version)))
+    if web is not None:
+        web_addresses = announced_addresses(web[0], lan)
+        if web_addresses:
+            services.append(Service(WEB_SERVICE, name, web[1], tuple(web_addresses),
+                                    web_properties(tls=tls, path=web[2])))
+    return services
+
+
+def loopback_only(host: str) -> bool:
+    """Whether a listener on ``host`` can never be reached from the LAN, whatever its addresses become."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 @dataclass(frozen=True)
