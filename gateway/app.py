@@ -29,6 +29,7 @@ from parley.startup import listen_error, tls_client_context, tls_server_context
 from .config import GatewayConfig
 from .files import add_routes as add_file_routes
 from .gate import GatedSite, WebGuard, guard_middleware
+from .invite import add_routes as add_invite_routes
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .relay import (
     CONNECT_TIMEOUT,
@@ -143,6 +144,7 @@ def create_app(config: GatewayConfig, connect_local: LocalConnector | None = Non
     app.router.add_get(base + "healthz", healthz)
     app.router.add_get(base + "metrics", metrics)
     add_file_routes(app, base, config)
+    add_invite_routes(app, base, config)
     app.router.add_get(base + "{name}", page)
     app.on_response_prepare.append(_add_security_headers)
     app.cleanup_ctx.append(_upstream_tls)

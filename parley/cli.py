@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import logging
 import logging.handlers
 import signal
@@ -230,11 +231,25 @@ def _print_server_ready(config: "ServerConfig") -> Callable[["ChatServer"], None
     return ready
 
 
-def _print_gateway_ready(config: "GatewayConfig", port: int) -> None:
+def _print_gateway_ready(config: "GatewayConfig", port: int, qr: bool = True) -> None:
+    """The page's addresses, each LAN one (not loopback: a phone cannot open it) with a QR code under it."""
     scheme = "https://" if config.tls_cert else "http://"
     print(f"Web chat is running (HTTP port {port}). Open in a browser:", flush=True)
     for hint in connect_hints(config.http_host, port, scheme):
-        print(f"    {hint}{config.base_path}", flush=True)
+        url = f"{hint}{config.base_path}"
+        print(f"    {url}", flush=True)
+        if qr and not _is_loopback(hint.removeprefix(scheme).rsplit(":", 1)[0]):
+            from .qrcodes import terminal_qr
+
+            for line in terminal_qr(url, color=sys.stdout.isatty()):
+                print(f"    {line}", flush=True)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 @asynccontextmanager
@@ -349,7 +364,7 @@ async def run_serve(args: argparse.Namespace, started: Started) -> None:
     try:
         started()
         _print_server_ready(server_settings)(server)
-        _print_gateway_ready(config, port)
+        _print_gateway_ready(config, port, qr=not args.no_qr)
         # Inside the server's life: goodbye is said before the server closes.
         async with _announce(args, server_settings.tls_cert is not None, (server_settings.host, server.port),
                              (config.http_host, port, config.base_path)):
@@ -375,7 +390,7 @@ async def run_gateway(args: argparse.Namespace, started: Started) -> None:
     runner, port = await start_gateway(config)
     try:
         started()
-        _print_gateway_ready(config, port)
+        _print_gateway_ready(config, port, qr=not args.no_qr)
         print(f"Chat server: {config.upstream_host}:{config.upstream_port}. Press Ctrl+C to stop.", flush=True)
         await _until_stopped()
     finally:

@@ -419,6 +419,8 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(parser, "--max-image-pixels", metavar="N", type=positive_int, default=50_000_000,
              help="an uploaded image with more pixels gets no thumbnail and is never shown inline: "
                   "a decompression bomb (default: %(default)s)")
+    add_flag(parser, "--no-qr", action="store_true",
+             help="print the page's addresses without a QR code under each")
     add_flag(parser, "--max-web-connections", metavar="N", type=count, default=0,
              help="web connections the page may hold at once; 0: what the process's file descriptor "
                   "limit allows, less a margin (in parley serve half of it: the rest is the chat port's) "

@@ -29,7 +29,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "parley.flags": ("parley.loops", "parley.net", "parley.paths"),  # the command's arguments: nothing it runs
     "parley.files": (),
     "server": ("parley.protocol", "parley.net", "parley.paths", "parley.startup", "parley.files"),
-    "gateway": ("parley.net", "parley.paths", "parley.startup", "parley.files", "parley.protocol.texts"),
+    "gateway": ("parley.net", "parley.paths", "parley.startup", "parley.files", "parley.protocol.texts",
+                "parley.addresses"),  # the page's LAN addresses, for its Invite dialog
     # The codec, the one TLS context builder (which knows nothing of chat), and how servers are named on a LAN.
     "desktop": ("parley.protocol", "parley.net.tls", "parley.net.dnssd"),
 }

@@ -12,6 +12,7 @@ import * as A from "./adminview.js";
 import { ChatClient, socketUrl } from "./client.js";
 import { Drafts, convKey, dayLabel, dayOf } from "./conversations.js";
 import { setupFiles } from "./files.js";
+import { setupInvite } from "./invite.js";
 import { chatItem, convItem, daySeparator, historyStart, memberItem, newDivider, roomItem } from "./convview.js";
 import * as M from "./moderation.js";
 import * as P from "./protocol.js";
@@ -1422,6 +1423,7 @@ function wire() {
   $("conv-form-cancel").addEventListener("click", () => showConvForm(null));
   wireModeration();
   setupFiles(client, () => openConv().rec);
+  setupInvite();
   $("leave").addEventListener("click", () => client.leave());
   $("settings-toggle").addEventListener("click", () => showSettings($("settings-panel").hidden));
   $("settings-close").addEventListener("click", () => showSettings(false));
