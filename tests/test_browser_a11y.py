@@ -317,7 +317,7 @@ async def test_the_phone_top_bar_fits_one_row(chromium: Any, start_serve: Callab
     }""")
     assert rows["spread"] <= 6, rows  # one row: every middle at one height
     assert rows["right"] <= width, rows
-    assert rows["buttons"] == ["Settings", "Leave"], rows
+    assert rows["buttons"] == ["Invite", "Settings", "Leave"], rows
     # The drawers open from the conversation's header, on one row with its title.
     for toggle in ("#convs-toggle", "#users-toggle"):
         await expect(page.locator(toggle)).to_be_in_viewport()

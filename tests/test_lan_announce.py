@@ -208,3 +208,16 @@ def test_a_new_address_is_announced_in_place_of_the_old(lan: Lan, tmp_path: Path
         assert "<title>Parley</title>" in fetch(lan, 1, f"http://{moved}:{serve.http_port}/")
     finally:
         serve.stop()
+
+
+def test_a_machine_with_no_lan_address_says_so_once_and_serves(lan: Lan, tmp_path: Path) -> None:
+    """A container without a LAN: nothing to announce, one line saying why, the server as ever."""
+    subprocess.run([*lan.prefix(0), "ip", "addr", "flush", "dev", "eth0"], check=True)
+    serve = run_parley(lan, 0, tmp_path, "serve", "--name", "boxed")
+    try:
+        assert logged(serve, "INFO parley.lan: not announced on the LAN: this machine has no LAN address")
+        time.sleep(6)  # past the next look at the addresses: still one line
+        assert serve.log.read_text().count("parley.lan") == 1
+        assert serve.process is not None and serve.process.poll() is None
+    finally:
+        assert serve.stop() == 0

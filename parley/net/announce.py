@@ -103,7 +103,7 @@ def _reason(error: BaseException) -> str:
 async def keep_announced(services_now: Callable[[], list[Service]], every: float = ADDRESS_CHECK) -> None:
     """Announce what ``services_now()`` gives, again whenever it changes (an address came or went), until
     cancelled; then say goodbye. A failure is told once and tried again only when the addresses change."""
-    announced: list[Service] = []
+    announced: list[Service] | None = None  # None: nothing decided yet, so an empty start is told too
     announcer: LanAnnouncer | None = None
     try:
         while True:
