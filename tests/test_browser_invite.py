@@ -7,6 +7,7 @@ localhost, the LAN addresses the gateway gives instead.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator
 
 import pytest
@@ -42,8 +43,13 @@ async def open_invite(page: Page) -> str:
     await expect(dialog).to_be_visible()
     qr = page.locator("#share-qr")
     await expect(qr).to_be_visible()
-    await page.wait_for_function("document.getElementById('share-qr').complete "
-                                 "&& document.getElementById('share-qr').naturalWidth > 0")
+    # Polled from here: wait_for_function would evaluate its text, which the page's CSP forbids.
+    for _ in range(MS // 20):
+        if await qr.evaluate("image => image.complete && image.naturalWidth > 0"):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the QR code never loaded")
     decoded = decode_png(await qr.screenshot())
     assert len(decoded) == 1, decoded
     return decoded[0]
