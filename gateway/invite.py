@@ -33,7 +33,7 @@ def invite_url_error(url: str) -> str | None:
         return "give the link to draw as ?url="
     if len(url.encode()) > MAX_URL_BYTES:
         return f"the link is longer than {MAX_URL_BYTES} bytes"
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in url):
         return "the link has a control character"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -45,7 +45,7 @@ def invite_url_error(url: str) -> str | None:
 def qr_svg(url: str) -> bytes:
     """A QR code of ``url`` as SVG: dark modules on white with the standard quiet zone, sized by its user."""
     out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", border=4, xmldecl=False, omitsize=True, dark="#000",
+    segno.make_qr(url, error="m").save(out, kind="svg", border=4, xmldecl=False, omitsize=True, dark="#000",
                                     light="#fff", title=f"QR code of {url}")
     return out.getvalue()
 

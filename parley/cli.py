@@ -239,7 +239,10 @@ def _print_gateway_ready(config: "GatewayConfig", port: int, qr: bool = True) ->
         url = f"{hint}{config.base_path}"
         print(f"    {url}", flush=True)
         if qr and not _is_loopback(hint.removeprefix(scheme).rsplit(":", 1)[0]):
-            from .qrcodes import terminal_qr
+            from .qrcodes import can_draw_on, terminal_qr
+
+            if not can_draw_on(sys.stdout.encoding):  # e.g. a Windows code page: the addresses alone
+                continue
 
             for line in terminal_qr(url, color=sys.stdout.isatty()):
                 print(f"    {line}", flush=True)

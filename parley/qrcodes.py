@@ -17,9 +17,19 @@ _COLORS = "\x1b[97;40m"  # bright white on black
 _RESET = "\x1b[0m"
 
 
+def can_draw_on(encoding: str | None) -> bool:
+    """Whether text in ``encoding`` (an output's) has the half blocks the code is drawn with."""
+    try:
+        "\u2588\u2580\u2584".encode(encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def terminal_qr(url: str, *, color: bool) -> list[str]:
-    """The lines of a QR code of ``url``; with ``color``, each wrapped in ANSI colours."""
+    """The lines of a (full-size, never Micro: phone cameras skip those) QR code of ``url``;
+    with ``color``, each wrapped in ANSI colours."""
     out = io.StringIO()
-    segno.make(url, error="m").terminal(out=out, compact=True, border=BORDER)
+    segno.make_qr(url, error="m").terminal(out=out, compact=True, border=BORDER)
     lines = out.getvalue().splitlines()
     return [f"{_COLORS}{line}{_RESET}" for line in lines] if color else lines

@@ -14,6 +14,7 @@ import pytest
 from qrread import decode_modules, terminal_modules
 from serverproc import ServeProcess
 
+from gateway.invite import qr_svg
 from parley.addresses import lan_ipv4_addresses
 from parley.qrcodes import terminal_qr
 
@@ -83,7 +84,7 @@ async def test_the_gateway_draws_a_link_as_svg_and_refuses_anything_else(tmp_pat
                 svg = await answer.text()
             assert svg.startswith("<svg") and "<title>QR code of http://192.168.1.20:8080/</title>" in svg
             for url, why in [("", "give the link"), ("ftp://x/", "http:// or https://"),
-                             ("javascript:alert(1)", "http:// or https://"), ("http://x/\n", "control character"),
+                             ("javascript:alert(1)", "http:// or https://"), ("http://x/\n", "control character"), ("http://x/\x85", "control character"),
                              ("http://x/" + "a" * 512, "longer than 512 bytes"), ("http:///path", "http://")]:
                 async with http.get(base + "invite.svg", params={"url": url}) as answer:
                     assert answer.status == 400 and why in await answer.text(), url
@@ -93,3 +94,25 @@ async def test_the_gateway_draws_a_link_as_svg_and_refuses_anything_else(tmp_pat
             assert urls == [f"http://{address}:{serve.http_port}/" for address in lan_ipv4_addresses()]
     finally:
         serve.stop()
+
+
+def test_a_short_address_is_a_full_qr_code_not_a_micro_one() -> None:
+    """segno.make draws a Micro QR for a dozen bytes, which phone cameras do not read."""
+    url = "http://pi/"
+    modules = terminal_modules(terminal_qr(url, color=False))
+    assert decode_modules(modules) == [url]
+    assert len(modules[0]) >= 21 + 2 * 2  # a QR code's smallest version (21 modules) and the border
+    svg = qr_svg(url).decode()
+    assert 'viewBox="0 0 29 29"' in svg  # 21 modules and the 4-module quiet zone each side
+
+
+def test_an_output_without_block_characters_gets_the_addresses_alone(tmp_path: Path) -> None:
+    serve = ServeProcess(tmp_path / "data", "--http-host", "0.0.0.0", source=True,
+                         env={"PYTHONIOENCODING": "cp1252"}).start()
+    try:
+        assert serve.printed(f"http://127.0.0.1:{serve.http_port}/")
+        assert serve.process is not None and serve.process.poll() is None
+        output = "".join(serve.output)
+    finally:
+        assert serve.stop() == 0
+    assert "\u2588" not in output and "\u2584" not in output
