@@ -20,6 +20,7 @@ import segno
 from aiohttp import web
 
 from parley.addresses import connect_hints
+from parley.net.dnssd import loopback_only
 
 from .config import GatewayConfig
 
@@ -53,8 +54,8 @@ def qr_svg(url: str) -> bytes:
 def lan_urls(config: GatewayConfig, port: int) -> list[str]:
     """The page's address on each of this machine's LAN addresses (no loopback one)."""
     scheme = "https://" if config.tls_cert else "http://"
-    return [f"{hint}{config.base_path}" for hint in connect_hints(config.http_host, port, scheme)
-            if not hint.startswith((f"{scheme}127.", f"{scheme}[::1]", f"{scheme}localhost"))]
+    urls = [f"{hint}{config.base_path}" for hint in connect_hints(config.http_host, port, scheme)]
+    return [url for url in urls if not loopback_only(urlsplit(url).hostname or "")]
 
 
 def add_routes(app: web.Application, base: str, config: GatewayConfig) -> None:

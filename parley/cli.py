@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import ipaddress
 import logging
 import logging.handlers
 import signal
@@ -19,11 +18,13 @@ import sys
 import time
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Coroutine, Sequence
+from urllib.parse import urlsplit
 
 from .addresses import connect_hints
 from .flags import build_parser
 from .logsafe import SafeFormatter
 from .loops import loop_factory
+from .net.dnssd import loopback_only
 from .net.proxy import parse_networks
 from .paths import files_dir
 from .startup import StartupError
@@ -238,7 +239,7 @@ def _print_gateway_ready(config: "GatewayConfig", port: int, qr: bool = True) ->
     for hint in connect_hints(config.http_host, port, scheme):
         url = f"{hint}{config.base_path}"
         print(f"    {url}", flush=True)
-        if qr and not _is_loopback(hint.removeprefix(scheme).rsplit(":", 1)[0]):
+        if qr and not loopback_only(urlsplit(url).hostname or ""):
             from .qrcodes import can_draw_on, terminal_qr
 
             if not can_draw_on(sys.stdout.encoding):  # e.g. a Windows code page: the addresses alone
@@ -246,13 +247,6 @@ def _print_gateway_ready(config: "GatewayConfig", port: int, qr: bool = True) ->
 
             for line in terminal_qr(url, color=sys.stdout.isatty()):
                 print(f"    {line}", flush=True)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 @asynccontextmanager

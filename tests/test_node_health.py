@@ -35,6 +35,17 @@ async def health_becomes(http: aiohttp.ClientSession, node: ServeProcess, status
         await asyncio.sleep(0.2)
 
 
+async def says_postgresql_is_down_while_it_is(http: aiohttp.ClientSession, node: ServeProcess,
+                                              postgres_server: PostgresServer) -> None:
+    """Stop PostgreSQL: /healthz answers 503 naming it; start it again: 200 "ok"."""
+    postgres_server.stop()
+    try:
+        await health_becomes(http, node, 503, "postgresql unavailable\n")
+    finally:
+        postgres_server.start()
+    await health_becomes(http, node, 200, "ok\n")
+
+
 async def metric(http: aiohttp.ClientSession, node: ServeProcess, name: str) -> float:
     """The value of one sample of /metrics (``name`` with its labels, as the text shows it)."""
     async with http.get(f"http://127.0.0.1:{node.http_port}/metrics") as answer:
@@ -71,12 +82,7 @@ async def test_a_cluster_node_says_which_service_is_down_and_shows_its_bus(
             await health_becomes(http, node, 200, "ok\n")
             assert await metric(http, node, "parley_cluster_bus_reconnects_total") >= 1
 
-            postgres_server.stop()
-            try:
-                await health_becomes(http, node, 503, "postgresql unavailable\n")
-            finally:
-                postgres_server.start()
-            await health_becomes(http, node, 200, "ok\n")
+            await says_postgresql_is_down_while_it_is(http, node, postgres_server)
     finally:
         node.stop()
 
@@ -89,11 +95,6 @@ async def test_a_single_node_on_postgresql_says_when_it_is_down(
             assert await health(http, node) == (200, "ok\n")
             async with http.get(f"http://127.0.0.1:{node.http_port}/metrics") as answer:
                 assert "parley_cluster" not in await answer.text()  # one node: no cluster figures
-            postgres_server.stop()
-            try:
-                await health_becomes(http, node, 503, "postgresql unavailable\n")
-            finally:
-                postgres_server.start()
-            await health_becomes(http, node, 200, "ok\n")
+            await says_postgresql_is_down_while_it_is(http, node, postgres_server)
     finally:
         node.stop()

@@ -36,8 +36,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import psycopg
 
@@ -141,8 +142,10 @@ class ClusterHub:
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self._database, autocommit=True, connect_timeout=5)
 
-    async def _sql(self, query: str, args: tuple[Any, ...] = ()) -> int:
-        """Run one statement on the presence connection (reconnecting if it broke); its row count."""
+    @asynccontextmanager
+    async def _statement(self, query: str, args: tuple[Any, ...]) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
+        """Run one statement on the presence connection (reconnecting if it broke), holding it while the
+        caller reads the cursor; a broken connection is closed, to be replaced on the next use."""
         async with self._pg_lock:
             connection = await self._presence_connection()
             try:
@@ -150,16 +153,16 @@ class ClusterHub:
             except psycopg.OperationalError:
                 await connection.close()
                 raise
+            yield cursor
+
+    async def _sql(self, query: str, args: tuple[Any, ...] = ()) -> int:
+        """Run one statement; its row count."""
+        async with self._statement(query, args) as cursor:
             return cursor.rowcount
 
     async def _sql_rows(self, query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        async with self._pg_lock:
-            connection = await self._presence_connection()
-            try:
-                cursor = await connection.execute(query, args)
-            except psycopg.OperationalError:
-                await connection.close()
-                raise
+        """Run one query; its rows."""
+        async with self._statement(query, args) as cursor:
             return await cursor.fetchall()
 
     async def _presence_connection(self) -> psycopg.AsyncConnection[Any]:
